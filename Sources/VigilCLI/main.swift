@@ -1,0 +1,2 @@
+import VigilKafka
+print(LibRdKafka.version)

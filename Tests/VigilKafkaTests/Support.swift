@@ -1,0 +1,87 @@
+import Foundation
+import Logging
+import Testing
+import VigilKafka
+
+/// Shared helpers for tests against the local broker that `make test` starts.
+enum TestBroker {
+    /// The broker `scripts/broker up` runs. Tests fail (never skip) when it is missing.
+    static let address = ProcessInfo.processInfo.environment["VIGIL_TEST_BROKERS"] ?? "127.0.0.1:9092"
+
+    static let logger: Logger = {
+        var logger = Logger(label: "vigil.test")
+        logger.logLevel = ProcessInfo.processInfo.environment["VIGIL_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        return logger
+    }()
+
+    static var observer: KafkaClientObserver { KafkaClientObserver(logger: logger) }
+
+    /// A name no other test (or earlier run against the same broker) uses.
+    static func unique(_ prefix: String) -> String {
+        "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// Creates a topic and fails the test if that does not work.
+    static func createTopic(_ name: String, partitions: Int, bootstrap: String = address) async throws {
+        let admin = try KafkaAdmin(configuration: AdminConfiguration(bootstrapServers: bootstrap), observer: observer)
+        let results = try await admin.createTopics(
+            [TopicSpecification(name: name, partitions: partitions, replicationFactor: 1)], timeout: .seconds(10))
+        try #require(results[name] != nil, "no result for \(name)")
+        try results[name]!.get()
+    }
+
+    static func producer(_ bootstrap: String = address, configure: (inout ProducerConfiguration) -> Void = { _ in }) throws -> KafkaProducer {
+        var config = ProducerConfiguration(bootstrapServers: bootstrap)
+        config.linger = .milliseconds(5)
+        configure(&config)
+        return try KafkaProducer(configuration: config, observer: observer)
+    }
+
+    static func consumerConfig(_ group: String, bootstrap: String = address) -> ConsumerConfiguration {
+        var config = ConsumerConfiguration(bootstrapServers: bootstrap, groupID: group)
+        // Tansu completes a group join after about session.timeout.ms / 2.
+        config.sessionTimeout = .seconds(6)
+        config.autoOffsetReset = .earliest
+        return config
+    }
+}
+
+/// The next batch, or nil when none arrives within `timeout`.
+func nextBatch(_ consumer: KafkaConsumer, timeout: Duration) async -> ConsumerBatch? {
+    await withTaskGroup(of: ConsumerBatch?.self) { group in
+        group.addTask {
+            var iterator = consumer.batches.makeAsyncIterator()
+            return await iterator.next()
+        }
+        group.addTask {
+            try? await Task.sleep(for: timeout)
+            return nil
+        }
+        let first = await group.next() ?? nil
+        group.cancelAll()
+        // A batch that arrived just as the timer fired must not be dropped.
+        if first == nil, let late = await group.next(), let batch = late { return batch }
+        return first
+    }
+}
+
+/// Collects records from a consumer until `count` arrived or `timeout` passed, storing their
+/// offsets when `store` is set.
+func collect(_ consumer: KafkaConsumer, count: Int, timeout: Duration,
+             store: Bool = false) async -> [ConsumerRecord] {
+    let deadline = ContinuousClock.now + timeout
+    var records: [ConsumerRecord] = []
+    while records.count < count && ContinuousClock.now < deadline {
+        guard let batch = await nextBatch(consumer, timeout: deadline - .now) else { break }
+        records.append(contentsOf: batch)
+        if store { consumer.store(nextOffsets(batch)) }
+    }
+    return records
+}
+
+/// The offsets to store after processing every record of `records` (highest + 1 per partition).
+func nextOffsets(_ records: some Sequence<ConsumerRecord>) -> [TopicPartitionOffset] {
+    var highest: [TopicPartition: Int64] = [:]
+    for record in records { highest[record.topicPartition] = max(highest[record.topicPartition] ?? -1, record.offset) }
+    return highest.map { TopicPartitionOffset($0.key, offset: $0.value + 1) }
+}
