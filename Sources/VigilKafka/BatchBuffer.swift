@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// The bounded hand-off between the consumer's poll thread and the application.
@@ -11,11 +12,30 @@ final class BatchBuffer: Sendable {
         var finished = false
     }
     private let state = Mutex(State())
+    /// Signalled when the reader takes a batch; the poll thread waits on it for room.
+    private let room = NSCondition()
     let capacity: Int
 
     init(capacity: Int) { self.capacity = max(1, capacity) }
 
-    var hasRoom: Bool { state.withLock { $0.batches.count < capacity } }
+    var hasRoom: Bool { state.withLock { $0.batches.count < capacity || $0.finished } }
+
+    /// Blocks the calling (poll) thread until there is room, at most `timeout`.
+    func waitForRoom(timeout: Duration) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: Double(timeout.wholeMilliseconds) / 1000)
+        room.lock()
+        defer { room.unlock() }
+        while !hasRoom {
+            if !room.wait(until: deadline) { return hasRoom }
+        }
+        return true
+    }
+
+    private func signalRoom() {
+        room.lock()
+        room.broadcast()
+        room.unlock()
+    }
     var count: Int { state.withLock { $0.batches.count } }
 
     /// Hands a batch to the waiting reader, or queues it.
@@ -37,6 +57,7 @@ final class BatchBuffer: Sendable {
         state.withLock { state in
             state.batches = state.batches.compactMap { $0.removing(partitions) }
         }
+        signalRoom()
     }
 
     /// Ends the sequence: the reader gets nil once the queued batches are drained... or at once
@@ -49,6 +70,7 @@ final class BatchBuffer: Sendable {
             return state.waiter
         }
         waiter?.resume(returning: nil)
+        signalRoom()
     }
 
     /// The next batch, or nil once finished or when the calling task is cancelled (batches are
@@ -63,7 +85,10 @@ final class BatchBuffer: Sendable {
                     state.waiter = continuation
                     return .none
                 }
-                if let ready { continuation.resume(returning: ready) }
+                if let ready {
+                    continuation.resume(returning: ready)
+                    signalRoom()
+                }
             }
         } onCancel: {
             let waiter = state.withLock { state in

@@ -37,6 +37,23 @@ public struct ConsumerBatch: Sendable, RandomAccessCollection {
     let storage: [UInt8]
     let entries: [Entry]
     let headerLists: [[KafkaHeader]]
+    /// The partitions that have records in this batch.
+    public let partitions: Set<TopicPartition>
+
+    init(topics: [String], storage: [UInt8], entries: [Entry], headerLists: [[KafkaHeader]]) {
+        self.topics = topics
+        self.storage = storage
+        self.entries = entries
+        self.headerLists = headerLists
+        // Records of one partition come in runs: hash a partition once per run, not per record.
+        var partitions = Set<TopicPartition>()
+        var last: (Int32, Int32)? = nil
+        for entry in entries where last.map({ $0 != (entry.topicIndex, entry.partition) }) ?? true {
+            partitions.insert(TopicPartition(topics[Int(entry.topicIndex)], entry.partition))
+            last = (entry.topicIndex, entry.partition)
+        }
+        self.partitions = partitions
+    }
 
     /// Bytes of keys and values in this batch.
     public var byteCount: Int { storage.count }
@@ -56,16 +73,10 @@ public struct ConsumerBatch: Sendable, RandomAccessCollection {
             headers: entry.headersIndex < 0 ? [] : headerLists[Int(entry.headersIndex)])
     }
 
-    /// The partitions that have records in this batch.
-    public var partitions: Set<TopicPartition> {
-        var seen = Set<TopicPartition>()
-        for entry in entries { seen.insert(TopicPartition(topics[Int(entry.topicIndex)], entry.partition)) }
-        return seen
-    }
-
     /// This batch without the records of `partitions` (nil if nothing is left). The buffer is
     /// shared, not copied.
     func removing(_ partitions: Set<TopicPartition>) -> ConsumerBatch? {
+        if partitions.isDisjoint(with: self.partitions) { return self }
         let kept = entries.filter { !partitions.contains(TopicPartition(topics[Int($0.topicIndex)], $0.partition)) }
         if kept.isEmpty { return nil }
         return ConsumerBatch(topics: topics, storage: storage, entries: kept, headerLists: headerLists)

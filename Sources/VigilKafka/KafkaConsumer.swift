@@ -29,8 +29,8 @@ public struct ConsumerHealth: Sendable {
 /// A group consumer on librdkafka that hands the application *batches* of records.
 ///
 /// A dedicated poll thread fills batches (up to `maxBatchSize` records or `batchLinger`) and
-/// queues at most `maxBufferedBatches` of them; when the application falls behind the consumer
-/// pauses fetching and keeps serving rebalances. Offsets are never stored automatically: the
+/// queues at most `maxBufferedBatches` of them; when the application falls behind, records wait
+/// in librdkafka's bounded prefetch queue while the poll thread keeps serving rebalances. Offsets are never stored automatically: the
 /// application ``store(_:)``s what it has finished and ``commit(timeout:)``s, or lets the
 /// consumer commit on revoke and close. Rebalances support eager and cooperative protocols.
 public final class KafkaConsumer: Sendable {
@@ -49,28 +49,30 @@ public final class KafkaConsumer: Sendable {
     public init(configuration: ConsumerConfiguration, observer: KafkaClientObserver,
                 listener: (any ConsumerRebalanceListener)? = nil) throws(KafkaError) {
         let buffer = BatchBuffer(capacity: configuration.maxBufferedBatches)
-        let core = ConsumerCore(buffer: buffer, listener: listener, logger: observer.logger,
+        let poll = PollResources(capacity: max(1, configuration.maxBatchSize))
+        let core = ConsumerCore(buffer: buffer, poll: poll, listener: listener, logger: observer.logger,
                                 revokeTimeout: configuration.revokeTimeout, onError: observer.onError)
         let context = ClientContext(observer: observer, rebalance: core)
         let handle = try RdKafkaHandle(type: RD_KAFKA_CONSUMER, entries: configuration.entries, context: context) { conf in
             rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
             rd_kafka_conf_set_offset_commit_cb(conf, offsetCommitCallback)
         }
-        // Route every event (errors, statistics, rebalances) through the consumer queue, which
-        // the poll thread serves.
+        // Events (rebalances, errors, statistics) arrive on the consumer queue; records are
+        // redirected partition by partition to a queue of their own (see ConsumerCore), so the
+        // poll thread can keep serving events while it leaves records waiting.
         rd_kafka_poll_set_consumer(handle.rk)
-        guard let queue = rd_kafka_queue_get_consumer(handle.rk) else {
-            throw KafkaError(code: .state, message: "consumer queue unavailable")
+        guard let events = rd_kafka_queue_get_consumer(handle.rk), let records = rd_kafka_queue_new(handle.rk) else {
+            throw KafkaError(code: .state, message: "consumer queues unavailable")
         }
+        poll.setQueues(events: events, records: records)
         self.handle = handle
         self.core = core
         self.batches = ConsumerBatches(buffer: buffer)
         self.logger = observer.logger
-        let poll = PollResources(queue: queue, capacity: max(1, configuration.maxBatchSize))
         self.poll = poll
         let linger = Int32(clamping: max(1, configuration.batchLinger.wholeMilliseconds))
         pollThread = PollThread(name: "vigil-consumer-poll") {
-            core.pollOnce(handle.rk, poll, linger: linger)
+            core.pollOnce(handle.rk, linger: linger)
         }
     }
 
@@ -78,7 +80,7 @@ public final class KafkaConsumer: Sendable {
         if !closed.load(ordering: .acquiring) {
             logger.warning("KafkaConsumer deinitialised without close(); leaving the group without committing")
             pollThread.stop()
-            poll.destroyQueue()
+            poll.destroyQueues()
             handle.destroy(flags: RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE)
             core.buffer.finish(discard: true)
         }
@@ -145,7 +147,9 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    /// Stops fetching `partitions` until ``resume(_:)``. Records already handed out stay valid.
+    /// Stops fetching `partitions` until ``resume(_:)``. Records already handed out stay valid;
+    /// prefetched ones are dropped and fetched again on resume, from the record after the last
+    /// one handed out. Not needed for backpressure (the consumer bounds itself).
     public func pause(_ partitions: [TopicPartition]) throws(KafkaError) {
         try core.pause(handle.rk, partitions)
     }
@@ -194,8 +198,9 @@ public final class KafkaConsumer: Sendable {
         let deadline = ContinuousClock.now + timeout
         core.setDeadline(deadline)
         pollThread.stop()
-        // Commit what the application stored, so an unanswered leave does not lose it.
-        if let error = ConsumerCore.commit(handle.rk, nil, timeout: min(timeout, deadline - .now)),
+        // Commit what the application stored, so an unanswered leave does not lose it. Half the
+        // budget at most: the leave needs the rest.
+        if let error = ConsumerCore.commit(handle.rk, nil, timeout: (deadline - .now) / 2),
            error.code != .state {
             logger.warning("commit on close: \(error)")
         }
@@ -215,29 +220,51 @@ public final class KafkaConsumer: Sendable {
             }
             rd_kafka_queue_destroy(closeQueue)
         }
-        poll.destroyQueue()
-        handle.destroy(flags: outcome == nil ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE)
+        poll.destroyQueues()
+        // Against a dead cluster rd_kafka_destroy itself can wait for requests to time out;
+        // the deadline holds regardless and the teardown finishes in the background.
+        let handle = self.handle
+        let flags = outcome == nil ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE
+        let destroyed = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            handle.destroy(flags: flags)
+            destroyed.signal()
+        }
+        let grace = max(deadline - .now, .milliseconds(500))
+        if destroyed.wait(timeout: .now() + .milliseconds(grace.wholeMilliseconds)) == .timedOut {
+            logger.warning("librdkafka teardown still running after the close deadline; continuing in the background")
+        }
         core.buffer.finish()
         if let outcome { logger.error("\(outcome)") }
         return outcome
     }
 }
 
-/// The consumer queue and the message array `rd_kafka_consume_batch_queue` fills.
+/// The queues the poll thread serves and the array `rd_kafka_consume_batch_queue` fills.
 final class PollResources: @unchecked Sendable {
-    // @unchecked: only the poll thread uses the array; rd_kafka_queue_t is thread-safe and is
-    // destroyed (once, guarded by the consumer's `closed` flag) only after the poll thread stopped.
-    let queue: OpaquePointer
+    // @unchecked: the queue pointers are set once, before the poll thread starts and before any
+    // subscription (so before any callback can read them); rd_kafka_queue_t is thread-safe and
+    // the queues are destroyed (once, guarded by the consumer's `closed` flag) only after the
+    // poll thread stopped. Only the poll thread (or close, after it stopped) uses the array.
+    private(set) var events: OpaquePointer? = nil
+    private(set) var records: OpaquePointer? = nil
     let messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
     let capacity: Int
 
-    init(queue: OpaquePointer, capacity: Int) {
-        self.queue = queue
+    init(capacity: Int) {
         self.capacity = capacity
         messages = .allocate(capacity: capacity)
     }
 
-    func destroyQueue() { rd_kafka_queue_destroy(queue) }
+    func setQueues(events: OpaquePointer, records: OpaquePointer) {
+        self.events = events
+        self.records = records
+    }
+
+    func destroyQueues() {
+        if let records { rd_kafka_queue_destroy(records) }
+        if let events { rd_kafka_queue_destroy(events) }
+    }
 
     deinit { messages.deallocate() }
 }
@@ -253,27 +280,23 @@ func runBlocking<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
 /// The consumer's state shared between its poll thread and the application.
 final class ConsumerCore: RebalanceHandling {
     let buffer: BatchBuffer
+    private let poll: PollResources
     private let listener: (any ConsumerRebalanceListener)?
     private let logger: Logger
     private let revokeTimeout: Duration
     private let onError: (@Sendable (KafkaError) -> Void)?
 
     private struct State {
-        /// Paused by the consumer itself because the application is behind.
-        var backpressurePaused = false
-        /// Paused by the application; stays paused when backpressure lifts.
-        var appPaused: Set<TopicPartition> = []
-        /// Revoked while a batch was being collected: its records of these partitions are stale.
-        var revokedDuringPoll: Set<TopicPartition> = []
         var assigned: Set<TopicPartition> = []
         /// Set by close: revokes must finish before it.
         var deadline: ContinuousClock.Instant? = nil
     }
     private let state = Mutex(State())
 
-    init(buffer: BatchBuffer, listener: (any ConsumerRebalanceListener)?, logger: Logger,
+    init(buffer: BatchBuffer, poll: PollResources, listener: (any ConsumerRebalanceListener)?, logger: Logger,
          revokeTimeout: Duration, onError: (@Sendable (KafkaError) -> Void)?) {
         self.buffer = buffer
+        self.poll = poll
         self.listener = listener
         self.logger = logger
         self.revokeTimeout = revokeTimeout
@@ -286,47 +309,54 @@ final class ConsumerCore: RebalanceHandling {
 
     // MARK: Poll thread
 
-    func pollOnce(_ rk: OpaquePointer, _ poll: PollResources, linger: Int32) {
-        let room = buffer.hasRoom
-        applyBackpressure(rk, paused: !room)
-        // With no room, poll only to serve rebalances and errors; fetching is paused.
-        let count = rd_kafka_consume_batch_queue(poll.queue, room ? linger : 100, poll.messages, poll.capacity)
+    /// One turn of the poll thread: serve events, then take records if the application has
+    /// room for them.
+    ///
+    /// Backpressure needs no pausing: records the application has no room for stay in
+    /// librdkafka's prefetch queue, which is bounded (`queued.max.messages.kbytes`,
+    /// `queued.min.messages`), so fetching stops by itself and memory stays flat. Pausing
+    /// would discard the prefetched records and refetch them from a position librdkafka
+    /// derives from what it last handed out — which after a revoke can point past records
+    /// that were never processed.
+    func pollOnce(_ rk: OpaquePointer, linger: Int32) {
+        guard let events = poll.events, let records = poll.records else { return }
+        // Rebalance callbacks run inside this call; records that reached the event queue before
+        // their partition was redirected come back too and are delivered first.
+        deliver(rd_kafka_consume_batch_queue(events, 0, poll.messages, poll.capacity))
+        if buffer.hasRoom || buffer.waitForRoom(timeout: .milliseconds(100)) {
+            deliver(rd_kafka_consume_batch_queue(records, linger, poll.messages, poll.capacity))
+        }
+    }
+
+    private func deliver(_ count: Int) {
         guard count > 0 else {
             if count < 0 { logger.error("consume failed: \(KafkaError(rd_kafka_last_error()))") }
             return
         }
         let received = UnsafeBufferPointer(start: poll.messages, count: count)
         defer { for case let message? in received { rd_kafka_message_destroy(message) } }
-        let stale = state.withLock { state in
-            defer { state.revokedDuringPoll.removeAll() }
-            return state.revokedDuringPoll
-        }
         let batch = ConsumerBatch.make(from: received) { error, partition in
             logger.error("consume error\(partition.map { " on \($0)" } ?? ""): \(error)")
             onError?(error)
         }
         guard var batch else { return }
-        if !stale.isEmpty {
-            guard let kept = batch.removing(stale) else { return }
+        // Records fetched before a revoke can still be in the queue: they belong to the
+        // partition's next owner (which reads them again from the committed offset).
+        let assigned = state.withLock { $0.assigned }
+        if !batch.partitions.isSubset(of: assigned) {
+            guard let kept = batch.removing(batch.partitions.subtracting(assigned)) else { return }
             batch = kept
         }
         buffer.push(batch)
     }
 
-    private func applyBackpressure(_ rk: OpaquePointer, paused: Bool) {
-        let change: [TopicPartition]? = state.withLock { state in
-            guard state.backpressurePaused != paused else { return nil }
-            state.backpressurePaused = paused
-            return paused ? Array(state.assigned) : Array(state.assigned.subtracting(state.appPaused))
-        }
-        guard let change, !change.isEmpty else { return }
-        let list = PartitionList(change)
-        if paused {
-            rd_kafka_pause_partitions(rk, list.pointer)
-            logger.debug("application behind: paused \(change.count) partition(s)")
-        } else {
-            rd_kafka_resume_partitions(rk, list.pointer)
-            logger.debug("application caught up: resumed \(change.count) partition(s)")
+    /// Sends a partition's records to the records queue instead of the event queue.
+    private func redirect(_ rk: OpaquePointer, _ partitions: [TopicPartition]) {
+        guard let records = poll.records else { return }
+        for tp in partitions {
+            guard let queue = rd_kafka_queue_get_partition(rk, tp.topic, tp.partition) else { continue }
+            rd_kafka_queue_forward(queue, records)
+            rd_kafka_queue_destroy(queue)
         }
     }
 
@@ -339,26 +369,21 @@ final class ConsumerCore: RebalanceHandling {
             logger.info("partitions assigned: \(list.sorted().map(\.description).joined(separator: ", "))",
                         metadata: ["protocol": "\(cooperative ? "cooperative" : "eager")"])
             if let listener { waitFor("assign") { await listener.partitionsAssigned(list) } }
+            state.withLock { $0.assigned.formUnion(list) }
+            // Before assigning, so fetching starts into the records queue.
+            redirect(rk, list)
             if cooperative {
                 if let error = rd_kafka_incremental_assign(rk, partitions) { report(KafkaError(consuming: error), "incremental assign") }
             } else {
                 let err = rd_kafka_assign(rk, partitions)
                 if err != RD_KAFKA_RESP_ERR_NO_ERROR { report(KafkaError(err), "assign") }
             }
-            let pauseNow: [TopicPartition] = state.withLock { state in
-                state.assigned.formUnion(list)
-                return state.backpressurePaused ? list : list.filter { state.appPaused.contains($0) }
-            }
-            if !pauseNow.isEmpty {
-                let pauseList = PartitionList(pauseNow)
-                rd_kafka_pause_partitions(rk, pauseList.pointer)
-            }
 
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             let lost = rd_kafka_assignment_lost(rk) != 0
             logger.info("partitions \(lost ? "lost" : "revoked"): \(list.sorted().map(\.description).joined(separator: ", "))")
             let revoked = Set(list)
-            state.withLock { $0.revokedDuringPoll.formUnion(revoked) }
+            state.withLock { $0.assigned.subtract(revoked) }
             buffer.purge(revoked)
             if let listener { waitFor("revoke") { await listener.partitionsRevoked(list, lost: lost) } }
             if !lost {
@@ -372,16 +397,14 @@ final class ConsumerCore: RebalanceHandling {
                 let err = rd_kafka_assign(rk, nil)
                 if err != RD_KAFKA_RESP_ERR_NO_ERROR { report(KafkaError(err), "unassign") }
             }
-            state.withLock { state in
-                state.assigned.subtract(revoked)
-                state.appPaused.subtract(revoked)
-            }
 
         default:
             report(KafkaError(err), "rebalance")
             rd_kafka_assign(rk, nil)
             state.withLock { $0.assigned.removeAll() }
         }
+        // Return from the current consume call now, so one batch never spans a rebalance.
+        rd_kafka_yield(rk)
     }
 
     private func remaining(_ limit: Duration) -> Duration {
@@ -411,20 +434,13 @@ final class ConsumerCore: RebalanceHandling {
     // MARK: Application calls
 
     func pause(_ rk: OpaquePointer, _ partitions: [TopicPartition]) throws(KafkaError) {
-        state.withLock { $0.appPaused.formUnion(partitions) }
         let list = PartitionList(partitions)
         let err = rd_kafka_pause_partitions(rk, list.pointer)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err) }
     }
 
     func resume(_ rk: OpaquePointer, _ partitions: [TopicPartition]) throws(KafkaError) {
-        let resumable: [TopicPartition] = state.withLock { state in
-            state.appPaused.subtract(partitions)
-            // Under backpressure they resume when it lifts.
-            return state.backpressurePaused ? [] : partitions
-        }
-        guard !resumable.isEmpty else { return }
-        let list = PartitionList(resumable)
+        let list = PartitionList(partitions)
         let err = rd_kafka_resume_partitions(rk, list.pointer)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err) }
     }

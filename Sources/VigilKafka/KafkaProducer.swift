@@ -282,3 +282,11 @@ private let deliveryCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_k
         batch.complete(slot.index, .failure(error))
     }
 }
+
+extension KafkaProducer {
+    /// Raises a fabricated fatal error (`rd_kafka_test_fatal_error`), for tests of fatal-error
+    /// handling.
+    func triggerFatalErrorForTesting(_ reason: String) {
+        _ = rd_kafka_test_fatal_error(handle.rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason)
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import Testing
 import VigilKafka
@@ -84,4 +85,13 @@ func nextOffsets(_ records: some Sequence<ConsumerRecord>) -> [TopicPartitionOff
     var highest: [TopicPartition: Int64] = [:]
     for record in records { highest[record.topicPartition] = max(highest[record.topicPartition] ?? -1, record.offset) }
     return highest.map { TopicPartitionOffset($0.key, offset: $0.value + 1) }
+}
+
+/// A mutex-protected value that closures and tasks can share (Mutex itself cannot be copied
+/// into escaping closures).
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+    var value: Value { mutex.withLock { $0 } }
 }
