@@ -29,9 +29,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // topics.yml: the declared topics and reconciling a cluster with them.
+        // Configuration files: topics.yml (and reconciling a cluster with it), strict YAML reading.
         .target(
-            name: "VigilTopics",
+            name: "VigilConfig",
             dependencies: [
                 "VigilKafka",
                 .product(name: "Yams", package: "Yams"),
@@ -42,7 +42,7 @@ let package = Package(
             name: "VigilCLI",
             dependencies: [
                 "VigilKafka",
-                "VigilTopics",
+                "VigilConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -50,6 +50,10 @@ let package = Package(
         .testTarget(
             name: "VigilKafkaTests",
             dependencies: ["VigilKafka"]
+        ),
+        .testTarget(
+            name: "VigilConfigTests",
+            dependencies: ["VigilConfig", "VigilKafka", .product(name: "Yams", package: "Yams")]
         ),
     ]
 )

@@ -170,11 +170,18 @@ enum RdKafkaConf {
             let result = rd_kafka_conf_set(conf, name, value, &errstr, errstr.count)
             if result != RD_KAFKA_CONF_OK {
                 rd_kafka_conf_destroy(conf)
-                throw .invalidConfiguration(property: name, message: String(cStringBuffer: errstr))
+                throw .invalidConfiguration(property: name, message: "value \"\(maskedValue(name, value))\": \(String(cStringBuffer: errstr))")
             }
         }
         return conf
     }
+}
+
+/// A property value safe to show in errors and logs: secrets are masked.
+public func maskedValue(_ property: String, _ value: String) -> String {
+    let lowered = property.lowercased()
+    let secret = ["password", "secret", "sasl.jaas", "key.pem", "token"].contains { lowered.contains($0) }
+    return secret ? "****" : value
 }
 
 extension String {

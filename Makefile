@@ -1,0 +1,40 @@
+# Vigil's single entry point. Every target provisions what it needs (scripts/bootstrap is
+# idempotent and fast once done).
+SHELL := /bin/bash
+export PKG_CONFIG_PATH := $(CURDIR)/.deps/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+
+.PHONY: all bootstrap build release test run broker-up broker-down broker-status clean
+
+all: build
+
+## Install build dependencies and librdkafka >= 2.2 (.deps/).
+bootstrap:
+	@scripts/bootstrap
+
+## Debug build of vigil.
+build: bootstrap
+	swift build
+
+## Optimised build of vigil (.build/release/vigil).
+release: bootstrap
+	swift build -c release
+
+## Everything the tests need (librdkafka, the local broker), then all tests.
+test:
+	@scripts/test
+
+## Bootstrap, start the local broker, create the topics, run the main job.
+run:
+	@scripts/run
+
+broker-up: build
+	@scripts/broker up
+
+broker-down:
+	@scripts/broker down
+
+broker-status:
+	@scripts/broker status
+
+clean:
+	rm -rf .build

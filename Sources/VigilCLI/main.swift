@@ -1,2 +1,0 @@
-import VigilKafka
-print(LibRdKafka.version)
