@@ -29,6 +29,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The detection engine: parsing, detectors, models. Pure: no I/O, deterministic.
+        .target(
+            name: "VigilDetection"
+        ),
         // Configuration files: topics.yml (and reconciling a cluster with it), strict YAML reading.
         .target(
             name: "VigilConfig",
@@ -50,6 +54,10 @@ let package = Package(
         .testTarget(
             name: "VigilKafkaTests",
             dependencies: ["VigilKafka"]
+        ),
+        .testTarget(
+            name: "VigilDetectionTests",
+            dependencies: ["VigilDetection"]
         ),
         .testTarget(
             name: "VigilConfigTests",

@@ -1,0 +1,326 @@
+/// A syntax error in JSON input, with the byte offset where it was found.
+public struct JSONSyntaxError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var offset: Int
+    public var reason: String
+    public var description: String { "\(reason) at byte \(offset)" }
+}
+
+/// A scalar JSON value seen while reading an object.
+public enum JSONScalar {
+    /// The string's bytes, unescaped (valid UTF-8).
+    case string(UnsafeBufferPointer<UInt8>)
+    /// The number's text (validated JSON number syntax).
+    case number(UnsafeBufferPointer<UInt8>)
+    case bool(Bool)
+    case null
+}
+
+/// A strict, allocation-light JSON reader over bytes that reports every scalar of an object
+/// with its dotted key path (`user.name`, `source.geo.country_iso_code`). Nested arrays are
+/// validated and skipped, except a two-number array, which is reported as `path[0]`/`path[1]`
+/// (GeoJSON `[lon, lat]`).
+///
+/// Built for throughput: no tree is materialised and strings without escapes are not copied.
+public struct JSONReader: ~Copyable {
+    private let p: UnsafeBufferPointer<UInt8>
+    private var i: Int
+    private var path: [UInt8] = []
+    /// Scratch for unescaped strings.
+    private var scratch: [UInt8] = []
+    private static let maxDepth = 32
+
+    public init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        p = bytes
+        i = 0
+        path.reserveCapacity(64)
+    }
+
+    /// Reads exactly one object (surrounded by optional whitespace) and calls `visit` for each
+    /// scalar with its key path.
+    public mutating func readObject(_ visit: (UnsafeBufferPointer<UInt8>, JSONScalar) -> Void) throws(JSONSyntaxError) {
+        skipWhitespace()
+        guard i < p.count else { throw error("empty input") }
+        guard p[i] == UInt8(ascii: "{") else { throw error("expected an object, found \(describe(p[i]))") }
+        try readValue(depth: 0, visit)
+        skipWhitespace()
+        guard i == p.count else { throw error("unexpected \(describe(p[i])) after the object") }
+    }
+
+    private func error(_ reason: String) -> JSONSyntaxError { JSONSyntaxError(offset: i, reason: reason) }
+
+    private func describe(_ c: UInt8) -> String {
+        c >= 0x20 && c < 0x7F ? "'\(Character(Unicode.Scalar(c)))'" : "byte 0x\(String(c, radix: 16))"
+    }
+
+    @inline(__always) private mutating func skipWhitespace() {
+        while i < p.count {
+            let c = p[i]
+            guard c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 else { return }
+            i += 1
+        }
+    }
+
+    private mutating func readValue(depth: Int, _ visit: (UnsafeBufferPointer<UInt8>, JSONScalar) -> Void) throws(JSONSyntaxError) {
+        guard depth < Self.maxDepth else { throw error("nesting deeper than \(Self.maxDepth)") }
+        skipWhitespace()
+        guard i < p.count else { throw error("unexpected end of input") }
+        switch p[i] {
+        case UInt8(ascii: "{"):
+            i += 1
+            skipWhitespace()
+            if i < p.count, p[i] == UInt8(ascii: "}") { i += 1; return }
+            let base = path.count
+            while true {
+                skipWhitespace()
+                guard i < p.count, p[i] == UInt8(ascii: "\"") else {
+                    throw i < p.count ? error("expected a key string, found \(describe(p[i]))") : error("unterminated object")
+                }
+                if base > 0 { path.append(UInt8(ascii: ".")) }
+                try Self.appendString(p, &i, to: &path)
+                skipWhitespace()
+                guard i < p.count, p[i] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
+                i += 1
+                try readValue(depth: depth + 1, visit)
+                path.removeSubrange(base...)
+                skipWhitespace()
+                guard i < p.count else { throw error("unterminated object") }
+                if p[i] == UInt8(ascii: ",") { i += 1; continue }
+                if p[i] == UInt8(ascii: "}") { i += 1; return }
+                throw error("expected ',' or '}', found \(describe(p[i]))")
+            }
+        case UInt8(ascii: "["):
+            i += 1
+            skipWhitespace()
+            if i < p.count, p[i] == UInt8(ascii: "]") { i += 1; return }
+            var numbers: [(Int, Int)] = []
+            var onlyNumbers = true
+            while true {
+                skipWhitespace()
+                let start = i
+                if i < p.count, (p[i] == UInt8(ascii: "-") || (p[i] >= 48 && p[i] <= 57)) {
+                    try skipNumber()
+                    numbers.append((start, i - start))
+                } else {
+                    onlyNumbers = false
+                    try readValue(depth: depth + 1) { _, _ in }
+                }
+                skipWhitespace()
+                guard i < p.count else { throw error("unterminated array") }
+                if p[i] == UInt8(ascii: ",") { i += 1; continue }
+                if p[i] == UInt8(ascii: "]") { i += 1; break }
+                throw error("expected ',' or ']', found \(describe(p[i]))")
+            }
+            if onlyNumbers && numbers.count == 2 {
+                for (index, (start, count)) in numbers.enumerated() {
+                    let base = path.count
+                    path.append(contentsOf: index == 0 ? Array("[0]".utf8) : Array("[1]".utf8))
+                    path.withUnsafeBufferPointer { key in
+                        visit(key, .number(UnsafeBufferPointer(rebasing: p[start..<start + count])))
+                    }
+                    path.removeSubrange(base...)
+                }
+            }
+        case UInt8(ascii: "\""):
+            scratch.removeAll(keepingCapacity: true)
+            if let direct = try Self.readStringDirect(p, &i) {
+                path.withUnsafeBufferPointer { visit($0, .string(direct)) }
+            } else {
+                try Self.appendString(p, &i, to: &scratch)
+                scratch.withUnsafeBufferPointer { value in path.withUnsafeBufferPointer { visit($0, .string(value)) } }
+            }
+        case UInt8(ascii: "t"):
+            try literal("true")
+            path.withUnsafeBufferPointer { visit($0, .bool(true)) }
+        case UInt8(ascii: "f"):
+            try literal("false")
+            path.withUnsafeBufferPointer { visit($0, .bool(false)) }
+        case UInt8(ascii: "n"):
+            try literal("null")
+            path.withUnsafeBufferPointer { visit($0, .null) }
+        case UInt8(ascii: "-"), 48...57:
+            let start = i
+            try skipNumber()
+            let number = UnsafeBufferPointer(rebasing: p[start..<i])
+            path.withUnsafeBufferPointer { visit($0, .number(number)) }
+        default:
+            throw error("unexpected \(describe(p[i]))")
+        }
+    }
+
+    private mutating func literal(_ word: StaticString) throws(JSONSyntaxError) {
+        let count = word.utf8CodeUnitCount
+        guard p.count - i >= count else { throw error("invalid literal") }
+        for k in 0..<count where p[i + k] != word.utf8Start[k] { throw error("invalid literal") }
+        i += count
+    }
+
+    private mutating func skipNumber() throws(JSONSyntaxError) {
+        if p[i] == UInt8(ascii: "-") { i += 1 }
+        guard i < p.count, p[i] >= 48 && p[i] <= 57 else { throw error("invalid number") }
+        if p[i] == 48 { i += 1 } else { while i < p.count, p[i] >= 48 && p[i] <= 57 { i += 1 } }
+        if i < p.count, p[i] == UInt8(ascii: ".") {
+            i += 1
+            guard i < p.count, p[i] >= 48 && p[i] <= 57 else { throw error("invalid number: no digits after '.'") }
+            while i < p.count, p[i] >= 48 && p[i] <= 57 { i += 1 }
+        }
+        if i < p.count, p[i] == UInt8(ascii: "e") || p[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < p.count, p[i] == UInt8(ascii: "+") || p[i] == UInt8(ascii: "-") { i += 1 }
+            guard i < p.count, p[i] >= 48 && p[i] <= 57 else { throw error("invalid number exponent") }
+            while i < p.count, p[i] >= 48 && p[i] <= 57 { i += 1 }
+        }
+    }
+
+    /// A string without escapes, returned in place (no copy); nil (position unchanged) if the
+    /// string has escapes. Validates UTF-8 and control characters.
+    private static func readStringDirect(_ p: UnsafeBufferPointer<UInt8>, _ i: inout Int) throws(JSONSyntaxError) -> UnsafeBufferPointer<UInt8>? {
+        let start = i + 1
+        var j = start
+        while j < p.count {
+            let c = p[j]
+            if c == UInt8(ascii: "\"") {
+                let bytes = UnsafeBufferPointer(rebasing: p[start..<j])
+                if !Self.isASCII(bytes) { try validateUTF8(bytes, at: start) }
+                i = j + 1
+                return bytes
+            }
+            if c == UInt8(ascii: "\\") { return nil }
+            if c < 0x20 { throw JSONSyntaxError(offset: j, reason: "control character in string") }
+            j += 1
+        }
+        throw JSONSyntaxError(offset: i, reason: "unterminated string")
+    }
+
+    @inline(__always) private static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var combined: UInt8 = 0
+        for b in bytes { combined |= b }
+        return combined < 0x80
+    }
+
+    private static func validateUTF8(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) throws(JSONSyntaxError) {
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        loop: while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: break loop
+            case .error: throw JSONSyntaxError(offset: offset, reason: "invalid UTF-8 in string")
+            }
+        }
+    }
+
+    /// Reads a string (at `"`) and appends its unescaped bytes.
+    private static func appendString(_ p: UnsafeBufferPointer<UInt8>, _ i: inout Int, to out: inout [UInt8]) throws(JSONSyntaxError) {
+        if let direct = try readStringDirect(p, &i) {
+            out.append(contentsOf: direct)
+            return
+        }
+        i += 1
+        var runStart = i
+        while i < p.count {
+            let c = p[i]
+            if c == UInt8(ascii: "\"") {
+                let run = UnsafeBufferPointer(rebasing: p[runStart..<i])
+                if !Self.isASCII(run) { try validateUTF8(run, at: runStart) }
+                out.append(contentsOf: run)
+                i += 1
+                return
+            }
+            if c < 0x20 { throw JSONSyntaxError(offset: i, reason: "control character in string") }
+            if c != UInt8(ascii: "\\") { i += 1; continue }
+            let run = UnsafeBufferPointer(rebasing: p[runStart..<i])
+            if !Self.isASCII(run) { try validateUTF8(run, at: runStart) }
+            out.append(contentsOf: run)
+            i += 1
+            guard i < p.count else { throw JSONSyntaxError(offset: i, reason: "unterminated string") }
+            let e = p[i]
+            i += 1
+            switch e {
+            case UInt8(ascii: "\""): out.append(0x22)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try hex4(p, &i)
+                if (0xD800...0xDBFF).contains(scalar) {
+                    // A high surrogate must be followed by an escaped low surrogate.
+                    guard p.count - i >= 6, p[i] == 0x5C, p[i + 1] == UInt8(ascii: "u") else { throw JSONSyntaxError(offset: i, reason: "unpaired surrogate") }
+                    i += 2
+                    let low = try hex4(p, &i)
+                    guard (0xDC00...0xDFFF).contains(low) else { throw JSONSyntaxError(offset: i, reason: "invalid low surrogate") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    throw JSONSyntaxError(offset: i, reason: "unpaired surrogate")
+                }
+                guard let unicode = Unicode.Scalar(scalar), let encoded = UTF8.encode(unicode) else {
+                    throw JSONSyntaxError(offset: i, reason: "invalid \\u escape")
+                }
+                out.append(contentsOf: encoded)
+            default:
+                throw JSONSyntaxError(offset: i, reason: "invalid escape '\\\(Character(Unicode.Scalar(e)))'")
+            }
+            runStart = i
+        }
+        throw JSONSyntaxError(offset: i, reason: "unterminated string")
+    }
+
+    private static func hex4(_ p: UnsafeBufferPointer<UInt8>, _ i: inout Int) throws(JSONSyntaxError) -> UInt32 {
+        guard p.count - i >= 4 else { throw JSONSyntaxError(offset: i, reason: "truncated \\u escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let c = p[i]
+            let digit: UInt32
+            switch c {
+            case 48...57: digit = UInt32(c - 48)
+            case 97...102: digit = UInt32(c - 87)
+            case 65...70: digit = UInt32(c - 55)
+            default: throw JSONSyntaxError(offset: i, reason: "invalid \\u escape")
+            }
+            value = value << 4 | digit
+            i += 1
+        }
+        return value
+    }
+}
+
+extension JSONScalar {
+    /// The value as text: strings as-is, numbers as written, booleans as `true`/`false`.
+    public var text: String? {
+        switch self {
+        case .string(let bytes), .number(let bytes): String(decoding: bytes, as: UTF8.self)
+        case .bool(let value): value ? "true" : "false"
+        case .null: nil
+        }
+    }
+
+    /// The value as a number: JSON numbers, and strings holding one.
+    public var double: Double? {
+        switch self {
+        case .number(let bytes), .string(let bytes): parseDouble(bytes)
+        default: nil
+        }
+    }
+}
+
+/// Parses a decimal number (integer fast path, else strtod semantics via Double(String)).
+func parseDouble(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
+    guard !bytes.isEmpty, bytes.count < 40 else { return nil }
+    var value: Int64 = 0
+    var negative = false
+    var k = 0
+    if bytes[0] == UInt8(ascii: "-") { negative = true; k = 1 }
+    guard k < bytes.count else { return nil }
+    var integer = true
+    while k < bytes.count {
+        let c = bytes[k]
+        guard c >= 48 && c <= 57, value < 100_000_000_000_000_000 else { integer = false; break }
+        value = value * 10 + Int64(c - 48)
+        k += 1
+    }
+    if integer { return Double(negative ? -value : value) }
+    return Double(String(decoding: bytes, as: UTF8.self))
+}

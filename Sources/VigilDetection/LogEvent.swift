@@ -1,0 +1,95 @@
+/// What happened, normalised across input formats.
+public enum EventKind: String, Sendable, Hashable, CaseIterable, Comparable {
+    /// A successful authentication (sshd "Accepted …", a JSON login success).
+    case authSuccess = "auth_success"
+    /// A failed authentication attempt against an account.
+    case authFailure = "auth_failure"
+    /// An attempt against an account that does not exist (sshd "Invalid user …").
+    case invalidUser = "invalid_user"
+    /// Reverse DNS did not match: sshd's "POSSIBLE BREAK-IN ATTEMPT!".
+    case breakInAttempt = "break_in_attempt"
+    /// A connection closed or disconnected (often `[preauth]`).
+    case disconnect
+    case sessionOpen = "session_open"
+    case sessionClose = "session_close"
+    /// A logout (JSON events).
+    case logout
+    /// sudo ran (or refused) a command.
+    case sudo
+    /// su switched (or failed to switch) user.
+    case su
+    /// Recognised authentication chatter that is not itself an attempt: PAM's echo of an sshd
+    /// failure, "check pass; user unknown", "input_userauth_request". Counting these as
+    /// attempts would count each attempt twice.
+    case authInfo = "auth_info"
+    /// Anything else: kept with its message and template for the rare-message detector.
+    case unknown
+
+    public static func < (lhs: EventKind, rhs: EventKind) -> Bool { lhs.rawValue < rhs.rawValue }
+
+}
+
+/// Whether the action succeeded.
+public enum Outcome: String, Sendable, Hashable {
+    case success, failure, unknown
+}
+
+/// One log event in Vigil's model, whatever format it came in.
+///
+/// Times are milliseconds since the Unix epoch (event time, never wall-clock time).
+public struct LogEvent: Sendable, Hashable {
+    public var timestamp: Int64
+    public var kind: EventKind
+    public var outcome: Outcome
+    public var user: String?
+    public var sourceIP: String?
+    public var host: String?
+    /// The program or service: `sshd`, `sudo`, or a JSON `service`.
+    public var service: String?
+    public var destinationIP: String?
+    public var sourcePort: Int?
+    /// ISO country code or name, when the event carries one.
+    public var country: String?
+    public var latitude: Double?
+    public var longitude: Double?
+    public var userAgent: String?
+    public var sessionID: String?
+    /// For su/sudo: the account switched to (`root`).
+    public var targetUser: String?
+    /// For sudo: the command.
+    public var command: String?
+    /// `password`, `publickey`, … when known.
+    public var authMethod: String?
+    /// The original action text (JSON `action`/`event.action`).
+    public var action: String?
+    /// The human-readable message.
+    public var message: String?
+    /// The message's template: variable parts (numbers, addresses, users, paths) masked.
+    public var template: String
+    /// This record is one authentication attempt (counted by the windowed detectors). sshd's
+    /// "Invalid user X from IP" is not (the "Failed password for invalid user X" lines that
+    /// follow are); a JSON login event is.
+    public var isAttempt: Bool = false
+    /// The account named does not exist on the target.
+    public var accountUnknown: Bool = false
+    /// How many occurrences this record stands for ("message repeated 5 times").
+    public var repeatCount: Int = 1
+    /// A stable fingerprint of the source record, the basis of deterministic anomaly ids.
+    public var fingerprint: UInt64 = 0
+
+    public init(timestamp: Int64, kind: EventKind, outcome: Outcome = .unknown, user: String? = nil,
+                sourceIP: String? = nil, message: String? = nil, template: String = "") {
+        self.timestamp = timestamp
+        self.kind = kind
+        self.outcome = outcome
+        self.user = user
+        self.sourceIP = sourceIP
+        self.message = message
+        self.template = template
+    }
+
+    /// A failed authentication attempt (what brute-force style detectors count).
+    public var isFailedAttempt: Bool { isAttempt && outcome == .failure }
+    /// A successful authentication.
+    public var isSuccessfulLogin: Bool { isAttempt && outcome == .success }
+}

@@ -1,0 +1,267 @@
+/// A record that could not become an event: where it was and why. The rest of the input is
+/// still analysed.
+public struct RecordError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// 0-based position of the record in its input (array element, line, Kafka record).
+    public var index: Int
+    /// 1-based line number, for line-oriented input.
+    public var line: Int?
+    public var reason: String
+
+    public init(index: Int, line: Int?, reason: String) {
+        self.index = index
+        self.line = line
+        self.reason = reason
+    }
+
+    public var description: String {
+        if let line { return "line \(line): \(reason)" }
+        return "record \(index): \(reason)"
+    }
+}
+
+/// How to date events.
+public struct ParseOptions: Sendable {
+    /// Anchors the year of RFC 3164 syslog timestamps (see ``SyslogParser``).
+    public var referenceTime: Int64
+    /// Dates records that carry no timestamp of their own (a Kafka record's timestamp). Lines
+    /// without one otherwise take the previous line's time (continuation lines), and JSON
+    /// objects without one are errors.
+    public var fallbackTime: Int64?
+
+    public init(referenceTime: Int64, fallbackTime: Int64? = nil) {
+        self.referenceTime = referenceTime
+        self.fallbackTime = fallbackTime
+    }
+}
+
+/// The events and per-record errors of one input.
+public struct ParsedInput: Sendable {
+    public var events: [LogEvent] = []
+    public var errors: [RecordError] = []
+    /// Records seen (events + errors; a blank line is not a record).
+    public var records = 0
+
+    public init() {}
+}
+
+/// Turns input — one JSON object, a JSON array, NDJSON, or plain log lines (mixed with JSON
+/// lines if need be) — into events. Every record yields an event or a ``RecordError``.
+public enum LogParser {
+    /// Parses a whole input, detecting its container.
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, options: ParseOptions) -> ParsedInput {
+        var start = 0
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { start = 3 } // BOM
+        while start < bytes.count, isSpace(bytes[start]) { start += 1 }
+        let body = UnsafeBufferPointer(rebasing: bytes[start...])
+        if body.first == UInt8(ascii: "[") { return parseArray(body, options: options) }
+        if body.first == UInt8(ascii: "{") {
+            // One pretty-printed object, or NDJSON? A first line that is a whole object means lines.
+            let firstLineEnd = body.firstIndex(of: 0x0A) ?? body.count
+            var reader = JSONReader(UnsafeBufferPointer(rebasing: body[..<firstLineEnd]))
+            let firstLineIsObject = (try? reader.readObject { _, _ in }) != nil
+            if !firstLineIsObject {
+                var whole = JSONReader(body)
+                if (try? whole.readObject { _, _ in }) != nil {
+                    var result = ParsedInput()
+                    result.records = 1
+                    switch JSONEventDecoder.decode(body, fallbackTime: options.fallbackTime, referenceTime: options.referenceTime) {
+                    case .success(var event):
+                        event.fingerprint = StableHash.hash(body)
+                        result.events.append(event)
+                    case .failure(let failure):
+                        result.errors.append(RecordError(index: 0, line: 1, reason: failure.description))
+                    }
+                    return result
+                }
+            }
+        }
+        var lines = LineParser(options: options)
+        var result = ParsedInput()
+        lines.feed(bytes, final: true, into: &result)
+        return result
+    }
+
+    private static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
+
+    /// A JSON array of objects: each element is its own record, so a bad element costs only
+    /// itself.
+    static func parseArray(_ body: UnsafeBufferPointer<UInt8>, options: ParseOptions) -> ParsedInput {
+        var result = ParsedInput()
+        let (elements, trailingError) = splitArray(body)
+        for (index, range) in elements.enumerated() {
+            result.records += 1
+            let element = UnsafeBufferPointer(rebasing: body[range])
+            var k = 0
+            while k < element.count, isSpace(element[k]) { k += 1 }
+            guard k < element.count, element[k] == UInt8(ascii: "{") else {
+                result.errors.append(RecordError(index: index, line: nil, reason: "array element is not an object"))
+                continue
+            }
+            switch JSONEventDecoder.decode(element, fallbackTime: options.fallbackTime, referenceTime: options.referenceTime) {
+            case .success(var event):
+                event.fingerprint = StableHash.hash(element)
+                result.events.append(event)
+            case .failure(let failure):
+                result.errors.append(RecordError(index: index, line: nil, reason: failure.description))
+            }
+        }
+        if let trailingError {
+            result.records += 1
+            result.errors.append(RecordError(index: elements.count, line: nil, reason: trailingError))
+        }
+        return result
+    }
+
+    /// Element byte ranges of a top-level array, found by tracking nesting and strings only —
+    /// a syntax error inside one element does not hide the others.
+    static func splitArray(_ body: UnsafeBufferPointer<UInt8>) -> ([Range<Int>], String?) {
+        var elements: [Range<Int>] = []
+        var depth = 0, inString = false, escaped = false
+        var elementStart = 1
+        var i = 1
+        while i < body.count {
+            let b = body[i]
+            if inString {
+                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
+            } else {
+                switch b {
+                case UInt8(ascii: "\""): inString = true
+                case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                case UInt8(ascii: "}"): depth -= 1
+                case UInt8(ascii: "]"):
+                    if depth == 0 {
+                        if !isBlank(body, elementStart..<i) || !elements.isEmpty { elements.append(elementStart..<i) }
+                        var j = i + 1
+                        while j < body.count, isSpace(body[j]) { j += 1 }
+                        return (elements, j < body.count ? "unexpected content after the array at byte \(j)" : nil)
+                    }
+                    depth -= 1
+                case UInt8(ascii: ","):
+                    if depth == 0 {
+                        elements.append(elementStart..<i)
+                        elementStart = i + 1
+                    }
+                default: break
+                }
+            }
+            i += 1
+        }
+        if !isBlank(body, elementStart..<body.count) { elements.append(elementStart..<body.count) }
+        return (elements, "the array is not closed (input ends inside it)")
+    }
+
+    private static func isBlank(_ body: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
+        range.allSatisfy { isSpace(body[$0]) }
+    }
+
+    /// Parses one Kafka record value: a JSON object, a log line, or several NDJSON lines.
+    public static func parseRecord(_ bytes: UnsafeBufferPointer<UInt8>, options: ParseOptions) -> ParsedInput {
+        var lines = LineParser(options: options)
+        var result = ParsedInput()
+        lines.feed(bytes, final: true, into: &result)
+        if result.records == 0 {
+            result.records = 1
+            result.errors.append(RecordError(index: 0, line: nil, reason: "empty record"))
+        }
+        return result
+    }
+}
+
+/// Line-oriented parsing that can be fed input in chunks (large files are not loaded whole).
+/// Lines starting with `{` are JSON objects, other lines are syslog.
+public struct LineParser {
+    public var options: ParseOptions
+    private var pending: [UInt8] = []
+    private var lineNumber = 0
+    private var recordIndex = 0
+    /// The last timestamp seen, for continuation lines without their own.
+    private var lastTimestamp: Int64? = nil
+
+    public init(options: ParseOptions) { self.options = options }
+
+    /// Parses the complete lines in `chunk`; keeps an incomplete last line until the next
+    /// chunk, or parses it too when `final`.
+    public mutating func feed(_ chunk: UnsafeBufferPointer<UInt8>, final: Bool, into result: inout ParsedInput) {
+        var start = 0
+        var i = 0
+        if !pending.isEmpty {
+            guard let newline = chunk.firstIndex(of: 0x0A) else {
+                pending.append(contentsOf: chunk)
+                if final { flushPending(into: &result) }
+                return
+            }
+            pending.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[..<newline]))
+            flushPending(into: &result)
+            start = newline + 1
+            i = start
+        }
+        while i < chunk.count {
+            if chunk[i] == 0x0A {
+                parseLine(UnsafeBufferPointer(rebasing: chunk[start..<i]), into: &result)
+                start = i + 1
+            }
+            i += 1
+        }
+        if start < chunk.count {
+            if final {
+                parseLine(UnsafeBufferPointer(rebasing: chunk[start...]), into: &result)
+            } else {
+                pending.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[start...]))
+            }
+        }
+    }
+
+    private mutating func flushPending(into result: inout ParsedInput) {
+        let line = pending
+        pending.removeAll(keepingCapacity: true)
+        line.withUnsafeBufferPointer { parseLine($0, into: &result) }
+    }
+
+    public mutating func parseLine(_ raw: UnsafeBufferPointer<UInt8>, into result: inout ParsedInput) {
+        lineNumber += 1
+        var line = raw
+        if lineNumber == 1, line.count >= 3, line[0] == 0xEF, line[1] == 0xBB, line[2] == 0xBF {
+            line = UnsafeBufferPointer(rebasing: line[3...])
+        }
+        line = trimmingTrailing(line) { $0 == 0x0D || $0 == 0x20 || $0 == 0x09 }
+        var k = 0
+        while k < line.count, line[k] == 0x20 || line[k] == 0x09 { k += 1 }
+        guard k < line.count else { return } // blank lines are not records
+        let index = recordIndex
+        recordIndex += 1
+        result.records += 1
+        if line[k] == UInt8(ascii: "{") {
+            let object = UnsafeBufferPointer(rebasing: line[k...])
+            switch JSONEventDecoder.decode(object, fallbackTime: options.fallbackTime ?? lastTimestamp,
+                                           referenceTime: options.referenceTime) {
+            case .success(var event):
+                event.fingerprint = StableHash.hash(object)
+                lastTimestamp = event.timestamp
+                result.events.append(event)
+            case .failure(let failure):
+                result.errors.append(RecordError(index: index, line: lineNumber, reason: failure.description))
+            }
+            return
+        }
+        switch SyslogParser.parse(line, referenceTime: options.fallbackTime ?? options.referenceTime) {
+        case .success(var event):
+            event.fingerprint = StableHash.hash(line)
+            lastTimestamp = event.timestamp
+            result.events.append(event)
+        case .failure(.noTimestamp):
+            // Not syslog-dated: a continuation or free-form line. Still an event, dated by
+            // the record or the line before it.
+            guard let time = options.fallbackTime ?? lastTimestamp else {
+                result.errors.append(RecordError(index: index, line: lineNumber,
+                                                 reason: "no timestamp at the start of the line and no earlier line to date it by"))
+                return
+            }
+            var event = LogEvent(timestamp: time, kind: .unknown)
+            SyslogParser.classify(UnsafeBufferPointer(rebasing: line[k...]), program: .other, into: &event)
+            event.fingerprint = StableHash.hash(line)
+            result.events.append(event)
+        case .failure(.empty):
+            return
+        }
+    }
+}

@@ -1,0 +1,185 @@
+/// Reads one syslog line — RFC 3164 (`Dec 10 06:55:46 host sshd[24200]: …`), RFC 5424
+/// (`<34>1 2026-11-25T06:55:46.003Z host sshd 24200 - - …`) or the ISO-timestamped form rsyslog
+/// writes — into a ``LogEvent``.
+///
+/// RFC 3164 timestamps have no year. It is inferred from a reference time (the Kafka record's
+/// timestamp, or the file's modification time): the reference year, unless that puts the event
+/// more than a week after the reference — then the year before (a December line read in
+/// January). Replays of the same input with the same reference give the same times.
+public enum SyslogParser {
+    public enum Failure: Error, Equatable, Sendable {
+        case empty
+        /// No timestamp at the start of the line.
+        case noTimestamp
+    }
+
+    /// Parses a line. Lines without a recognisable timestamp fail with `.noTimestamp`; the
+    /// caller decides whether to date them otherwise (see ``LogParser``).
+    public static func parse(_ line: UnsafeBufferPointer<UInt8>, referenceTime: Int64) -> Result<LogEvent, Failure> {
+        var c = ByteCursor(line)
+        c.skipSpaces()
+        guard !c.atEnd else { return .failure(.empty) }
+        if c.peek == UInt8(ascii: "<") {
+            let start = c.i
+            c.i += 1
+            if c.number() != nil, c.skip(">") {
+                if c.skip("1 ") { return rfc5424(&c, line) }
+            } else {
+                c.i = start
+            }
+        }
+        guard let timestamp = timestamp(&c, referenceTime: referenceTime) else { return .failure(.noTimestamp) }
+        c.skipSpaces()
+        var event = LogEvent(timestamp: timestamp, kind: .unknown)
+        // Host, then "tag[pid]:" — the tag is absent when the token after the host has no colon.
+        let afterTimestamp = c
+        if let host = c.token() {
+            c.skipSpaces()
+            let tagStart = c
+            if let tag = c.token(), let programEnd = tagEnd(tag) {
+                event.host = String(bytes: host)
+                let program = UnsafeBufferPointer(rebasing: tag[..<programEnd])
+                event.service = String(bytes: program)
+                c.skipSpaces()
+                classify(c.rest, program: AuthMessages.program(program), into: &event)
+                return .success(event)
+            }
+            // "host message…" without a tag, or the tag directly after the timestamp.
+            c = tagStart
+            if let programEnd = tagEnd(host) {
+                let program = UnsafeBufferPointer(rebasing: host[..<programEnd])
+                event.service = String(bytes: program)
+                classify(c.rest, program: AuthMessages.program(program), into: &event)
+                return .success(event)
+            }
+            event.host = String(bytes: host)
+            classify(c.rest, program: .other, into: &event)
+            return .success(event)
+        }
+        classify(afterTimestamp.rest, program: .other, into: &event)
+        return .success(event)
+    }
+
+    /// Where the program name ends in a tag `prog[pid]:` or `prog:`; nil if not a tag.
+    private static func tagEnd(_ tag: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let last = tag.last, last == UInt8(ascii: ":"), tag.count > 1 else { return nil }
+        if let bracket = tag.firstIndex(of: UInt8(ascii: "[")) { return bracket > 0 ? bracket : nil }
+        return tag.count - 1
+    }
+
+    /// Sets kind, fields, message and template from the message part.
+    static func classify(_ message: UnsafeBufferPointer<UInt8>, program: AuthMessages.Program, into event: inout LogEvent) {
+        let trimmed = trimmingTrailing(message) { $0 == 0x20 || $0 == 0x0D || $0 == 0x0A || $0 == 0x09 }
+        event.message = String(bytes: trimmed)
+        if !AuthMessages.parse(trimmed, program: program, into: &event) {
+            event.kind = .unknown
+            let prefix = event.service.map { "\($0): " } ?? ""
+            event.template = prefix + Templates.mask(trimmed)
+        }
+    }
+
+    // MARK: Timestamps
+
+    private static func timestamp(_ c: inout ByteCursor, referenceTime: Int64) -> Int64? {
+        // ISO 8601 first token (rsyslog's RSYSLOG_FileFormat).
+        if let first = c.peek, first >= 48 && first <= 57 {
+            var copy = c
+            guard let token = copy.token(), let time = UTC.parse(token) else { return nil }
+            c = copy
+            return time
+        }
+        return bsdTimestamp(&c, referenceTime: referenceTime)
+    }
+
+    private static let months: [StaticString] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// "Mmm dd hh:mm:ss" or "Mmm dd yyyy hh:mm:ss" (day may be space-padded).
+    private static func bsdTimestamp(_ c: inout ByteCursor, referenceTime: Int64) -> Int64? {
+        let start = c
+        var month = 0
+        for (index, name) in months.enumerated() where c.skip(name) {
+            month = index + 1
+            break
+        }
+        guard month > 0, c.skip(" ") else { c = start; return nil }
+        c.skipSpaces()
+        guard let day = c.number(), (1...31).contains(day), c.skip(" ") else { c = start; return nil }
+        c.skipSpaces()
+        var year: Int? = nil
+        var copy = c
+        if let y = copy.number(), y >= 1970, y <= 9999, copy.skip(" ") {
+            year = y
+            c = copy
+        }
+        guard let hour = c.number(), hour < 24, c.skip(":"), let minute = c.number(), minute < 60, c.skip(":"),
+              let second = c.number(), second <= 60 else { c = start; return nil }
+        var millisecond = 0
+        if c.skip(".") {
+            var digits = 0
+            while let b = c.peek, b >= 48, b <= 57 {
+                if digits < 3 { millisecond = millisecond * 10 + Int(b - 48) }
+                digits += 1
+                c.i += 1
+            }
+            if digits == 1 { millisecond *= 100 } else if digits == 2 { millisecond *= 10 }
+        }
+        let resolvedYear = year ?? inferYear(month: month, day: day, referenceTime: referenceTime)
+        guard day <= UTC.daysIn(month: month, year: resolvedYear) else { c = start; return nil }
+        return UTC.milliseconds(year: resolvedYear, month: month, day: day, hour: hour, minute: minute,
+                                second: min(second, 59), millisecond: millisecond)
+    }
+
+    /// The reference year, or the year before when that would put the date more than a week
+    /// after the reference.
+    public static func inferYear(month: Int, day: Int, referenceTime: Int64) -> Int {
+        let referenceDays = Int(referenceTime.floorDiv(86_400_000))
+        let year = UTC.civil(days: referenceDays).year
+        let candidateDay = min(day, UTC.daysIn(month: month, year: year))
+        let candidate = UTC.days(year: year, month: month, day: candidateDay)
+        return candidate > referenceDays + 7 ? year - 1 : year
+    }
+
+    // MARK: RFC 5424
+
+    private static func rfc5424(_ c: inout ByteCursor, _ line: UnsafeBufferPointer<UInt8>) -> Result<LogEvent, Failure> {
+        guard let time = c.token(), let timestamp = UTC.parse(time) else { return .failure(.noTimestamp) }
+        var event = LogEvent(timestamp: timestamp, kind: .unknown)
+        c.skipSpaces()
+        let host = c.token()
+        c.skipSpaces()
+        let app = c.token()
+        c.skipSpaces()
+        _ = c.token() // procid
+        c.skipSpaces()
+        _ = c.token() // msgid
+        c.skipSpaces()
+        // Structured data: "-" or one or more "[id k="v" …]" elements (values may contain "]" escaped).
+        if c.peek == UInt8(ascii: "-") {
+            c.i += 1
+        } else {
+            while c.peek == UInt8(ascii: "[") {
+                var escaped = false
+                var inQuotes = false
+                while let b = c.peek {
+                    c.i += 1
+                    if escaped { escaped = false; continue }
+                    if b == UInt8(ascii: "\\") { escaped = true; continue }
+                    if b == UInt8(ascii: "\"") { inQuotes.toggle(); continue }
+                    if b == UInt8(ascii: "]") && !inQuotes { break }
+                }
+            }
+        }
+        c.skipSpaces()
+        _ = c.skip("\u{FEFF}") // BOM before a UTF-8 message
+        if let host, !isNil(host) { event.host = String(bytes: host) }
+        var program = AuthMessages.Program.other
+        if let app, !isNil(app) {
+            event.service = String(bytes: app)
+            program = AuthMessages.program(app)
+        }
+        classify(c.rest, program: program, into: &event)
+        return .success(event)
+    }
+
+    private static func isNil(_ token: UnsafeBufferPointer<UInt8>) -> Bool { token.count == 1 && token[0] == UInt8(ascii: "-") }
+}
