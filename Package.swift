@@ -33,6 +33,16 @@ let package = Package(
         .target(
             name: "VigilDetection"
         ),
+        // Synthetic logs with injected attacks (seedable), and scoring against them.
+        .target(
+            name: "VigilSimulation",
+            dependencies: ["VigilDetection"]
+        ),
+        // Files on disk: log files in (streamed), model directories in and out.
+        .target(
+            name: "VigilFiles",
+            dependencies: ["VigilDetection"]
+        ),
         // Configuration files: topics.yml (and reconciling a cluster with it), strict YAML reading.
         .target(
             name: "VigilConfig",
@@ -47,6 +57,9 @@ let package = Package(
             dependencies: [
                 "VigilKafka",
                 "VigilConfig",
+                "VigilDetection",
+                "VigilSimulation",
+                "VigilFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -57,7 +70,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VigilDetectionTests",
-            dependencies: ["VigilDetection"]
+            dependencies: ["VigilDetection", "VigilSimulation"]
         ),
         .testTarget(
             name: "VigilConfigTests",

@@ -9,7 +9,8 @@ struct Vigil: AsyncParsableCommand {
         commandName: "vigil",
         abstract: "Streaming log anomaly detection for Kafka.",
         version: VigilVersion.string,
-        subcommands: [VersionCommand.self, TopicsCommand.self]
+        subcommands: [VersionCommand.self, TopicsCommand.self, GenerateCommand.self, TrainCommand.self,
+                      AnalyzeCommand.self, EvaluateCommand.self]
     )
 }
 
@@ -54,4 +55,10 @@ struct BrokerOptions: ParsableArguments {
     var resolved: String {
         brokers ?? ProcessInfo.processInfo.environment["VIGIL_BROKERS"] ?? "127.0.0.1:9092"
     }
+}
+
+/// A command failure with a message and exit status 1 (no usage text: the invocation was fine).
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }

@@ -157,31 +157,84 @@ public enum JSONEventDecoder {
         }
     }
 
+    /// Words of `event_type` and `action` that decide the kind, as bits.
+    struct Words: OptionSet {
+        let rawValue: UInt64
+        init(rawValue: UInt64) { self.rawValue = rawValue }
+        static let sudo = Words(rawValue: 1 << 0), su = Words(rawValue: 1 << 1), switchWord = Words(rawValue: 1 << 2)
+        static let user = Words(rawValue: 1 << 3), logout = Words(rawValue: 1 << 4), sign = Words(rawValue: 1 << 5)
+        static let out = Words(rawValue: 1 << 6), off = Words(rawValue: 1 << 7), log = Words(rawValue: 1 << 8)
+        static let session = Words(rawValue: 1 << 9), open = Words(rawValue: 1 << 10), close = Words(rawValue: 1 << 11)
+        static let invalid = Words(rawValue: 1 << 12), unknown = Words(rawValue: 1 << 13), notWord = Words(rawValue: 1 << 14)
+        static let found = Words(rawValue: 1 << 15), nonexistent = Words(rawValue: 1 << 16), login = Words(rawValue: 1 << 17)
+        static let auth = Words(rawValue: 1 << 18), inWord = Words(rawValue: 1 << 19), ssh = Words(rawValue: 1 << 20)
+        static let password = Words(rawValue: 1 << 21), credential = Words(rawValue: 1 << 22), mfa = Words(rawValue: 1 << 23)
+        static let failure = Words(rawValue: 1 << 24), success = Words(rawValue: 1 << 25)
+
+        static let table: [String: Words] = [
+            "sudo": .sudo, "su": .su, "switch": .switchWord, "user": .user, "logout": .logout, "logoff": .logout,
+            "signout": .logout, "sign": .sign, "out": .out, "off": .off, "log": .log, "session": .session,
+            "open": .open, "opened": .open, "start": .open, "started": .open, "close": .close, "closed": .close,
+            "end": .close, "ended": .close, "stop": .close, "stopped": .close, "invalid": .invalid, "unknown": .unknown,
+            "not": .notWord, "found": .found, "nonexistent": .nonexistent, "login": .login, "logon": .login,
+            "signin": .login, "auth": .auth, "authentication": .auth, "authenticate": .auth, "authenticated": .auth,
+            "in": .inWord, "ssh": .ssh, "sshd": .ssh, "password": .password, "credential": .credential,
+            "credentials": .credential, "mfa": .mfa, "2fa": .mfa, "fail": .failure, "failed": .failure,
+            "failure": .failure, "denied": .failure, "deny": .failure, "reject": .failure, "rejected": .failure,
+            "success": .success, "succeeded": .success, "successful": .success, "accepted": .success,
+        ]
+
+        /// The known words among `text`'s tokens (split on anything but letters and digits).
+        init(_ text: String?) {
+            var words: Words = []
+            guard let text else { self = words; return }
+            var token = ""
+            func flush() {
+                if !token.isEmpty, let w = Words.table[token] { words.insert(w) }
+                token.removeAll(keepingCapacity: true)
+            }
+            for scalar in text.unicodeScalars {
+                if scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) {
+                    token.unicodeScalars.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
+                } else {
+                    flush()
+                }
+            }
+            flush()
+            self = words
+        }
+    }
+
     /// Decides the kind from event type, action, outcome and (for log-shaped JSON) the message.
     static func classify(_ event: inout LogEvent, eventType: String?) {
-        let words = [eventType, event.action].compactMap { $0?.lowercased() }.joined(separator: " ")
-        func has(_ fragments: String...) -> Bool { fragments.contains { words.contains($0) } }
+        let words = Words(eventType).union(Words(event.action))
         if event.outcome == .unknown, let action = event.action {
             let fromAction = outcome(action)
             if fromAction != .unknown { event.outcome = fromAction }
-            else if has("fail", "denied", "reject", "invalid") { event.outcome = .failure }
-            else if has("success", "accepted") { event.outcome = .success }
+            else if words.contains(.failure) || words.contains(.invalid) { event.outcome = .failure }
+            else if words.contains(.success) { event.outcome = .success }
         }
-        if has("sudo") {
+        let invalidUser = (words.contains(.user) && (words.contains(.invalid) || words.contains(.unknown)
+                                                     || (words.contains(.notWord) && words.contains(.found))))
+            || words.contains(.nonexistent)
+        let logout = words.contains(.logout) || (words.contains(.sign) && words.contains(.out))
+            || (words.contains(.log) && words.contains(.off))
+        let auth = !words.isDisjoint(with: [.login, .auth, .ssh, .password, .credential, .mfa])
+            || (words.contains(.sign) && words.contains(.inWord))
+        if words.contains(.sudo) {
             event.kind = .sudo
-        } else if has("su_", "switch_user", " su", "su ") || words == "su" {
+        } else if words.contains(.su) || (words.contains(.switchWord) && words.contains(.user)) {
             event.kind = .su
-        } else if has("logout", "logoff", "sign_out", "signout") {
+        } else if logout {
             event.kind = .logout
-        } else if has("session") && !has("login", "logon", "auth") {
-            event.kind = has("close", "end", "stop") ? .sessionClose : .sessionOpen
-        } else if has("invalid_user", "unknown_user", "invalid user", "user_not_found", "nonexistent") {
+        } else if words.contains(.session) && !auth {
+            event.kind = words.contains(.close) ? .sessionClose : .sessionOpen
+        } else if invalidUser {
             event.kind = .invalidUser
             event.outcome = .failure
             event.accountUnknown = true
             event.isAttempt = true
-        } else if has("login", "logon", "auth", "sign_in", "signin", "ssh", "password", "credential", "mfa", "2fa")
-                    || (eventType == nil && event.outcome != .unknown && event.user != nil) {
+        } else if auth || (eventType == nil && event.outcome != .unknown && event.user != nil) {
             switch event.outcome {
             case .success: event.kind = .authSuccess
             case .failure: event.kind = .authFailure
@@ -191,8 +244,7 @@ public enum JSONEventDecoder {
         } else if let message = event.message {
             // A log line carried in JSON (Filebeat and friends): read the message itself.
             var text = message
-            let program = AuthMessages.Program.other
-            let recognised = text.withUTF8 { AuthMessages.parse($0, program: program, into: &event) }
+            let recognised = text.withUTF8 { AuthMessages.parse($0, program: .other, into: &event) }
             if !recognised { event.kind = .unknown }
         } else {
             event.kind = .unknown

@@ -149,6 +149,8 @@ public enum UTC {
 }
 
 extension Int64 {
-    @inlinable func floorDiv(_ d: Int64) -> Int64 { self >= 0 ? self / d : (self - d + 1) / d }
-    @inlinable func floorMod(_ d: Int64) -> Int64 { self - floorDiv(d) * d }
+    /// Division rounding towards negative infinity.
+    @inlinable public func floorDiv(_ d: Int64) -> Int64 { self >= 0 ? self / d : (self - d + 1) / d }
+    /// The non-negative remainder of ``floorDiv(_:)``.
+    @inlinable public func floorMod(_ d: Int64) -> Int64 { self - floorDiv(d) * d }
 }

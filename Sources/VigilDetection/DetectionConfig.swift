@@ -1,0 +1,137 @@
+/// Thresholds and windows of every detector. Defaults follow the field's references; every
+/// value can be changed (`vigil analyze --config`, the stream's config file) and a trained
+/// model can raise count thresholds to meet its target false-positive rate.
+///
+/// Durations are milliseconds of *event* time.
+public struct DetectionConfig: Sendable, Hashable {
+    /// Many failures from one source against one account (T1110.001). Wazuh rules 5712/5763:
+    /// 8 failures from one source within 120 s, then 60 s of suppression.
+    public struct BruteForce: Sendable, Hashable {
+        public var enabled = true
+        public var failures = 8
+        public var windowMs: Int64 = 120_000
+    }
+
+    /// One source failing against many accounts (T1110.003). A Sigma-style correlation.
+    public struct PasswordSpraying: Sendable, Hashable {
+        public var enabled = true
+        public var distinctUsers = 10
+        public var windowMs: Int64 = 300_000
+    }
+
+    /// One account failing from many sources (T1110.004): distributed guessing or stuffing.
+    public struct CredentialStuffing: Sendable, Hashable {
+        public var enabled = true
+        public var distinctSources = 10
+        public var windowMs: Int64 = 300_000
+    }
+
+    /// A success for an account, or from a source, right after a burst of failures (T1078).
+    /// Elastic's rule uses 25 failures then a success within 15 s; attackers pace themselves,
+    /// so the default is 5 failures within 10 minutes.
+    public struct SuccessAfterFailures: Sendable, Hashable {
+        public var enabled = true
+        public var failures = 5
+        public var windowMs: Int64 = 600_000
+    }
+
+    /// Unknown accounts tried from one source (T1087).
+    public struct AccountEnumeration: Sendable, Hashable {
+        public var enabled = true
+        public var distinctUnknownUsers = 5
+        public var windowMs: Int64 = 300_000
+    }
+
+    /// A success from an address (and /24) never seen for the user (Elastic "rare source IP for
+    /// a user"). Needs a history of the user first.
+    public struct NewSource: Sendable, Hashable {
+        public var enabled = true
+        /// Successful logins the profile needs before a new source is remarkable.
+        public var minHistory = 5
+        /// A new address inside a /24 (IPv6: /64) the user already used is not reported.
+        public var samePrefixIsKnown = true
+    }
+
+    /// Activity at an hour the user's profile makes rare (Elastic "rare hour for a user").
+    public struct UnusualHour: Sendable, Hashable {
+        public var enabled = true
+        /// Events in the user's profile before hours are judged.
+        public var minHistory = 20
+        /// Report when the (±1 h smoothed) share of the user's activity at this hour is below.
+        public var maxShare = 0.01
+    }
+
+    /// Privileged accounts: failures against them, and su/sudo to root by users (or from
+    /// sources) that never did so before (T1548).
+    public struct Privileged: Sendable, Hashable {
+        public var enabled = true
+        public var accounts: Set<String> = ["root", "admin", "administrator", "Administrator", "toor", "superuser"]
+        public var failures = 3
+        public var windowMs: Int64 = 300_000
+        /// Escalations a user needs in the profile before theirs are routine.
+        public var minEscalations = 1
+    }
+
+    /// Message templates never (or almost never) seen before.
+    public struct RareEvent: Sendable, Hashable {
+        public var enabled = true
+        /// Events the template statistics need before "never seen" means something.
+        public var minHistory = 1_000
+        /// Report templates whose share of all events is below this.
+        public var maxShare = 0.000_05
+    }
+
+    /// An entity's event rate far above its baseline: count per bucket above
+    /// median + k × MAD (robust statistics) and above a floor.
+    public struct VolumeSpike: Sendable, Hashable {
+        public var enabled = true
+        public var bucketMs: Int64 = 300_000
+        public var k = 8.0
+        public var minCount = 50
+        /// Past buckets kept per entity for its online baseline.
+        public var historyBuckets = 24
+        /// Buckets of history needed before an online baseline is trusted.
+        public var minHistoryBuckets = 6
+    }
+
+    /// The same user in two places faster than travel allows.
+    public struct ImpossibleTravel: Sendable, Hashable {
+        public var enabled = true
+        public var maxSpeedKmh = 1_000.0
+        public var minDistanceKm = 500.0
+    }
+
+    /// An isolation forest over per-event features, for what no rule describes.
+    public struct Outlier: Sendable, Hashable {
+        public var enabled = true
+        /// Score above which an event is reported when the model has no calibrated threshold.
+        public var threshold = 0.70
+    }
+
+    public var bruteForce = BruteForce()
+    public var passwordSpraying = PasswordSpraying()
+    public var credentialStuffing = CredentialStuffing()
+    public var successAfterFailures = SuccessAfterFailures()
+    public var accountEnumeration = AccountEnumeration()
+    public var newSource = NewSource()
+    public var unusualHour = UnusualHour()
+    public var privileged = Privileged()
+    public var rareEvent = RareEvent()
+    public var volumeSpike = VolumeSpike()
+    public var impossibleTravel = ImpossibleTravel()
+    public var outlier = Outlier()
+
+    /// After reporting a detector for an entity, stay quiet about the same pair for this long
+    /// (Wazuh's suppression is 60 s; a SOC prefers fewer, fuller alerts).
+    public var suppressionMs: Int64 = 300_000
+    /// How late (in event time, behind the latest event seen) an event may arrive and still be
+    /// counted in windows.
+    public var latenessMs: Int64 = 60_000
+    /// Most entities each piece of windowed state keeps; the least recently seen are dropped
+    /// first, so memory stays flat however many distinct addresses arrive.
+    public var maxEntities = 100_000
+
+    public init() {}
+
+    public static let `default` = DetectionConfig()
+}

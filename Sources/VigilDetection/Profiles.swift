@@ -1,0 +1,95 @@
+/// What is normal for one user: when they are active, where from, whether they escalate.
+public struct UserProfile: Sendable, Hashable {
+    /// Successful activity (logins, sessions, sudo, su) by hour of day, UTC.
+    public var hours: [UInt32] = Array(repeating: 0, count: 24)
+    public var activity: UInt32 = 0
+    public var successes: UInt32 = 0
+    /// Hashes of addresses and of their /24 (IPv6 /64) prefixes the user logged in from.
+    public var sources: Set<UInt64> = []
+    public var prefixes: Set<UInt64> = []
+    /// su/sudo to a privileged account.
+    public var escalations: UInt32 = 0
+    /// Events per volume bucket: median and MAD over the buckets of the user's active span.
+    public var rate = RateBaseline()
+
+    public init() {}
+
+    /// Most addresses remembered per user (the newest win).
+    static let maxSources = 256
+
+    mutating func addSource(_ source: UInt64, prefix: UInt64) {
+        if sources.count < Self.maxSources { sources.insert(source) }
+        if prefixes.count < Self.maxSources { prefixes.insert(prefix) }
+    }
+
+    /// The user's share of activity within ±1 hour of `hour`.
+    func share(nearHour hour: Int) -> Double {
+        guard activity > 0 else { return 0 }
+        let around = hours[(hour + 23) % 24] + hours[hour] + hours[(hour + 1) % 24]
+        return Double(around) / Double(activity)
+    }
+}
+
+/// A robust baseline of event counts per bucket.
+public struct RateBaseline: Sendable, Hashable {
+    public var median: Float = 0
+    public var mad: Float = 0
+    public var buckets: UInt32 = 0
+
+    public init(median: Float = 0, mad: Float = 0, buckets: UInt32 = 0) {
+        self.median = median
+        self.mad = mad
+        self.buckets = buckets
+    }
+
+    /// Median and median absolute deviation of `counts`.
+    static func of(_ counts: [Int]) -> RateBaseline {
+        guard !counts.isEmpty else { return RateBaseline() }
+        let sorted = counts.sorted()
+        let median = Self.median(sorted)
+        let deviations = sorted.map { abs(Double($0) - median) }.sorted()
+        return RateBaseline(median: Float(median), mad: Float(Self.median(deviations)), buckets: UInt32(counts.count))
+    }
+
+    private static func median<T: BinaryInteger>(_ sorted: [T]) -> Double {
+        let n = sorted.count
+        return n % 2 == 1 ? Double(sorted[n / 2]) : (Double(sorted[n / 2 - 1]) + Double(sorted[n / 2])) / 2
+    }
+
+    private static func median(_ sorted: [Double]) -> Double {
+        let n = sorted.count
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+    }
+
+    /// The count above which a bucket is a spike: median + k × 1.4826 × MAD (the MAD scaled to
+    /// a standard deviation, and at least 1 so a flat baseline still has room).
+    func threshold(k: Double, floor: Int) -> Int {
+        let spread = max(1.0, 1.4826 * Double(mad))
+        return max(floor, Int((Double(median) + k * spread).rounded(.up)))
+    }
+}
+
+/// Keys of entities and their prefixes.
+enum EntityKey {
+    static func user(_ name: String) -> UInt64 { StableHash.hash(name, seed: 0x7573_6572) }
+    static func source(_ address: String) -> UInt64 { StableHash.hash(address, seed: 0x7372_6370) }
+    static func template(_ template: String) -> UInt64 { StableHash.hash(template, seed: 0x746D_706C) }
+
+    /// The /24 of an IPv4 address, the /64 of an IPv6 one, else the address itself.
+    static func prefix(_ address: String) -> UInt64 {
+        var text = address
+        return text.withUTF8 { bytes -> UInt64 in
+            if bytes.contains(UInt8(ascii: ":")) {
+                // First four groups of an IPv6 address.
+                var groups = 0, end = 0
+                while end < bytes.count, groups < 4 {
+                    if bytes[end] == UInt8(ascii: ":") { groups += 1 }
+                    end += 1
+                }
+                return StableHash.hash(UnsafeBufferPointer(rebasing: bytes[..<end]), seed: 0x7066_7836)
+            }
+            guard let lastDot = bytes.lastIndex(of: UInt8(ascii: ".")) else { return source(address) }
+            return StableHash.hash(UnsafeBufferPointer(rebasing: bytes[..<lastDot]), seed: 0x7066_7834)
+        }
+    }
+}
