@@ -436,28 +436,32 @@ public struct DetectionEngine: Sendable {
                                  into out: inout [Anomaly], _ o: inout Observation) {
         let c = config.volumeSpike
         let bucket = e.timestamp.floorDiv(c.bucketMs)
-        for (kind, key) in [(Entity.Kind.user, userKey), (.sourceIP, sourceKey)] {
-            guard let key else { continue }
-            let fallback: RateBaseline? = kind == .user
-                ? (model?.users[key]?.rate).flatMap { $0.buckets > 0 ? $0 : nil } ?? model?.populationUserRate
-                : model?.sources[key] ?? model?.populationSourceRate
-            let (count, threshold, crossed, baseline) = kind == .user
-                ? Self.countVolume(&userVolume, c, key: key, bucket: bucket, time: e.timestamp, weight: weight, fallback: fallback, collect: collect, o: &o)
-                : Self.countVolume(&sourceVolume, c, key: key, bucket: bucket, time: e.timestamp, weight: weight, fallback: fallback, collect: collect, o: &o)
-            guard c.enabled, crossed else { continue }
-            let value = kind == .user ? (e.user ?? "") : (e.sourceIP ?? "")
-            let entity = Entity(kind, value)
-            guard !suppressed(.volumeSpike, entity, at: e.timestamp) else { continue }
-            let failures = e.isFailedAttempt
-            out.append(anomaly(.volumeSpike, e, entity: entity, severity: count >= 3 * threshold ? .high : .medium,
-                               score: excess(count, threshold),
-                               summary: "\(value) produced \(count) events in \(seconds(c.bucketMs)); baseline median \(rounded(Double(baseline.median))), MAD \(rounded(Double(baseline.mad))), threshold \(threshold)",
-                               evidence: [("events", .int(count)), ("bucket_seconds", .int(Int(c.bucketMs / 1000))),
-                                          ("baseline_median", .double(rounded(Double(baseline.median)))),
-                                          ("baseline_mad", .double(rounded(Double(baseline.mad)))), ("k", .double(c.k)),
-                                          ("threshold", .int(threshold)), ("bucket_start", .time(bucket * c.bucketMs))],
-                               mitre: failures ? .bruteForce : nil))
-        }
+        if let userKey { volume(e, kind: .user, key: userKey, bucket: bucket, weight: weight, collect: collect, into: &out, &o) }
+        if let sourceKey { volume(e, kind: .sourceIP, key: sourceKey, bucket: bucket, weight: weight, collect: collect, into: &out, &o) }
+    }
+
+    private mutating func volume(_ e: LogEvent, kind: Entity.Kind, key: UInt64, bucket: Int64, weight: Int, collect: Bool,
+                                 into out: inout [Anomaly], _ o: inout Observation) {
+        let c = config.volumeSpike
+        let fallback: RateBaseline? = kind == .user
+            ? (model?.users[key]?.rate).flatMap { $0.buckets > 0 ? $0 : nil } ?? model?.populationUserRate
+            : model?.sources[key] ?? model?.populationSourceRate
+        let (count, threshold, crossed, baseline) = kind == .user
+            ? Self.countVolume(&userVolume, c, key: key, bucket: bucket, time: e.timestamp, weight: weight, fallback: fallback, collect: collect, o: &o)
+            : Self.countVolume(&sourceVolume, c, key: key, bucket: bucket, time: e.timestamp, weight: weight, fallback: fallback, collect: collect, o: &o)
+        guard c.enabled, crossed else { return }
+        let value = kind == .user ? (e.user ?? "") : (e.sourceIP ?? "")
+        let entity = Entity(kind, value)
+        guard !suppressed(.volumeSpike, entity, at: e.timestamp) else { return }
+        let failures = e.isFailedAttempt
+        out.append(anomaly(.volumeSpike, e, entity: entity, severity: count >= 3 * threshold ? .high : .medium,
+                           score: excess(count, threshold),
+                           summary: "\(value) produced \(count) events in \(seconds(c.bucketMs)); baseline median \(rounded(Double(baseline.median))), MAD \(rounded(Double(baseline.mad))), threshold \(threshold)",
+                           evidence: [("events", .int(count)), ("bucket_seconds", .int(Int(c.bucketMs / 1000))),
+                                      ("baseline_median", .double(rounded(Double(baseline.median)))),
+                                      ("baseline_mad", .double(rounded(Double(baseline.mad)))), ("k", .double(c.k)),
+                                      ("threshold", .int(threshold)), ("bucket_start", .time(bucket * c.bucketMs))],
+                           mitre: failures ? .bruteForce : nil))
     }
 
     /// Counts one event into an entity's bucket. Returns the count, the bucket's threshold,

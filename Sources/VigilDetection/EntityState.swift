@@ -1,7 +1,7 @@
 /// A map from 64-bit entity keys to state, bounded two ways: entries idle for longer than the
 /// retention (in event time) are dropped, and beyond `capacity` the least recently used go.
 struct LRUMap<Value> {
-    private var index: [UInt64: Int32] = [:]
+    private var index = SlotIndex()
     private var keys: [UInt64] = []
     private var values: [Value?] = []
     private var times: [Int64] = []
@@ -23,7 +23,7 @@ struct LRUMap<Value> {
 
     /// Reads without touching recency.
     func peek(_ key: UInt64) -> Value? {
-        guard let slot = index[key] else { return nil }
+        guard let slot = index.find(key) else { return nil }
         return values[Int(slot)]
     }
 
@@ -31,7 +31,7 @@ struct LRUMap<Value> {
     @inline(__always)
     mutating func update<R>(_ key: UInt64, time: Int64, make: () -> Value, _ body: (inout Value) -> R) -> R {
         let slot: Int
-        if let existing = index[key] {
+        if let existing = index.find(key) {
             slot = Int(existing)
             if times[slot] < time { times[slot] = time }
             moveToFront(Int32(slot))
@@ -58,7 +58,7 @@ struct LRUMap<Value> {
     }
 
     mutating func remove(_ key: UInt64) {
-        guard let slot = index[key] else { return }
+        guard let slot = index.find(key) else { return }
         unlink(slot)
         release(slot)
     }
@@ -78,7 +78,7 @@ struct LRUMap<Value> {
             prev.append(-1)
             next.append(-1)
         }
-        index[key] = slot
+        index.insert(key, slot)
         linkFront(slot)
         return slot
     }
@@ -92,7 +92,7 @@ struct LRUMap<Value> {
     }
 
     private mutating func release(_ slot: Int32) {
-        index[keys[Int(slot)]] = nil
+        index.remove(keys[Int(slot)])
         values[Int(slot)] = nil
         free.append(slot)
     }
@@ -131,7 +131,8 @@ struct TimeWindow {
             while position > 0, times[position - 1] > time { position -= 1 }
             times.insert(time, at: position)
         }
-        if times.count > cap { times.removeFirst(times.count - cap) }
+        // Trim in bulk (amortised O(1)); a count this large is past any threshold anyway.
+        if times.count >= cap * 2 { times.removeFirst(times.count - cap) }
     }
 
     /// Events in (`end` − `length`, `end`].
@@ -175,8 +176,12 @@ struct DistinctWindow {
             if times[k] < time { times[k] = time }
             return
         }
-        if members.count >= cap, let oldest = times.indices.min(by: { times[$0] < times[$1] }) {
-            remove(at: oldest)
+        if members.count >= cap * 2 {
+            // Keep the newest `cap` (amortised: one sort per `cap` insertions).
+            let keep = times.indices.sorted { times[$0] > times[$1] }.prefix(cap)
+            members = keep.map { members[$0] }
+            names = keep.map { names[$0] }
+            times = keep.map { times[$0] }
         }
         members.append(member)
         names.append(name)

@@ -22,55 +22,151 @@ public enum JSONEventDecoder {
         }
     }
 
-    private enum Field {
+    private enum Field: Sendable {
         case timestamp, user, sourceIP, eventType, action, outcome, success, message, host, service, destinationIP
         case country, latitude, longitude, geoLon, geoLat, userAgent, sessionID, targetUser, command, authMethod, sourcePort
     }
 
-    private static func field(_ path: String) -> Field? {
-        switch path {
-        case "timestamp", "@timestamp", "time", "event_time", "eventTime", "ts", "datetime", "date": .timestamp
-        case "user", "username", "user.name", "userName", "user_name", "account", "login", "principal": .user
-        case "source_ip", "src_ip", "ip", "source.ip", "client_ip", "client.ip", "sourceIPAddress", "remote_addr",
-             "src", "source.address", "client.address", "remote_ip": .sourceIP
-        case "event_type", "eventType", "type", "event.category", "event.type", "category": .eventType
-        case "action", "event.action", "activity": .action
-        case "outcome", "event.outcome", "status", "result", "auth_result": .outcome
-        case "success", "succeeded": .success
-        case "message", "msg", "log", "event.original": .message
-        case "host", "hostname", "host.name", "host.hostname", "server", "agent.hostname": .host
-        case "service", "service.name", "program", "process.name", "app", "application", "syslog_program": .service
-        case "dest_ip", "dst_ip", "destination.ip", "server.ip", "target_ip": .destinationIP
-        case "country", "country_code", "geo.country", "source.geo.country_iso_code", "client.geo.country_iso_code",
-             "source.geo.country_name", "geo.country_iso_code": .country
-        case "latitude", "lat", "source.geo.location.lat", "geo.lat", "client.geo.location.lat", "geo.location.lat": .latitude
-        case "longitude", "lon", "lng", "source.geo.location.lon", "geo.lon", "client.geo.location.lon", "geo.location.lon": .longitude
-        case "source.geo.location[0]", "geo.location[0]": .geoLon
-        case "source.geo.location[1]", "geo.location[1]": .geoLat
-        case "user_agent", "userAgent", "user_agent.original", "http.user_agent": .userAgent
-        case "session_id", "sessionId", "session.id", "sessionID": .sessionID
-        case "target_user", "user.target.name", "run_as", "runas", "user.effective.name": .targetUser
-        case "command", "process.command_line", "cmd": .command
-        case "auth_method", "method", "authentication.method", "event.authentication_method": .authMethod
-        case "source_port", "src_port", "source.port", "client.port", "port": .sourcePort
-        default: nil
-        }
-    }
+    /// Field names (dotted paths) and their meaning; looked up by the path's bytes.
+    private static let fields = KeyTable<Field>([
+        "timestamp": .timestamp,
+        "@timestamp": .timestamp,
+        "time": .timestamp,
+        "event_time": .timestamp,
+        "eventTime": .timestamp,
+        "ts": .timestamp,
+        "datetime": .timestamp,
+        "date": .timestamp,
+        "user": .user,
+        "username": .user,
+        "user.name": .user,
+        "userName": .user,
+        "user_name": .user,
+        "account": .user,
+        "login": .user,
+        "principal": .user,
+        "source_ip": .sourceIP,
+        "src_ip": .sourceIP,
+        "ip": .sourceIP,
+        "source.ip": .sourceIP,
+        "client_ip": .sourceIP,
+        "client.ip": .sourceIP,
+        "sourceIPAddress": .sourceIP,
+        "remote_addr": .sourceIP,
+        "src": .sourceIP,
+        "source.address": .sourceIP,
+        "client.address": .sourceIP,
+        "remote_ip": .sourceIP,
+        "event_type": .eventType,
+        "eventType": .eventType,
+        "type": .eventType,
+        "event.category": .eventType,
+        "event.type": .eventType,
+        "category": .eventType,
+        "action": .action,
+        "event.action": .action,
+        "activity": .action,
+        "outcome": .outcome,
+        "event.outcome": .outcome,
+        "status": .outcome,
+        "result": .outcome,
+        "auth_result": .outcome,
+        "success": .success,
+        "succeeded": .success,
+        "message": .message,
+        "msg": .message,
+        "log": .message,
+        "event.original": .message,
+        "host": .host,
+        "hostname": .host,
+        "host.name": .host,
+        "host.hostname": .host,
+        "server": .host,
+        "agent.hostname": .host,
+        "service": .service,
+        "service.name": .service,
+        "program": .service,
+        "process.name": .service,
+        "app": .service,
+        "application": .service,
+        "syslog_program": .service,
+        "dest_ip": .destinationIP,
+        "dst_ip": .destinationIP,
+        "destination.ip": .destinationIP,
+        "server.ip": .destinationIP,
+        "target_ip": .destinationIP,
+        "country": .country,
+        "country_code": .country,
+        "geo.country": .country,
+        "source.geo.country_iso_code": .country,
+        "client.geo.country_iso_code": .country,
+        "source.geo.country_name": .country,
+        "geo.country_iso_code": .country,
+        "latitude": .latitude,
+        "lat": .latitude,
+        "source.geo.location.lat": .latitude,
+        "geo.lat": .latitude,
+        "client.geo.location.lat": .latitude,
+        "geo.location.lat": .latitude,
+        "longitude": .longitude,
+        "lon": .longitude,
+        "lng": .longitude,
+        "source.geo.location.lon": .longitude,
+        "geo.lon": .longitude,
+        "client.geo.location.lon": .longitude,
+        "geo.location.lon": .longitude,
+        "source.geo.location[0]": .geoLon,
+        "geo.location[0]": .geoLon,
+        "source.geo.location[1]": .geoLat,
+        "geo.location[1]": .geoLat,
+        "user_agent": .userAgent,
+        "userAgent": .userAgent,
+        "user_agent.original": .userAgent,
+        "http.user_agent": .userAgent,
+        "session_id": .sessionID,
+        "sessionId": .sessionID,
+        "session.id": .sessionID,
+        "sessionID": .sessionID,
+        "target_user": .targetUser,
+        "user.target.name": .targetUser,
+        "run_as": .targetUser,
+        "runas": .targetUser,
+        "user.effective.name": .targetUser,
+        "command": .command,
+        "process.command_line": .command,
+        "cmd": .command,
+        "auth_method": .authMethod,
+        "method": .authMethod,
+        "authentication.method": .authMethod,
+        "event.authentication_method": .authMethod,
+        "source_port": .sourcePort,
+        "src_port": .sourcePort,
+        "source.port": .sourcePort,
+        "client.port": .sourcePort,
+        "port": .sourcePort,
+    ])
 
     /// Decodes one JSON object. `fallbackTime` dates an object without a timestamp (the Kafka
     /// record's timestamp); without it such an object is an error.
     public static func decode(_ bytes: UnsafeBufferPointer<UInt8>, fallbackTime: Int64? = nil,
                               referenceTime: Int64) -> Result<LogEvent, Failure> {
         var event = LogEvent(timestamp: Int64.min, kind: .unknown)
+        if let failure = decode(bytes, into: &event, fallbackTime: fallbackTime) { return .failure(failure) }
+        return .success(event)
+    }
+
+    /// Decodes into `event` (in place: no copies of the event), returning why it failed if it did.
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, into event: inout LogEvent, fallbackTime: Int64?) -> Failure? {
+        event = LogEvent(timestamp: Int64.min, kind: .unknown)
         var eventType: String? = nil
         var failure: Failure? = nil
         var explicitSuccess: Bool? = nil
         var reader = JSONReader(bytes)
         do {
             try reader.readObject { pathBytes, value in
-                guard failure == nil else { return }
-                let path = String(decoding: pathBytes, as: UTF8.self)
-                guard let field = field(path) else { return }
+                guard failure == nil, let field = fields[pathBytes] else { return }
+                // Only errors need the path as text.
+                var path: String { String(decoding: pathBytes, as: UTF8.self) }
                 if case .null = value { return }
                 switch field {
                 case .timestamp:
@@ -126,16 +222,22 @@ public enum JSONEventDecoder {
                 }
             }
         } catch {
-            return .failure(.syntax(error))
+            return .syntax(error)
         }
-        if let failure { return .failure(failure) }
+        if let failure { return failure }
         if event.timestamp == Int64.min {
-            guard let fallbackTime else { return .failure(.missingTimestamp) }
+            guard let fallbackTime else { return .missingTimestamp }
             event.timestamp = fallbackTime
         }
         if let explicitSuccess { event.outcome = explicitSuccess ? .success : .failure }
         classify(&event, eventType: eventType)
-        return .success(event)
+        return nil
+    }
+
+    /// `text` lower-cased; returned as is (no copy) when it has no upper-case ASCII.
+    private static func lowercasedASCII(_ text: String?) -> String? {
+        guard let text else { return nil }
+        return text.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) ? text.lowercased() : text
     }
 
     private static func nonEmpty(_ text: String?) -> String? {
@@ -184,23 +286,37 @@ public enum JSONEventDecoder {
             "success": .success, "succeeded": .success, "successful": .success, "accepted": .success,
         ]
 
-        /// The known words among `text`'s tokens (split on anything but letters and digits).
+        private static let lookup = KeyTable<Words>(table)
+
+        /// The known words among `text`'s tokens (split on anything but ASCII letters and
+        /// digits, compared case-insensitively).
         init(_ text: String?) {
             var words: Words = []
-            guard let text else { self = words; return }
-            var token = ""
-            func flush() {
-                if !token.isEmpty, let w = Words.table[token] { words.insert(w) }
-                token.removeAll(keepingCapacity: true)
-            }
-            for scalar in text.unicodeScalars {
-                if scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) {
-                    token.unicodeScalars.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
-                } else {
+            guard var text else { self = words; return }
+            text.withUTF8 { bytes in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { token in
+                    var length = 0
+                    func flush() {
+                        if length > 0, length <= 24, let w = Words.lookup[UnsafeBufferPointer(rebasing: token[0..<length])] {
+                            words.insert(w)
+                        }
+                        length = 0
+                    }
+                    for b in bytes {
+                        switch b {
+                        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                            if length < 24 { token[length] = b }
+                            length += 1
+                        case UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                            if length < 24 { token[length] = b + 32 }
+                            length += 1
+                        default:
+                            flush()
+                        }
+                    }
                     flush()
                 }
             }
-            flush()
             self = words
         }
     }
@@ -253,7 +369,15 @@ public enum JSONEventDecoder {
             if let message = event.message, event.kind == .unknown {
                 event.template = (event.service.map { "\($0): " } ?? "") + Templates.mask(message)
             } else {
-                event.template = "json:\(event.kind.rawValue):\(eventType?.lowercased() ?? "-"):\(event.action?.lowercased() ?? "-")"
+                // json:<kind>:<event type>:<action>, built with one allocation.
+                var template = "json:"
+                template.reserveCapacity(48)
+                template += event.kind.rawValue
+                template += ":"
+                template += lowercasedASCII(eventType) ?? "-"
+                template += ":"
+                template += lowercasedASCII(event.action) ?? "-"
+                event.template = template
             }
         }
         if (event.kind == .sudo || event.kind == .su) && event.outcome == .unknown { event.outcome = .success }

@@ -173,19 +173,32 @@ public struct JSONReader: ~Copyable {
 
     /// A string without escapes, returned in place (no copy); nil (position unchanged) if the
     /// string has escapes. Validates UTF-8 and control characters.
+    ///
+    /// Scans eight bytes at a time: a word with no quote, backslash, control or non-ASCII byte
+    /// is skipped whole (the common case for log fields).
     private static func readStringDirect(_ p: UnsafeBufferPointer<UInt8>, _ i: inout Int) throws(JSONSyntaxError) -> UnsafeBufferPointer<UInt8>? {
         let start = i + 1
         var j = start
-        while j < p.count {
+        var ascii = true
+        let n = p.count
+        if let base = p.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while n - j >= 8 {
+                let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: j, as: UInt64.self))
+                if !Self.needsAttention(word) { j += 8 } else { break }
+            }
+        }
+        while j < n {
             let c = p[j]
             if c == UInt8(ascii: "\"") {
                 let bytes = UnsafeBufferPointer(rebasing: p[start..<j])
-                if !Self.isASCII(bytes) { try validateUTF8(bytes, at: start) }
+                if !ascii { try validateUTF8(bytes, at: start) }
                 i = j + 1
                 return bytes
             }
             if c == UInt8(ascii: "\\") { return nil }
             if c < 0x20 { throw JSONSyntaxError(offset: j, reason: "control character in string") }
+            if c >= 0x80 { ascii = false }
             j += 1
         }
         throw JSONSyntaxError(offset: i, reason: "unterminated string")
@@ -195,6 +208,17 @@ public struct JSONReader: ~Copyable {
         var combined: UInt8 = 0
         for b in bytes { combined |= b }
         return combined < 0x80
+    }
+
+    /// True when the word holds a quote, a backslash, a control byte or a non-ASCII byte.
+    @inline(__always)
+    private static func needsAttention(_ x: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let quote = x ^ (ones &* 0x22), backslash = x ^ (ones &* 0x5C)
+        let zeroQuote = (quote &- ones) & ~quote & highs
+        let zeroBackslash = (backslash &- ones) & ~backslash & highs
+        let control = (x &- ones &* 0x20) & ~x & highs
+        return (zeroQuote | zeroBackslash | control | (x & highs)) != 0
     }
 
     private static func validateUTF8(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) throws(JSONSyntaxError) {

@@ -232,14 +232,15 @@ public struct LineParser {
         result.records += 1
         if line[k] == UInt8(ascii: "{") {
             let object = UnsafeBufferPointer(rebasing: line[k...])
-            switch JSONEventDecoder.decode(object, fallbackTime: options.fallbackTime ?? lastTimestamp,
-                                           referenceTime: options.referenceTime) {
-            case .success(var event):
-                event.fingerprint = StableHash.hash(object)
-                lastTimestamp = event.timestamp
-                result.events.append(event)
-            case .failure(let failure):
+            // Decoded in place at the end of the events array: no copies of the event.
+            result.events.append(LogEvent(timestamp: 0, kind: .unknown))
+            let slot = result.events.count - 1
+            if let failure = JSONEventDecoder.decode(object, into: &result.events[slot], fallbackTime: options.fallbackTime ?? lastTimestamp) {
+                result.events.removeLast()
                 result.errors.append(RecordError(index: index, line: lineNumber, reason: failure.description))
+            } else {
+                result.events[slot].fingerprint = StableHash.hash(object)
+                lastTimestamp = result.events[slot].timestamp
             }
             return
         }
