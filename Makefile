@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PKG_CONFIG_PATH := $(CURDIR)/.deps/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
 
-.PHONY: all bootstrap build release test run broker-up broker-down broker-status clean
+.PHONY: all bootstrap build release test run bench broker-up broker-down broker-status clean
 
 all: build
 
@@ -26,6 +26,10 @@ test:
 ## Bootstrap, start the local broker, create the topics, run the main job.
 run:
 	@scripts/run
+
+## Detection-engine benchmark on one core, baselines in the same run (release build).
+bench: release
+	.build/release/vigil bench
 
 broker-up: build
 	@scripts/broker up

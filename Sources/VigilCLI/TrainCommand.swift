@@ -68,7 +68,7 @@ final class Progress {
     private let enabled: Bool
     private let label: String
     private let start = Date()
-    private var last = Date.distantPast
+    private lazy var last = start
 
     init(enabled: Bool, label: String) {
         self.enabled = enabled
