@@ -41,8 +41,8 @@ struct Observation {
 /// `maxEntities` per kind of state.
 public struct DetectionEngine: Sendable {
     /// The configuration in force: the given one, with a model's calibrated thresholds applied.
-    public let config: DetectionConfig
-    public let model: DetectionModel?
+    public private(set) var config: DetectionConfig
+    public private(set) var model: DetectionModel?
     public private(set) var statistics = EngineStatistics()
 
     private var watermark = Int64.min
@@ -64,19 +64,7 @@ public struct DetectionEngine: Sendable {
 
     /// Creates an engine. A model's calibrated thresholds raise the configured ones.
     public init(config: DetectionConfig = .default, model: DetectionModel? = nil) {
-        var effective = config
-        if let t = model?.thresholds {
-            effective.bruteForce.failures = max(config.bruteForce.failures, t.bruteForceFailures)
-            effective.passwordSpraying.distinctUsers = max(config.passwordSpraying.distinctUsers, t.sprayingUsers)
-            effective.credentialStuffing.distinctSources = max(config.credentialStuffing.distinctSources, t.stuffingSources)
-            effective.accountEnumeration.distinctUnknownUsers = max(config.accountEnumeration.distinctUnknownUsers, t.enumerationUsers)
-            effective.privileged.failures = max(config.privileged.failures, t.privilegedFailures)
-            effective.successAfterFailures.failures = max(config.successAfterFailures.failures, t.successAfterFailures)
-            effective.unusualHour.maxShare = min(config.unusualHour.maxShare, t.unusualHourMaxShare)
-            effective.volumeSpike.k = max(config.volumeSpike.k, t.volumeK)
-            effective.outlier.threshold = max(config.outlier.threshold, t.outlierThreshold)
-        }
-        self.config = effective
+        self.config = Self.effective(config, model)
         self.model = model
         let n = config.maxEntities
         pairFailures = LRUMap(capacity: n)
@@ -94,6 +82,34 @@ public struct DetectionEngine: Sendable {
         privilegedKeys = Set(config.privileged.accounts.map(EntityKey.user))
         longestWindow = [config.bruteForce.windowMs, config.passwordSpraying.windowMs, config.credentialStuffing.windowMs,
                          config.successAfterFailures.windowMs, config.accountEnumeration.windowMs, config.privileged.windowMs].max() ?? 0
+    }
+
+    /// Swaps the model (and the thresholds it calibrates) while keeping all state: a model
+    /// reload must not forget the windows in progress. `config` is the configured (uncalibrated)
+    /// configuration; privileged accounts, windows and capacities keep their current values.
+    public mutating func replaceModel(_ model: DetectionModel?, config: DetectionConfig) {
+        var next = Self.effective(config, model)
+        next.privileged.accounts = self.config.privileged.accounts
+        next.maxEntities = self.config.maxEntities
+        self.config = next
+        self.model = model
+    }
+
+    /// The configuration with a model's calibrated thresholds applied (they only raise counts).
+    static func effective(_ config: DetectionConfig, _ model: DetectionModel?) -> DetectionConfig {
+        var effective = config
+        if let t = model?.thresholds {
+            effective.bruteForce.failures = max(config.bruteForce.failures, t.bruteForceFailures)
+            effective.passwordSpraying.distinctUsers = max(config.passwordSpraying.distinctUsers, t.sprayingUsers)
+            effective.credentialStuffing.distinctSources = max(config.credentialStuffing.distinctSources, t.stuffingSources)
+            effective.accountEnumeration.distinctUnknownUsers = max(config.accountEnumeration.distinctUnknownUsers, t.enumerationUsers)
+            effective.privileged.failures = max(config.privileged.failures, t.privilegedFailures)
+            effective.successAfterFailures.failures = max(config.successAfterFailures.failures, t.successAfterFailures)
+            effective.unusualHour.maxShare = min(config.unusualHour.maxShare, t.unusualHourMaxShare)
+            effective.volumeSpike.k = max(config.volumeSpike.k, t.volumeK)
+            effective.outlier.threshold = max(config.outlier.threshold, t.outlierThreshold)
+        }
+        return effective
     }
 
     /// Processes one event and returns the anomalies it triggers, in detector order.
@@ -595,6 +611,164 @@ public struct DetectionEngine: Sendable {
 
     /// Every online profile (for the trainer).
     func forEachProfile(_ body: (UInt64, UserProfile) -> Void) { profiles.forEach { body($0, $1.profile) } }
+
+    // MARK: Snapshots
+
+    private static let snapshotMagic: [UInt8] = Array("VGLSTATE".utf8)
+    private static let snapshotVersion: UInt32 = 1
+
+    /// The engine's complete state as bytes. An engine with the same configuration and model
+    /// that ``restore(_:)``s these bytes continues exactly as this one would (recency order
+    /// and all), which is what makes crash recovery reproduce the same anomalies.
+    public func snapshot() -> [UInt8] {
+        var w = BinaryWriter()
+        w.bytes(Self.snapshotMagic)
+        w.u32(Self.snapshotVersion)
+        w.i64(watermark)
+        w.u64(templateTotal)
+        w.u64(UInt64(statistics.events)); w.u64(UInt64(statistics.lateEvents)); w.u64(UInt64(statistics.suppressed))
+        let counts = statistics.anomalies.sorted { $0.key < $1.key }
+        w.u32(UInt32(counts.count))
+        for (detector, n) in counts { w.string(detector.rawValue); w.u64(UInt64(n)) }
+        func windows(_ map: LRUMap<TimeWindow>) {
+            w.u32(UInt32(map.count)); w.u64(UInt64(map.evictions))
+            map.forEachWithTime { key, time, value in
+                w.u64(key); w.i64(time)
+                w.u32(UInt32(value.times.count)); for t in value.times { w.i64(t) }
+            }
+        }
+        func distinct(_ map: LRUMap<DistinctWindow>) {
+            w.u32(UInt32(map.count)); w.u64(UInt64(map.evictions))
+            map.forEachWithTime { key, time, value in
+                w.u64(key); w.i64(time)
+                w.u32(UInt32(value.members.count))
+                for k in 0..<value.members.count { w.u64(value.members[k]); w.string(value.names[k]); w.i64(value.times[k]) }
+            }
+        }
+        func volume(_ map: LRUMap<VolumeState>) {
+            w.u32(UInt32(map.count)); w.u64(UInt64(map.evictions))
+            map.forEachWithTime { key, time, v in
+                w.u64(key); w.i64(time)
+                w.i64(v.bucket); w.i64(Int64(v.count)); w.i64(Int64(v.threshold == Int.max ? -1 : v.threshold))
+                w.rate(v.baseline); w.u8(v.alerted ? 1 : 0); w.u32(UInt32(v.activeBuckets))
+                w.u32(UInt32(v.history.count)); for h in v.history { w.u32(h) }
+            }
+        }
+        windows(pairFailures); windows(sourceFailures); windows(userFailures)
+        distinct(sourceUsers); distinct(userSources); distinct(sourceUnknownUsers)
+        windows(privilegedFailures)
+        w.u32(UInt32(profiles.count)); w.u64(UInt64(profiles.evictions))
+        profiles.forEachWithTime { key, time, p in
+            w.u64(key); w.i64(time)
+            let u = p.profile
+            for h in u.hours { w.u32(h) }
+            w.u32(u.activity); w.u32(u.successes); w.u32(u.escalations)
+            w.u32(UInt32(u.sources.count)); for s in u.sources.sorted() { w.u64(s) }
+            w.u32(UInt32(u.prefixes.count)); for s in u.prefixes.sorted() { w.u64(s) }
+            w.rate(u.rate)
+            if let l = p.lastLocation {
+                w.u8(1); w.f64(l.lat); w.f64(l.lon); w.i64(l.time); w.string(l.label); w.u8(l.precise ? 1 : 0)
+            } else {
+                w.u8(0)
+            }
+        }
+        volume(userVolume); volume(sourceVolume)
+        w.u32(UInt32(templateCounts.count)); w.u64(UInt64(templateCounts.evictions))
+        templateCounts.forEachWithTime { key, time, n in w.u64(key); w.i64(time); w.u32(n) }
+        w.u32(UInt32(suppressedUntil.count)); w.u64(UInt64(suppressedUntil.evictions))
+        suppressedUntil.forEachWithTime { key, time, until in w.u64(key); w.i64(time); w.i64(until) }
+        w.bytes(Array("END.".utf8))
+        return w.data
+    }
+
+    /// Replaces this engine's state with a snapshot's. The engine keeps its configuration and
+    /// model; on any error it is left unchanged.
+    public mutating func restore(_ bytes: [UInt8]) throws(ModelError) {
+        var restored = DetectionEngine(config: config, model: model)
+        var r = BinaryReader(bytes)
+        guard try r.bytes(Self.snapshotMagic.count) == Self.snapshotMagic else { throw .corrupt("not an engine snapshot") }
+        let version = try r.u32()
+        guard version == Self.snapshotVersion else { throw .incompatible("snapshot version \(version), expected \(Self.snapshotVersion)") }
+        restored.watermark = try r.i64()
+        restored.templateTotal = try r.u64()
+        restored.statistics.events = Int(try r.u64()); restored.statistics.lateEvents = Int(try r.u64())
+        restored.statistics.suppressed = Int(try r.u64())
+        for _ in 0..<(try r.count(max: 64)) {
+            let name = try r.string()
+            guard let detector = DetectorKind(rawValue: name) else { throw .corrupt("unknown detector \(name)") }
+            restored.statistics.anomalies[detector] = Int(try r.u64())
+        }
+        func windows(_ map: inout LRUMap<TimeWindow>) throws(ModelError) {
+            let n = try r.count(max: 50_000_000)
+            map.setEvictions(Int(try r.u64()))
+            for _ in 0..<n {
+                let key = try r.u64(), time = try r.i64()
+                var w = TimeWindow()
+                for _ in 0..<(try r.count(max: 1_000_000)) { w.appendSorted(try r.i64()) }
+                map.restore(key, time: time, value: w)
+            }
+        }
+        func distinct(_ map: inout LRUMap<DistinctWindow>) throws(ModelError) {
+            let n = try r.count(max: 50_000_000)
+            map.setEvictions(Int(try r.u64()))
+            for _ in 0..<n {
+                let key = try r.u64(), time = try r.i64()
+                var w = DistinctWindow()
+                for _ in 0..<(try r.count(max: 1_000_000)) {
+                    let member = try r.u64(), name = try r.string(), t = try r.i64()
+                    w.appendRaw(member, name: name, at: t)
+                }
+                map.restore(key, time: time, value: w)
+            }
+        }
+        func volume(_ map: inout LRUMap<VolumeState>) throws(ModelError) {
+            let n = try r.count(max: 50_000_000)
+            map.setEvictions(Int(try r.u64()))
+            for _ in 0..<n {
+                let key = try r.u64(), time = try r.i64()
+                var v = VolumeState()
+                v.bucket = try r.i64(); v.count = Int(try r.i64())
+                let threshold = try r.i64(); v.threshold = threshold < 0 ? Int.max : Int(threshold)
+                v.baseline = try r.rate(); v.alerted = try r.u8() == 1; v.activeBuckets = Int(try r.u32())
+                for _ in 0..<(try r.count(max: 100_000)) { v.history.append(try r.u32()) }
+                map.restore(key, time: time, value: v)
+            }
+        }
+        try windows(&restored.pairFailures); try windows(&restored.sourceFailures); try windows(&restored.userFailures)
+        try distinct(&restored.sourceUsers); try distinct(&restored.userSources); try distinct(&restored.sourceUnknownUsers)
+        try windows(&restored.privilegedFailures)
+        let profileCount = try r.count(max: 50_000_000)
+        restored.profiles.setEvictions(Int(try r.u64()))
+        for _ in 0..<profileCount {
+            let key = try r.u64(), time = try r.i64()
+            var p = OnlineProfile()
+            for h in 0..<24 { p.profile.hours[h] = try r.u32() }
+            p.profile.activity = try r.u32(); p.profile.successes = try r.u32(); p.profile.escalations = try r.u32()
+            for _ in 0..<(try r.count(max: 1_000_000)) { p.profile.sources.insert(try r.u64()) }
+            for _ in 0..<(try r.count(max: 1_000_000)) { p.profile.prefixes.insert(try r.u64()) }
+            p.profile.rate = try r.rate()
+            if try r.u8() == 1 {
+                let lat = try r.f64(), lon = try r.f64(), t = try r.i64(), label = try r.string(), precise = try r.u8() == 1
+                p.lastLocation = (lat, lon, t, label, precise)
+            }
+            restored.profiles.restore(key, time: time, value: p)
+        }
+        try volume(&restored.userVolume); try volume(&restored.sourceVolume)
+        let templateCount = try r.count(max: 50_000_000)
+        restored.templateCounts.setEvictions(Int(try r.u64()))
+        for _ in 0..<templateCount {
+            let key = try r.u64(), time = try r.i64()
+            restored.templateCounts.restore(key, time: time, value: try r.u32())
+        }
+        let suppressionCount = try r.count(max: 50_000_000)
+        restored.suppressedUntil.setEvictions(Int(try r.u64()))
+        for _ in 0..<suppressionCount {
+            let key = try r.u64(), time = try r.i64()
+            restored.suppressedUntil.restore(key, time: time, value: try r.i64())
+        }
+        guard try r.bytes(4) == Array("END.".utf8), r.atEnd else { throw .corrupt("snapshot has trailing or missing data") }
+        self = restored
+    }
 
     // MARK: Helpers
 

@@ -213,6 +213,7 @@ struct BinaryWriter {
     mutating func f32(_ v: Float) { u32(v.bitPattern) }
     mutating func f64(_ v: Double) { u64(v.bitPattern) }
     mutating func rate(_ r: RateBaseline) { f32(r.median); f32(r.mad); u32(r.buckets) }
+    mutating func string(_ s: String) { let b = Array(s.utf8); u32(UInt32(b.count)); bytes(b) }
 }
 
 struct BinaryReader {
@@ -249,6 +250,11 @@ struct BinaryReader {
     mutating func f32() throws(ModelError) -> Float { Float(bitPattern: try u32()) }
     mutating func f64() throws(ModelError) -> Double { Double(bitPattern: try u64()) }
     mutating func rate() throws(ModelError) -> RateBaseline { RateBaseline(median: try f32(), mad: try f32(), buckets: try u32()) }
+
+    mutating func string() throws(ModelError) -> String {
+        let n = try count(max: 1 << 20)
+        return String(decoding: try bytes(n), as: UTF8.self)
+    }
 
     /// A count, rejected when implausible (a corrupt length must not allocate gigabytes).
     mutating func count(max: Int) throws(ModelError) -> Int {

@@ -51,6 +51,25 @@ struct LRUMap<Value> {
         }
     }
 
+    /// Every entry with its last-use time, least recently used first (the order `restore`
+    /// needs to rebuild the same recency).
+    func forEachWithTime(_ body: (UInt64, Int64, Value) -> Void) {
+        var slot = tail
+        while slot >= 0 {
+            if let value = values[Int(slot)] { body(keys[Int(slot)], times[Int(slot)], value) }
+            slot = prev[Int(slot)]
+        }
+    }
+
+    /// Re-inserts an entry as the most recently used (for restoring a snapshot).
+    mutating func restore(_ key: UInt64, time: Int64, value: Value) {
+        if index.count >= capacity { evictTail() }
+        _ = allocate(key: key, value: value, time: time)
+    }
+
+    /// Restores the eviction counter of a snapshot.
+    mutating func setEvictions(_ n: Int) { evictions = n }
+
     /// Drops entries last used before `cutoff`.
     mutating func expire(before cutoff: Int64) {
         // Recency order is close to time order; stop at the first entry still in use.
@@ -140,6 +159,9 @@ struct TimeWindow {
         upperBound(end) - upperBound(end - length)
     }
 
+    /// Appends a time known to be in order (restoring a snapshot).
+    mutating func appendSorted(_ time: Int64) { times.append(time) }
+
     /// The earliest event in (`end` − `length`, `end`].
     func first(endingAt end: Int64, length: Int64) -> Int64? {
         let start = upperBound(end - length)
@@ -186,6 +208,11 @@ struct DistinctWindow {
         members.append(member)
         names.append(name)
         times.append(time)
+    }
+
+    /// Appends a member as stored (restoring a snapshot).
+    mutating func appendRaw(_ member: UInt64, name: String, at time: Int64) {
+        members.append(member); names.append(name); times.append(time)
     }
 
     /// Members seen in (`end` − `length`, `end`].

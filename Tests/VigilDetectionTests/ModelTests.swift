@@ -133,3 +133,45 @@ struct ModelTests {
         #expect(Double(matched) / Double(max(1, reported)) >= 0.75)
     }
 }
+
+@Suite("Engine snapshots")
+struct SnapshotTests {
+    @Test("an engine restored from a snapshot continues exactly like the original")
+    func equivalence() throws {
+        let events = Fixture.history + Fixture.test
+        let split = events.count * 2 / 3
+        var original = DetectionEngine(model: Fixture.model)
+        for e in events[..<split] { _ = original.process(e) }
+        let bytes = original.snapshot()
+        var restored = DetectionEngine(model: Fixture.model)
+        try restored.restore(bytes)
+        #expect(restored.snapshot() == bytes)
+        let a = events[split...].flatMap { original.process($0) }.map(AnomalyJSON.encode)
+        let b = events[split...].flatMap { restored.process($0) }.map(AnomalyJSON.encode)
+        #expect(!a.isEmpty)
+        #expect(a == b)
+        #expect(original.snapshot() == restored.snapshot())
+    }
+
+    @Test("a damaged snapshot is refused and leaves the engine as it was")
+    func damaged() {
+        var engine = DetectionEngine()
+        for e in Fixture.test.prefix(500) { _ = engine.process(e) }
+        let before = engine.snapshot()
+        var bad = before
+        bad.removeLast(10)
+        #expect(throws: ModelError.self) { try engine.restore(bad) }
+        #expect(throws: ModelError.self) { try engine.restore(Array("VGLSTATE".utf8) + [9, 0, 0, 0]) }
+        #expect(engine.snapshot() == before)
+    }
+
+    @Test("replacing the model keeps the windows in progress")
+    func replaceModel() {
+        var engine = DetectionEngine()
+        var found = (0..<7).flatMap { engine.process(failure("root", from: "192.0.2.50", at: t0 + seconds(Double($0)))) }
+        engine.replaceModel(Fixture.model, config: .default)
+        found += engine.process(failure("root", from: "192.0.2.50", at: t0 + seconds(8)))
+        #expect(found.of(.bruteForce).count == 1)
+        #expect(engine.model === Fixture.model)
+    }
+}
