@@ -13,6 +13,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The C binding: librdkafka's client API and its in-process mock cluster.
@@ -43,11 +47,33 @@ let package = Package(
             name: "VigilFiles",
             dependencies: ["VigilDetection"]
         ),
+        // The stream detector: Kafka in, anomalies out, offsets committed after publishing.
+        .target(
+            name: "VigilPipeline",
+            dependencies: [
+                "VigilKafka",
+                "VigilDetection",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // HTTP servers: Prometheus metrics and health probes.
+        .target(
+            name: "VigilServers",
+            dependencies: [
+                "VigilPipeline",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Configuration files: topics.yml (and reconciling a cluster with it), strict YAML reading.
         .target(
             name: "VigilConfig",
             dependencies: [
                 "VigilKafka",
+                "VigilPipeline",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -60,6 +86,10 @@ let package = Package(
                 "VigilDetection",
                 "VigilSimulation",
                 "VigilFiles",
+                "VigilPipeline",
+                "VigilServers",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -74,7 +104,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VigilConfigTests",
-            dependencies: ["VigilConfig", "VigilKafka", .product(name: "Yams", package: "Yams")]
+            dependencies: ["VigilConfig", "VigilKafka", "VigilPipeline", .product(name: "Yams", package: "Yams")]
         ),
     ]
 )

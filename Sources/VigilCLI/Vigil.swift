@@ -10,7 +10,8 @@ struct Vigil: AsyncParsableCommand {
         abstract: "Streaming log anomaly detection for Kafka.",
         version: VigilVersion.string,
         subcommands: [VersionCommand.self, TopicsCommand.self, GenerateCommand.self, TrainCommand.self,
-                      AnalyzeCommand.self, EvaluateCommand.self, BenchCommand.self]
+                      AnalyzeCommand.self, EvaluateCommand.self, BenchCommand.self, StreamCommand.self,
+                      ProduceCommand.self, ConsumeCommand.self]
     )
 }
 

@@ -8,8 +8,11 @@ import Synchronization
 /// Both methods run while the consumer's poll thread waits for them, so librdkafka does not
 /// complete the rebalance until they return (bounded by `revokeTimeout`).
 public protocol ConsumerRebalanceListener: Sendable {
-    /// `partitions` were added to this member's assignment.
-    func partitionsAssigned(_ partitions: [TopicPartition]) async
+    /// `partitions` are being added to this member's assignment; each comes with the group's
+    /// committed offset (-1001 when there is none). Return start offsets to override where
+    /// reading begins (for example to replay from a state snapshot); partitions not returned
+    /// start at their committed offset.
+    func partitionsAssigned(_ partitions: [TopicPartitionOffset]) async -> [TopicPartition: Int64]
     /// `partitions` are about to be taken away. Finish or abandon in-flight work for them and
     /// store the offsets of what is done: the consumer commits right after this returns —
     /// unless `lost`, when another member may already own them and committing is skipped.
@@ -86,6 +89,24 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// The next batch, or nil when none arrives within `timeout` (or the consumer closed). A
+    /// batch arriving as the timer fires is returned, never dropped. Do not mix with iterating
+    /// ``batches`` from another task.
+    public func nextBatch(timeout: Duration) async -> ConsumerBatch? {
+        let buffer = batches.buffer
+        return await withTaskGroup(of: ConsumerBatch?.self) { group -> ConsumerBatch? in
+            group.addTask { await buffer.next() }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            if first == nil, let late = await group.next(), let batch = late { return batch }
+            return first
+        }
+    }
+
     /// Joins the group and subscribes to `topics` (replacing any earlier subscription).
     public func subscribe(_ topics: [String]) throws(KafkaError) {
         let list = PartitionList(topics.map { TopicPartition($0, vigil_partition_ua()) })
@@ -96,6 +117,7 @@ public final class KafkaConsumer: Sendable {
     /// Reads `partitions` directly, without group management, from the given offsets (use
     /// `RD_KAFKA_OFFSET_*` values such as -2 for the beginning).
     public func assign(_ partitions: [TopicPartitionOffset]) throws(KafkaError) {
+        core.willAssignManually(handle.rk, partitions.map(\.topicPartition))
         let list = PartitionList(partitions)
         let err = rd_kafka_assign(handle.rk, list.pointer)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err) }
@@ -240,6 +262,14 @@ public final class KafkaConsumer: Sendable {
     }
 }
 
+/// A value shared with a callback that runs on another task.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    var value: Value { mutex.withLock { $0 } }
+    func set(_ value: Value) { mutex.withLock { $0 = value } }
+}
+
 /// The queues the poll thread serves and the array `rd_kafka_consume_batch_queue` fills.
 final class PollResources: @unchecked Sendable {
     // @unchecked: the queue pointers are set once, before the poll thread starts and before any
@@ -350,6 +380,12 @@ final class ConsumerCore: RebalanceHandling {
         buffer.push(batch)
     }
 
+    /// A manual assignment replaces the current one (no rebalance callback runs for it).
+    func willAssignManually(_ rk: OpaquePointer, _ partitions: [TopicPartition]) {
+        state.withLock { $0.assigned = Set(partitions) }
+        redirect(rk, partitions)
+    }
+
     /// Sends a partition's records to the records queue instead of the event queue.
     private func redirect(_ rk: OpaquePointer, _ partitions: [TopicPartition]) {
         guard let records = poll.records else { return }
@@ -368,7 +404,23 @@ final class ConsumerCore: RebalanceHandling {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             logger.info("partitions assigned: \(list.sorted().map(\.description).joined(separator: ", "))",
                         metadata: ["protocol": "\(cooperative ? "cooperative" : "eager")"])
-            if let listener { waitFor("assign") { await listener.partitionsAssigned(list) } }
+            if let listener {
+                // The listener decides where to start, so it needs the committed offsets now.
+                let committed = PartitionList(list)
+                let err = rd_kafka_committed(rk, committed.pointer, Int32(clamping: remaining(revokeTimeout).wholeMilliseconds))
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR { report(KafkaError(err), "fetching committed offsets") }
+                let offsets = err == RD_KAFKA_RESP_ERR_NO_ERROR ? committed.offsets : list.map { TopicPartitionOffset($0, offset: vigil_offset_invalid()) }
+                let overrides = Locked<[TopicPartition: Int64]>([:])
+                waitFor("assign") { overrides.set(await listener.partitionsAssigned(offsets)) }
+                let starts = overrides.value
+                if !starts.isEmpty, let elements = partitions.pointee.elems {
+                    for index in 0..<Int(partitions.pointee.cnt) {
+                        let tp = TopicPartition(String(cString: elements[index].topic), elements[index].partition)
+                        if let start = starts[tp] { elements[index].offset = start }
+                    }
+                    logger.info("starting from listener offsets: \(starts.sorted { $0.key < $1.key }.map { "\($0.key)@\($0.value)" }.joined(separator: ", "))")
+                }
+            }
             state.withLock { $0.assigned.formUnion(list) }
             // Before assigning, so fetching starts into the records queue.
             redirect(rk, list)

@@ -114,8 +114,9 @@ struct AssignmentRecorder: ConsumerRebalanceListener {
     let name: String
     let assignments: Locked<[String: Set<Int32>]>
 
-    func partitionsAssigned(_ partitions: [TopicPartition]) async {
-        assignments.withLock { $0[name, default: []].formUnion(partitions.map(\.partition)) }
+    func partitionsAssigned(_ partitions: [TopicPartitionOffset]) async -> [TopicPartition: Int64] {
+        assignments.withLock { $0[name, default: []].formUnion(partitions.map(\.topicPartition.partition)) }
+        return [:]
     }
 
     func partitionsRevoked(_ partitions: [TopicPartition], lost: Bool) async {

@@ -49,21 +49,7 @@ enum TestBroker {
 
 /// The next batch, or nil when none arrives within `timeout`.
 func nextBatch(_ consumer: KafkaConsumer, timeout: Duration) async -> ConsumerBatch? {
-    await withTaskGroup(of: ConsumerBatch?.self) { group in
-        group.addTask {
-            var iterator = consumer.batches.makeAsyncIterator()
-            return await iterator.next()
-        }
-        group.addTask {
-            try? await Task.sleep(for: timeout)
-            return nil
-        }
-        let first = await group.next() ?? nil
-        group.cancelAll()
-        // A batch that arrived just as the timer fired must not be dropped.
-        if first == nil, let late = await group.next(), let batch = late { return batch }
-        return first
-    }
+    await consumer.nextBatch(timeout: timeout)
 }
 
 /// Collects records from a consumer until `count` arrived or `timeout` passed, storing their

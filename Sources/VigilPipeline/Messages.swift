@@ -1,0 +1,42 @@
+import VigilDetection
+import VigilKafka
+
+/// The Kafka messages the stream produces.
+enum StreamMessages {
+    /// An anomaly for the output topic: keyed by entity (one entity's anomalies stay in one
+    /// partition, in order), the anomaly JSON as value, and headers naming schema, detector,
+    /// severity and the source record.
+    static func anomaly(_ anomaly: Anomaly, topic: String, source: ConsumerRecord) -> ProducerMessage {
+        ProducerMessage(
+            topic: topic,
+            key: Array("\(anomaly.entity.kind.rawValue):\(anomaly.entity.value)".utf8),
+            value: AnomalyJSON.encode(anomaly),
+            headers: [
+                KafkaHeader(name: "vigil.schema_version", string: Anomaly.schemaVersion),
+                KafkaHeader(name: "vigil.detector", string: anomaly.detector.rawValue),
+                KafkaHeader(name: "vigil.severity", string: anomaly.severity.rawValue),
+                KafkaHeader(name: "vigil.source.topic", string: source.topic),
+                KafkaHeader(name: "vigil.source.partition", string: String(source.partition)),
+                KafkaHeader(name: "vigil.source.offset", string: String(source.offset)),
+            ])
+    }
+
+    /// A record that could not be decoded, for the dead-letter topic: key, value and headers
+    /// unchanged, plus Kafka Connect's error headers.
+    static func deadLetter(_ record: ConsumerRecord, topic: String, errors: [RecordError]) -> ProducerMessage {
+        let message = errors.prefix(5).map(\.description).joined(separator: "; ")
+            + (errors.count > 5 ? "; … \(errors.count - 5) more" : "")
+        return ProducerMessage(
+            topic: topic,
+            key: record.key.map(Array.init),
+            value: record.value.map(Array.init),
+            headers: record.headers + [
+                KafkaHeader(name: "__connect.errors.topic", string: record.topic),
+                KafkaHeader(name: "__connect.errors.partition", string: String(record.partition)),
+                KafkaHeader(name: "__connect.errors.offset", string: String(record.offset)),
+                KafkaHeader(name: "__connect.errors.exception.class.name", string: "vigil.RecordError"),
+                KafkaHeader(name: "__connect.errors.exception.message", string: message),
+            ],
+            timestamp: record.timestamp)
+    }
+}

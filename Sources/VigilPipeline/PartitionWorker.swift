@@ -1,0 +1,286 @@
+import Foundation
+import Logging
+import Synchronization
+import VigilDetection
+import VigilKafka
+
+/// One slice of a consumer batch: the records of one partition, in offset order.
+struct SubBatch: Sendable {
+    let batch: ConsumerBatch
+    let indices: [Int]
+    let bytes: Int
+}
+
+/// What a partition worker is asked to do, in order.
+enum PartitionWork: Sendable {
+    case records(SubBatch)
+    case replaceModel(DetectionModel?, DetectionConfig)
+}
+
+/// Everything a worker shares with the pipeline.
+struct PartitionContext: Sendable {
+    let settings: StreamSettings
+    let detection: DetectionConfig
+    let producer: KafkaProducer
+    let consumer: KafkaConsumer
+    let gate: InFlightGate
+    let metrics: StreamMetrics
+    let stateStore: StateStore?
+    let logger: Logger
+}
+
+/// Owns the detection state of one assigned partition and processes its records serially, in
+/// offset order — the order that makes results reproducible. Different partitions run
+/// concurrently on Swift's cooperative pool.
+///
+/// A record is finished when its anomalies (and, if it could not be decoded, its dead-letter
+/// copy) are acknowledged by the broker; only then can its offset be committed.
+final class PartitionWorker: Sendable {
+    let partition: TopicPartition
+    private let context: PartitionContext
+    private let work: AsyncStream<PartitionWork>.Continuation
+    private let task: Mutex<Task<Void, Never>?> = Mutex(nil)
+    private let state: Mutex<State>
+
+    private struct State {
+        var tracker = OffsetTracker()
+        var queued = 0
+        var unfinished = 0
+        var drainWaiters: [CheckedContinuation<Void, Never>] = []
+        var accepting = true
+    }
+
+    /// `replayUntil`: records before this offset were already published and committed; they are
+    /// processed only to rebuild state (after restoring a snapshot) and publish nothing.
+    init(partition: TopicPartition, engine: DetectionEngine, replayUntil: Int64, context: PartitionContext) {
+        self.partition = partition
+        self.context = context
+        self.state = Mutex(State())
+        let (stream, continuation) = AsyncStream<PartitionWork>.makeStream()
+        self.work = continuation
+        let runner = Task { [self] in
+            var engine = engine
+            var lastSnapshot = ContinuousClock.now
+            for await item in stream {
+                switch item {
+                case .records(let sub):
+                    await process(sub, engine: &engine, replayUntil: replayUntil)
+                    if let store = context.stateStore,
+                       ContinuousClock.now - lastSnapshot >= .milliseconds(context.settings.snapshotIntervalMs),
+                       let last = sub.indices.last {
+                        saveSnapshot(engine, nextOffset: sub.batch[last].offset + 1, store: store)
+                        lastSnapshot = .now
+                    }
+                    state.withLock { $0.queued -= 1 }
+                    notifyIfDrained()
+                case .replaceModel(let model, let config):
+                    engine.replaceModel(model, config: config)
+                }
+            }
+            // Stopped: leave a snapshot of the final state for whoever reads on from here.
+            if let store = context.stateStore, let next = state.withLock({ $0.tracker.committable }) {
+                saveSnapshot(engine, nextOffset: next, store: store)
+            }
+        }
+        task.withLock { $0 = runner }
+    }
+
+    /// Queues records; false if the worker no longer accepts work (partition revoked).
+    func submit(_ sub: SubBatch) -> Bool {
+        let accepted = state.withLock { s -> Bool in
+            guard s.accepting else { return false }
+            s.queued += 1
+            return true
+        }
+        if accepted { work.yield(.records(sub)) }
+        return accepted
+    }
+
+    func replaceModel(_ model: DetectionModel?, config: DetectionConfig) {
+        work.yield(.replaceModel(model, config))
+    }
+
+    /// Stops accepting work and waits until everything queued is processed and acknowledged
+    /// (at most `timeout`). Returns the number of unfinished record ranges left.
+    func drain(timeout: Duration) async -> Int {
+        state.withLock { $0.accepting = false }
+        let finished = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { [self] in
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let done = state.withLock { s -> Bool in
+                        if s.queued == 0 && s.unfinished == 0 { return true }
+                        s.drainWaiters.append(continuation)
+                        return false
+                    }
+                    if done { continuation.resume() }
+                }
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            if !first { notifyAll() } // let the waiter go; the timeout won
+            return first
+        }
+        work.finish()
+        let runner = task.withLock { $0 }
+        if finished { await runner?.value }
+        return state.withLock { $0.unfinished + $0.queued }
+    }
+
+    private func notifyIfDrained() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            guard s.queued == 0 && s.unfinished == 0 else { return [] }
+            defer { s.drainWaiters.removeAll() }
+            return s.drainWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func notifyAll() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            defer { s.drainWaiters.removeAll() }
+            return s.drainWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func saveSnapshot(_ engine: DetectionEngine, nextOffset: Int64, store: StateStore) {
+        do {
+            try store.save(partition, nextOffset: nextOffset, state: engine.snapshot())
+        } catch {
+            context.logger.warning("could not save a state snapshot for \(partition): \(error.localizedDescription)")
+        }
+    }
+
+    // MARK: Processing
+
+    private func process(_ sub: SubBatch, engine: inout DetectionEngine, replayUntil: Int64) async {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let settings = context.settings
+        var messages: [ProducerMessage] = []
+        var firstLive: Int64? = nil
+        var lastLive: Int64 = -1
+        var latestEvent: Int64 = .min
+        var parsedEvents = 0, failedRecords = 0, replayed = 0
+        let lateBefore = engine.statistics.lateEvents
+        for index in sub.indices {
+            let record = sub.batch[index]
+            let live = record.offset >= replayUntil
+            if live {
+                if firstLive == nil { firstLive = record.offset }
+                lastLive = record.offset
+            } else {
+                replayed += 1
+            }
+            let options = ParseOptions(referenceTime: record.timestamp ?? latestEvent, fallbackTime: record.timestamp)
+            let parsed: ParsedInput
+            if let value = record.value {
+                parsed = value.withUnsafeBufferPointer { LogParser.parseRecord($0, options: options) }
+            } else {
+                var empty = ParsedInput()
+                empty.records = 1
+                empty.errors = [RecordError(index: 0, line: nil, reason: "null value (tombstone): nothing to analyse")]
+                parsed = empty
+            }
+            parsedEvents += parsed.events.count
+            for event in parsed.events {
+                if event.timestamp > latestEvent { latestEvent = event.timestamp }
+                let anomalies = engine.process(event)
+                guard live else { continue }
+                for anomaly in anomalies {
+                    messages.append(StreamMessages.anomaly(anomaly, topic: settings.outputTopic, source: record))
+                    context.metrics.anomaly(detector: anomaly.detector.rawValue, severity: anomaly.severity.rawValue)
+                }
+            }
+            if !parsed.errors.isEmpty {
+                failedRecords += 1
+                if live {
+                    messages.append(StreamMessages.deadLetter(record, topic: settings.deadLetterTopic, errors: parsed.errors))
+                    context.logger.debug("record \(partition)@\(record.offset) to the dead-letter topic: \(parsed.errors.first.map(String.init(describing:)) ?? "")")
+                }
+            }
+        }
+        let metrics = context.metrics
+        metrics.consumed.increment(by: sub.indices.count)
+        metrics.parsed.increment(by: parsedEvents)
+        if failedRecords > 0 { metrics.failed.increment(by: failedRecords) }
+        if replayed > 0 { metrics.replayed.increment(by: replayed) }
+        let late = engine.statistics.lateEvents - lateBefore
+        if late > 0 { metrics.late.increment(by: late) }
+        metrics.batchDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+
+        guard let first = firstLive else {
+            // Replay only: nothing to publish or commit.
+            context.gate.release(events: sub.indices.count, bytes: sub.bytes)
+            return
+        }
+        state.withLock { s in
+            _ = s.tracker.start(first: first, last: lastLive)
+            s.unfinished += 1
+        }
+        let deadLetters = messages.filter { $0.topic == settings.deadLetterTopic }.count
+        // Enqueued from the worker itself, so one partition's messages keep their order (and a
+        // full producer queue slows this partition down).
+        await publish(messages, first: first, events: sub.indices.count, bytes: sub.bytes, deadLetters: deadLetters,
+                      latestEvent: latestEvent, attempt: 0)
+    }
+
+    /// Produces `messages`; once all are acknowledged the range starting at `first` is finished.
+    /// Failed messages are retried with backoff — dropping them would lose anomalies, and not
+    /// committing keeps them safe meanwhile.
+    private func publish(_ messages: [ProducerMessage], first: Int64, events: Int, bytes: Int, deadLetters: Int,
+                         latestEvent: Int64, attempt: Int) async {
+        if messages.isEmpty {
+            finish(first: first, events: events, bytes: bytes, deadLetters: deadLetters, latestEvent: latestEvent)
+            return
+        }
+        do {
+            await context.producer.enqueue(messages) { [self] results in
+                var failed: [ProducerMessage] = []
+                var firstError: KafkaError? = nil
+                for (message, result) in zip(messages, results) {
+                    if case .failure(let error) = result {
+                        failed.append(message)
+                        if firstError == nil { firstError = error }
+                    }
+                }
+                if failed.isEmpty {
+                    finish(first: first, events: events, bytes: bytes, deadLetters: deadLetters, latestEvent: latestEvent)
+                    return
+                }
+                context.metrics.produceRetries.increment(by: failed.count)
+                let backoff = min(5_000, 100 << min(attempt, 6))
+                context.logger.warning("\(failed.count) message(s) for \(partition) not delivered (\(firstError.map(String.init(describing:)) ?? "unknown")); retrying in \(backoff) ms (attempt \(attempt + 1))")
+                Task { [self] in
+                    try? await Task.sleep(for: .milliseconds(backoff))
+                    await publish(failed, first: first, events: events, bytes: bytes, deadLetters: deadLetters,
+                                  latestEvent: latestEvent, attempt: attempt + 1)
+                }
+            }
+        }
+    }
+
+    private func finish(first: Int64, events: Int, bytes: Int, deadLetters: Int, latestEvent: Int64) {
+        let advanced = state.withLock { s -> Int64? in
+            s.unfinished -= 1
+            return s.tracker.finish(first: first)
+        }
+        if let advanced {
+            let failures = context.consumer.store([TopicPartitionOffset(partition, offset: advanced)])
+            if let error = failures[partition], error.code != .state {
+                context.logger.warning("could not store offset \(advanced) for \(partition): \(error)")
+            }
+        }
+        if deadLetters > 0 { context.metrics.deadLettered.increment(by: deadLetters) }
+        if latestEvent != .min {
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            if now >= latestEvent { context.metrics.endToEnd.recordMilliseconds(now - latestEvent) }
+        }
+        context.gate.release(events: events, bytes: bytes)
+        notifyIfDrained()
+    }
+}

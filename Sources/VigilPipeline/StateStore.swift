@@ -1,0 +1,85 @@
+import Foundation
+import Logging
+import VigilDetection
+import VigilKafka
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Detector state snapshots on local disk, per consumer group and partition, for exact
+/// recovery: a snapshot taken after offset S, restored and fed the records from S on,
+/// continues exactly as the lost process would have.
+///
+/// Files: `<dir>/<group>/<topic>-<partition>/<next offset>.snapshot`, each a small header
+/// (magic, next offset, length, SHA-256) and the engine's bytes; written to a temporary name
+/// and renamed. The newest few are kept, because the newest may be ahead of what was
+/// committed when the process died.
+public struct StateStore: Sendable {
+    public let directory: String
+    public let group: String
+    public var keep = 3
+
+    private static let magic: [UInt8] = Array("VGLSNAP1".utf8)
+
+    public init(directory: String, group: String) {
+        self.directory = directory
+        self.group = group
+    }
+
+    private func folder(_ tp: TopicPartition) -> String {
+        func safe(_ s: String) -> String { String(s.map { $0.isLetter || $0.isNumber || "._-".contains($0) ? $0 : "_" }) }
+        return "\(directory)/\(safe(group))/\(safe(tp.topic))-\(tp.partition)"
+    }
+
+    /// Writes a snapshot of the state after every record before `nextOffset`.
+    public func save(_ tp: TopicPartition, nextOffset: Int64, state: [UInt8]) throws {
+        let dir = folder(tp)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var data = Self.magic
+        withUnsafeBytes(of: nextOffset.littleEndian) { data.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt64(state.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(contentsOf: SHA256.digest(state))
+        data.append(contentsOf: state)
+        let path = "\(dir)/\(nextOffset).snapshot"
+        let temporary = "\(dir)/.\(nextOffset).snapshot.tmp"
+        try Data(data).write(to: URL(fileURLWithPath: temporary))
+        guard rename(temporary, path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "rename \(temporary): \(String(cString: strerror(errno)))"])
+        }
+        // Keep the newest few.
+        for old in offsets(tp).dropLast(keep) { try? FileManager.default.removeItem(atPath: "\(dir)/\(old).snapshot") }
+    }
+
+    /// Snapshot offsets on disk, oldest first.
+    public func offsets(_ tp: TopicPartition) -> [Int64] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder(tp))) ?? []
+        return names.compactMap { $0.hasSuffix(".snapshot") && !$0.hasPrefix(".") ? Int64($0.dropLast(9)) : nil }.sorted()
+    }
+
+    /// The newest valid snapshot at or before `committed`: (next offset, engine bytes).
+    /// Damaged files are skipped (and reported), never trusted.
+    public func latest(_ tp: TopicPartition, atOrBefore committed: Int64, logger: Logger) -> (Int64, [UInt8])? {
+        for offset in offsets(tp).reversed() where offset <= committed {
+            let path = "\(folder(tp))/\(offset).snapshot"
+            guard let data = FileManager.default.contents(atPath: path), data.count >= 56 else {
+                logger.warning("snapshot \(path) unreadable; skipping it")
+                continue
+            }
+            let bytes = Array(data)
+            guard Array(bytes[0..<8]) == Self.magic else { logger.warning("snapshot \(path) has a bad header; skipping it"); continue }
+            let stored = bytes[8..<16].withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
+            let length = bytes[16..<24].withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+            guard stored == offset, length == bytes.count - 56 else { logger.warning("snapshot \(path) is truncated; skipping it"); continue }
+            let state = Array(bytes[56...])
+            guard SHA256.digest(state) == Array(bytes[24..<56]) else { logger.warning("snapshot \(path) fails its checksum; skipping it"); continue }
+            return (offset, state)
+        }
+        return nil
+    }
+
+    /// Removes a partition's snapshots (for tests and resets).
+    public func clear(_ tp: TopicPartition) {
+        try? FileManager.default.removeItem(atPath: folder(tp))
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import Metrics
+import Synchronization
+
+/// The stream's metrics, through swift-metrics (the CLI bootstraps Prometheus). Names follow
+/// Prometheus conventions: `vigil_` prefix, base units, `_total` counters, no user or address
+/// labels; consumer lag as kafka_exporter names it.
+final class StreamMetrics: Sendable {
+    let consumed = Counter(label: "vigil_events_consumed_total")
+    let parsed = Counter(label: "vigil_events_parsed_total")
+    let failed = Counter(label: "vigil_events_failed_total")
+    let deadLettered = Counter(label: "vigil_dlq_records_total")
+    let replayed = Counter(label: "vigil_events_replayed_total")
+    let late = Counter(label: "vigil_events_late_total")
+    let rebalances = Counter(label: "vigil_rebalances_total")
+    let commitFailures = Counter(label: "vigil_commit_failures_total")
+    let produceRetries = Counter(label: "vigil_produce_retries_total")
+    let inFlight = Gauge(label: "vigil_inflight_events")
+    let inFlightBytes = Gauge(label: "vigil_inflight_bytes")
+    let assigned = Gauge(label: "vigil_assigned_partitions")
+    let batchDuration = Timer(label: "vigil_batch_duration_seconds")
+    let endToEnd = Timer(label: "vigil_event_to_publish_seconds")
+    private let anomalyCounters = Mutex<[String: Counter]>([:])
+    private let lagGauges = Mutex<[String: Gauge]>([:])
+    let group: String
+
+    init(group: String) { self.group = group }
+
+    func anomaly(detector: String, severity: String) {
+        let key = "\(detector)|\(severity)"
+        let counter = anomalyCounters.withLock { counters -> Counter in
+            if let c = counters[key] { return c }
+            let c = Counter(label: "vigil_anomalies_total", dimensions: [("detector", detector), ("severity", severity)])
+            counters[key] = c
+            return c
+        }
+        counter.increment()
+    }
+
+    /// Consumer lag per partition from librdkafka's statistics JSON.
+    func statistics(_ json: [UInt8]) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
+              let topics = object["topics"] as? [String: Any] else { return }
+        for (topic, value) in topics {
+            guard let partitions = (value as? [String: Any])?["partitions"] as? [String: Any] else { continue }
+            for (partition, stats) in partitions where partition != "-1" {
+                guard let stats = stats as? [String: Any], let lag = stats["consumer_lag"] as? Int, lag >= 0 else { continue }
+                let key = "\(topic)|\(partition)"
+                let gauge = lagGauges.withLock { gauges -> Gauge in
+                    if let g = gauges[key] { return g }
+                    let g = Gauge(label: "kafka_consumergroup_lag",
+                                  dimensions: [("consumergroup", group), ("topic", topic), ("partition", partition)])
+                    gauges[key] = g
+                    return g
+                }
+                gauge.record(lag)
+            }
+        }
+    }
+}

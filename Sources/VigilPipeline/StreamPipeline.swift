@@ -1,0 +1,294 @@
+import Foundation
+import Logging
+import Synchronization
+import VigilDetection
+import VigilKafka
+
+/// How a shutdown went.
+public struct ShutdownReport: Sendable, CustomStringConvertible {
+    /// Everything in flight was finished, flushed and committed before the deadline.
+    public var clean: Bool
+    /// Record ranges still unfinished at the deadline (their offsets were not committed, so
+    /// they will be read again).
+    public var unfinished: Int
+    /// Messages librdkafka still held unacknowledged.
+    public var unflushed: Int
+    public var commitError: String?
+    public var closeError: String?
+
+    public var description: String {
+        if clean { return "clean shutdown: everything finished, flushed and committed" }
+        var parts: [String] = []
+        if unfinished > 0 { parts.append("\(unfinished) unfinished record range(s) will be read again") }
+        if unflushed > 0 { parts.append("\(unflushed) message(s) not acknowledged by the broker") }
+        if let commitError { parts.append("final commit failed: \(commitError)") }
+        if let closeError { parts.append("leaving the group failed: \(closeError)") }
+        return "shutdown deadline exceeded: " + parts.joined(separator: "; ")
+    }
+}
+
+/// Liveness and readiness of the stream.
+public struct StreamHealth: Sendable {
+    /// The consumer's poll thread runs and polled recently.
+    public var live: Bool
+    /// Joined the group with at least one partition assigned.
+    public var ready: Bool
+    public var assignedPartitions: Int
+    public var inFlightEvents: Int
+    public var millisecondsSinceLastPoll: UInt64
+}
+
+/// `vigil stream`: consume raw log records, detect, publish anomalies, and commit a record's
+/// offset only once every anomaly derived from it is acknowledged by the broker.
+///
+/// consumer batches → per-partition workers (parse, detect; in offset order) → producer
+/// (anomalies, dead letters) → delivery reports → contiguous offsets stored → periodic commit.
+/// Memory is bounded by the in-flight caps: at the cap, intake stops reading batches, the
+/// consumer's buffer fills and librdkafka stops fetching.
+public final class StreamPipeline: Sendable {
+    public let settings: StreamSettings
+    private let registry: PartitionRegistry
+    private let consumer: KafkaConsumer
+    private let producer: KafkaProducer
+    private let gate: InFlightGate
+    private let metrics: StreamMetrics
+    private let logger: Logger
+    private let stopRequested = Promise<String>()
+    private let intake = Mutex<Task<Void, Never>?>(nil)
+
+    /// Creates the Kafka clients (failing on invalid properties) without joining the group yet.
+    public init(settings: StreamSettings, detection: DetectionConfig = .default, model: DetectionModel?,
+                logger: Logger) throws {
+        self.settings = settings
+        self.logger = logger
+        let metrics = StreamMetrics(group: settings.groupID)
+        self.metrics = metrics
+        gate = InFlightGate(maxEvents: settings.maxInFlightEvents, maxBytes: settings.maxInFlightBytes)
+        registry = PartitionRegistry(detection: detection, model: model, logger: logger, metrics: metrics)
+        let stop = stopRequested
+        let observer = KafkaClientObserver(logger: logger, onError: { error in
+            if error.isFatal { stop.fulfill("fatal Kafka error: \(error)") }
+        }, onStatistics: { metrics.statistics($0) })
+        consumer = try KafkaConsumer(configuration: settings.consumerConfiguration, observer: observer, listener: registry)
+        producer = try KafkaProducer(configuration: settings.producerConfiguration, observer: observer)
+        let store = settings.stateDirectory.map { StateStore(directory: $0, group: settings.groupID) }
+        registry.context = PartitionContext(settings: settings, detection: detection, producer: producer, consumer: consumer,
+                                            gate: gate, metrics: metrics, stateStore: store, logger: logger)
+    }
+
+    /// Asks for a graceful shutdown (SIGINT/SIGTERM).
+    public func stop(reason: String = "stop requested") { stopRequested.fulfill(reason) }
+
+    public var health: StreamHealth {
+        let consumerHealth = consumer.health
+        let assigned = registry.count
+        return StreamHealth(live: consumerHealth.pollThreadRunning && consumerHealth.millisecondsSinceLastPoll < 15_000,
+                            ready: assigned > 0, assignedPartitions: assigned, inFlightEvents: gate.events,
+                            millisecondsSinceLastPoll: consumerHealth.millisecondsSinceLastPoll)
+    }
+
+    /// Swaps the model in every partition's engine, keeping their state; partitions assigned
+    /// later start with it too.
+    public func replaceModel(_ model: DetectionModel?) { registry.replaceModel(model) }
+
+    /// Runs until ``stop(reason:)`` (or a fatal error), then shuts down within the configured
+    /// deadline.
+    public func run() async -> ShutdownReport {
+        do {
+            try consumer.subscribe([settings.inputTopic])
+        } catch {
+            logger.critical("cannot subscribe to \(settings.inputTopic): \(error)")
+            return await shutdown(reason: "subscribe failed")
+        }
+        logger.info("vigil stream: \(settings.inputTopic) → \(settings.outputTopic) (dead letters: \(settings.deadLetterTopic)), group \(settings.groupID)")
+        let intakeTask = Task { await intakeLoop() }
+        intake.withLock { $0 = intakeTask }
+        let commits = Task { [consumer, settings] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(settings.commitIntervalMs))
+                consumer.commitAsync()
+            }
+        }
+        let gauges = Task { [gate, metrics, registry] in
+            while !Task.isCancelled {
+                metrics.inFlight.record(gate.events)
+                metrics.inFlightBytes.record(gate.bytes)
+                metrics.assigned.record(registry.count)
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        let reason = await stopRequested.value
+        commits.cancel()
+        gauges.cancel()
+        return await shutdown(reason: reason)
+    }
+
+    private func intakeLoop() async {
+        for await batch in consumer.batches {
+            if stopRequested.current != nil || Task.isCancelled { break }
+            await gate.acquire(events: batch.count, bytes: batch.byteCount)
+            if stopRequested.current != nil || Task.isCancelled {
+                gate.release(events: batch.count, bytes: batch.byteCount)
+                break
+            }
+            dispatch(batch)
+        }
+    }
+
+    /// Splits a batch by partition and hands each slice to its worker.
+    private func dispatch(_ batch: ConsumerBatch) {
+        var slices: [TopicPartition: (indices: [Int], bytes: Int)] = [:]
+        var lastPartition: TopicPartition? = nil
+        var run: [Int] = []
+        var runBytes = 0
+        func flush() {
+            guard let tp = lastPartition, !run.isEmpty else { return }
+            slices[tp, default: ([], 0)].indices.append(contentsOf: run)
+            slices[tp, default: ([], 0)].bytes += runBytes
+            run.removeAll(keepingCapacity: true)
+            runBytes = 0
+        }
+        for index in batch.indices {
+            let record = batch[index]
+            if record.partition != lastPartition?.partition || record.topic != lastPartition?.topic {
+                flush()
+                lastPartition = record.topicPartition
+            }
+            run.append(index)
+            runBytes += (record.value?.count ?? 0) + (record.key?.count ?? 0)
+        }
+        flush()
+        var accounted = 0
+        for (tp, slice) in slices {
+            // Share the batch's gate charge out exactly: the last slice takes the remainder.
+            accounted += slice.bytes
+            let sub = SubBatch(batch: batch, indices: slice.indices, bytes: slice.bytes)
+            if registry.worker(tp)?.submit(sub) != true {
+                // Revoked while in flight: its next owner reads these records again.
+                gate.release(events: slice.indices.count, bytes: slice.bytes)
+            }
+        }
+        if batch.byteCount > accounted { gate.release(events: 0, bytes: batch.byteCount - accounted) }
+    }
+
+    private func shutdown(reason: String) async -> ShutdownReport {
+        let deadline = ContinuousClock.now + .milliseconds(settings.shutdownTimeoutMs)
+        func remaining() -> Duration { max(.milliseconds(100), deadline - .now) }
+        logger.notice("shutting down (\(reason)); deadline \(settings.shutdownTimeoutMs) ms")
+        gate.close()
+        let intakeTask = intake.withLock { $0 }
+        intakeTask?.cancel()
+        await intakeTask?.value
+        var report = ShutdownReport(clean: true, unfinished: 0, unflushed: 0)
+        // Finish what is in flight: processed, published, acknowledged, offsets stored.
+        report.unfinished = await registry.drainAll(timeout: remaining())
+        do { try producer.flush(timeout: remaining()) } catch { report.unflushed = producer.outstanding }
+        do { try await consumer.commit(timeout: remaining()) } catch {
+            if error.code != .state { report.commitError = "\(error)" }
+        }
+        do { try await consumer.close(timeout: remaining()) } catch { report.closeError = "\(error)" }
+        report.unflushed = max(report.unflushed, producer.close(timeout: remaining()))
+        report.clean = report.unfinished == 0 && report.unflushed == 0 && report.commitError == nil
+            && report.closeError == nil && ContinuousClock.now <= deadline
+        if report.clean { logger.notice("\(report)") } else { logger.error("\(report)") }
+        return report
+    }
+}
+
+/// The assigned partitions and their workers; the consumer's rebalance listener.
+final class PartitionRegistry: ConsumerRebalanceListener {
+    private struct State {
+        var workers: [TopicPartition: PartitionWorker] = [:]
+        var model: DetectionModel?
+        var context: PartitionContext?
+    }
+    private let state: Mutex<State>
+    private let detection: DetectionConfig
+    private let logger: Logger
+    private let metrics: StreamMetrics
+
+    init(detection: DetectionConfig, model: DetectionModel?, logger: Logger, metrics: StreamMetrics) {
+        self.detection = detection
+        self.logger = logger
+        self.metrics = metrics
+        state = Mutex(State(model: model))
+    }
+
+    /// Set once, after the clients exist and before subscribing (no callback can run earlier).
+    var context: PartitionContext? {
+        get { state.withLock { $0.context } }
+        set { state.withLock { $0.context = newValue } }
+    }
+
+    var count: Int { state.withLock { $0.workers.count } }
+
+    func worker(_ tp: TopicPartition) -> PartitionWorker? { state.withLock { $0.workers[tp] } }
+
+    func replaceModel(_ model: DetectionModel?) {
+        let workers = state.withLock { s -> [PartitionWorker] in
+            s.model = model
+            return Array(s.workers.values)
+        }
+        for worker in workers { worker.replaceModel(model, config: detection) }
+    }
+
+    func partitionsAssigned(_ partitions: [TopicPartitionOffset]) async -> [TopicPartition: Int64] {
+        metrics.rebalances.increment()
+        guard let context else { return [:] }
+        let model = state.withLock { $0.model }
+        var overrides: [TopicPartition: Int64] = [:]
+        for assigned in partitions {
+            let tp = assigned.topicPartition
+            var engine = DetectionEngine(config: detection, model: model)
+            var replayUntil = Int64.min
+            // Restore the newest snapshot at or before the committed offset, then replay the
+            // records between the two silently: the state is then exactly what it was.
+            if let store = context.stateStore, assigned.offset >= 0,
+               let (offset, bytes) = store.latest(tp, atOrBefore: assigned.offset, logger: logger) {
+                do {
+                    try engine.restore(bytes)
+                    overrides[tp] = offset
+                    replayUntil = assigned.offset
+                    logger.info("\(tp): restored detector state at offset \(offset); replaying up to committed offset \(assigned.offset)")
+                } catch {
+                    logger.warning("\(tp): snapshot at \(offset) unusable (\(error)); starting with empty state")
+                    engine = DetectionEngine(config: detection, model: model)
+                }
+            } else if assigned.offset >= 0 {
+                logger.info("\(tp): no usable snapshot; starting with empty state at committed offset \(assigned.offset)")
+            }
+            let worker = PartitionWorker(partition: tp, engine: engine, replayUntil: replayUntil, context: context)
+            state.withLock { $0.workers[tp] = worker }
+        }
+        return overrides
+    }
+
+    func partitionsRevoked(_ partitions: [TopicPartition], lost: Bool) async {
+        metrics.rebalances.increment()
+        let workers = state.withLock { s in partitions.compactMap { s.workers.removeValue(forKey: $0) } }
+        // Finish in-flight work so its offsets are stored before the consumer commits; a lost
+        // partition is not committed, but finishing still publishes what was detected.
+        await withTaskGroup(of: Void.self) { group in
+            for worker in workers {
+                group.addTask { [logger] in
+                    let left = await worker.drain(timeout: .seconds(20))
+                    if left > 0 { logger.warning("\(worker.partition): \(left) record range(s) unfinished at revoke; they will be read again") }
+                }
+            }
+        }
+    }
+
+    /// Drains every worker (shutdown); returns the unfinished record ranges left.
+    func drainAll(timeout: Duration) async -> Int {
+        let workers = state.withLock { s -> [PartitionWorker] in
+            defer { s.workers.removeAll() }
+            return Array(s.workers.values)
+        }
+        return await withTaskGroup(of: Int.self) { group in
+            for worker in workers { group.addTask { await worker.drain(timeout: timeout) } }
+            var left = 0
+            for await n in group { left += n }
+            return left
+        }
+    }
+}
