@@ -103,6 +103,11 @@ let package = Package(
             dependencies: ["VigilDetection", "VigilSimulation"]
         ),
         .testTarget(
+            name: "VigilPipelineTests",
+            dependencies: ["VigilPipeline", "VigilConfig", "VigilKafka", "VigilDetection", "VigilSimulation", "VigilFiles",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "VigilConfigTests",
             dependencies: ["VigilConfig", "VigilKafka", "VigilPipeline", .product(name: "Yams", package: "Yams")]
         ),
