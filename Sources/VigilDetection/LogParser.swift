@@ -154,16 +154,43 @@ public enum LogParser {
         range.allSatisfy { isSpace(body[$0]) }
     }
 
-    /// Parses one Kafka record value: a JSON object, a log line, or several NDJSON lines.
+    /// Parses one Kafka record value: a JSON object, a JSON array of them, a log line, or
+    /// several NDJSON or log lines. A value that is not UTF-8 text is an error as a whole.
     public static func parseRecord(_ bytes: UnsafeBufferPointer<UInt8>, options: ParseOptions) -> ParsedInput {
-        var lines = LineParser(options: options)
-        var result = ParsedInput()
-        lines.feed(bytes, final: true, into: &result)
+        var result: ParsedInput
+        if let first = bytes.first(where: { !isSpace($0) }), first == UInt8(ascii: "[") || first == UInt8(ascii: "{") {
+            result = parse(bytes, options: options)
+        } else {
+            if !isUTF8(bytes) {
+                var invalid = ParsedInput()
+                invalid.records = 1
+                invalid.errors.append(RecordError(index: 0, line: nil, reason: "not UTF-8 text"))
+                return invalid
+            }
+            var lines = LineParser(options: options)
+            result = ParsedInput()
+            lines.feed(bytes, final: true, into: &result)
+        }
         if result.records == 0 {
             result.records = 1
             result.errors.append(RecordError(index: 0, line: nil, reason: "empty record"))
         }
         return result
+    }
+
+    private static func isUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var ascii: UInt8 = 0
+        for b in bytes { ascii |= b }
+        if ascii < 0x80 { return true }
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
     }
 }
 

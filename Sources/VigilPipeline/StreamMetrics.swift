@@ -37,6 +37,16 @@ final class StreamMetrics: Sendable {
         counter.increment()
     }
 
+    /// librdkafka's `consumer_lag`, or — where the broker's latest-offset answer is unknown
+    /// (Tansu) — the fetch high watermark minus the committed (else consumed) position.
+    static func lag(_ stats: [String: Any]) -> Int? {
+        if let lag = stats["consumer_lag"] as? Int, lag >= 0 { return lag }
+        guard let high = stats["hi_offset"] as? Int, high >= 0 else { return nil }
+        if let committed = stats["committed_offset"] as? Int, committed >= 0 { return max(0, high - committed) }
+        if let position = stats["app_offset"] as? Int, position >= 0 { return max(0, high - position) }
+        return nil
+    }
+
     /// Consumer lag per partition from librdkafka's statistics JSON.
     func statistics(_ json: [UInt8]) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
@@ -44,7 +54,7 @@ final class StreamMetrics: Sendable {
         for (topic, value) in topics {
             guard let partitions = (value as? [String: Any])?["partitions"] as? [String: Any] else { continue }
             for (partition, stats) in partitions where partition != "-1" {
-                guard let stats = stats as? [String: Any], let lag = stats["consumer_lag"] as? Int, lag >= 0 else { continue }
+                guard let stats = stats as? [String: Any], let lag = Self.lag(stats) else { continue }
                 let key = "\(topic)|\(partition)"
                 let gauge = lagGauges.withLock { gauges -> Gauge in
                     if let g = gauges[key] { return g }

@@ -1,0 +1,254 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import Testing
+import VigilDetection
+import VigilKafka
+import VigilSimulation
+
+/// Runs the real `vigil` binary and an independent Python Kafka client against the local
+/// broker that `make test` starts.
+enum StreamHarness {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let brokers = ProcessInfo.processInfo.environment["VIGIL_TEST_BROKERS"] ?? "127.0.0.1:9092"
+    static let python = root.appendingPathComponent(".tools/venv/bin/python").path
+
+    static var logger: Logger {
+        var logger = Logger(label: "vigil.test")
+        logger.logLevel = .warning
+        return logger
+    }
+
+    /// The `vigil` executable `swift build` produced.
+    static func vigil() throws -> String {
+        for configuration in ["debug", "release"] {
+            let path = root.appendingPathComponent(".build/\(configuration)/vigil").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        throw HarnessError("no vigil binary under .build; run the tests with `make test`")
+    }
+
+    struct HarnessError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    static func unique(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
+
+    static func temporaryDirectory() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-test-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static func createTopics(_ names: [String: Int]) async throws {
+        let admin = try KafkaAdmin(configuration: AdminConfiguration(bootstrapServers: brokers), observer: KafkaClientObserver(logger: logger))
+        let results = try await admin.createTopics(names.map { TopicSpecification(name: $0.key, partitions: $0.value, replicationFactor: 1) },
+                                                   timeout: .seconds(15))
+        for (name, result) in results { do { try result.get() } catch { throw HarnessError("create \(name): \(error)") } }
+    }
+
+    /// Input records: the value bytes, their partition and the record timestamp.
+    struct Input {
+        var partitions: Int
+        var records: [(partition: Int32, value: [UInt8])] = []
+        static let timestamp: Int64 = 1_793_491_200_000
+    }
+
+    /// Generated logs (JSON events), partitioned by host, plus `malformed` records scattered in.
+    static func input(partitions: Int, generator: GeneratorOptions, malformed: [[UInt8]] = []) -> Input {
+        let data = Generator.generate(generator)
+        var input = Input(partitions: partitions)
+        let records = data.history + data.test
+        var junk = malformed.makeIterator()
+        let every = malformed.isEmpty ? Int.max : max(1, records.count / (malformed.count + 1))
+        for (i, line) in records.enumerated() {
+            let value = Array(line.utf8)
+            let host = value.withUnsafeBufferPointer {
+                LogParser.parseRecord($0, options: ParseOptions(referenceTime: Input.timestamp, fallbackTime: Input.timestamp))
+            }.events.first?.host ?? ""
+            let partition = Int32(StableHash.hash(host) % UInt64(partitions))
+            input.records.append((partition, value))
+            if i > 0 && i % every == 0, let bad = junk.next() { input.records.append((partition, bad)) }
+        }
+        while let bad = junk.next() { input.records.append((0, bad)) }
+        return input
+    }
+
+    static func produce(_ input: Input, topic: String) async throws {
+        var config = ProducerConfiguration(bootstrapServers: brokers)
+        config.linger = .milliseconds(20)
+        let producer = try KafkaProducer(configuration: config, observer: KafkaClientObserver(logger: logger))
+        for chunk in stride(from: 0, to: input.records.count, by: 10_000) {
+            let messages = input.records[chunk..<min(chunk + 10_000, input.records.count)].map {
+                ProducerMessage(topic: topic, partition: $0.partition, value: $0.value, timestamp: Input.timestamp)
+            }
+            for result in await producer.send(messages) { _ = try result.get() }
+        }
+        producer.close(timeout: .seconds(30))
+    }
+
+    /// What the engine finds when it reads each partition in order, as the stream must:
+    /// anomaly id → (partition, source record index within the partition).
+    static func expected(_ input: Input) -> [String: (partition: Int32, offset: Int64)] {
+        var result: [String: (Int32, Int64)] = [:]
+        var engines: [Int32: DetectionEngine] = [:]
+        var offsets: [Int32: Int64] = [:]
+        for (partition, value) in input.records {
+            let offset = offsets[partition, default: 0]
+            offsets[partition] = offset + 1
+            let parsed = value.withUnsafeBufferPointer {
+                LogParser.parseRecord($0, options: ParseOptions(referenceTime: Input.timestamp, fallbackTime: Input.timestamp))
+            }
+            for event in parsed.events {
+                for anomaly in engines[partition, default: DetectionEngine()].process(event) { result[anomaly.id] = (partition, offset) }
+            }
+        }
+        return result
+    }
+
+    /// Records of a topic, read by the Python client (confluent-kafka).
+    struct DumpedRecord: Decodable {
+        var partition: Int32
+        var offset: Int64
+        var key: String?
+        var value: String?
+        var headers: [String: String?]
+    }
+
+    static func dump(_ topic: String, expect: Int = 0, idle: Double = 3, timeout: Double = 120) throws -> [DumpedRecord] {
+        guard FileManager.default.isExecutableFile(atPath: python) else { throw HarnessError("\(python) missing; run the tests with `make test`") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [root.appendingPathComponent("scripts/kafka-dump.py").path, "--brokers", brokers, "--topic", topic,
+                             "--expect", String(expect), "--idle", String(idle), "--timeout", String(timeout)]
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw HarnessError("kafka-dump failed: \(String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+        }
+        let decoder = JSONDecoder()
+        return try data.split(separator: 0x0A).map { try decoder.decode(DumpedRecord.self, from: Data($0)) }
+    }
+
+    /// Anomaly ids in a dump, with how often each occurs and the source offsets.
+    static func anomalyIDs(_ records: [DumpedRecord]) -> [String: [Int64]] {
+        var ids: [String: [Int64]] = [:]
+        for r in records {
+            guard let value = r.value,
+                  let object = try? JSONSerialization.jsonObject(with: Data(value.utf8)) as? [String: Any],
+                  let id = object["id"] as? String else { continue }
+            ids[id, default: []].append(Int64((r.headers["vigil.source.offset"] ?? nil) ?? "") ?? -1)
+        }
+        return ids
+    }
+
+    /// A running `vigil stream`.
+    final class StreamProcess {
+        let process = Process()
+        let logPath: String
+        private let logHandle: FileHandle
+
+        init(arguments: [String], logPath: String) throws {
+            self.logPath = logPath
+            if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+            process.executableURL = URL(fileURLWithPath: try StreamHarness.vigil())
+            process.arguments = ["stream"] + arguments
+            logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+            logHandle.seekToEndOfFile()
+            process.standardOutput = logHandle
+            process.standardError = logHandle
+            try process.run()
+        }
+
+        var pid: Int32 { process.processIdentifier }
+        var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+        func terminate() { kill(pid, SIGTERM) }
+        func kill9() { kill(pid, SIGKILL) }
+
+        /// Waits for exit; nil on timeout (the process is then killed).
+        func wait(timeout: Duration) async -> Int32? {
+            let deadline = ContinuousClock.now + timeout
+            while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(100)) }
+            if process.isRunning {
+                kill9()
+                process.waitUntilExit()
+                return nil
+            }
+            return process.terminationStatus
+        }
+    }
+
+    /// The standard stream arguments for a test.
+    static func streamArguments(input: String, output: String, dlq: String, group: String, stateDir: String,
+                                metricsPort: Int = 0, extra: [String] = []) -> [String] {
+        ["--brokers", brokers, "--input-topic", input, "--output-topic", output, "--dlq-topic", dlq, "--group-id", group,
+         "--state-dir", stateDir, "--metrics-port", String(metricsPort), "--commit-interval-ms", "500",
+         "--snapshot-interval-ms", "1000", "--consumer-property", "session.timeout.ms=6000", "--log-level", "info"] + extra
+    }
+
+    /// Committed offsets of a group (-1001 where none).
+    static func committed(group: String, topic: String, partitions: Int) async throws -> [Int32: Int64] {
+        let consumer = try KafkaConsumer(configuration: ConsumerConfiguration(bootstrapServers: brokers, groupID: group),
+                                         observer: KafkaClientObserver(logger: logger))
+        let tps = (0..<partitions).map { TopicPartition(topic, Int32($0)) }
+        let committed = try consumer.committed(tps, timeout: .seconds(10))
+        try? await consumer.close(timeout: .seconds(2))
+        return Dictionary(uniqueKeysWithValues: committed.map { ($0.topicPartition.partition, $0.offset) })
+    }
+
+    /// Records produced per partition (Tansu's "latest offset" answer is unreliable, so the
+    /// end of each partition is known from what was produced).
+    static func ends(_ input: Input) -> [Int32: Int64] {
+        var ends: [Int32: Int64] = [:]
+        for (partition, _) in input.records { ends[partition, default: 0] += 1 }
+        return ends
+    }
+
+    /// Waits until the group has committed everything produced.
+    static func waitUntilCommitted(group: String, topic: String, input: Input, timeout: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        let ends = Self.ends(input)
+        while ContinuousClock.now < deadline {
+            let committed = try await committed(group: group, topic: topic, partitions: input.partitions)
+            if ends.allSatisfy({ committed[$0.key, default: -1] >= $0.value }) { return true }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        return false
+    }
+
+    /// A plain HTTP/1.1 GET on loopback: (status, body), nil if nothing answers.
+    static func httpGet(port: Int, path: String) -> (Int, String)? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return nil }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return nil }
+        var response = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            response.append(contentsOf: buffer[0..<n])
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard let statusLine = text.split(separator: "\r\n").first, let status = Int(statusLine.split(separator: " ").dropFirst().first ?? ""),
+              let bodyStart = text.range(of: "\r\n\r\n") else { return nil }
+        return (status, String(text[bodyStart.upperBound...]))
+    }
+}
