@@ -15,6 +15,8 @@ struct SubBatch: Sendable {
 enum PartitionWork: Sendable {
     case records(SubBatch)
     case replaceModel(DetectionModel?, DetectionConfig)
+    /// Time for a state snapshot, if anything was processed since the last one.
+    case snapshot
 }
 
 /// Everything a worker shares with the pipeline.
@@ -48,11 +50,15 @@ final class PartitionWorker: Sendable {
         var unfinished = 0
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
         var accepting = true
+        /// A snapshot waiting for its offset to become committable.
+        var heldSnapshot: (offset: Int64, bytes: [UInt8])? = nil
     }
 
     /// `replayUntil`: records before this offset were already published and committed; they are
     /// processed only to rebuild state (after restoring a snapshot) and publish nothing.
-    init(partition: TopicPartition, engine: DetectionEngine, replayUntil: Int64, context: PartitionContext) {
+    /// `restored`: the engine comes from a snapshot (otherwise the worker snapshots its empty
+    /// state at the first record, so recovery can always start from a snapshot).
+    init(partition: TopicPartition, engine: DetectionEngine, replayUntil: Int64, restored: Bool, context: PartitionContext) {
         self.partition = partition
         self.context = context
         self.state = Mutex(State())
@@ -60,26 +66,37 @@ final class PartitionWorker: Sendable {
         self.work = continuation
         let runner = Task { [self] in
             var engine = engine
-            var lastSnapshot = ContinuousClock.now
+            var processedUpTo: Int64? = nil
+            var snapshotAt: Int64? = nil
+            var needsBaseSnapshot = !restored
             for await item in stream {
                 switch item {
                 case .records(let sub):
-                    await process(sub, engine: &engine, replayUntil: replayUntil)
-                    if let store = context.stateStore,
-                       ContinuousClock.now - lastSnapshot >= .milliseconds(context.settings.snapshotIntervalMs),
-                       let last = sub.indices.last {
-                        saveSnapshot(engine, nextOffset: sub.batch[last].offset + 1, store: store)
-                        lastSnapshot = .now
+                    if needsBaseSnapshot, let store = context.stateStore, let first = sub.indices.first {
+                        // The state before this partition's first record here: everything
+                        // before it is already committed (or there is nothing before it).
+                        saveSnapshot(engine.snapshot(), nextOffset: sub.batch[first].offset, store: store)
+                        snapshotAt = sub.batch[first].offset
                     }
+                    needsBaseSnapshot = false
+                    await process(sub, engine: &engine, replayUntil: replayUntil)
+                    if let last = sub.indices.last { processedUpTo = sub.batch[last].offset + 1 }
                     state.withLock { $0.queued -= 1 }
                     notifyIfDrained()
+                case .snapshot:
+                    // Written once every record before it is finished (so it is never ahead of
+                    // what can be committed); serialised now, while the engine is at that point.
+                    if context.stateStore != nil, let next = processedUpTo, next != snapshotAt {
+                        holdSnapshot(engine.snapshot(), nextOffset: next)
+                        snapshotAt = next
+                    }
                 case .replaceModel(let model, let config):
                     engine.replaceModel(model, config: config)
                 }
             }
             // Stopped: leave a snapshot of the final state for whoever reads on from here.
             if let store = context.stateStore, let next = state.withLock({ $0.tracker.committable }) {
-                saveSnapshot(engine, nextOffset: next, store: store)
+                saveSnapshot(engine.snapshot(), nextOffset: next, store: store)
             }
         }
         task.withLock { $0 = runner }
@@ -99,6 +116,8 @@ final class PartitionWorker: Sendable {
     func replaceModel(_ model: DetectionModel?, config: DetectionConfig) {
         work.yield(.replaceModel(model, config))
     }
+
+    func requestSnapshot() { work.yield(.snapshot) }
 
     /// Stops accepting work and waits until everything queued is processed and acknowledged
     /// (at most `timeout`). Returns the number of unfinished record ranges left.
@@ -148,9 +167,19 @@ final class PartitionWorker: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    private func saveSnapshot(_ engine: DetectionEngine, nextOffset: Int64, store: StateStore) {
+    /// Keeps a snapshot until its offset is committable, then writes it (see `finish`).
+    private func holdSnapshot(_ bytes: [UInt8], nextOffset: Int64) {
+        let ready = state.withLock { s -> Bool in
+            if let committable = s.tracker.committable, committable >= nextOffset { return true }
+            s.heldSnapshot = (nextOffset, bytes)
+            return false
+        }
+        if ready, let store = context.stateStore { saveSnapshot(bytes, nextOffset: nextOffset, store: store) }
+    }
+
+    private func saveSnapshot(_ bytes: [UInt8], nextOffset: Int64, store: StateStore) {
         do {
-            try store.save(partition, nextOffset: nextOffset, state: engine.snapshot())
+            try store.save(partition, nextOffset: nextOffset, state: bytes)
         } catch {
             context.logger.warning("could not save a state snapshot for \(partition): \(error.localizedDescription)")
         }
@@ -265,10 +294,14 @@ final class PartitionWorker: Sendable {
     }
 
     private func finish(first: Int64, events: Int, bytes: Int, deadLetters: Int, latestEvent: Int64) {
-        let advanced = state.withLock { s -> Int64? in
+        let (advanced, snapshot) = state.withLock { s -> (Int64?, (offset: Int64, bytes: [UInt8])?) in
             s.unfinished -= 1
-            return s.tracker.finish(first: first)
+            let advanced = s.tracker.finish(first: first)
+            guard let advanced, let held = s.heldSnapshot, held.offset <= advanced else { return (advanced, nil) }
+            s.heldSnapshot = nil
+            return (advanced, held)
         }
+        if let snapshot, let store = context.stateStore { saveSnapshot(snapshot.bytes, nextOffset: snapshot.offset, store: store) }
         if let advanced {
             let failures = context.consumer.store([TopicPartitionOffset(partition, offset: advanced)])
             if let error = failures[partition], error.code != .state {

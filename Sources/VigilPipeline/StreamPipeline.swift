@@ -71,7 +71,13 @@ public final class StreamPipeline: Sendable {
         }, onStatistics: { metrics.statistics($0) })
         consumer = try KafkaConsumer(configuration: settings.consumerConfiguration, observer: observer, listener: registry)
         producer = try KafkaProducer(configuration: settings.producerConfiguration, observer: observer)
-        let store = settings.stateDirectory.map { StateStore(directory: $0, group: settings.groupID) }
+        let store = settings.stateDirectory.map { directory in
+            var store = StateStore(directory: directory, group: settings.groupID)
+            // Keep enough snapshots that one is at or before the committed offset, which trails
+            // the newest snapshot by up to a commit interval or two.
+            store.keep = max(3, 2 * settings.commitIntervalMs / max(1, settings.snapshotIntervalMs) + 2)
+            return store
+        }
         registry.context = PartitionContext(settings: settings, detection: detection, producer: producer, consumer: consumer,
                                             gate: gate, metrics: metrics, stateStore: store, logger: logger)
     }
@@ -109,6 +115,12 @@ public final class StreamPipeline: Sendable {
                 consumer.commitAsync()
             }
         }
+        let snapshots = Task { [registry, settings] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(settings.snapshotIntervalMs))
+                registry.requestSnapshots()
+            }
+        }
         let gauges = Task { [gate, metrics, registry] in
             while !Task.isCancelled {
                 metrics.inFlight.record(gate.events)
@@ -120,6 +132,7 @@ public final class StreamPipeline: Sendable {
         let reason = await stopRequested.value
         commits.cancel()
         gauges.cancel()
+        snapshots.cancel()
         return await shutdown(reason: reason)
     }
 
@@ -224,6 +237,10 @@ final class PartitionRegistry: ConsumerRebalanceListener {
 
     func worker(_ tp: TopicPartition) -> PartitionWorker? { state.withLock { $0.workers[tp] } }
 
+    func requestSnapshots() {
+        for worker in state.withLock({ Array($0.workers.values) }) { worker.requestSnapshot() }
+    }
+
     func replaceModel(_ model: DetectionModel?) {
         let workers = state.withLock { s -> [PartitionWorker] in
             s.model = model
@@ -241,6 +258,7 @@ final class PartitionRegistry: ConsumerRebalanceListener {
             let tp = assigned.topicPartition
             var engine = DetectionEngine(config: detection, model: model)
             var replayUntil = Int64.min
+            var restored = false
             // Restore the newest snapshot at or before the committed offset, then replay the
             // records between the two silently: the state is then exactly what it was.
             if let store = context.stateStore, assigned.offset >= 0,
@@ -249,6 +267,7 @@ final class PartitionRegistry: ConsumerRebalanceListener {
                     try engine.restore(bytes)
                     overrides[tp] = offset
                     replayUntil = assigned.offset
+                    restored = true
                     logger.info("\(tp): restored detector state at offset \(offset); replaying up to committed offset \(assigned.offset)")
                 } catch {
                     logger.warning("\(tp): snapshot at \(offset) unusable (\(error)); starting with empty state")
@@ -256,8 +275,10 @@ final class PartitionRegistry: ConsumerRebalanceListener {
                 }
             } else if assigned.offset >= 0 {
                 logger.info("\(tp): no usable snapshot; starting with empty state at committed offset \(assigned.offset)")
+            } else {
+                logger.info("\(tp): nothing committed yet; starting with empty state")
             }
-            let worker = PartitionWorker(partition: tp, engine: engine, replayUntil: replayUntil, context: context)
+            let worker = PartitionWorker(partition: tp, engine: engine, replayUntil: replayUntil, restored: restored, context: context)
             state.withLock { $0.workers[tp] = worker }
         }
         return overrides

@@ -77,15 +77,18 @@ enum StreamHarness {
         return input
     }
 
-    static func produce(_ input: Input, topic: String) async throws {
+    /// Produces the input in order; `perSecond` paces it (0: as fast as possible).
+    static func produce(_ input: Input, topic: String, perSecond: Int = 0) async throws {
         var config = ProducerConfiguration(bootstrapServers: brokers)
-        config.linger = .milliseconds(20)
+        config.linger = .milliseconds(5)
         let producer = try KafkaProducer(configuration: config, observer: KafkaClientObserver(logger: logger))
-        for chunk in stride(from: 0, to: input.records.count, by: 10_000) {
-            let messages = input.records[chunk..<min(chunk + 10_000, input.records.count)].map {
+        let chunkSize = perSecond > 0 ? max(1, perSecond / 20) : 10_000
+        for chunk in stride(from: 0, to: input.records.count, by: chunkSize) {
+            let messages = input.records[chunk..<min(chunk + chunkSize, input.records.count)].map {
                 ProducerMessage(topic: topic, partition: $0.partition, value: $0.value, timestamp: Input.timestamp)
             }
             for result in await producer.send(messages) { _ = try result.get() }
+            if perSecond > 0 { try await Task.sleep(for: .milliseconds(50)) }
         }
         producer.close(timeout: .seconds(30))
     }
@@ -157,7 +160,7 @@ enum StreamHarness {
 
         init(arguments: [String], logPath: String) throws {
             self.logPath = logPath
-            if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+            if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
             process.executableURL = URL(fileURLWithPath: try StreamHarness.vigil())
             process.arguments = ["stream"] + arguments
             logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))

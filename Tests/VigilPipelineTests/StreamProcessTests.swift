@@ -131,3 +131,127 @@ struct StreamProcessTests {
         #expect(modelMessage.contains("manifest.json"))
     }
 }
+
+/// Crash safety and rebalancing with real processes.
+@Suite("vigil stream under failure", .serialized)
+struct StreamFailureTests {
+    /// Splits the input into waves, so each (re)started process has fresh work to be killed in.
+    func waves(_ input: StreamHarness.Input, count: Int) -> [StreamHarness.Input] {
+        let size = (input.records.count + count - 1) / count
+        return stride(from: 0, to: input.records.count, by: size).map { start in
+            var wave = StreamHarness.Input(partitions: input.partitions)
+            wave.records = Array(input.records[start..<min(start + size, input.records.count)])
+            return wave
+        }
+    }
+
+    func bigInput() -> StreamHarness.Input {
+        var options = GeneratorOptions()
+        options.users = 200
+        options.historyDays = 2
+        options.attackDays = 8
+        options.attacksPerKind = 5
+        return StreamHarness.input(partitions: 4, generator: options)
+    }
+
+    @Test("kill -9 at random points and restart: nothing lost, duplicates only replays, commits never ahead of output")
+    func crashSafety() async throws {
+        let input = bigInput()
+        let expected = StreamHarness.expected(input)
+        let (inTopic, outTopic, dlq) = (StreamHarness.unique("in"), StreamHarness.unique("out"), StreamHarness.unique("dlq"))
+        try await StreamHarness.createTopics([inTopic: 4, outTopic: 4, dlq: 1])
+        let group = StreamHarness.unique("g")
+        let dir = StreamHarness.temporaryDirectory()
+        let arguments = StreamHarness.streamArguments(input: inTopic, output: outTopic, dlq: dlq, group: group,
+                                                      stateDir: "\(dir)/state",
+                                                      extra: ["--group-instance-id", "crash-test", "--batch-size", "200",
+                                                              "--snapshot-interval-ms", "200"])
+        var killsAt: [[Int32: Int64]] = []
+        var kills = 0
+        var produced = 0
+        for (round, wave) in waves(input, count: 5).enumerated() {
+            let stream = try StreamHarness.StreamProcess(arguments: arguments, logPath: "\(dir)/stream.log")
+            let assignments = stream.log.components(separatedBy: "partitions assigned: \(inTopic)").count
+            // Wait until this process owns the partitions, then feed it while it runs.
+            for _ in 0..<80 where stream.log.components(separatedBy: "partitions assigned: \(inTopic)").count == assignments {
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            let feeding = Task { try await StreamHarness.produce(wave, topic: inTopic, perSecond: 4_000) }
+            produced += wave.records.count
+            if round == 4 { // the last run finishes everything
+                try await feeding.value
+                let done = try await StreamHarness.waitUntilCommitted(group: group, topic: inTopic, input: input, timeout: .seconds(180))
+                #expect(done, "not all committed; log:\n\(stream.log.suffix(3000))")
+                stream.terminate()
+                #expect(await stream.wait(timeout: .seconds(40)) == 0)
+                break
+            }
+            // Kill it at a random moment while records arrive and are processed.
+            try await Task.sleep(for: .milliseconds(Int.random(in: 200...max(300, wave.records.count / 4))))
+            stream.kill9()
+            _ = await stream.wait(timeout: .seconds(5))
+            kills += 1
+            try await feeding.value
+            // Whatever is committed now must already be published.
+            let committed = try await StreamHarness.committed(group: group, topic: inTopic, partitions: 4)
+            killsAt.append(committed)
+            let published = StreamHarness.anomalyIDs(try StreamHarness.dump(outTopic, idle: 2))
+            let owed = expected.filter { committed[$0.value.partition, default: -1] > $0.value.offset }
+            let missing = owed.keys.filter { published[$0] == nil }
+            #expect(missing.isEmpty, "after kill \(kills): \(missing.count) anomalies of committed records are not published")
+        }
+        let output = StreamHarness.anomalyIDs(try StreamHarness.dump(outTopic, expect: expected.count))
+        let lost = Set(expected.keys).subtracting(output.keys)
+        let unexpected = Set(output.keys).subtracting(expected.keys)
+        let duplicates = output.values.reduce(0) { $0 + $1.count - 1 }
+        #expect(lost.isEmpty, "\(lost.count) anomalies lost")
+        #expect(unexpected.isEmpty, "\(unexpected.count) anomalies the engine does not produce")
+        // A duplicate must come from work that was not committed when a process was killed.
+        for (id, offsets) in output where offsets.count > 1 {
+            guard let source = expected[id] else { continue }
+            let replayable = killsAt.contains { ($0[source.partition] ?? -1001) <= source.offset }
+            #expect(replayable, "duplicate \(id) from \(source.partition)@\(source.offset) was committed before every kill")
+        }
+        let log = (try? String(contentsOfFile: "\(dir)/stream.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("restored detector state"),
+                "no restart restored a snapshot:\n\(log.split(separator: "\n").filter { $0.contains("state") || $0.contains("snapshot") }.joined(separator: "\n"))")
+        print("crash test: \(kills) kills, \(produced) records, \(expected.count) expected anomalies, lost \(lost.count), duplicates \(duplicates)")
+        if lost.isEmpty && unexpected.isEmpty { try? FileManager.default.removeItem(atPath: dir) } else { print("crash test files kept in \(dir)") }
+    }
+
+    @Test("a second instance joins and leaves mid-stream: nothing lost, nothing extra")
+    func rebalance() async throws {
+        let input = bigInput()
+        let expected = StreamHarness.expected(input)
+        let (inTopic, outTopic, dlq) = (StreamHarness.unique("in"), StreamHarness.unique("out"), StreamHarness.unique("dlq"))
+        try await StreamHarness.createTopics([inTopic: 4, outTopic: 4, dlq: 1])
+        let group = StreamHarness.unique("g")
+        let dir = StreamHarness.temporaryDirectory()
+        let arguments = StreamHarness.streamArguments(input: inTopic, output: outTopic, dlq: dlq, group: group,
+                                                      stateDir: "\(dir)/state", extra: ["--batch-size", "200"])
+        let parts = waves(input, count: 3)
+        try await StreamHarness.produce(parts[0], topic: inTopic)
+        let a = try StreamHarness.StreamProcess(arguments: arguments, logPath: "\(dir)/a.log")
+        try await Task.sleep(for: .seconds(5))
+        let b = try StreamHarness.StreamProcess(arguments: arguments, logPath: "\(dir)/b.log")
+        try await StreamHarness.produce(parts[1], topic: inTopic)
+        // Cooperative rebalancing takes two rounds (revoke, then assign) of a few seconds each.
+        for _ in 0..<60 where !b.log.contains("partitions assigned: \(inTopic)") { try await Task.sleep(for: .milliseconds(500)) }
+        try await Task.sleep(for: .seconds(2))
+        #expect(b.log.contains("partitions assigned: \(inTopic)"), "b never got partitions:\n\(b.log.suffix(2000))\na:\n\(a.log.suffix(3000))")
+        b.terminate()
+        #expect(await b.wait(timeout: .seconds(40)) == 0)
+        try await StreamHarness.produce(parts[2], topic: inTopic)
+        let done = try await StreamHarness.waitUntilCommitted(group: group, topic: inTopic, input: input, timeout: .seconds(180))
+        #expect(done, "not all committed; a:\n\(a.log.suffix(2000))")
+        a.terminate()
+        #expect(await a.wait(timeout: .seconds(40)) == 0)
+        let output = StreamHarness.anomalyIDs(try StreamHarness.dump(outTopic, expect: expected.count))
+        let lost = Set(expected.keys).subtracting(output.keys)
+        let unexpected = Set(output.keys).subtracting(expected.keys)
+        #expect(lost.isEmpty, "\(lost.count) anomalies lost")
+        #expect(unexpected.isEmpty, "\(unexpected.count) anomalies the engine does not produce")
+        #expect(output.values.allSatisfy { $0.count == 1 }, "duplicates although every revoke finished its work")
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
