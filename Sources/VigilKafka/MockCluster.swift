@@ -66,6 +66,12 @@ public final class MockCluster: Sendable {
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err) }
     }
 
+    /// Makes `brokerID` the group coordinator of `group`.
+    public func setGroupCoordinator(_ group: String, brokerID: Int32) throws(KafkaError) {
+        let err = rd_kafka_mock_coordinator_set(cluster, "group", group, brokerID)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err) }
+    }
+
     /// Kafka protocol request types that errors can be injected into.
     public struct APIKey: Sendable {
         public let rawValue: Int16

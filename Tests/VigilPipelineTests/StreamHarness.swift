@@ -78,8 +78,8 @@ enum StreamHarness {
     }
 
     /// Produces the input in order; `perSecond` paces it (0: as fast as possible).
-    static func produce(_ input: Input, topic: String, perSecond: Int = 0) async throws {
-        var config = ProducerConfiguration(bootstrapServers: brokers)
+    static func produce(_ input: Input, topic: String, perSecond: Int = 0, bootstrap: String = brokers) async throws {
+        var config = ProducerConfiguration(bootstrapServers: bootstrap)
         config.linger = .milliseconds(5)
         let producer = try KafkaProducer(configuration: config, observer: KafkaClientObserver(logger: logger))
         let chunkSize = perSecond > 0 ? max(1, perSecond / 20) : 10_000
@@ -198,8 +198,8 @@ enum StreamHarness {
     }
 
     /// Committed offsets of a group (-1001 where none).
-    static func committed(group: String, topic: String, partitions: Int) async throws -> [Int32: Int64] {
-        let consumer = try KafkaConsumer(configuration: ConsumerConfiguration(bootstrapServers: brokers, groupID: group),
+    static func committed(group: String, topic: String, partitions: Int, bootstrap: String = brokers) async throws -> [Int32: Int64] {
+        let consumer = try KafkaConsumer(configuration: ConsumerConfiguration(bootstrapServers: bootstrap, groupID: group),
                                          observer: KafkaClientObserver(logger: logger))
         let tps = (0..<partitions).map { TopicPartition(topic, Int32($0)) }
         let committed = try consumer.committed(tps, timeout: .seconds(10))
@@ -216,11 +216,12 @@ enum StreamHarness {
     }
 
     /// Waits until the group has committed everything produced.
-    static func waitUntilCommitted(group: String, topic: String, input: Input, timeout: Duration) async throws -> Bool {
+    static func waitUntilCommitted(group: String, topic: String, input: Input, timeout: Duration,
+                                   bootstrap: String = brokers) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         let ends = Self.ends(input)
         while ContinuousClock.now < deadline {
-            let committed = try await committed(group: group, topic: topic, partitions: input.partitions)
+            let committed = try await committed(group: group, topic: topic, partitions: input.partitions, bootstrap: bootstrap)
             if ends.allSatisfy({ committed[$0.key, default: -1] >= $0.value }) { return true }
             try await Task.sleep(for: .milliseconds(500))
         }
@@ -253,5 +254,34 @@ enum StreamHarness {
         guard let statusLine = text.split(separator: "\r\n").first, let status = Int(statusLine.split(separator: " ").dropFirst().first ?? ""),
               let bodyStart = text.range(of: "\r\n\r\n") else { return nil }
         return (status, String(text[bodyStart.upperBound...]))
+    }
+}
+
+extension StreamHarness {
+    /// Anomaly ids in a topic, read with Vigil's own consumer (for the in-process mock cluster).
+    static func readAnomalyIDs(topic: String, partitions: Int, bootstrap: String, quiet: Duration = .seconds(3)) async throws -> [String: Int] {
+        let consumer = try KafkaConsumer(configuration: ConsumerConfiguration(bootstrapServers: bootstrap, groupID: unique("read")),
+                                         observer: KafkaClientObserver(logger: logger))
+        try consumer.assign((0..<partitions).map { TopicPartitionOffset(topic, Int32($0), offset: -2) })
+        var ids: [String: Int] = [:]
+        while let batch = await consumer.nextBatch(timeout: quiet) {
+            for record in batch {
+                guard let value = record.value,
+                      let object = try? JSONSerialization.jsonObject(with: Data(value)) as? [String: Any],
+                      let id = object["id"] as? String else { continue }
+                ids[id, default: 0] += 1
+            }
+        }
+        try? await consumer.close(timeout: .seconds(2))
+        return ids
+    }
+
+    /// Resident set size of this process, MiB.
+    static func rssMiB() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+        }
+        return 0
     }
 }

@@ -1,0 +1,126 @@
+import Foundation
+import Logging
+import Testing
+import VigilDetection
+import VigilKafka
+@testable import VigilPipeline
+import VigilSimulation
+
+/// The pipeline in-process against librdkafka's mock cluster, which can take brokers down and
+/// inject request errors on demand (a real broker cannot).
+@Suite("Stream under broker faults (mock cluster)", .serialized)
+struct StreamFaultTests {
+    func input(users: Int = 40, days: Int = 2) -> StreamHarness.Input {
+        var options = GeneratorOptions()
+        options.users = users
+        options.historyDays = 1
+        options.attackDays = days
+        options.attacksPerKind = 2
+        return StreamHarness.input(partitions: 2, generator: options)
+    }
+
+    func settings(_ cluster: MockCluster, stateDir: String) -> StreamSettings {
+        var s = StreamSettings()
+        s.brokers = cluster.bootstrapServers
+        s.groupID = StreamHarness.unique("g")
+        s.inputTopic = "in"
+        s.outputTopic = "out"
+        s.deadLetterTopic = "dlq"
+        s.stateDirectory = stateDir
+        s.commitIntervalMs = 500
+        s.snapshotIntervalMs = 200
+        s.metricsPort = 0
+        s.consumerProperties = ["session.timeout.ms": "6000"]
+        // Fail fast on a dead broker, so the pipeline's own retries are exercised.
+        s.producerProperties = ["message.timeout.ms": "3000"]
+        return s
+    }
+
+    static var logger: Logger {
+        var logger = Logger(label: "vigil.test.faults")
+        logger.logLevel = ProcessInfo.processInfo.environment["VIGIL_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+        return logger
+    }
+
+    @Test("brokers down and back, produce errors injected: every anomaly arrives, nothing is lost")
+    func brokerDownAndBack() async throws {
+        let cluster = try MockCluster(brokers: 3)
+        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] { try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1) }
+        let data = input()
+        let expected = StreamHarness.expected(data)
+        try await StreamHarness.produce(data, topic: "in", bootstrap: cluster.bootstrapServers)
+        let dir = StreamHarness.temporaryDirectory()
+        let settings = settings(cluster, stateDir: dir)
+        let pipeline = try StreamPipeline(settings: settings, model: nil, logger: Self.logger)
+        let running = Task { await pipeline.run() }
+        try await Task.sleep(for: .seconds(4))
+        // Produce errors the producer retries, then every broker down for a while.
+        cluster.pushRequestErrors(.produce, [.notLeaderForPartition, .requestTimedOut, .notEnoughReplicas, .notLeaderForPartition])
+        for id in 1...3 { try cluster.setBrokerDown(Int32(id)) }
+        try await Task.sleep(for: .seconds(5))
+        for id in 1...3 { try cluster.setBrokerUp(Int32(id)) }
+        let done = try await StreamHarness.waitUntilCommitted(group: settings.groupID, topic: "in", input: data, timeout: .seconds(120),
+                                                              bootstrap: cluster.bootstrapServers)
+        #expect(done)
+        pipeline.stop()
+        let report = await running.value
+        #expect(report.clean, "\(report)")
+        let output = try await StreamHarness.readAnomalyIDs(topic: "out", partitions: 2, bootstrap: cluster.bootstrapServers)
+        let lost = Set(expected.keys).subtracting(output.keys)
+        #expect(lost.isEmpty, "\(lost.count) of \(expected.count) anomalies lost")
+        #expect(Set(output.keys).subtracting(expected.keys).isEmpty)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    @Test("output broker unavailable: intake stops at the in-flight cap, memory stays flat, nothing is lost")
+    func outputUnavailable() async throws {
+        let cluster = try MockCluster(brokers: 2)
+        try cluster.createTopic("in", partitions: 2, replicationFactor: 1)
+        try cluster.createTopic("out", partitions: 2, replicationFactor: 1)
+        try cluster.createTopic("dlq", partitions: 1, replicationFactor: 1)
+        for p in Int32(0)..<2 {
+            try cluster.setPartitionLeader("in", p, brokerID: 1)
+            try cluster.setPartitionLeader("out", p, brokerID: 2)
+        }
+        try cluster.setPartitionLeader("dlq", 0, brokerID: 2)
+        let data = input(users: 150, days: 6)
+        let expected = StreamHarness.expected(data)
+        try await StreamHarness.produce(data, topic: "in", bootstrap: cluster.bootstrapServers)
+        let dir = StreamHarness.temporaryDirectory()
+        var settings = settings(cluster, stateDir: dir)
+        settings.maxInFlightEvents = 2_000
+        settings.batchSize = 200
+        try cluster.setGroupCoordinator(settings.groupID, brokerID: 1)
+        try cluster.setBrokerDown(2) // the output is unreachable from the start
+        let pipeline = try StreamPipeline(settings: settings, model: nil, logger: Self.logger)
+        let running = Task { await pipeline.run() }
+        try await Task.sleep(for: .seconds(3))
+        let baseline = StreamHarness.rssMiB()
+        var peakInFlight = 0
+        var peakRSS = baseline
+        for _ in 0..<20 {
+            try await Task.sleep(for: .milliseconds(500))
+            peakInFlight = max(peakInFlight, pipeline.health.inFlightEvents)
+            peakRSS = max(peakRSS, StreamHarness.rssMiB())
+        }
+        // Bounded: never more than the cap plus one batch in flight, and memory flat.
+        #expect(peakInFlight > 0)
+        #expect(peakInFlight <= settings.maxInFlightEvents + settings.batchSize, "in flight \(peakInFlight)")
+        #expect(peakRSS - baseline < 100, "RSS grew from \(baseline) to \(peakRSS) MiB while the output was down")
+        // Nothing is committed while nothing is published.
+        let committed = try await StreamHarness.committed(group: settings.groupID, topic: "in", partitions: 2, bootstrap: cluster.bootstrapServers)
+        #expect(committed.values.allSatisfy { $0 <= Int64(settings.maxInFlightEvents) || $0 < 0 })
+        try cluster.setBrokerUp(2)
+        let done = try await StreamHarness.waitUntilCommitted(group: settings.groupID, topic: "in", input: data, timeout: .seconds(180),
+                                                              bootstrap: cluster.bootstrapServers)
+        #expect(done)
+        pipeline.stop()
+        let report = await running.value
+        #expect(report.clean, "\(report)")
+        let output = try await StreamHarness.readAnomalyIDs(topic: "out", partitions: 2, bootstrap: cluster.bootstrapServers)
+        let lost = Set(expected.keys).subtracting(output.keys)
+        #expect(lost.isEmpty, "\(lost.count) of \(expected.count) anomalies lost")
+        print("output-unavailable test: \(data.records.count) records, peak in flight \(peakInFlight) (cap \(settings.maxInFlightEvents)), RSS \(Int(baseline)) → \(Int(peakRSS)) MiB, \(expected.count) anomalies, lost \(lost.count)")
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
