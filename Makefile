@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PKG_CONFIG_PATH := $(CURDIR)/.deps/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
 
-.PHONY: all bootstrap build release test run bench broker-up broker-down broker-status clean
+.PHONY: all bootstrap build release test run bench bench-stream broker-up broker-down broker-status clean
 
 all: build
 
@@ -30,6 +30,10 @@ run:
 ## Detection-engine benchmark on one core, baselines in the same run (release build).
 bench: release
 	.build/release/vigil bench
+
+## vigil stream end to end vs a plain librdkafka consumer on the same topic (local broker).
+bench-stream:
+	@scripts/bench-stream
 
 broker-up: build
 	@scripts/broker up

@@ -77,6 +77,8 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // libc knobs Swift's Glibc module does not expose (malloc tuning).
+        .target(name: "CVigilSupport"),
         // The `vigil` command.
         .executableTarget(
             name: "VigilCLI",
@@ -88,6 +90,7 @@ let package = Package(
                 "VigilFiles",
                 "VigilPipeline",
                 "VigilServers",
+                "CVigilSupport",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

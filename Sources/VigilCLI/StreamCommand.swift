@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import CVigilSupport
 import Foundation
 import Logging
 import Metrics
@@ -86,6 +87,9 @@ struct StreamCommand: AsyncParsableCommand {
             print(settings.yaml, terminator: "")
             return
         }
+        // Consumer batches are a few hundred kilobytes each: above glibc's default mmap threshold,
+        // every batch would map fresh pages (page faults) and unmap them again. Keep them on the heap.
+        vigil_keep_large_blocks_on_heap(64 << 20, 128 << 20)
         let level = Logger.Level(rawValue: settings.logLevel) ?? .info
         LoggingBootstrap.once { label in
             settings.logFormat == .json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label) as any LogHandler

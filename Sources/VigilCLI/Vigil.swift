@@ -11,7 +11,7 @@ struct Vigil: AsyncParsableCommand {
         version: VigilVersion.string,
         subcommands: [VersionCommand.self, TopicsCommand.self, GenerateCommand.self, TrainCommand.self,
                       AnalyzeCommand.self, EvaluateCommand.self, BenchCommand.self, StreamCommand.self,
-                      ProduceCommand.self, ConsumeCommand.self]
+                      ProduceCommand.self, ConsumeCommand.self, BenchStreamCommand.self]
     )
 }
 

@@ -42,6 +42,13 @@ public struct ParsedInput: Sendable {
     public var records = 0
 
     public init() {}
+
+    /// Empties the result, keeping its storage for the next record.
+    public mutating func removeAll() {
+        events.removeAll(keepingCapacity: true)
+        errors.removeAll(keepingCapacity: true)
+        records = 0
+    }
 }
 
 /// Turns input — one JSON object, a JSON array, NDJSON, or plain log lines (mixed with JSON
@@ -157,25 +164,50 @@ public enum LogParser {
     /// Parses one Kafka record value: a JSON object, a JSON array of them, a log line, or
     /// several NDJSON or log lines. A value that is not UTF-8 text is an error as a whole.
     public static func parseRecord(_ bytes: UnsafeBufferPointer<UInt8>, options: ParseOptions) -> ParsedInput {
-        var result: ParsedInput
-        if let first = bytes.first(where: { !isSpace($0) }), first == UInt8(ascii: "[") || first == UInt8(ascii: "{") {
-            result = parse(bytes, options: options)
+        var result = ParsedInput()
+        parseRecord(bytes, options: options, into: &result)
+        return result
+    }
+
+    /// Like ``parseRecord(_:options:)``, appending to `result` — a caller parsing many records
+    /// reuses one result (cleared between records) instead of allocating one per record.
+    public static func parseRecord(_ bytes: UnsafeBufferPointer<UInt8>, options: ParseOptions, into result: inout ParsedInput) {
+        let recordsBefore = result.records
+        var k = 0
+        while k < bytes.count, isSpace(bytes[k]) { k += 1 }
+        let first: UInt8? = k < bytes.count ? bytes[k] : nil
+        if first == UInt8(ascii: "[") {
+            let parsed = parseArray(UnsafeBufferPointer(rebasing: bytes[k...]), options: options)
+            result.records += parsed.records
+            result.events.append(contentsOf: parsed.events)
+            result.errors.append(contentsOf: parsed.errors)
+        } else if first == UInt8(ascii: "{") && hasInnerNewline(bytes, from: k) {
+            // Several NDJSON lines or one pretty-printed object: let container detection decide.
+            let parsed = parse(bytes, options: options)
+            result.records += parsed.records
+            result.events.append(contentsOf: parsed.events)
+            result.errors.append(contentsOf: parsed.errors)
         } else {
-            if !isUTF8(bytes) {
-                var invalid = ParsedInput()
-                invalid.records = 1
-                invalid.errors.append(RecordError(index: 0, line: nil, reason: "not UTF-8 text"))
-                return invalid
+            // One JSON object (the reader validates its UTF-8) or log lines.
+            if first != UInt8(ascii: "{") && !isUTF8(bytes) {
+                result.records += 1
+                result.errors.append(RecordError(index: 0, line: nil, reason: "not UTF-8 text"))
+                return
             }
             var lines = LineParser(options: options)
-            result = ParsedInput()
             lines.feed(bytes, final: true, into: &result)
         }
-        if result.records == 0 {
-            result.records = 1
+        if result.records == recordsBefore {
+            result.records += 1
             result.errors.append(RecordError(index: 0, line: nil, reason: "empty record"))
         }
-        return result
+    }
+
+    /// A line break followed by more than whitespace.
+    private static func hasInnerNewline(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Bool {
+        guard var i = UnsafeBufferPointer(rebasing: bytes[start...]).firstIndex(of: 0x0A).map({ $0 + start }) else { return false }
+        while i < bytes.count, isSpace(bytes[i]) { i += 1 }
+        return i < bytes.count
     }
 
     private static func isUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -271,25 +303,27 @@ public struct LineParser {
             }
             return
         }
-        switch SyslogParser.parse(line, referenceTime: options.fallbackTime ?? options.referenceTime) {
-        case .success(var event):
-            event.fingerprint = StableHash.hash(line)
-            lastTimestamp = event.timestamp
-            result.events.append(event)
-        case .failure(.noTimestamp):
+        // Parsed in place at the end of the events array: no copies of the event.
+        result.events.append(LogEvent(timestamp: 0, kind: .unknown))
+        let slot = result.events.count - 1
+        switch SyslogParser.parse(line, referenceTime: options.fallbackTime ?? options.referenceTime, into: &result.events[slot]) {
+        case nil:
+            result.events[slot].fingerprint = StableHash.hash(line)
+            lastTimestamp = result.events[slot].timestamp
+        case .noTimestamp:
             // Not syslog-dated: a continuation or free-form line. Still an event, dated by
             // the record or the line before it.
             guard let time = options.fallbackTime ?? lastTimestamp else {
+                result.events.removeLast()
                 result.errors.append(RecordError(index: index, line: lineNumber,
                                                  reason: "no timestamp at the start of the line and no earlier line to date it by"))
                 return
             }
-            var event = LogEvent(timestamp: time, kind: .unknown)
-            SyslogParser.classify(UnsafeBufferPointer(rebasing: line[k...]), program: .other, into: &event)
-            event.fingerprint = StableHash.hash(line)
-            result.events.append(event)
-        case .failure(.empty):
-            return
+            result.events[slot] = LogEvent(timestamp: time, kind: .unknown)
+            SyslogParser.classify(UnsafeBufferPointer(rebasing: line[k...]), program: .other, into: &result.events[slot])
+            result.events[slot].fingerprint = StableHash.hash(line)
+        case .empty:
+            result.events.removeLast()
         }
     }
 }

@@ -16,21 +16,28 @@ public enum SyslogParser {
     /// Parses a line. Lines without a recognisable timestamp fail with `.noTimestamp`; the
     /// caller decides whether to date them otherwise (see ``LogParser``).
     public static func parse(_ line: UnsafeBufferPointer<UInt8>, referenceTime: Int64) -> Result<LogEvent, Failure> {
+        var event = LogEvent(timestamp: 0, kind: .unknown)
+        if let failure = parse(line, referenceTime: referenceTime, into: &event) { return .failure(failure) }
+        return .success(event)
+    }
+
+    /// Parses into `event` in place (no copies of the event); returns why it failed, if it did.
+    static func parse(_ line: UnsafeBufferPointer<UInt8>, referenceTime: Int64, into event: inout LogEvent) -> Failure? {
         var c = ByteCursor(line)
         c.skipSpaces()
-        guard !c.atEnd else { return .failure(.empty) }
+        guard !c.atEnd else { return .empty }
         if c.peek == UInt8(ascii: "<") {
             let start = c.i
             c.i += 1
             if c.number() != nil, c.skip(">") {
-                if c.skip("1 ") { return rfc5424(&c, line) }
+                if c.skip("1 ") { return rfc5424(&c, line, into: &event) }
             } else {
                 c.i = start
             }
         }
-        guard let timestamp = timestamp(&c, referenceTime: referenceTime) else { return .failure(.noTimestamp) }
+        guard let timestamp = timestamp(&c, referenceTime: referenceTime) else { return .noTimestamp }
         c.skipSpaces()
-        var event = LogEvent(timestamp: timestamp, kind: .unknown)
+        event = LogEvent(timestamp: timestamp, kind: .unknown)
         // Host, then "tag[pid]:" — the tag is absent when the token after the host has no colon.
         let afterTimestamp = c
         if let host = c.token() {
@@ -42,7 +49,7 @@ public enum SyslogParser {
                 event.service = String(bytes: program)
                 c.skipSpaces()
                 classify(c.rest, program: AuthMessages.program(program), into: &event)
-                return .success(event)
+                return nil
             }
             // "host message…" without a tag, or the tag directly after the timestamp.
             c = tagStart
@@ -50,14 +57,14 @@ public enum SyslogParser {
                 let program = UnsafeBufferPointer(rebasing: host[..<programEnd])
                 event.service = String(bytes: program)
                 classify(c.rest, program: AuthMessages.program(program), into: &event)
-                return .success(event)
+                return nil
             }
             event.host = String(bytes: host)
             classify(c.rest, program: .other, into: &event)
-            return .success(event)
+            return nil
         }
         classify(afterTimestamp.rest, program: .other, into: &event)
-        return .success(event)
+        return nil
     }
 
     /// Where the program name ends in a tag `prog[pid]:` or `prog:`; nil if not a tag.
@@ -141,9 +148,9 @@ public enum SyslogParser {
 
     // MARK: RFC 5424
 
-    private static func rfc5424(_ c: inout ByteCursor, _ line: UnsafeBufferPointer<UInt8>) -> Result<LogEvent, Failure> {
-        guard let time = c.token(), let timestamp = UTC.parse(time) else { return .failure(.noTimestamp) }
-        var event = LogEvent(timestamp: timestamp, kind: .unknown)
+    private static func rfc5424(_ c: inout ByteCursor, _ line: UnsafeBufferPointer<UInt8>, into event: inout LogEvent) -> Failure? {
+        guard let time = c.token(), let timestamp = UTC.parse(time) else { return .noTimestamp }
+        event = LogEvent(timestamp: timestamp, kind: .unknown)
         c.skipSpaces()
         let host = c.token()
         c.skipSpaces()
@@ -178,7 +185,7 @@ public enum SyslogParser {
             program = AuthMessages.program(app)
         }
         classify(c.rest, program: program, into: &event)
-        return .success(event)
+        return nil
     }
 
     private static func isNil(_ token: UnsafeBufferPointer<UInt8>) -> Bool { token.count == 1 && token[0] == UInt8(ascii: "-") }

@@ -84,6 +84,24 @@ public struct ConsumerBatch: Sendable, RandomAccessCollection {
             headers: entry.headersIndex < 0 ? [] : headerLists[Int(entry.headersIndex)])
     }
 
+    /// The offset of the record at `position` (no record is built, nothing is retained).
+    public func offset(at position: Int) -> Int64 { entries[position].offset }
+
+    /// The record's timestamp in milliseconds, if the broker supplied one.
+    public func timestamp(at position: Int) -> Int64? {
+        let t = entries[position].timestamp
+        return t >= 0 ? t : nil
+    }
+
+    /// Calls `body` with the record's value bytes in place (nil for a null value). Cheaper than
+    /// building the record: no reference counting on the shared buffer, which matters when
+    /// several partitions' workers read one batch concurrently.
+    public func withValue<R>(at position: Int, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R {
+        let entry = entries[position]
+        guard entry.valueStart >= 0 else { return try body(nil) }
+        return try storage.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[entry.valueStart..<entry.valueStart + entry.valueCount])) }
+    }
+
     /// This batch without the records of `partitions` (nil if nothing is left). The buffer is
     /// shared, not copied.
     func removing(_ partitions: Set<TopicPartition>) -> ConsumerBatch? {

@@ -196,40 +196,48 @@ final class PartitionWorker: Sendable {
         var latestEvent: Int64 = .min
         var parsedEvents = 0, failedRecords = 0, replayed = 0
         let lateBefore = engine.statistics.lateEvents
+        let batch = sub.batch
+        var parsed = ParsedInput()
+        var anomalies: [Anomaly] = []
         for index in sub.indices {
-            let record = sub.batch[index]
-            let live = record.offset >= replayUntil
+            let offset = batch.offset(at: index)
+            let live = offset >= replayUntil
             if live {
-                if firstLive == nil { firstLive = record.offset }
-                lastLive = record.offset
+                if firstLive == nil { firstLive = offset }
+                lastLive = offset
             } else {
                 replayed += 1
             }
-            let options = ParseOptions(referenceTime: record.timestamp ?? latestEvent, fallbackTime: record.timestamp)
-            let parsed: ParsedInput
-            if let value = record.value {
-                parsed = value.withUnsafeBufferPointer { LogParser.parseRecord($0, options: options) }
-            } else {
-                var empty = ParsedInput()
-                empty.records = 1
-                empty.errors = [RecordError(index: 0, line: nil, reason: "null value (tombstone): nothing to analyse")]
-                parsed = empty
+            let timestamp = batch.timestamp(at: index)
+            let options = ParseOptions(referenceTime: timestamp ?? latestEvent, fallbackTime: timestamp)
+            parsed.removeAll()
+            batch.withValue(at: index) { value in
+                if let value {
+                    LogParser.parseRecord(value, options: options, into: &parsed)
+                } else {
+                    parsed.records = 1
+                    parsed.errors.append(RecordError(index: 0, line: nil, reason: "null value (tombstone): nothing to analyse"))
+                }
             }
             parsedEvents += parsed.events.count
-            for event in parsed.events {
-                if event.timestamp > latestEvent { latestEvent = event.timestamp }
-                let anomalies = engine.process(event)
-                guard live else { continue }
+            anomalies.removeAll(keepingCapacity: true)
+            for i in parsed.events.indices {
+                let time = parsed.events[i].timestamp
+                if time > latestEvent { latestEvent = time }
+                anomalies.append(contentsOf: engine.process(parsed.events[i]))
+            }
+            if !live { continue }
+            if !anomalies.isEmpty || !parsed.errors.isEmpty {
+                // Only now is the record itself needed (for headers and dead letters).
+                let record = batch[index]
                 for anomaly in anomalies {
                     messages.append(StreamMessages.anomaly(anomaly, topic: settings.outputTopic, source: record))
                     context.metrics.anomaly(detector: anomaly.detector.rawValue, severity: anomaly.severity.rawValue)
                 }
-            }
-            if !parsed.errors.isEmpty {
-                failedRecords += 1
-                if live {
+                if !parsed.errors.isEmpty {
+                    failedRecords += 1
                     messages.append(StreamMessages.deadLetter(record, topic: settings.deadLetterTopic, errors: parsed.errors))
-                    context.logger.debug("record \(partition)@\(record.offset) to the dead-letter topic: \(parsed.errors.first.map(String.init(describing:)) ?? "")")
+                    context.logger.debug("record \(partition)@\(offset) to the dead-letter topic: \(parsed.errors.first.map(String.init(describing:)) ?? "")")
                 }
             }
         }
