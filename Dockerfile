@@ -14,7 +14,8 @@ FROM debian:bookworm-slim
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
       ca-certificates libssl3 zlib1g libzstd1 liblz4-1 libsasl2-2 \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 vigil
+ && useradd --system --uid 10001 vigil \
+ && mkdir -p /var/lib/vigil/state && chown vigil /var/lib/vigil/state
 COPY --from=build /out/vigil /usr/local/bin/vigil
 COPY topics.yml /etc/vigil/topics.yml
 USER vigil

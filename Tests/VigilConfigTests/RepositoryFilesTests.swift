@@ -42,6 +42,20 @@ struct RepositoryFilesTests {
         #expect(FileManager.default.fileExists(atPath: RepositoryFiles.path("Dockerfile")))
     }
 
+    @Test("the stream service runs vigil stream on the internal listener after the topics exist, with metrics and state")
+    func streamService() throws {
+        let stream = try #require(try services()["stream"])
+        let command = try #require(stream["command"] as? [String])
+        #expect(command.first == "stream")
+        #expect(command.contains("kafka:19092"))
+        #expect(command.contains("0.0.0.0")) // metrics reachable from outside the container
+        #expect((stream["ports"] as? [String])?.contains("9464:9464") == true)
+        #expect((stream["volumes"] as? [String])?.contains("vigil-state:/var/lib/vigil/state") == true)
+        let dependsOn = try #require(stream["depends_on"] as? [String: [String: String]])
+        #expect(dependsOn["topics"]?["condition"] == "service_completed_successfully")
+        #expect(try RepositoryFiles.text("Dockerfile").contains("/var/lib/vigil/state"))
+    }
+
     @Test("every compose service, published port and named volume is documented in the README")
     func readmeMatchesCompose() throws {
         let readme = try RepositoryFiles.text("README.md")
