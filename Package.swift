@@ -107,7 +107,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VigilPipelineTests",
-            dependencies: ["VigilPipeline", "VigilConfig", "VigilKafka", "VigilDetection", "VigilSimulation", "VigilFiles",
+            dependencies: ["VigilPipeline", "VigilConfig", "VigilKafka", "VigilDetection", "VigilSimulation", "VigilFiles", "VigilServers",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(

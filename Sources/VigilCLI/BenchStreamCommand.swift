@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import VigilDetection
 import VigilKafka
+import VigilServers
 import VigilSimulation
 
 /// `vigil bench-stream`: end-to-end throughput and latency of `vigil stream` next to a plain
@@ -234,7 +235,7 @@ struct BenchStreamCommand: AsyncParsableCommand {
 
     /// A metric's value from the stream's /metrics endpoint.
     static func metric(port: Int, _ name: String) -> Int? {
-        guard let body = httpGet(port: port, path: "/metrics") else { return nil }
+        guard let body = LoopbackHTTP.get(port: port, path: "/metrics")?.body else { return nil }
         for line in body.split(separator: "\n") where line.hasPrefix(name + " ") {
             return Double(line.split(separator: " ").last ?? "").map { Int($0) }
         }
@@ -247,32 +248,5 @@ struct BenchStreamCommand: AsyncParsableCommand {
             return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
         }
         return 0
-    }
-
-    /// A minimal HTTP/1.1 GET on loopback.
-    static func httpGet(port: Int, path: String) -> String? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { return nil }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return nil }
-        var response = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            response.append(contentsOf: buffer[0..<n])
-        }
-        let text = String(decoding: response, as: UTF8.self)
-        guard let split = text.range(of: "\r\n\r\n") else { return nil }
-        return String(text[split.upperBound...])
     }
 }

@@ -197,7 +197,13 @@ public final class StreamPipeline: Sendable {
         report.unfinished = await registry.drainAll(timeout: remaining())
         do { try producer.flush(timeout: remaining()) } catch { report.unflushed = producer.outstanding }
         do { try await consumer.commit(timeout: remaining()) } catch {
-            if error.code != .state { report.commitError = "\(error)" }
+            // A lost assignment (say, after the brokers were unreachable for longer than the
+            // session) must not be committed: its next owner resumes from the last commit.
+            if error.code == .assignmentLost {
+                logger.warning("final commit skipped: the group assignment was lost; the next owner reads from the last commit")
+            } else if error.code != .state {
+                report.commitError = "\(error)"
+            }
         }
         do { try await consumer.close(timeout: remaining()) } catch { report.closeError = "\(error)" }
         report.unflushed = max(report.unflushed, producer.close(timeout: remaining()))

@@ -1,11 +1,9 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import Testing
 import VigilDetection
 import VigilKafka
+import VigilServers
 import VigilSimulation
 
 /// Runs the real `vigil` binary and an independent Python Kafka client against the local
@@ -228,32 +226,9 @@ enum StreamHarness {
         return false
     }
 
-    /// A plain HTTP/1.1 GET on loopback: (status, body), nil if nothing answers.
+    /// A GET to the stream's metrics/health server.
     static func httpGet(port: Int, path: String) -> (Int, String)? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { return nil }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return nil }
-        var response = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            response.append(contentsOf: buffer[0..<n])
-        }
-        let text = String(decoding: response, as: UTF8.self)
-        guard let statusLine = text.split(separator: "\r\n").first, let status = Int(statusLine.split(separator: " ").dropFirst().first ?? ""),
-              let bodyStart = text.range(of: "\r\n\r\n") else { return nil }
-        return (status, String(text[bodyStart.upperBound...]))
+        LoopbackHTTP.get(port: port, path: path).map { ($0.status, $0.body) }
     }
 }
 
