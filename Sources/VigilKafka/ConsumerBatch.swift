@@ -87,6 +87,20 @@ public struct ConsumerBatch: Sendable, RandomAccessCollection {
     /// The offset of the record at `position` (no record is built, nothing is retained).
     public func offset(at position: Int) -> Int64 { entries[position].offset }
 
+    /// The partition of the record at `position` (topic name: ``topic(at:)``).
+    public func partition(at position: Int) -> Int32 { entries[position].partition }
+
+    /// The topic of the record at `position`.
+    public func topic(at position: Int) -> String { topics[Int(entries[position].topicIndex)] }
+
+    /// Whether the records at `a` and `b` are in the same topic and partition.
+    public func samePartition(_ a: Int, _ b: Int) -> Bool {
+        entries[a].partition == entries[b].partition && entries[a].topicIndex == entries[b].topicIndex
+    }
+
+    /// Key and value bytes of the record at `position`.
+    public func byteCount(at position: Int) -> Int { entries[position].keyCount + entries[position].valueCount }
+
     /// The record's timestamp in milliseconds, if the broker supplied one.
     public func timestamp(at position: Int) -> Int64? {
         let t = entries[position].timestamp

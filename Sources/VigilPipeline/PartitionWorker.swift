@@ -221,10 +221,13 @@ final class PartitionWorker: Sendable {
             }
             parsedEvents += parsed.events.count
             anomalies.removeAll(keepingCapacity: true)
-            for i in parsed.events.indices {
-                let time = parsed.events[i].timestamp
-                if time > latestEvent { latestEvent = time }
-                anomalies.append(contentsOf: engine.process(parsed.events[i]))
+            // Through a buffer pointer the events are borrowed, not copied (a copy retains
+            // every string field of the event).
+            parsed.events.withUnsafeBufferPointer { events in
+                for i in events.indices {
+                    if events[i].timestamp > latestEvent { latestEvent = events[i].timestamp }
+                    anomalies.append(contentsOf: engine.process(events[i]))
+                }
             }
             if !live { continue }
             if !anomalies.isEmpty || !parsed.errors.isEmpty {

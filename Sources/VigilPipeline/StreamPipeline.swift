@@ -150,30 +150,22 @@ public final class StreamPipeline: Sendable {
 
     /// Splits a batch by partition and hands each slice to its worker.
     private func dispatch(_ batch: ConsumerBatch) {
+        // Records of a partition come in runs; no record is materialised here.
         var slices: [TopicPartition: (indices: [Int], bytes: Int)] = [:]
-        var lastPartition: TopicPartition? = nil
-        var run: [Int] = []
-        var runBytes = 0
-        func flush() {
-            guard let tp = lastPartition, !run.isEmpty else { return }
-            slices[tp, default: ([], 0)].indices.append(contentsOf: run)
-            slices[tp, default: ([], 0)].bytes += runBytes
-            run.removeAll(keepingCapacity: true)
-            runBytes = 0
+        var runStart = 0
+        func flush(_ end: Int) {
+            guard end > runStart else { return }
+            let tp = TopicPartition(batch.topic(at: runStart), batch.partition(at: runStart))
+            var bytes = 0
+            for index in runStart..<end { bytes += batch.byteCount(at: index) }
+            slices[tp, default: ([], 0)].indices.append(contentsOf: runStart..<end)
+            slices[tp, default: ([], 0)].bytes += bytes
+            runStart = end
         }
-        for index in batch.indices {
-            let record = batch[index]
-            if record.partition != lastPartition?.partition || record.topic != lastPartition?.topic {
-                flush()
-                lastPartition = record.topicPartition
-            }
-            run.append(index)
-            runBytes += (record.value?.count ?? 0) + (record.key?.count ?? 0)
-        }
-        flush()
+        for index in batch.indices where index > runStart && !batch.samePartition(index, runStart) { flush(index) }
+        flush(batch.count)
         var accounted = 0
         for (tp, slice) in slices {
-            // Share the batch's gate charge out exactly: the last slice takes the remainder.
             accounted += slice.bytes
             let sub = SubBatch(batch: batch, indices: slice.indices, bytes: slice.bytes)
             if registry.worker(tp)?.submit(sub) != true {
@@ -181,6 +173,7 @@ public final class StreamPipeline: Sendable {
                 gate.release(events: slice.indices.count, bytes: slice.bytes)
             }
         }
+        // The batch's byte count is what the gate was charged; release any part not handed out.
         if batch.byteCount > accounted { gate.release(events: 0, bytes: batch.byteCount - accounted) }
     }
 
