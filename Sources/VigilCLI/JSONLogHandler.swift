@@ -16,8 +16,8 @@ struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
+    func log(event: Logging.LogEvent) {
+        let (level, message, explicit, source) = (event.level, event.message, event.metadata, event.source)
         var w = JSONWriter(capacity: 256)
         w.beginObject()
         w.field("ts", UTC.format(Int64(Date().timeIntervalSince1970 * 1000)))
