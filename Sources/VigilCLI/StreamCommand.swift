@@ -136,8 +136,7 @@ struct StreamCommand: AsyncParsableCommand {
                 return
             }
             do {
-                let model = try ModelDirectory.load(path)
-                pipeline.replaceModel(model)
+                try pipeline.reloadModel { try ModelDirectory.load(path) }
                 logger.notice("SIGHUP: model reloaded from \(path)")
             } catch {
                 logger.error("SIGHUP: \(error); keeping the model in use")

@@ -15,6 +15,8 @@ final class StreamMetrics: Sendable {
     let rebalances = Counter(label: "vigil_rebalances_total")
     let commitFailures = Counter(label: "vigil_commit_failures_total")
     let produceRetries = Counter(label: "vigil_produce_retries_total")
+    let modelReloaded = Counter(label: "vigil_model_reloads_total", dimensions: [("result", "ok")])
+    let modelReloadFailed = Counter(label: "vigil_model_reloads_total", dimensions: [("result", "failed")])
     let inFlight = Gauge(label: "vigil_inflight_events")
     let inFlightBytes = Gauge(label: "vigil_inflight_bytes")
     let assigned = Gauge(label: "vigil_assigned_partitions")

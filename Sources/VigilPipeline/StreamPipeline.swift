@@ -97,6 +97,21 @@ public final class StreamPipeline: Sendable {
     /// later start with it too.
     public func replaceModel(_ model: DetectionModel?) { registry.replaceModel(model) }
 
+    /// Loads a model with `load` and swaps it in (see ``replaceModel(_:)``). If loading throws,
+    /// the model in use stays and the error is rethrown. Either way the outcome is counted in
+    /// `vigil_model_reloads_total{result="ok"|"failed"}`.
+    public func reloadModel(_ load: () throws -> DetectionModel) throws {
+        let model: DetectionModel
+        do {
+            model = try load()
+        } catch {
+            metrics.modelReloadFailed.increment();
+            throw error
+        }
+        registry.replaceModel(model)
+        metrics.modelReloaded.increment()
+    }
+
     /// Runs until ``stop(reason:)`` (or a fatal error), then shuts down within the configured
     /// deadline.
     public func run() async -> ShutdownReport {

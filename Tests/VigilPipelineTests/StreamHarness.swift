@@ -75,6 +75,16 @@ enum StreamHarness {
         return input
     }
 
+    /// Splits the input into consecutive waves (each keeps its records' partitions and order).
+    static func waves(_ input: Input, count: Int) -> [Input] {
+        let size = (input.records.count + count - 1) / count
+        return stride(from: 0, to: input.records.count, by: size).map { start in
+            var wave = Input(partitions: input.partitions)
+            wave.records = Array(input.records[start..<min(start + size, input.records.count)])
+            return wave
+        }
+    }
+
     /// Produces the input in order; `perSecond` paces it (0: as fast as possible).
     static func produce(_ input: Input, topic: String, perSecond: Int = 0, bootstrap: String = brokers) async throws {
         var config = ProducerConfiguration(bootstrapServers: bootstrap)
@@ -93,7 +103,7 @@ enum StreamHarness {
 
     /// What the engine finds when it reads each partition in order, as the stream must:
     /// anomaly id → (partition, source record index within the partition).
-    static func expected(_ input: Input) -> [String: (partition: Int32, offset: Int64)] {
+    static func expected(_ input: Input, model: DetectionModel? = nil) -> [String: (partition: Int32, offset: Int64)] {
         var result: [String: (Int32, Int64)] = [:]
         var engines: [Int32: DetectionEngine] = [:]
         var offsets: [Int32: Int64] = [:]
@@ -104,7 +114,7 @@ enum StreamHarness {
                 LogParser.parseRecord($0, options: ParseOptions(referenceTime: Input.timestamp, fallbackTime: Input.timestamp))
             }
             for event in parsed.events {
-                for anomaly in engines[partition, default: DetectionEngine()].process(event) { result[anomaly.id] = (partition, offset) }
+                for anomaly in engines[partition, default: DetectionEngine(model: model)].process(event) { result[anomaly.id] = (partition, offset) }
             }
         }
         return result

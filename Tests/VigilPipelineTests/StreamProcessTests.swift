@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VigilDetection
+import VigilFiles
 import VigilKafka
 import VigilSimulation
 
@@ -97,6 +98,80 @@ struct StreamProcessTests {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
+    @Test("SIGHUP reloads the model mid-stream without dropping events; a corrupt model is refused and the one in use kept")
+    func modelReload() async throws {
+        var options = generator(days: 2)
+        options.historyDays = 3
+        let input = StreamHarness.input(partitions: 2, generator: options)
+        // The model is trained on the generated history, as `vigil train` would.
+        var trainer = Trainer()
+        for line in Generator.generate(options).history {
+            let parsed = Array(line.utf8).withUnsafeBufferPointer {
+                LogParser.parseRecord($0, options: ParseOptions(referenceTime: StreamHarness.Input.timestamp,
+                                                                fallbackTime: StreamHarness.Input.timestamp))
+            }
+            for event in parsed.events { trainer.add(event) }
+        }
+        let model = trainer.finish()
+        let expected = StreamHarness.expected(input, model: model)
+        // Not vacuous: the model changes what is found.
+        #expect(Set(expected.keys) != Set(StreamHarness.expected(input).keys))
+
+        let dir = StreamHarness.temporaryDirectory()
+        let modelDir = "\(dir)/model"
+        try ModelDirectory.save(model, to: modelDir, vigilVersion: "test")
+        let (inTopic, outTopic, dlq) = (StreamHarness.unique("in"), StreamHarness.unique("out"), StreamHarness.unique("dlq"))
+        try await StreamHarness.createTopics([inTopic: 2, outTopic: 2, dlq: 1])
+        let halves = StreamHarness.waves(input, count: 2)
+        try await StreamHarness.produce(halves[0], topic: inTopic)
+        let group = StreamHarness.unique("g")
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let stream = try StreamHarness.StreamProcess(
+            arguments: StreamHarness.streamArguments(input: inTopic, output: outTopic, dlq: dlq, group: group,
+                                                     stateDir: "\(dir)/state", metricsPort: port, extra: ["--model", modelDir]),
+            logPath: "\(dir)/stream.log")
+        // Signals only once the stream runs (its handlers are installed by then).
+        var ready = false
+        for _ in 0..<300 where !ready {
+            ready = StreamHarness.httpGet(port: port, path: "/readyz")?.0 == 200
+            if !ready { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(ready, "stream not ready; log:\n\(stream.log.suffix(2000))")
+        // The second half is produced while the reloads happen, so events are in flight.
+        let producing = Task { try await StreamHarness.produce(halves[1], topic: inTopic, perSecond: 2_000) }
+        func waitForLog(_ text: String) async -> Bool {
+            for _ in 0..<100 {
+                if stream.log.contains(text) { return true }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            return false
+        }
+        try Data("not a model".utf8).write(to: URL(fileURLWithPath: "\(modelDir)/model.bin"))
+        kill(stream.pid, SIGHUP)
+        #expect(await waitForLog("keeping the model in use"), "log:\n\(stream.log.suffix(2000))")
+        try ModelDirectory.save(model, to: modelDir, vigilVersion: "test")
+        kill(stream.pid, SIGHUP)
+        #expect(await waitForLog("model reloaded"), "log:\n\(stream.log.suffix(2000))")
+        try await producing.value
+
+        let committed = try await StreamHarness.waitUntilCommitted(group: group, topic: inTopic, input: input, timeout: .seconds(120))
+        #expect(committed, "stream did not commit everything; log:\n\(stream.log.suffix(3000))")
+        let metrics = StreamHarness.httpGet(port: port, path: "/metrics")?.1 ?? ""
+        #expect(metrics.contains("vigil_model_reloads_total{result=\"failed\"} 1"), "\(metrics.prefix(3000))")
+        #expect(metrics.contains("vigil_model_reloads_total{result=\"ok\"} 1"))
+        #expect(metrics.contains("vigil_events_consumed_total \(input.records.count)"))
+        stream.terminate()
+        #expect(await stream.wait(timeout: .seconds(40)) == 0, "exit status; log:\n\(stream.log.suffix(2000))")
+
+        let ids = StreamHarness.anomalyIDs(try StreamHarness.dump(outTopic, expect: expected.count))
+        let missing = Set(expected.keys).subtracting(ids.keys)
+        let unexpected = Set(ids.keys).subtracting(expected.keys)
+        #expect(missing.isEmpty, "\(missing.count) expected anomalies missing")
+        #expect(unexpected.isEmpty, "\(unexpected.count) anomalies the engine does not produce with the model")
+        #expect(ids.values.allSatisfy { $0.count == 1 }, "duplicates in a clean run")
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
     @Test("--print-config shows the merged configuration with secrets masked; bad settings fail clearly")
     func printConfig() throws {
         let run = { (arguments: [String], environment: [String: String]) throws -> (Int32, String) in
@@ -135,16 +210,6 @@ struct StreamProcessTests {
 /// Crash safety and rebalancing with real processes.
 @Suite("vigil stream under failure", .serialized)
 struct StreamFailureTests {
-    /// Splits the input into waves, so each (re)started process has fresh work to be killed in.
-    func waves(_ input: StreamHarness.Input, count: Int) -> [StreamHarness.Input] {
-        let size = (input.records.count + count - 1) / count
-        return stride(from: 0, to: input.records.count, by: size).map { start in
-            var wave = StreamHarness.Input(partitions: input.partitions)
-            wave.records = Array(input.records[start..<min(start + size, input.records.count)])
-            return wave
-        }
-    }
-
     func bigInput() -> StreamHarness.Input {
         var options = GeneratorOptions()
         options.users = 200
@@ -169,7 +234,7 @@ struct StreamFailureTests {
         var killsAt: [[Int32: Int64]] = []
         var kills = 0
         var produced = 0
-        for (round, wave) in waves(input, count: 5).enumerated() {
+        for (round, wave) in StreamHarness.waves(input, count: 5).enumerated() {
             let stream = try StreamHarness.StreamProcess(arguments: arguments, logPath: "\(dir)/stream.log")
             let assignments = stream.log.components(separatedBy: "partitions assigned: \(inTopic)").count
             // Wait until this process owns the partitions, then feed it while it runs.
@@ -229,7 +294,7 @@ struct StreamFailureTests {
         let dir = StreamHarness.temporaryDirectory()
         let arguments = StreamHarness.streamArguments(input: inTopic, output: outTopic, dlq: dlq, group: group,
                                                       stateDir: "\(dir)/state", extra: ["--batch-size", "200"])
-        let parts = waves(input, count: 3)
+        let parts = StreamHarness.waves(input, count: 3)
         try await StreamHarness.produce(parts[0], topic: inTopic)
         let a = try StreamHarness.StreamProcess(arguments: arguments, logPath: "\(dir)/a.log")
         try await Task.sleep(for: .seconds(5))
