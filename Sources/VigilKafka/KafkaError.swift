@@ -35,6 +35,10 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let fatal = Code(RD_KAFKA_RESP_ERR__FATAL)
         public static let invalidConfiguration = Code(RD_KAFKA_RESP_ERR__INVALID_TYPE)
         public static let destroyed = Code(RD_KAFKA_RESP_ERR__DESTROY)
+        /// A message purged from the producer's queue (by a close that ran out of time).
+        public static let purgedQueued = Code(RD_KAFKA_RESP_ERR__PURGE_QUEUE)
+        /// A message purged while in flight to the broker (by a close that ran out of time).
+        public static let purgedInFlight = Code(RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
         public static let assignmentLost = Code(RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST)
         public static let unknownTopicOrPartition = Code(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
         public static let messageTooLarge = Code(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)

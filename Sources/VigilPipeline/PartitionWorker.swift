@@ -94,9 +94,12 @@ final class PartitionWorker: Sendable {
                     engine.replaceModel(model, config: config)
                 }
             }
-            // Stopped: leave a snapshot of the final state for whoever reads on from here.
-            if let store = context.stateStore, let next = state.withLock({ $0.tracker.committable }) {
-                saveSnapshot(engine.snapshot(), nextOffset: next, store: store)
+            // Stopped: leave a snapshot of the final state for whoever reads on from here — but
+            // only if every processed record is finished. Otherwise the state is ahead of what
+            // can be committed, and the unfinished records will be read (and counted) again.
+            if let store = context.stateStore, let processed = processedUpTo,
+               state.withLock({ $0.tracker.committable }) == processed {
+                saveSnapshot(engine.snapshot(), nextOffset: processed, store: store)
             }
         }
         task.withLock { $0 = runner }
@@ -290,6 +293,13 @@ final class PartitionWorker: Sendable {
                 }
                 if failed.isEmpty {
                     finish(first: first, events: events, bytes: bytes, deadLetters: deadLetters, latestEvent: latestEvent)
+                    return
+                }
+                if let closing = firstError, closing.code == .destroyed || closing.code == .purgedQueued || closing.code == .purgedInFlight {
+                    // The producer is closing (shutdown past its deadline): retrying cannot
+                    // succeed. The range stays unfinished, so it is not committed and is read
+                    // again by whoever owns the partition next.
+                    context.logger.warning("\(failed.count) message(s) for \(partition) from offset \(first) not delivered before the producer closed; those records will be read again")
                     return
                 }
                 context.metrics.produceRetries.increment(by: failed.count)

@@ -36,6 +36,21 @@ struct StreamFaultTests {
         return s
     }
 
+    /// Two brokers: the input (and the group coordinator) on broker 1, the output topics on
+    /// broker 2, so the output can be taken away alone.
+    func splitCluster() throws -> MockCluster {
+        let cluster = try MockCluster(brokers: 2)
+        try cluster.createTopic("in", partitions: 2, replicationFactor: 1)
+        try cluster.createTopic("out", partitions: 2, replicationFactor: 1)
+        try cluster.createTopic("dlq", partitions: 1, replicationFactor: 1)
+        for p in Int32(0)..<2 {
+            try cluster.setPartitionLeader("in", p, brokerID: 1)
+            try cluster.setPartitionLeader("out", p, brokerID: 2)
+        }
+        try cluster.setPartitionLeader("dlq", 0, brokerID: 2)
+        return cluster
+    }
+
     static var logger: Logger {
         var logger = Logger(label: "vigil.test.faults")
         logger.logLevel = ProcessInfo.processInfo.environment["VIGIL_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
@@ -74,15 +89,7 @@ struct StreamFaultTests {
 
     @Test("output broker unavailable: intake stops at the in-flight cap, memory stays flat, nothing is lost")
     func outputUnavailable() async throws {
-        let cluster = try MockCluster(brokers: 2)
-        try cluster.createTopic("in", partitions: 2, replicationFactor: 1)
-        try cluster.createTopic("out", partitions: 2, replicationFactor: 1)
-        try cluster.createTopic("dlq", partitions: 1, replicationFactor: 1)
-        for p in Int32(0)..<2 {
-            try cluster.setPartitionLeader("in", p, brokerID: 1)
-            try cluster.setPartitionLeader("out", p, brokerID: 2)
-        }
-        try cluster.setPartitionLeader("dlq", 0, brokerID: 2)
+        let cluster = try splitCluster()
         let data = input(users: 150, days: 6)
         let expected = StreamHarness.expected(data)
         try await StreamHarness.produce(data, topic: "in", bootstrap: cluster.bootstrapServers)
@@ -121,6 +128,47 @@ struct StreamFaultTests {
         let lost = Set(expected.keys).subtracting(output.keys)
         #expect(lost.isEmpty, "\(lost.count) of \(expected.count) anomalies lost")
         print("output-unavailable test: \(data.records.count) records, peak in flight \(peakInFlight) (cap \(settings.maxInFlightEvents)), RSS \(Int(baseline)) → \(Int(peakRSS)) MiB, \(expected.count) anomalies, lost \(lost.count)")
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    @Test("shutdown with the output down: returns at the deadline saying what was left; a restart publishes everything")
+    func shutdownDeadline() async throws {
+        let cluster = try splitCluster()
+        let data = input(users: 60, days: 3)
+        let expected = StreamHarness.expected(data)
+        try await StreamHarness.produce(data, topic: "in", bootstrap: cluster.bootstrapServers)
+        let dir = StreamHarness.temporaryDirectory()
+        var settings = settings(cluster, stateDir: dir)
+        settings.shutdownTimeoutMs = 2_000
+        try cluster.setGroupCoordinator(settings.groupID, brokerID: 1)
+        try cluster.setBrokerDown(2)
+        let first = try StreamPipeline(settings: settings, model: nil, logger: Self.logger)
+        let running = Task { await first.run() }
+        for _ in 0..<100 where first.health.inFlightEvents == 0 { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(first.health.inFlightEvents > 0)
+        let stopping = ContinuousClock.now
+        first.stop(reason: "test")
+        let report = await running.value
+        let took = ContinuousClock.now - stopping
+        #expect(!report.clean)
+        #expect(report.unfinished > 0 || report.unflushed > 0, "\(report)")
+        #expect(report.description.hasPrefix("shutdown deadline exceeded"), "\(report)")
+        // The deadline holds (with slack for closing the clients).
+        #expect(took < .seconds(10), "shutdown took \(took)")
+
+        // What was left is read again by the next run once the output is back.
+        try cluster.setBrokerUp(2)
+        let second = try StreamPipeline(settings: settings, model: nil, logger: Self.logger)
+        let again = Task { await second.run() }
+        let done = try await StreamHarness.waitUntilCommitted(group: settings.groupID, topic: "in", input: data, timeout: .seconds(120),
+                                                              bootstrap: cluster.bootstrapServers)
+        #expect(done)
+        second.stop()
+        #expect((await again.value).clean)
+        let output = try await StreamHarness.readAnomalyIDs(topic: "out", partitions: 2, bootstrap: cluster.bootstrapServers)
+        let lost = Set(expected.keys).subtracting(output.keys)
+        #expect(lost.isEmpty, "\(lost.count) of \(expected.count) anomalies lost")
+        #expect(Set(output.keys).subtracting(expected.keys).isEmpty)
         try? FileManager.default.removeItem(atPath: dir)
     }
 }
