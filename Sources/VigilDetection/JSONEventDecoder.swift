@@ -231,6 +231,7 @@ public enum JSONEventDecoder {
         }
         if let explicitSuccess { event.outcome = explicitSuccess ? .success : .failure }
         classify(&event, eventType: eventType)
+        event.limitFieldLengths()
         return nil
     }
 

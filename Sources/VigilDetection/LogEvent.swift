@@ -93,3 +93,37 @@ public struct LogEvent: Sendable, Hashable {
     /// A successful authentication.
     public var isSuccessfulLogin: Bool { isAttempt && outcome == .success }
 }
+
+extension LogEvent {
+    /// The longest `message`, `command` and `template` kept, in UTF-8 bytes.
+    public static let maxTextBytes = 8192
+    /// The longest value kept in the other text fields (names, addresses, identifiers).
+    public static let maxFieldBytes = 1024
+
+    /// Cuts over-long text fields (at a character boundary, ending in "…"). Parsers call it so
+    /// that an anomaly stays far below Kafka's message size limit whatever the input: a
+    /// megabyte-long user name or stack trace must not make an anomaly unpublishable (and
+    /// stall its partition).
+    mutating func limitFieldLengths() {
+        Self.limit(&message, Self.maxTextBytes)
+        Self.limit(&command, Self.maxTextBytes)
+        if template.utf8.count > Self.maxTextBytes { template = Self.truncated(template, Self.maxTextBytes) }
+        let n = Self.maxFieldBytes
+        Self.limit(&user, n); Self.limit(&sourceIP, n); Self.limit(&host, n); Self.limit(&service, n)
+        Self.limit(&destinationIP, n); Self.limit(&country, n); Self.limit(&userAgent, n); Self.limit(&sessionID, n)
+        Self.limit(&targetUser, n); Self.limit(&authMethod, n); Self.limit(&action, n)
+    }
+
+    private static func limit(_ value: inout String?, _ maxBytes: Int) {
+        guard let text = value, text.utf8.count > maxBytes else { return }
+        value = truncated(text, maxBytes)
+    }
+
+    static func truncated(_ text: String, _ maxBytes: Int) -> String {
+        let utf8 = text.utf8
+        var end = utf8.index(utf8.startIndex, offsetBy: maxBytes)
+        // Back to the start of a scalar: never split a multi-byte character.
+        while end > utf8.startIndex && UTF8.isContinuation(utf8[end]) { end = utf8.index(before: end) }
+        return String(text[..<end]) + "…"
+    }
+}

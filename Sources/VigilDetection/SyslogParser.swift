@@ -83,6 +83,7 @@ public enum SyslogParser {
             let prefix = event.service.map { "\($0): " } ?? ""
             event.template = prefix + Templates.mask(trimmed)
         }
+        event.limitFieldLengths()
     }
 
     // MARK: Timestamps

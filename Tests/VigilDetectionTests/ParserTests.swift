@@ -273,6 +273,39 @@ struct JSONEventTests {
     }
 }
 
+@Suite("Over-long fields")
+struct FieldLimitTests {
+    @Test("megabyte-long user names and messages are cut at a character boundary; anomalies stay small")
+    func limits() throws {
+        let hugeUser = String(repeating: "é", count: 300_000) // 2 bytes each: a cut could split one
+        let hugeMessage = String(repeating: "stack frame at 0x1234 ", count: 50_000)
+        var engine = DetectionEngine()
+        var anomalies: [Anomaly] = []
+        for i in 0..<12 {
+            let line = #"{"timestamp":"2026-11-25T12:00:\#(String(format: "%02d", i))Z","user":"\#(hugeUser)","source_ip":"192.0.2.9","event_type":"login","action":"failure","message":"\#(hugeMessage)"}"#
+            let e = try event(line)
+            let user = try #require(e.user)
+            #expect(user.utf8.count <= LogEvent.maxFieldBytes + "…".utf8.count)
+            #expect(user.hasSuffix("…") && user.dropLast().allSatisfy { $0 == "é" })
+            #expect((e.message?.utf8.count ?? 0) <= LogEvent.maxTextBytes + "…".utf8.count)
+            anomalies += engine.process(e)
+        }
+        #expect(!anomalies.isEmpty)
+        for anomaly in anomalies {
+            #expect(AnomalyJSON.encode(anomaly).count < 64 * 1024)
+        }
+        // Syslog lines too, and the cut is deterministic (same input, same event).
+        let line = "Nov 25 12:00:00 host sshd[1]: Failed password for invalid user \(String(repeating: "x", count: 100_000)) from 192.0.2.9 port 22 ssh2"
+        let first = try event(line), second = try event(line)
+        #expect(first == second)
+        #expect((first.user?.utf8.count ?? 0) <= LogEvent.maxFieldBytes + 3)
+        #expect((first.message?.utf8.count ?? 0) <= LogEvent.maxTextBytes + 3)
+        #expect(first.kind == .authFailure)
+        // Short values are untouched.
+        #expect(try event(#"{"timestamp":"2026-11-25T12:00:00Z","user":"alice","message":"ok"}"#).user == "alice")
+    }
+}
+
 @Suite("Input containers")
 struct ContainerTests {
     @Test("one object, an array, NDJSON and plain lines")
