@@ -23,6 +23,24 @@ enum StreamMessages {
 
     /// A record that could not be decoded, for the dead-letter topic: key, value and headers
     /// unchanged, plus Kafka Connect's error headers.
+    /// Marks a dead letter whose value was cut; its value is the original size in bytes.
+    static let truncatedHeader = "vigil.dlq.truncated_from"
+    /// What a dead letter refused as too large keeps of its value and key.
+    static let truncatedValueBytes = 16 * 1024, truncatedKeyBytes = 1024
+
+    /// A dead letter the producer or broker refused as too large, made small: the value and key
+    /// cut, only the error headers kept, and ``truncatedHeader`` added. Retrying it unchanged
+    /// could never succeed and would stall its partition; the original stays findable in the
+    /// source topic through the `__connect.errors.*` headers.
+    static func truncatedDeadLetter(_ message: ProducerMessage) -> ProducerMessage {
+        var small = message
+        small.value = message.value.map { Array($0.prefix(truncatedValueBytes)) }
+        small.key = message.key.map { Array($0.prefix(truncatedKeyBytes)) }
+        small.headers = message.headers.filter { $0.name.hasPrefix("__connect.errors.") }
+            + [KafkaHeader(name: truncatedHeader, string: String(message.value?.count ?? 0))]
+        return small
+    }
+
     static func deadLetter(_ record: ConsumerRecord, topic: String, errors: [RecordError]) -> ProducerMessage {
         let message = errors.prefix(5).map(\.description).joined(separator: "; ")
             + (errors.count > 5 ? "; … \(errors.count - 5) more" : "")

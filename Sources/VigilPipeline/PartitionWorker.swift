@@ -286,9 +286,14 @@ final class PartitionWorker: Sendable {
                 var failed: [ProducerMessage] = []
                 var firstError: KafkaError? = nil
                 for (message, result) in zip(messages, results) {
-                    if case .failure(let error) = result {
+                    guard case .failure(let error) = result else { continue }
+                    if firstError == nil { firstError = error }
+                    if error.code == .messageTooLarge && message.topic == context.settings.deadLetterTopic
+                        && !message.headers.contains(where: { $0.name == StreamMessages.truncatedHeader }) {
+                        context.logger.error("dead letter for \(partition) from offset \(first) is too large for the producer or broker (\(message.value?.count ?? 0) bytes); sending it with its value cut to \(StreamMessages.truncatedValueBytes) bytes")
+                        failed.append(StreamMessages.truncatedDeadLetter(message))
+                    } else {
                         failed.append(message)
-                        if firstError == nil { firstError = error }
                     }
                 }
                 if failed.isEmpty {

@@ -10,13 +10,17 @@ import VigilSimulation
 /// inject request errors on demand (a real broker cannot).
 @Suite("Stream under broker faults (mock cluster)", .serialized)
 struct StreamFaultTests {
-    func input(users: Int = 40, days: Int = 2) -> StreamHarness.Input {
+    func generator(users: Int = 40, days: Int = 2) -> GeneratorOptions {
         var options = GeneratorOptions()
         options.users = users
         options.historyDays = 1
         options.attackDays = days
         options.attacksPerKind = 2
-        return StreamHarness.input(partitions: 2, generator: options)
+        return options
+    }
+
+    func input(users: Int = 40, days: Int = 2) -> StreamHarness.Input {
+        StreamHarness.input(partitions: 2, generator: generator(users: users, days: days))
     }
 
     func settings(_ cluster: MockCluster, stateDir: String) -> StreamSettings {
@@ -169,6 +173,43 @@ struct StreamFaultTests {
         let lost = Set(expected.keys).subtracting(output.keys)
         #expect(lost.isEmpty, "\(lost.count) of \(expected.count) anomalies lost")
         #expect(Set(output.keys).subtracting(expected.keys).isEmpty)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    @Test("a dead letter too large for the producer goes out cut, with a header saying so; the partition does not stall")
+    func oversizedDeadLetter() async throws {
+        let cluster = try MockCluster(brokers: 1)
+        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] { try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1) }
+        let huge = Array("{\"user\":\"".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 200_000) // unterminated JSON
+        let data = StreamHarness.input(partitions: 2, generator: generator(), malformed: [huge])
+        let expected = StreamHarness.expected(data)
+        try await StreamHarness.produce(data, topic: "in", bootstrap: cluster.bootstrapServers)
+        let dir = StreamHarness.temporaryDirectory()
+        var settings = settings(cluster, stateDir: dir)
+        settings.producerProperties["message.max.bytes"] = "100000"
+        let pipeline = try StreamPipeline(settings: settings, model: nil, logger: Self.logger)
+        let running = Task { await pipeline.run() }
+        let done = try await StreamHarness.waitUntilCommitted(group: settings.groupID, topic: "in", input: data, timeout: .seconds(60),
+                                                              bootstrap: cluster.bootstrapServers)
+        #expect(done, "the partition with the oversized record stalled")
+        pipeline.stop()
+        #expect((await running.value).clean)
+
+        let consumer = try KafkaConsumer(configuration: ConsumerConfiguration(bootstrapServers: cluster.bootstrapServers, groupID: StreamHarness.unique("r")),
+                                         observer: KafkaClientObserver(logger: Self.logger))
+        try consumer.assign([TopicPartitionOffset("dlq", 0, offset: -2)])
+        var dead: [ConsumerRecord] = []
+        while let batch = await consumer.nextBatch(timeout: .seconds(3)) { dead += Array(batch) }
+        try? await consumer.close(timeout: .seconds(2))
+        #expect(dead.count == 1)
+        if let letter = dead.first {
+            #expect(letter.value.map(Array.init) == Array(huge.prefix(16 * 1024)))
+            #expect(letter.headers.first { $0.name == "vigil.dlq.truncated_from" }?.stringValue == String(huge.count))
+            #expect(letter.headers.first { $0.name == "__connect.errors.topic" }?.stringValue == "in")
+            #expect(letter.headers.contains { $0.name == "__connect.errors.offset" })
+        }
+        let output = try await StreamHarness.readAnomalyIDs(topic: "out", partitions: 2, bootstrap: cluster.bootstrapServers)
+        #expect(Set(expected.keys).subtracting(output.keys).isEmpty)
         try? FileManager.default.removeItem(atPath: dir)
     }
 }
