@@ -21,7 +21,7 @@ struct StreamCommand: AsyncParsableCommand {
         Settings come from --config (YAML; or VIGIL_CONFIG), then VIGIL_* environment variables, then flags — later
         ones win. Every setting has the same name everywhere: group_id, VIGIL_GROUP_ID, --group-id. Any librdkafka
         property passes through: consumer:/producer: maps in the file, VIGIL_CONSUMER_PROPERTIES="a=b,c=d", or
-        --consumer-property a=b. SIGINT/SIGTERM shut down gracefully (exit 0, or 2 past the deadline); SIGHUP reloads
+        --consumer-property a=b. SIGINT/SIGTERM shut down gracefully (exit 0, or 2 past the deadline; 1 if it cannot start); SIGHUP reloads
         the model.
         """
     )
@@ -157,7 +157,7 @@ struct StreamCommand: AsyncParsableCommand {
         for source in signals { source.cancel() }
         if !report.clean {
             FileHandle.standardError.write(Data("vigil stream: \(report)\n".utf8))
-            throw ExitCode(2)
+            throw ExitCode(report.startError == nil ? 2 : 1)
         }
     }
 }

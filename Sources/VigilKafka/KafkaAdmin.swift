@@ -106,37 +106,7 @@ public final class KafkaAdmin: Sendable {
     /// Partitions and replicas of `names` (all topics when nil). Unknown topics are absent
     /// from the result.
     public func describeTopics(_ names: [String]?, timeout: Duration) async throws(KafkaError) -> [TopicDescription] {
-        let rk = SendablePointer(handle.rk)
-        let result = await runBlocking { Self.metadataBlocking(rk.value, timeout: timeout) }
-        let all = try result.get()
-        guard let names else { return all }
-        let wanted = Set(names)
-        return all.filter { wanted.contains($0.name) }
-    }
-
-    private static func metadataBlocking(_ rk: OpaquePointer, timeout: Duration) -> Result<[TopicDescription], KafkaError> {
-        var metadata: UnsafePointer<rd_kafka_metadata>? = nil
-        let err = rd_kafka_metadata(rk, 1, nil, &metadata, Int32(clamping: timeout.wholeMilliseconds))
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
-            return .failure(KafkaError(err, message: "metadata request: \(String(cString: rd_kafka_err2str(err)))"))
-        }
-        defer { rd_kafka_metadata_destroy(metadata) }
-        var topics: [TopicDescription] = []
-        for t in 0..<Int(metadata.pointee.topic_cnt) {
-            let topic = metadata.pointee.topics[t]
-            guard topic.err == RD_KAFKA_RESP_ERR_NO_ERROR else { continue }
-            var partitions: [TopicDescription.Partition] = []
-            for p in 0..<Int(topic.partition_cnt) {
-                let partition = topic.partitions[p]
-                partitions.append(.init(
-                    id: partition.id, leader: partition.leader,
-                    replicas: Array(UnsafeBufferPointer(start: partition.replicas, count: Int(partition.replica_cnt))),
-                    inSyncReplicas: Array(UnsafeBufferPointer(start: partition.isrs, count: Int(partition.isr_cnt)))))
-            }
-            topics.append(TopicDescription(name: String(cString: topic.topic),
-                                           partitions: partitions.sorted { $0.id < $1.id }))
-        }
-        return .success(topics.sorted { $0.name < $1.name })
+        try await ClusterMetadata.describeTopics(handle, names, timeout: timeout)
     }
 
     /// The configs of a topic as the broker reports them (DescribeConfigs).
@@ -214,4 +184,44 @@ public final class KafkaAdmin: Sendable {
 struct SendablePointer: @unchecked Sendable {
     let value: OpaquePointer
     init(_ value: OpaquePointer) { self.value = value }
+}
+
+/// Topic metadata through any client handle (the admin's, or a producer's, which carries the
+/// application's security settings).
+enum ClusterMetadata {
+    /// Partitions and replicas of `names` (all topics when nil); unknown topics are absent.
+    /// Asks for all topics, so the request never auto-creates one.
+    static func describeTopics(_ handle: RdKafkaHandle, _ names: [String]?, timeout: Duration) async throws(KafkaError) -> [TopicDescription] {
+        let rk = SendablePointer(handle.rk)
+        let result = await runBlocking { metadataBlocking(rk.value, timeout: timeout) }
+        let all = try result.get()
+        guard let names else { return all }
+        let wanted = Set(names)
+        return all.filter { wanted.contains($0.name) }
+    }
+
+    private static func metadataBlocking(_ rk: OpaquePointer, timeout: Duration) -> Result<[TopicDescription], KafkaError> {
+        var metadata: UnsafePointer<rd_kafka_metadata>? = nil
+        let err = rd_kafka_metadata(rk, 1, nil, &metadata, Int32(clamping: timeout.wholeMilliseconds))
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
+            return .failure(KafkaError(err, message: "metadata request: \(String(cString: rd_kafka_err2str(err)))"))
+        }
+        defer { rd_kafka_metadata_destroy(metadata) }
+        var topics: [TopicDescription] = []
+        for t in 0..<Int(metadata.pointee.topic_cnt) {
+            let topic = metadata.pointee.topics[t]
+            guard topic.err == RD_KAFKA_RESP_ERR_NO_ERROR else { continue }
+            var partitions: [TopicDescription.Partition] = []
+            for p in 0..<Int(topic.partition_cnt) {
+                let partition = topic.partitions[p]
+                partitions.append(.init(
+                    id: partition.id, leader: partition.leader,
+                    replicas: Array(UnsafeBufferPointer(start: partition.replicas, count: Int(partition.replica_cnt))),
+                    inSyncReplicas: Array(UnsafeBufferPointer(start: partition.isrs, count: Int(partition.isr_cnt)))))
+            }
+            topics.append(TopicDescription(name: String(cString: topic.topic),
+                                           partitions: partitions.sorted { $0.id < $1.id }))
+        }
+        return .success(topics.sorted { $0.name < $1.name })
+    }
 }

@@ -55,6 +55,12 @@ public final class KafkaProducer: Sendable {
         state.withLock { $0.closed ? 0 : Int(rd_kafka_outq_len(handle.rk)) }
     }
 
+    /// Partitions and replicas of `names` as the cluster reports them (absent: no such topic).
+    /// Uses this producer's connection, so its security settings apply.
+    public func describeTopics(_ names: [String], timeout: Duration) async throws(KafkaError) -> [TopicDescription] {
+        try await ClusterMetadata.describeTopics(handle, names, timeout: timeout)
+    }
+
     /// Produces one message and waits for its delivery report.
     public func send(_ message: ProducerMessage) async throws(KafkaError) -> DeliveryReport {
         let results = await send([message])

@@ -15,8 +15,11 @@ public struct ShutdownReport: Sendable, CustomStringConvertible {
     public var unflushed: Int
     public var commitError: String?
     public var closeError: String?
+    /// Why the stream did not start (a missing topic, a failed subscription); nil if it ran.
+    public var startError: String?
 
     public var description: String {
+        if let startError { return "did not start: \(startError)" }
         if clean { return "clean shutdown: everything finished, flushed and committed" }
         var parts: [String] = []
         if unfinished > 0 { parts.append("\(unfinished) unfinished record range(s) will be read again") }
@@ -105,7 +108,7 @@ public final class StreamPipeline: Sendable {
         do {
             model = try load()
         } catch {
-            metrics.modelReloadFailed.increment();
+            metrics.modelReloadFailed.increment()
             throw error
         }
         registry.replaceModel(model)
@@ -115,11 +118,16 @@ public final class StreamPipeline: Sendable {
     /// Runs until ``stop(reason:)`` (or a fatal error), then shuts down within the configured
     /// deadline.
     public func run() async -> ShutdownReport {
+        if let missing = await missingTopics() {
+            let problem = "topic(s) \(missing.joined(separator: ", ")) do not exist; create them first (vigil topics apply --file topics.yml)"
+            logger.critical("\(problem)")
+            return await shutdown(reason: "missing topics", startError: problem)
+        }
         do {
             try consumer.subscribe([settings.inputTopic])
         } catch {
             logger.critical("cannot subscribe to \(settings.inputTopic): \(error)")
-            return await shutdown(reason: "subscribe failed")
+            return await shutdown(reason: "subscribe failed", startError: "cannot subscribe to \(settings.inputTopic): \(error)")
         }
         logger.info("vigil stream: \(settings.inputTopic) → \(settings.outputTopic) (dead letters: \(settings.deadLetterTopic)), group \(settings.groupID)")
         let intakeTask = Task { await intakeLoop() }
@@ -192,7 +200,22 @@ public final class StreamPipeline: Sendable {
         if batch.byteCount > accounted { gate.release(events: 0, bytes: batch.byteCount - accounted) }
     }
 
-    private func shutdown(reason: String) async -> ShutdownReport {
+    /// The input, output and dead-letter topics the cluster does not have — nil when all exist
+    /// or the cluster cannot be asked yet (then librdkafka's own retries take over). Without
+    /// this check a missing output topic would only show as produce retries, minutes later.
+    private func missingTopics() async -> [String]? {
+        let wanted = [settings.inputTopic, settings.outputTopic, settings.deadLetterTopic]
+        do {
+            let found = Set(try await producer.describeTopics(wanted, timeout: .seconds(10)).map(\.name))
+            let missing = wanted.filter { !found.contains($0) }
+            return missing.isEmpty ? nil : missing
+        } catch {
+            logger.warning("could not check that the topics exist (\(error)); starting anyway")
+            return nil
+        }
+    }
+
+    private func shutdown(reason: String, startError: String? = nil) async -> ShutdownReport {
         let deadline = ContinuousClock.now + .milliseconds(settings.shutdownTimeoutMs)
         func remaining() -> Duration { max(.milliseconds(100), deadline - .now) }
         logger.notice("shutting down (\(reason)); deadline \(settings.shutdownTimeoutMs) ms")
@@ -200,7 +223,7 @@ public final class StreamPipeline: Sendable {
         let intakeTask = intake.withLock { $0 }
         intakeTask?.cancel()
         await intakeTask?.value
-        var report = ShutdownReport(clean: true, unfinished: 0, unflushed: 0)
+        var report = ShutdownReport(clean: true, unfinished: 0, unflushed: 0, startError: startError)
         // Finish what is in flight: processed, published, acknowledged, offsets stored.
         report.unfinished = await registry.drainAll(timeout: remaining())
         do { try producer.flush(timeout: remaining()) } catch { report.unflushed = producer.outstanding }
@@ -215,8 +238,8 @@ public final class StreamPipeline: Sendable {
         }
         do { try await consumer.close(timeout: remaining()) } catch { report.closeError = "\(error)" }
         report.unflushed = max(report.unflushed, producer.close(timeout: remaining()))
-        report.clean = report.unfinished == 0 && report.unflushed == 0 && report.commitError == nil
-            && report.closeError == nil && ContinuousClock.now <= deadline
+        report.clean = report.startError == nil && report.unfinished == 0 && report.unflushed == 0
+            && report.commitError == nil && report.closeError == nil && ContinuousClock.now <= deadline
         if report.clean { logger.notice("\(report)") } else { logger.error("\(report)") }
         return report
     }

@@ -173,7 +173,7 @@ struct StreamProcessTests {
     }
 
     @Test("--print-config shows the merged configuration with secrets masked; bad settings fail clearly")
-    func printConfig() throws {
+    func printConfig() async throws {
         let run = { (arguments: [String], environment: [String: String]) throws -> (Int32, String) in
             let process = Process()
             process.executableURL = URL(fileURLWithPath: try StreamHarness.vigil())
@@ -204,6 +204,14 @@ struct StreamProcessTests {
         let (badModel, modelMessage) = try run(["--model", "/nonexistent/model", "--metrics-port", "0"], [:])
         #expect(badModel != 0)
         #expect(modelMessage.contains("manifest.json"))
+        // A topic that does not exist stops the stream at once, naming it (exit 1).
+        let input = StreamHarness.unique("in"), dlq = StreamHarness.unique("dlq")
+        try await StreamHarness.createTopics([input: 1, dlq: 1])
+        let absent = StreamHarness.unique("absent")
+        let (missing, missingMessage) = try run(StreamHarness.streamArguments(input: input, output: absent, dlq: dlq,
+                                                                             group: StreamHarness.unique("g"), stateDir: "none"), [:])
+        #expect(missing == 1, "\(missingMessage.suffix(1500))")
+        #expect(missingMessage.contains("\(absent) do not exist") && missingMessage.contains("vigil topics apply"))
     }
 }
 
