@@ -52,16 +52,23 @@ final class PartitionWorker: Sendable {
         var accepting = true
         /// A snapshot waiting for its offset to become committable.
         var heldSnapshot: (offset: Int64, bytes: [UInt8])? = nil
+        /// The last offset handed to the consumer's offset store.
+        var stored: Int64? = nil
+        /// The newest offset known to be committed in the group: the snapshot that recovery
+        /// from it needs is never pruned, however long commits fail.
+        var committed: Int64? = nil
     }
 
     /// `replayUntil`: records before this offset were already published and committed; they are
     /// processed only to rebuild state (after restoring a snapshot) and publish nothing.
     /// `restored`: the engine comes from a snapshot (otherwise the worker snapshots its empty
     /// state at the first record, so recovery can always start from a snapshot).
-    init(partition: TopicPartition, engine: DetectionEngine, replayUntil: Int64, restored: Bool, context: PartitionContext) {
+    /// `committed`: the group's committed offset at assignment, if any.
+    init(partition: TopicPartition, engine: DetectionEngine, replayUntil: Int64, restored: Bool, committed: Int64?,
+         context: PartitionContext) {
         self.partition = partition
         self.context = context
-        self.state = Mutex(State())
+        self.state = Mutex(State(committed: committed))
         let (stream, continuation) = AsyncStream<PartitionWork>.makeStream()
         self.work = continuation
         let runner = Task { [self] in
@@ -121,6 +128,14 @@ final class PartitionWorker: Sendable {
     }
 
     func requestSnapshot() { work.yield(.snapshot) }
+
+    /// The offset last stored for commit.
+    var storedOffset: Int64? { state.withLock { $0.stored } }
+
+    /// Records that a commit including `offset` succeeded.
+    func markCommitted(_ offset: Int64) {
+        state.withLock { $0.committed = max($0.committed ?? .min, offset) }
+    }
 
     /// Stops accepting work and waits until everything queued is processed and acknowledged
     /// (at most `timeout`). Returns the number of unfinished record ranges left.
@@ -182,7 +197,7 @@ final class PartitionWorker: Sendable {
 
     private func saveSnapshot(_ bytes: [UInt8], nextOffset: Int64, store: StateStore) {
         do {
-            try store.save(partition, nextOffset: nextOffset, state: bytes)
+            try store.save(partition, nextOffset: nextOffset, state: bytes, protecting: state.withLock { $0.committed })
         } catch {
             context.logger.warning("could not save a state snapshot for \(partition): \(error.localizedDescription)")
         }
@@ -330,8 +345,10 @@ final class PartitionWorker: Sendable {
         if let snapshot, let store = context.stateStore { saveSnapshot(snapshot.bytes, nextOffset: snapshot.offset, store: store) }
         if let advanced {
             let failures = context.consumer.store([TopicPartitionOffset(partition, offset: advanced)])
-            if let error = failures[partition], error.code != .state {
-                context.logger.warning("could not store offset \(advanced) for \(partition): \(error)")
+            if let error = failures[partition] {
+                if error.code != .state { context.logger.warning("could not store offset \(advanced) for \(partition): \(error)") }
+            } else {
+                state.withLock { $0.stored = max($0.stored ?? .min, advanced) }
             }
         }
         if deadLetters > 0 { context.metrics.deadLettered.increment(by: deadLetters) }

@@ -33,7 +33,9 @@ public struct StateStore: Sendable {
     }
 
     /// Writes a snapshot of the state after every record before `nextOffset`.
-    public func save(_ tp: TopicPartition, nextOffset: Int64, state: [UInt8]) throws {
+    /// Writes a snapshot and prunes all but the newest ``keep`` — except the newest one at or
+    /// before `protecting` (the committed offset), which recovery would start from.
+    public func save(_ tp: TopicPartition, nextOffset: Int64, state: [UInt8], protecting committed: Int64? = nil) throws {
         let dir = folder(tp)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var data = Self.magic
@@ -47,8 +49,10 @@ public struct StateStore: Sendable {
         guard rename(temporary, path) == 0 else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "rename \(temporary): \(String(cString: strerror(errno)))"])
         }
-        // Keep the newest few.
-        for old in offsets(tp).dropLast(keep) { try? FileManager.default.removeItem(atPath: "\(dir)/\(old).snapshot") }
+        // Keep the newest few, and the one recovery from the committed offset needs.
+        let all = offsets(tp)
+        let needed = committed.flatMap { committed in all.last { $0 <= committed } }
+        for old in all.dropLast(keep) where old != needed { try? FileManager.default.removeItem(atPath: "\(dir)/\(old).snapshot") }
     }
 
     /// Snapshot offsets on disk, oldest first.

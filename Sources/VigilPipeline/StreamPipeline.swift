@@ -132,10 +132,20 @@ public final class StreamPipeline: Sendable {
         logger.info("vigil stream: \(settings.inputTopic) → \(settings.outputTopic) (dead letters: \(settings.deadLetterTopic)), group \(settings.groupID)")
         let intakeTask = Task { await intakeLoop() }
         intake.withLock { $0 = intakeTask }
-        let commits = Task { [consumer, settings] in
+        let commits = Task { [consumer, settings, registry, metrics, logger] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(settings.commitIntervalMs))
-                consumer.commitAsync()
+                if Task.isCancelled { break }
+                // Synchronous (off the cooperative pool), so success is known: it tells the
+                // workers which snapshots recovery still needs.
+                let stored = registry.storedOffsets()
+                do {
+                    try await consumer.commit(timeout: .milliseconds(max(1_000, settings.commitIntervalMs)))
+                    registry.markCommitted(stored)
+                } catch {
+                    metrics.commitFailures.increment()
+                    logger.warning("offset commit failed: \(error); retrying in \(settings.commitIntervalMs) ms")
+                }
             }
         }
         let snapshots = Task { [registry, settings] in
@@ -315,7 +325,8 @@ final class PartitionRegistry: ConsumerRebalanceListener {
             } else {
                 logger.info("\(tp): nothing committed yet; starting with empty state")
             }
-            let worker = PartitionWorker(partition: tp, engine: engine, replayUntil: replayUntil, restored: restored, context: context)
+            let worker = PartitionWorker(partition: tp, engine: engine, replayUntil: replayUntil, restored: restored,
+                                         committed: assigned.offset >= 0 ? assigned.offset : nil, context: context)
             state.withLock { $0.workers[tp] = worker }
         }
         return overrides
@@ -337,6 +348,19 @@ final class PartitionRegistry: ConsumerRebalanceListener {
     }
 
     /// Drains every worker (shutdown); returns the unfinished record ranges left.
+    /// Each partition's offset last stored for commit.
+    func storedOffsets() -> [TopicPartition: Int64] {
+        let workers = state.withLock { Array($0.workers.values) }
+        var offsets: [TopicPartition: Int64] = [:]
+        for worker in workers { if let offset = worker.storedOffset { offsets[worker.partition] = offset } }
+        return offsets
+    }
+
+    /// Tells the workers that a commit of `offsets` succeeded.
+    func markCommitted(_ offsets: [TopicPartition: Int64]) {
+        for (tp, offset) in offsets { worker(tp)?.markCommitted(offset) }
+    }
+
     func drainAll(timeout: Duration) async -> Int {
         let workers = state.withLock { s -> [PartitionWorker] in
             defer { s.workers.removeAll() }

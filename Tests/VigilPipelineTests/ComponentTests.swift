@@ -81,6 +81,24 @@ struct StateStoreTests {
         try data.write(to: URL(fileURLWithPath: path))
         #expect(store.latest(tp, atOrBefore: 350, logger: logger).map { $0.0 } == 200)
     }
+
+    @Test("pruning keeps the snapshot recovery from the committed offset needs, however far commits lag")
+    func protectsCommitted() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-state-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var store = StateStore(directory: dir, group: "g")
+        store.keep = 2
+        let tp = TopicPartition("raw-logs", 0)
+        // Commits stuck at 150 while snapshots move on.
+        for offset in stride(from: Int64(100), through: 600, by: 100) {
+            try store.save(tp, nextOffset: offset, state: Array("s\(offset)".utf8), protecting: 150)
+        }
+        #expect(store.offsets(tp) == [100, 500, 600])
+        #expect(store.latest(tp, atOrBefore: 150, logger: Logger(label: "test")).map { $0.0 } == 100)
+        // Once the commit moves on, the old one goes.
+        try store.save(tp, nextOffset: 700, state: Array("s700".utf8), protecting: 650)
+        #expect(store.offsets(tp) == [600, 700])
+    }
 }
 
 @Suite("Stream messages")
