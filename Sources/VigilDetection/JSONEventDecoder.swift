@@ -156,8 +156,9 @@ public enum JSONEventDecoder {
     }
 
     /// Decodes into `event` (in place: no copies of the event), returning why it failed if it did.
+    /// `event` must be fresh (`LogEvent(timestamp:kind:)` with nothing else set).
     static func decode(_ bytes: UnsafeBufferPointer<UInt8>, into event: inout LogEvent, fallbackTime: Int64?) -> Failure? {
-        event = LogEvent(timestamp: Int64.min, kind: .unknown)
+        event.timestamp = Int64.min // "not set yet"
         var eventType: String? = nil
         var failure: Failure? = nil
         var explicitSuccess: Bool? = nil

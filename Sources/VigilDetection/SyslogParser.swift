@@ -22,6 +22,7 @@ public enum SyslogParser {
     }
 
     /// Parses into `event` in place (no copies of the event); returns why it failed, if it did.
+    /// `event` must be fresh (`LogEvent(timestamp:kind:)` with nothing else set).
     static func parse(_ line: UnsafeBufferPointer<UInt8>, referenceTime: Int64, into event: inout LogEvent) -> Failure? {
         var c = ByteCursor(line)
         c.skipSpaces()
@@ -37,7 +38,7 @@ public enum SyslogParser {
         }
         guard let timestamp = timestamp(&c, referenceTime: referenceTime) else { return .noTimestamp }
         c.skipSpaces()
-        event = LogEvent(timestamp: timestamp, kind: .unknown)
+        event.timestamp = timestamp // fresh otherwise: re-initialising would cost a copy
         // Host, then "tag[pid]:" — the tag is absent when the token after the host has no colon.
         let afterTimestamp = c
         if let host = c.token() {
@@ -151,7 +152,7 @@ public enum SyslogParser {
 
     private static func rfc5424(_ c: inout ByteCursor, _ line: UnsafeBufferPointer<UInt8>, into event: inout LogEvent) -> Failure? {
         guard let time = c.token(), let timestamp = UTC.parse(time) else { return .noTimestamp }
-        event = LogEvent(timestamp: timestamp, kind: .unknown)
+        event.timestamp = timestamp // fresh otherwise: re-initialising would cost a copy
         c.skipSpaces()
         let host = c.token()
         c.skipSpaces()
