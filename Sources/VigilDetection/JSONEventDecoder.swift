@@ -232,7 +232,8 @@ public enum JSONEventDecoder {
         }
         if let explicitSuccess { event.outcome = explicitSuccess ? .success : .failure }
         classify(&event, eventType: eventType)
-        event.limitFieldLengths()
+        // Unescaping never lengthens a string: a short object has no long field.
+        if bytes.count > LogEvent.maxFieldBytes { event.limitFieldLengths() }
         return nil
     }
 

@@ -84,7 +84,12 @@ public enum SyslogParser {
             let prefix = event.service.map { "\($0): " } ?? ""
             event.template = prefix + Templates.mask(trimmed)
         }
-        event.limitFieldLengths()
+        // No field can be longer than its line (and a template is at most a few times its
+        // message), so only long lines need cutting.
+        if message.count > LogEvent.maxFieldBytes || (event.host?.utf8.count ?? 0) > LogEvent.maxFieldBytes
+            || (event.service?.utf8.count ?? 0) > LogEvent.maxFieldBytes {
+            event.limitFieldLengths()
+        }
     }
 
     // MARK: Timestamps
