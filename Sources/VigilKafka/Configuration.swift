@@ -110,7 +110,8 @@ public struct ConsumerConfiguration: KafkaClientSettings {
     public var maxBatchSize: Int = 2_000
     /// How long the poll thread waits to fill a batch before handing over what it has.
     public var batchLinger: Duration = .milliseconds(20)
-    /// Most batches waiting for the application; when full, the consumer pauses fetching.
+    /// Most batches waiting for the application; when full, records wait in librdkafka's
+    /// bounded prefetch queue (and fetching stops by itself).
     public var maxBufferedBatches: Int = 8
     /// How long a revoke waits for the application to finish its in-flight work.
     public var revokeTimeout: Duration = .seconds(30)
