@@ -304,8 +304,8 @@ public struct DetectionEngine: Sendable {
     private mutating func successAfterFailures(_ e: LogEvent, user: String, userKey: UInt64, sourceKey: UInt64?,
                                                into out: inout [Anomaly], _ o: inout Observation) {
         let c = config.successAfterFailures
-        let userCount = userFailures.peek(userKey)?.count(endingAt: e.timestamp, length: c.windowMs) ?? 0
-        let sourceCount = sourceKey.flatMap { sourceFailures.peek($0) }?.count(endingAt: e.timestamp, length: c.windowMs) ?? 0
+        let userCount = userFailures.peek(userKey) { $0.count(endingAt: e.timestamp, length: c.windowMs) } ?? 0
+        let sourceCount = sourceKey.flatMap { sourceFailures.peek($0) { $0.count(endingAt: e.timestamp, length: c.windowMs) } } ?? 0
         let count = max(userCount, sourceCount)
         o.failuresBeforeSuccess = count
         guard c.enabled, count >= c.failures else { return }
@@ -347,14 +347,13 @@ public struct DetectionEngine: Sendable {
 
     private mutating func unusualHour(_ e: LogEvent, user: String, userKey: UInt64, into out: inout [Anomaly], _ o: inout Observation) {
         let c = config.unusualHour
-        let trained = model?.users[userKey]
-        let online = profiles.peek(userKey)?.profile
-        let activity = Int(trained?.activity ?? 0) + Int(online?.activity ?? 0)
-        guard activity >= c.minHistory else { return }
         let hour = UTC.hour(e.timestamp)
-        let near = [(hour + 23) % 24, hour, (hour + 1) % 24].reduce(0) { sum, h in
-            sum + Int(trained?.hours[h] ?? 0) + Int(online?.hours[h] ?? 0)
-        }
+        // Read in place: copying the profiles (sets and arrays) per event is measurable.
+        let online = profiles.peek(userKey) { (Int($0.profile.activity), $0.profile.activity(near: hour)) } ?? (0, 0)
+        let trained = model?.profileStats(userKey, hour: hour) ?? (0, 0)
+        let activity = trained.0 + online.0
+        guard activity >= c.minHistory else { return }
+        let near = trained.1 + online.1
         let share = Double(near) / Double(activity)
         o.hourShare = share
         guard c.enabled, share < c.maxShare else { return }
@@ -534,7 +533,7 @@ public struct DetectionEngine: Sendable {
             let activity = Int(trained?.activity ?? 0) + Int(online?.activity ?? 0)
             if activity >= config.unusualHour.minHistory {
                 let hour = UTC.hour(t)
-                let near = [(hour + 23) % 24, hour, (hour + 1) % 24].reduce(0) { $0 + Int(trained?.hours[$1] ?? 0) + Int(online?.hours[$1] ?? 0) }
+                let near = (trained?.activity(near: hour) ?? 0) + (online?.activity(near: hour) ?? 0)
                 f[0] = Float(1 - min(1, Double(near) / Double(activity) / 0.1))
             }
             f[4] = scaled(userFailures.peek(userKey)?.count(endingAt: t, length: config.credentialStuffing.windowMs) ?? 0, 100)

@@ -44,6 +44,12 @@ public final class DetectionModel: Sendable {
     public static let formatVersion: UInt32 = 1
 
     public let users: [UInt64: UserProfile]
+
+    /// A trained user's activity and activity near `hour`, read in place.
+    func profileStats(_ userKey: UInt64, hour: Int) -> (Int, Int)? {
+        guard let index = users.index(forKey: userKey) else { return nil }
+        return (Int(users.values[index].activity), users.values[index].activity(near: hour))
+    }
     public let sources: [UInt64: RateBaseline]
     public let populationUserRate: RateBaseline
     public let populationSourceRate: RateBaseline

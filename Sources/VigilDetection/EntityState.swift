@@ -27,6 +27,13 @@ struct LRUMap<Value> {
         return values[Int(slot)]
     }
 
+    /// Reads part of a value in place (no copy of the value), without touching recency.
+    @inline(__always)
+    func peek<R>(_ key: UInt64, _ body: (Value) -> R) -> R? {
+        guard let slot = index.find(key) else { return nil }
+        return values[Int(slot)].map(body)
+    }
+
     /// Mutates the value for `key` (created by `make` if absent), marks it used at `time`.
     @inline(__always)
     mutating func update<R>(_ key: UInt64, time: Int64, make: () -> Value, _ body: (inout Value) -> R) -> R {

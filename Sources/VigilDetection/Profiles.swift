@@ -28,6 +28,11 @@ public struct UserProfile: Sendable, Hashable {
         let around = hours[(hour + 23) % 24] + hours[hour] + hours[(hour + 1) % 24]
         return Double(around) / Double(activity)
     }
+
+    /// Activity within an hour of `hour` (that hour and its neighbours).
+    func activity(near hour: Int) -> Int {
+        Int(hours[(hour + 23) % 24]) + Int(hours[hour]) + Int(hours[(hour + 1) % 24])
+    }
 }
 
 /// A robust baseline of event counts per bucket.
