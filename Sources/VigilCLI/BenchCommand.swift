@@ -88,10 +88,10 @@ enum Bench {
     }
 
     /// Records from the generator, repeated (shifted in time) until there are `count`.
-    static func records(_ format: GeneratedFormat, count: Int) -> [[UInt8]] {
+    static func records(_ format: GeneratedFormat, users: Int = 400, count: Int) -> [[UInt8]] {
         var options = GeneratorOptions()
         options.format = format
-        options.users = 400
+        options.users = users
         options.historyDays = 10
         options.attackDays = 4
         options.attacksPerKind = 6

@@ -85,20 +85,9 @@ struct BenchStreamCommand: AsyncParsableCommand {
         return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
     }
 
-    /// Generated sshd syslog lines, cycled to `count`.
+    /// Generated sshd syslog lines, cycled to exactly `count`.
     static func lines(count: Int) -> [[UInt8]] {
-        var options = GeneratorOptions()
-        options.format = .syslog
-        options.users = 1_500
-        options.historyDays = 10
-        options.attackDays = 4
-        options.attacksPerKind = 6
-        let data = Generator.generate(options)
-        let base = (data.history + data.test).map { Array($0.utf8) }
-        var out: [[UInt8]] = []
-        out.reserveCapacity(count)
-        while out.count < count { out.append(contentsOf: base.prefix(count - out.count)) }
-        return out
+        Array(Bench.records(.syslog, users: 1_500, count: count).prefix(count))
     }
 
     /// The user of a line, for a key that spreads partitions evenly and keeps a user's events together.

@@ -10,23 +10,11 @@ struct EvaluateCommand: ParsableCommand {
         discussion: "Prints precision (reported anomalies that belong to an injected attack) and recall (attacks caught by their detector)."
     )
 
-    @Option(name: .long, help: "Random seed.") var seed: UInt64 = 7
-    @Option(name: .long, help: "Number of users.") var users = 60
-    @Option(name: .long, help: "Days of normal history.") var historyDays = 14
-    @Option(name: .long, help: "Days of test data with attacks.") var attackDays = 7
-    @Option(name: .long, help: "Injections of each attack kind.") var attacksPerKind = 4
-    @Option(name: .long, help: "json or syslog.") var format = "json"
+    @OptionGroup var generator: GeneratorFlags
     @Flag(name: .long, help: "Analyse without training a model first.") var noModel = false
 
     func run() throws {
-        guard let format = GeneratedFormat(rawValue: format) else { throw ValidationError("--format: expected json or syslog") }
-        var options = GeneratorOptions()
-        options.seed = seed
-        options.users = users
-        options.historyDays = historyDays
-        options.attackDays = attackDays
-        options.attacksPerKind = attacksPerKind
-        options.format = format
+        let options = try generator.options()
         let data = Generator.generate(options)
         let (history, _) = Pipeline.parse(data.history, reference: options.start)
         let (test, errors) = Pipeline.parse(data.test, reference: options.start)
@@ -41,7 +29,7 @@ struct EvaluateCommand: ParsableCommand {
         for e in history { _ = engine.process(e) }
         var anomalies: [Anomaly] = []
         for e in test { anomalies.append(contentsOf: engine.process(e)) }
-        print("seed \(seed), \(format.rawValue): \(history.count) history events, \(test.count) test events (\(errors) unreadable), \(data.attacks.count) attacks, \(model == nil ? "no model" : "trained model")")
+        print("seed \(options.seed), \(options.format.rawValue): \(history.count) history events, \(test.count) test events (\(errors) unreadable), \(data.attacks.count) attacks, \(model == nil ? "no model" : "trained model")")
         print("")
         print(Evaluation.table(Evaluation.score(anomalies, attacks: data.attacks)))
     }

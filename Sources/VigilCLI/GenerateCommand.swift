@@ -16,30 +16,15 @@ struct GenerateCommand: ParsableCommand {
     )
 
     @Option(name: .long, help: "Output directory.") var output: String
-    @Option(name: .long, help: "Random seed.") var seed: UInt64 = 7
-    @Option(name: .long, help: "Number of users.") var users = 60
-    @Option(name: .long, help: "Days of normal history.") var historyDays = 14
-    @Option(name: .long, help: "Days of test data with attacks.") var attackDays = 7
-    @Option(name: .long, help: "Injections of each attack kind.") var attacksPerKind = 4
-    @Option(name: .long, help: "json (NDJSON events) or syslog (sshd/sudo lines).") var format = "json"
+    @OptionGroup var generator: GeneratorFlags
     @Flag(name: .long, help: "Leave out background chatter and internet scanning noise.") var noNoise = false
 
     func run() throws {
-        guard let format = GeneratedFormat(rawValue: format) else {
-            throw ValidationError("--format: expected json or syslog, got \"\(format)\"")
-        }
-        guard users > 0, historyDays >= 0, attackDays >= 0 else { throw ValidationError("counts must not be negative") }
-        var options = GeneratorOptions()
-        options.seed = seed
-        options.users = users
-        options.historyDays = historyDays
-        options.attackDays = attackDays
-        options.attacksPerKind = attacksPerKind
-        options.format = format
+        var options = try generator.options()
         options.noise = !noNoise
         let data = Generator.generate(options)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        let ext = format == .json ? "ndjson" : "log"
+        let ext = options.format == .json ? "ndjson" : "log"
         let history = (output as NSString).appendingPathComponent("history.\(ext)")
         let test = (output as NSString).appendingPathComponent("test.\(ext)")
         let truth = (output as NSString).appendingPathComponent("attacks.ndjson")
@@ -72,5 +57,31 @@ enum AttackJSON {
         w.field("description", attack.description)
         w.endObject()
         return w.string
+    }
+}
+
+/// The generator's options, shared by `vigil generate` and `vigil evaluate`.
+struct GeneratorFlags: ParsableArguments {
+    @Option(name: .long, help: "Random seed.") var seed: UInt64 = 7
+    @Option(name: .long, help: "Number of users.") var users = 60
+    @Option(name: .long, help: "Days of normal history.") var historyDays = 14
+    @Option(name: .long, help: "Days of test data with attacks.") var attackDays = 7
+    @Option(name: .long, help: "Injections of each attack kind.") var attacksPerKind = 4
+    @Option(name: .long, help: "json (NDJSON events) or syslog (sshd/sudo lines).") var format = "json"
+
+    /// The generator options, validated.
+    func options() throws -> GeneratorOptions {
+        guard let format = GeneratedFormat(rawValue: format) else {
+            throw ValidationError("--format: expected json or syslog, got \"\(format)\"")
+        }
+        guard users > 0, historyDays >= 0, attackDays >= 0 else { throw ValidationError("counts must not be negative") }
+        var options = GeneratorOptions()
+        options.seed = seed
+        options.users = users
+        options.historyDays = historyDays
+        options.attackDays = attackDays
+        options.attacksPerKind = attacksPerKind
+        options.format = format
+        return options
     }
 }

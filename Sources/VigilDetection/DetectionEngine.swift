@@ -210,14 +210,8 @@ public struct DetectionEngine: Sendable {
                                    into out: inout [Anomaly], _ o: inout Observation) {
         let c = config.passwordSpraying
         let cutoff = watermark - c.windowMs - config.latenessMs
-        let (count, names, first) = sourceUsers.update(sourceKey, time: e.timestamp, make: DistinctWindow.init) { w -> (Int, [String], Int64?) in
-            w.expire(before: cutoff)
-            w.add(userKey, name: user, at: e.timestamp, cap: max(64, c.distinctUsers * 4))
-            let count = w.count(endingAt: e.timestamp, length: c.windowMs)
-            guard c.enabled, count >= c.distinctUsers else { return (count, [], nil) }
-            let (names, first) = w.members(endingAt: e.timestamp, length: c.windowMs)
-            return (count, names, first)
-        }
+        let (count, names, first) = Self.addDistinct(userKey, name: user, to: sourceKey, in: &sourceUsers, at: e.timestamp,
+                                                    cutoff: cutoff, windowMs: c.windowMs, threshold: c.distinctUsers, enabled: c.enabled)
         o.sourceDistinctUsers = count
         guard c.enabled, count >= c.distinctUsers else { return }
         let entity = Entity(.sourceIP, source)
@@ -230,18 +224,28 @@ public struct DetectionEngine: Sendable {
                            mitre: .passwordSpraying))
     }
 
+    /// Adds `member` to the distinct-members window of `key` (spraying: users per source;
+    /// stuffing: sources per user). Returns the distinct count in the window and, once it
+    /// reaches `threshold` (when `enabled`), the members' names and the first one's time.
+    private static func addDistinct(_ member: UInt64, name: String, to key: UInt64, in windows: inout LRUMap<DistinctWindow>,
+                                    at time: Int64, cutoff: Int64, windowMs: Int64, threshold: Int,
+                                    enabled: Bool) -> (count: Int, names: [String], first: Int64?) {
+        windows.update(key, time: time, make: DistinctWindow.init) { w in
+            w.expire(before: cutoff)
+            w.add(member, name: name, at: time, cap: max(64, threshold * 4))
+            let count = w.count(endingAt: time, length: windowMs)
+            guard enabled, count >= threshold else { return (count, [], nil) }
+            let (names, first) = w.members(endingAt: time, length: windowMs)
+            return (count, names, first)
+        }
+    }
+
     private mutating func stuffing(_ e: LogEvent, user: String, source: String, userKey: UInt64, sourceKey: UInt64,
                                    into out: inout [Anomaly], _ o: inout Observation) {
         let c = config.credentialStuffing
         let cutoff = watermark - c.windowMs - config.latenessMs
-        let (count, names, first) = userSources.update(userKey, time: e.timestamp, make: DistinctWindow.init) { w -> (Int, [String], Int64?) in
-            w.expire(before: cutoff)
-            w.add(sourceKey, name: source, at: e.timestamp, cap: max(64, c.distinctSources * 4))
-            let count = w.count(endingAt: e.timestamp, length: c.windowMs)
-            guard c.enabled, count >= c.distinctSources else { return (count, [], nil) }
-            let (names, first) = w.members(endingAt: e.timestamp, length: c.windowMs)
-            return (count, names, first)
-        }
+        let (count, names, first) = Self.addDistinct(sourceKey, name: source, to: userKey, in: &userSources, at: e.timestamp,
+                                                    cutoff: cutoff, windowMs: c.windowMs, threshold: c.distinctSources, enabled: c.enabled)
         o.userDistinctSources = count
         guard c.enabled, count >= c.distinctSources else { return }
         let entity = Entity(.user, user)

@@ -63,6 +63,10 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
     /// True when retrying the same operation may succeed.
     public var isRetriable: Bool
 
+    /// The client is closed or closing (`_DESTROY`, or a message purged by a close that ran out
+    /// of time): retrying through it cannot succeed.
+    public var isClientClosing: Bool { code == .destroyed || code == .purgedQueued || code == .purgedInFlight }
+
     public init(code: Code, message: String, isFatal: Bool = false, isRetriable: Bool = false) {
         self.code = code
         self.message = message

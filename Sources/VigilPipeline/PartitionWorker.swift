@@ -315,7 +315,7 @@ final class PartitionWorker: Sendable {
                     finish(first: first, events: events, bytes: bytes, deadLetters: deadLetters, latestEvent: latestEvent)
                     return
                 }
-                if let closing = firstError, closing.code == .destroyed || closing.code == .purgedQueued || closing.code == .purgedInFlight {
+                if firstError?.isClientClosing == true {
                     // The producer is closing (shutdown past its deadline): retrying cannot
                     // succeed. The range stays unfinished, so it is not committed and is read
                     // again by whoever owns the partition next.

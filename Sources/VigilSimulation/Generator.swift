@@ -374,17 +374,14 @@ public struct Generator {
         let cmd = command ?? commands[Int(random.next() % UInt64(commands.count))]
         switch options.format {
         case .json:
-            var w = JSONWriter()
-            w.beginObject()
-            w.field("timestamp", UTC.format(t))
-            w.field("user", user)
-            w.field("event_type", "sudo")
-            w.field("target_user", "root")
-            w.field("command", cmd)
-            w.field("host", host)
-            w.field("outcome", "success")
-            w.endObject()
-            records.append(Record(time: t, text: w.string))
+            appendJSON(t) { w in
+                w.field("user", user)
+                w.field("event_type", "sudo")
+                w.field("target_user", "root")
+                w.field("command", cmd)
+                w.field("host", host)
+                w.field("outcome", "success")
+            }
         case .syslog:
             records.append(Record(time: t, text: "\(iso(t)) \(host) sudo:   \(user) : TTY=pts/0 ; PWD=/home/\(user) ; USER=root ; COMMAND=\(cmd)"))
         }
@@ -402,16 +399,23 @@ public struct Generator {
         let line = lines[Int(random.next() % UInt64(lines.count))]
         switch options.format {
         case .json:
-            var w = JSONWriter()
-            w.beginObject()
-            w.field("timestamp", UTC.format(t))
-            w.field("host", host)
-            w.field("message", line)
-            w.endObject()
-            records.append(Record(time: t, text: w.string))
+            appendJSON(t) { w in
+                w.field("host", host)
+                w.field("message", line)
+            }
         case .syslog:
             records.append(Record(time: t, text: "\(iso(t)) \(host) \(line)"))
         }
+    }
+
+    /// Appends a JSON event at `t`: its timestamp, then the fields `body` writes.
+    private mutating func appendJSON(_ t: Int64, _ body: (inout JSONWriter) -> Void) {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("timestamp", UTC.format(t))
+        body(&w)
+        w.endObject()
+        records.append(Record(time: t, text: w.string))
     }
 
     /// Emits an sshd line (JSON: with the message) and returns its template.
@@ -419,14 +423,11 @@ public struct Generator {
     private mutating func emitSSHD(_ t: Int64, host: String, message: String) -> String {
         switch options.format {
         case .json:
-            var w = JSONWriter()
-            w.beginObject()
-            w.field("timestamp", UTC.format(t))
-            w.field("host", host)
-            w.field("service", "sshd")
-            w.field("message", message)
-            w.endObject()
-            records.append(Record(time: t, text: w.string))
+            appendJSON(t) { w in
+                w.field("host", host)
+                w.field("service", "sshd")
+                w.field("message", message)
+            }
         case .syslog:
             records.append(Record(time: t, text: "\(iso(t)) \(host) sshd[\(pid())]: \(message)"))
         }
@@ -435,19 +436,16 @@ public struct Generator {
 
     private mutating func emitJSON(_ t: Int64, user: String, ip: String, host: String, type: String, outcome: String,
                                    country: String?, message: String?) {
-        var w = JSONWriter()
-        w.beginObject()
-        w.field("timestamp", UTC.format(t))
-        w.field("user", user)
-        w.field("source_ip", ip)
-        w.field("event_type", type)
-        w.field("action", outcome)
-        w.field("host", host)
-        w.field("service", "sshd")
-        w.field("country", country)
-        w.field("message", message)
-        w.endObject()
-        records.append(Record(time: t, text: w.string))
+        appendJSON(t) { w in
+            w.field("user", user)
+            w.field("source_ip", ip)
+            w.field("event_type", type)
+            w.field("action", outcome)
+            w.field("host", host)
+            w.field("service", "sshd")
+            w.field("country", country)
+            w.field("message", message)
+        }
     }
 
     private func iso(_ t: Int64) -> String {

@@ -41,6 +41,20 @@ enum StreamHarness {
         return path
     }
 
+    /// Fresh input and output topics with `partitions` each, a one-partition dead-letter topic,
+    /// and a fresh group name, for one test's stream.
+    static func freshTopics(partitions: Int) async throws -> (input: String, output: String, dlq: String, group: String) {
+        let (input, output, dlq) = (unique("in"), unique("out"), unique("dlq"))
+        try await createTopics([input: partitions, output: partitions, dlq: 1])
+        return (input, output, dlq, unique("g"))
+    }
+
+    /// Expected anomaly ids not `found`, and `found` ids the engine does not produce.
+    static func difference<V>(expected: [String: (partition: Int32, offset: Int64)],
+                              found: [String: V]) -> (missing: Set<String>, unexpected: Set<String>) {
+        (Set(expected.keys).subtracting(found.keys), Set(found.keys).subtracting(expected.keys))
+    }
+
     static func createTopics(_ names: [String: Int]) async throws {
         let admin = try KafkaAdmin(configuration: AdminConfiguration(bootstrapServers: brokers), observer: KafkaClientObserver(logger: logger))
         let results = try await admin.createTopics(names.map { TopicSpecification(name: $0.key, partitions: $0.value, replicationFactor: 1) },

@@ -33,10 +33,8 @@ struct StreamProcessTests {
         let input = StreamHarness.input(partitions: 3, generator: generator(), malformed: Self.malformed)
         let expected = StreamHarness.expected(input)
         #expect(expected.count > 20)
-        let (inTopic, outTopic, dlq) = (StreamHarness.unique("in"), StreamHarness.unique("out"), StreamHarness.unique("dlq"))
-        try await StreamHarness.createTopics([inTopic: 3, outTopic: 3, dlq: 1])
+        let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 3)
         try await StreamHarness.produce(input, topic: inTopic)
-        let group = StreamHarness.unique("g")
         let dir = StreamHarness.temporaryDirectory()
         let port = 20_000 + Int.random(in: 0..<20_000)
         let stream = try StreamHarness.StreamProcess(
@@ -68,8 +66,7 @@ struct StreamProcessTests {
 
         let output = try StreamHarness.dump(outTopic, expect: expected.count)
         let ids = StreamHarness.anomalyIDs(output)
-        let missing = Set(expected.keys).subtracting(ids.keys)
-        let unexpected = Set(ids.keys).subtracting(expected.keys)
+        let (missing, unexpected) = StreamHarness.difference(expected: expected, found: ids)
         #expect(missing.isEmpty, "\(missing.count) expected anomalies missing")
         #expect(unexpected.isEmpty, "\(unexpected.count) anomalies the engine does not produce")
         #expect(ids.values.allSatisfy { $0.count == 1 }, "duplicates in a clean run")
@@ -120,11 +117,9 @@ struct StreamProcessTests {
         let dir = StreamHarness.temporaryDirectory()
         let modelDir = "\(dir)/model"
         try ModelDirectory.save(model, to: modelDir, vigilVersion: "test")
-        let (inTopic, outTopic, dlq) = (StreamHarness.unique("in"), StreamHarness.unique("out"), StreamHarness.unique("dlq"))
-        try await StreamHarness.createTopics([inTopic: 2, outTopic: 2, dlq: 1])
+        let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 2)
         let halves = StreamHarness.waves(input, count: 2)
         try await StreamHarness.produce(halves[0], topic: inTopic)
-        let group = StreamHarness.unique("g")
         let port = 20_000 + Int.random(in: 0..<20_000)
         let stream = try StreamHarness.StreamProcess(
             arguments: StreamHarness.streamArguments(input: inTopic, output: outTopic, dlq: dlq, group: group,
@@ -164,8 +159,7 @@ struct StreamProcessTests {
         #expect(await stream.wait(timeout: .seconds(40)) == 0, "exit status; log:\n\(stream.log.suffix(2000))")
 
         let ids = StreamHarness.anomalyIDs(try StreamHarness.dump(outTopic, expect: expected.count))
-        let missing = Set(expected.keys).subtracting(ids.keys)
-        let unexpected = Set(ids.keys).subtracting(expected.keys)
+        let (missing, unexpected) = StreamHarness.difference(expected: expected, found: ids)
         #expect(missing.isEmpty, "\(missing.count) expected anomalies missing")
         #expect(unexpected.isEmpty, "\(unexpected.count) anomalies the engine does not produce with the model")
         #expect(ids.values.allSatisfy { $0.count == 1 }, "duplicates in a clean run")
@@ -231,9 +225,7 @@ struct StreamFailureTests {
     func crashSafety() async throws {
         let input = bigInput()
         let expected = StreamHarness.expected(input)
-        let (inTopic, outTopic, dlq) = (StreamHarness.unique("in"), StreamHarness.unique("out"), StreamHarness.unique("dlq"))
-        try await StreamHarness.createTopics([inTopic: 4, outTopic: 4, dlq: 1])
-        let group = StreamHarness.unique("g")
+        let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 4)
         let dir = StreamHarness.temporaryDirectory()
         let arguments = StreamHarness.streamArguments(input: inTopic, output: outTopic, dlq: dlq, group: group,
                                                       stateDir: "\(dir)/state",
@@ -274,8 +266,7 @@ struct StreamFailureTests {
             #expect(missing.isEmpty, "after kill \(kills): \(missing.count) anomalies of committed records are not published")
         }
         let output = StreamHarness.anomalyIDs(try StreamHarness.dump(outTopic, expect: expected.count))
-        let lost = Set(expected.keys).subtracting(output.keys)
-        let unexpected = Set(output.keys).subtracting(expected.keys)
+        let (lost, unexpected) = StreamHarness.difference(expected: expected, found: output)
         let duplicates = output.values.reduce(0) { $0 + $1.count - 1 }
         #expect(lost.isEmpty, "\(lost.count) anomalies lost")
         #expect(unexpected.isEmpty, "\(unexpected.count) anomalies the engine does not produce")
@@ -296,9 +287,7 @@ struct StreamFailureTests {
     func rebalance() async throws {
         let input = bigInput()
         let expected = StreamHarness.expected(input)
-        let (inTopic, outTopic, dlq) = (StreamHarness.unique("in"), StreamHarness.unique("out"), StreamHarness.unique("dlq"))
-        try await StreamHarness.createTopics([inTopic: 4, outTopic: 4, dlq: 1])
-        let group = StreamHarness.unique("g")
+        let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 4)
         let dir = StreamHarness.temporaryDirectory()
         let arguments = StreamHarness.streamArguments(input: inTopic, output: outTopic, dlq: dlq, group: group,
                                                       stateDir: "\(dir)/state", extra: ["--batch-size", "200"])
@@ -320,8 +309,7 @@ struct StreamFailureTests {
         a.terminate()
         #expect(await a.wait(timeout: .seconds(40)) == 0)
         let output = StreamHarness.anomalyIDs(try StreamHarness.dump(outTopic, expect: expected.count))
-        let lost = Set(expected.keys).subtracting(output.keys)
-        let unexpected = Set(output.keys).subtracting(expected.keys)
+        let (lost, unexpected) = StreamHarness.difference(expected: expected, found: output)
         #expect(lost.isEmpty, "\(lost.count) anomalies lost")
         #expect(unexpected.isEmpty, "\(unexpected.count) anomalies the engine does not produce")
         #expect(output.values.allSatisfy { $0.count == 1 }, "duplicates although every revoke finished its work")
