@@ -17,7 +17,7 @@ build: bootstrap
 
 ## Optimised build of vigil (.build/release/vigil).
 release: bootstrap
-	swift build -c release
+	swift build -c release --product vigil
 
 ## Everything the tests need (librdkafka, the local broker), then all tests.
 test:
@@ -28,8 +28,9 @@ run:
 	@scripts/run
 
 ## Detection-engine benchmark on one core, baselines in the same run (release build).
-bench: release
-	.build/release/vigil bench
+bench: bootstrap
+	swift build -c release --product vigil-bench
+	.build/release/vigil-bench engine
 
 ## vigil stream end to end vs a plain librdkafka consumer on the same topic (local broker).
 bench-stream:

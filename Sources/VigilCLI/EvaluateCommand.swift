@@ -16,8 +16,8 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         let options = try generator.options()
         let data = Generator.generate(options)
-        let (history, _) = Pipeline.parse(data.history, reference: options.start)
-        let (test, errors) = Pipeline.parse(data.test, reference: options.start)
+        let (history, _) = GeneratedRecords.parse(data.history, reference: options.start)
+        let (test, errors) = GeneratedRecords.parse(data.test, reference: options.start)
         var model: DetectionModel? = nil
         if !noModel {
             var trainer = Trainer()
@@ -35,7 +35,7 @@ struct EvaluateCommand: ParsableCommand {
     }
 }
 
-enum Pipeline {
+enum GeneratedRecords {
     /// Parses generated records.
     static func parse(_ records: [String], reference: Int64) -> ([LogEvent], Int) {
         var text = records.joined(separator: "\n")

@@ -2,10 +2,11 @@ import ArgumentParser
 import Foundation
 import Logging
 import VigilDetection
-import VigilFiles
+import VigilAnalysis
 import VigilKafka
 
-/// `vigil produce`: send log files to a topic, one record per line (or per JSON array element).
+/// `vigil produce`: send log files to a topic, one record per line (or per JSON array element
+/// or object), gzip-compressed files included.
 struct ProduceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "produce",
@@ -37,21 +38,39 @@ struct ProduceCommand: AsyncParsableCommand {
             for result in results { if case .failure = result { failed += 1 } else { sent += 1 } }
             pending.removeAll(keepingCapacity: true)
         }
-        for file in try LogFiles.expand(files) {
-            guard let text = FileManager.default.contents(atPath: file) else { throw CommandFailure("cannot read \(file)") }
-            for line in text.split(separator: 0x0A, omittingEmptySubsequences: true) {
-                let value = Array(line)
-                pending.append(ProducerMessage(topic: topic, key: recordKey(value), value: value))
-                if pending.count >= 5_000 { await send() }
-                if rate > 0 {
-                    let due = Double(sent + pending.count) / Double(rate)
-                    let elapsed = Date().timeIntervalSince(started)
-                    if due > elapsed {
-                        await send()
-                        try await Task.sleep(for: .milliseconds(Int((due - elapsed) * 1000)))
+        let inputs: [LogInput]
+        do { inputs = try LogInput.files(files) } catch { throw CommandFailure("\(error)") }
+        for input in inputs {
+            var problems = 0
+            do {
+                var reader = try RecordReader(input)
+                var batch: [[UInt8]] = []
+                while try reader.next({ item in
+                    switch item {
+                    case .record(let record): batch.append(Array(record.bytes))
+                    case .error(_, let line, let reason):
+                        problems += 1
+                        logger.warning("\(input.name)\(line.map { ":\($0)" } ?? ""): \(reason); not sent")
                     }
+                }) {
+                    for value in batch {
+                        pending.append(ProducerMessage(topic: topic, key: recordKey(value), value: value))
+                        if pending.count >= 5_000 { await send() }
+                        if rate > 0 {
+                            let due = Double(sent + pending.count) / Double(rate)
+                            let elapsed = Date().timeIntervalSince(started)
+                            if due > elapsed {
+                                await send()
+                                try await Task.sleep(for: .milliseconds(Int((due - elapsed) * 1000)))
+                            }
+                        }
+                    }
+                    batch.removeAll(keepingCapacity: true)
                 }
+            } catch let error as InputError {
+                throw CommandFailure("\(error)")
             }
+            failed += problems
         }
         await send()
         producer.close(timeout: .seconds(30))
@@ -107,18 +126,11 @@ struct ConsumeCommand: AsyncParsableCommand {
             lastRecord = .now
             for record in batch {
                 let value = String(decoding: record.value ?? [], as: UTF8.self)
-                if summary, let line = summaryLine(value) { print(line) } else { print(value) }
+                if summary, let line = AnomalyText.line(json: record.value.map(Array.init) ?? []) { print(line) } else { print(value) }
                 seen += 1
                 if limit > 0 && seen >= limit { break }
             }
         }
         try? await consumer.close(timeout: .seconds(5))
-    }
-
-    private func summaryLine(_ json: String) -> String? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
-              let time = object["event_time"] as? String, let severity = object["severity"] as? String,
-              let detector = object["detector"] as? String, let summary = object["summary"] as? String else { return nil }
-        return "\(time)  \(severity.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0)) \(detector.padding(toLength: 23, withPad: " ", startingAt: 0)) \(summary)"
     }
 }

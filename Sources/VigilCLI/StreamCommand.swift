@@ -1,16 +1,17 @@
 import ArgumentParser
-import Dispatch
 import CVigilSupport
 import Foundation
 import Logging
 import Metrics
 import Prometheus
-import VigilConfig
+import ServiceLifecycle
+import VigilAnalysis
 import VigilDetection
-import VigilFiles
 import VigilKafka
+import VigilLogging
 import VigilPipeline
 import VigilServers
+import VigilSettings
 
 /// `vigil stream`: the main job.
 struct StreamCommand: AsyncParsableCommand {
@@ -21,60 +22,24 @@ struct StreamCommand: AsyncParsableCommand {
         Settings come from --config (YAML; or VIGIL_CONFIG), then VIGIL_* environment variables, then flags — later
         ones win. Every setting has the same name everywhere: group_id, VIGIL_GROUP_ID, --group-id. Any librdkafka
         property passes through: consumer:/producer: maps in the file, VIGIL_CONSUMER_PROPERTIES="a=b,c=d", or
-        --consumer-property a=b. SIGINT/SIGTERM shut down gracefully (exit 0, or 2 past the deadline; 1 if it cannot start); SIGHUP reloads
-        the model.
+        --consumer-property a=b. SIGINT/SIGTERM shut down gracefully (exit 0, or 2 past the deadline; 1 if it cannot
+        start); SIGHUP reloads the model.
         """
     )
 
     @Option(name: .long, help: "YAML config file (env VIGIL_CONFIG).") var config: String?
     @Flag(name: .long, help: "Print the effective configuration (secrets masked) and exit.") var printConfig = false
-    @Option(name: .long) var brokers: String?
-    @Option(name: .long) var groupId: String?
-    @Option(name: .long) var groupInstanceId: String?
-    @Option(name: .long) var inputTopic: String?
-    @Option(name: .long) var outputTopic: String?
-    @Option(name: .long) var dlqTopic: String?
-    @Option(name: .long, help: "range, roundrobin or cooperative-sticky.") var assignmentStrategy: String?
-    @Option(name: .long, help: "Model directory from `vigil train` (env MODEL_DIR).") var model: String?
-    @Option(name: .long, help: "Snapshot directory for crash recovery ('none' disables).") var stateDir: String?
-    @Option(name: .long) var batchSize: String?
-    @Option(name: .long) var batchLingerMs: String?
-    @Option(name: .long) var maxInflightEvents: String?
-    @Option(name: .long) var maxInflightBytes: String?
-    @Option(name: .long) var commitIntervalMs: String?
-    @Option(name: .long) var snapshotIntervalMs: String?
-    @Option(name: .long) var shutdownTimeoutMs: String?
-    @Option(name: .long, help: "Prometheus and health port (0 disables).") var metricsPort: String?
-    @Option(name: .long) var metricsAddress: String?
-    @Option(name: .long, help: "text or json.") var logFormat: String?
-    @Option(name: .long) var logLevel: String?
-    @Option(name: .long, help: "A librdkafka consumer property, name=value (repeatable).") var consumerProperty: [String] = []
-    @Option(name: .long, help: "A librdkafka producer property, name=value (repeatable).") var producerProperty: [String] = []
+    @OptionGroup var flags: StreamFlags
 
+    /// Defaults, then the file, the environment and the flags.
     func settings() throws -> StreamSettings {
         var settings = StreamSettings()
         let environment = ProcessInfo.processInfo.environment
+        let loader = StreamSettings.loader
         do {
-            if let file = config ?? environment["VIGIL_CONFIG"] { try StreamSettingsLoader.apply(file: file, to: &settings) }
-            try StreamSettingsLoader.apply(environment: environment, to: &settings)
-            let flags: [(String, String?)] = [
-                ("brokers", brokers), ("group_id", groupId), ("group_instance_id", groupInstanceId),
-                ("input_topic", inputTopic), ("output_topic", outputTopic), ("dlq_topic", dlqTopic),
-                ("assignment_strategy", assignmentStrategy), ("model_dir", model), ("state_dir", stateDir),
-                ("batch_size", batchSize), ("batch_linger_ms", batchLingerMs), ("max_inflight_events", maxInflightEvents),
-                ("max_inflight_bytes", maxInflightBytes), ("commit_interval_ms", commitIntervalMs),
-                ("snapshot_interval_ms", snapshotIntervalMs), ("shutdown_timeout_ms", shutdownTimeoutMs),
-                ("metrics_port", metricsPort), ("metrics_address", metricsAddress), ("log_format", logFormat), ("log_level", logLevel),
-            ]
-            for case let (key, value?) in flags { try StreamSettingsLoader.apply(key, value, to: &settings) }
-            for pair in consumerProperty {
-                let (k, v) = try StreamSettingsLoader.property(pair, name: "--consumer-property")
-                settings.consumerProperties[k] = v
-            }
-            for pair in producerProperty {
-                let (k, v) = try StreamSettingsLoader.property(pair, name: "--producer-property")
-                settings.producerProperties[k] = v
-            }
+            if let file = config ?? environment["VIGIL_CONFIG"] { try loader.apply(file: file, to: &settings) }
+            try loader.apply(environment: environment, to: &settings)
+            for (key, value) in flags.values { try loader.apply(flag: key, value, to: &settings) }
         } catch {
             throw ValidationError("\(error)")
         }
@@ -90,84 +55,134 @@ struct StreamCommand: AsyncParsableCommand {
         // Consumer batches are a few hundred kilobytes each: above glibc's default mmap threshold,
         // every batch would map fresh pages (page faults) and unmap them again. Keep them on the heap.
         vigil_keep_large_blocks_on_heap(64 << 20, 128 << 20)
-        let level = Logger.Level(rawValue: settings.logLevel) ?? .info
-        LoggingBootstrap.once { label in
-            settings.logFormat == .json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label) as any LogHandler
-        }
-        let logger = { () -> Logger in
-            var logger = Logger(label: "vigil.stream")
-            logger.logLevel = level
-            return logger
-        }()
-
+        let logger = VigilLogging.logger("vigil.stream", configuration: settings.logging)
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25),
-                                                   .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
-                                                   .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30), .seconds(60)]
+        factory.defaultDurationHistogramBuckets = [
+            .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
+            .seconds(10), .seconds(30), .seconds(60),
+        ]
         MetricsSystem.bootstrap(factory)
 
-        var loaded: DetectionModel? = nil
-        if let path = settings.modelDirectory {
-            do {
-                loaded = try ModelDirectory.load(path)
-                logger.info("model loaded from \(path)")
-            } catch {
-                throw CommandFailure("\(error)")
-            }
-        } else {
-            logger.info("no model: rules and baselines learnt online")
-        }
+        let model: DetectionModel?
+        do { model = try settings.model.load() } catch { throw CommandFailure("\(error)") }
+        logger.info("\(settings.model.directory.map { "model loaded from \($0)" } ?? "no model: rules and baselines learnt online")")
         logger.info("librdkafka \(LibRdKafka.version)")
         let pipeline: StreamPipeline
         do {
-            pipeline = try StreamPipeline(settings: settings, model: loaded, logger: logger)
+            pipeline = try StreamPipeline(configuration: settings.stream, model: model, logger: logger)
         } catch {
             throw CommandFailure("cannot start: \(error)")
         }
 
-        var signals = [
-            installSignalHandler(SIGINT) { pipeline.stop(reason: "SIGINT") },
-            installSignalHandler(SIGTERM) { pipeline.stop(reason: "SIGTERM") },
-        ]
-        signals.append(installSignalHandler(SIGHUP) {
-            guard let path = settings.modelDirectory else {
-                logger.warning("SIGHUP: no model directory configured; nothing to reload")
-                return
-            }
-            do {
-                try pipeline.reloadModel { try ModelDirectory.load(path) }
-                logger.notice("SIGHUP: model reloaded from \(path)")
-            } catch {
-                logger.error("SIGHUP: \(error); keeping the model in use")
-            }
-        })
-
-        let server = settings.metricsPort == 0 ? nil
-            : MetricsServer(address: settings.metricsAddress, port: settings.metricsPort, registry: registry,
-                            health: { pipeline.health }, logger: logger)
-        let serving: Task<Void, Never>? = server.map { server in
-            Task {
-                do { try await server.run() } catch { logger.error("metrics server: \(error)") }
-            }
+        // Stopped last (services stop in reverse order): metrics and probes answer while the
+        // pipeline drains.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if settings.metrics.isEnabled {
+            let server = MetricsServer(configuration: settings.metrics, registry: registry,
+                                       liveness: { Self.liveness(pipeline.health) },
+                                       readiness: { Self.readiness(pipeline.health) }, logger: logger)
+            services.append(.init(service: server))
         }
-        let report = await pipeline.run()
-        await server?.shutdown()
-        _ = await serving?.value
-        for source in signals { source.cancel() }
+        services.append(.init(service: ModelReloadService { Self.reload(pipeline, from: settings.model, logger: logger) }))
+        services.append(.init(service: pipeline, successTerminationBehavior: .gracefullyShutdownGroup,
+                              failureTerminationBehavior: .gracefullyShutdownGroup))
+        var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
+        groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint]
+        // The pipeline keeps its own deadline (exit 2 past it); the group only steps in if the
+        // shutdown hangs well beyond it.
+        groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(settings.stream.shutdownTimeoutMs + 15_000)
+        let group = ServiceGroup(configuration: groupConfiguration)
+        do {
+            try await group.run()
+        } catch {
+            if pipeline.report == nil { throw CommandFailure("\(error)") }
+        }
+        guard let report = pipeline.report else { throw CommandFailure("the stream ended without a report") }
         if !report.clean {
             FileHandle.standardError.write(Data("vigil stream: \(report)\n".utf8))
             throw ExitCode(report.startError == nil ? 2 : 1)
         }
     }
+
+    /// SIGHUP: reload the model directory; a corrupt model is refused and the current one kept.
+    private static func reload(_ pipeline: StreamPipeline, from model: ModelConfiguration, logger: Logger) {
+        guard let path = model.directory else {
+            logger.warning("SIGHUP: no model directory configured; nothing to reload")
+            return
+        }
+        do {
+            try pipeline.reloadModel { try ModelDirectory.load(path) }
+            logger.notice("SIGHUP: model reloaded from \(path)")
+        } catch {
+            logger.error("SIGHUP: \(error); keeping the model in use")
+        }
+    }
+
+    private static func liveness(_ health: StreamHealth) -> ProbeResult {
+        ProbeResult(healthy: health.live,
+                    body: "{\"status\":\"\(health.live ? "live" : "stalled")\",\"ms_since_last_poll\":\(health.millisecondsSinceLastPoll)}")
+    }
+
+    private static func readiness(_ health: StreamHealth) -> ProbeResult {
+        ProbeResult(healthy: health.ready,
+                    body: "{\"status\":\"\(health.ready ? "ready" : "not ready")\",\"assigned_partitions\":\(health.assignedPartitions),\"inflight_events\":\(health.inFlightEvents)}")
+    }
 }
 
-/// Delivers a Unix signal to `handler` on a dispatch queue instead of its default action.
-/// Keep the returned source alive for as long as the handler should run.
-func installSignalHandler(_ signalNumber: Int32, _ handler: @escaping @Sendable () -> Void) -> DispatchSourceSignal {
-    signal(signalNumber, SIG_IGN)
-    let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-    source.setEventHandler(handler: handler)
-    source.resume()
-    return source
+/// The flags of `vigil stream`, typed, named and explained by ``StreamSettings/table``.
+struct StreamFlags: ParsableArguments {
+    private static func name(_ key: String) -> NameSpecification {
+        let setting = StreamSettings.setting(key)
+        return NameSpecification([.customLong(setting.flag)] + setting.flagAliases.map { .customLong($0) })
+    }
+
+    private static func help(_ key: String) -> ArgumentHelp {
+        let setting = StreamSettings.setting(key)
+        return ArgumentHelp("\(setting.help) (\(setting.kind == .properties ? "repeatable" : "default \(setting.defaultText)"); env \(setting.environmentVariable))")
+    }
+
+    @Option(name: name("brokers"), help: help("brokers")) var brokers: String?
+    @Option(name: name("group_id"), help: help("group_id")) var groupID: String?
+    @Option(name: name("group_instance_id"), help: help("group_instance_id")) var groupInstanceID: String?
+    @Option(name: name("input_topic"), help: help("input_topic")) var inputTopic: String?
+    @Option(name: name("output_topic"), help: help("output_topic")) var outputTopic: String?
+    @Option(name: name("dlq_topic"), help: help("dlq_topic")) var dlqTopic: String?
+    @Option(name: name("assignment_strategy"), help: help("assignment_strategy")) var assignmentStrategy: AssignmentStrategy?
+    @Option(name: name("model_dir"), help: help("model_dir")) var modelDirectory: String?
+    @Option(name: name("state_dir"), help: help("state_dir")) var stateDirectory: String?
+    @Option(name: name("batch_size"), help: help("batch_size")) var batchSize: Int?
+    @Option(name: name("batch_linger_ms"), help: help("batch_linger_ms")) var batchLingerMs: Int?
+    @Option(name: name("max_inflight_events"), help: help("max_inflight_events")) var maxInFlightEvents: Int?
+    @Option(name: name("max_inflight_bytes"), help: help("max_inflight_bytes")) var maxInFlightBytes: Int?
+    @Option(name: name("commit_interval_ms"), help: help("commit_interval_ms")) var commitIntervalMs: Int?
+    @Option(name: name("snapshot_interval_ms"), help: help("snapshot_interval_ms")) var snapshotIntervalMs: Int?
+    @Option(name: name("shutdown_timeout_ms"), help: help("shutdown_timeout_ms")) var shutdownTimeoutMs: Int?
+    @Option(name: name("metrics_port"), help: help("metrics_port")) var metricsPort: Int?
+    @Option(name: name("metrics_address"), help: help("metrics_address")) var metricsAddress: String?
+    @Option(name: name("log_format"), help: help("log_format")) var logFormat: LoggingConfiguration.Format?
+    @Option(name: name("log_level"), help: help("log_level")) var logLevel: Logger.Level?
+    @Option(name: name("consumer"), help: help("consumer")) var consumerProperties: [String] = []
+    @Option(name: name("producer"), help: help("producer")) var producerProperties: [String] = []
+
+    /// The flags given, as (setting key, value) in table order; the table checks ranges.
+    var values: [(String, String)] {
+        let scalars: [(String, String?)] = [
+            ("brokers", brokers), ("group_id", groupID), ("group_instance_id", groupInstanceID),
+            ("input_topic", inputTopic), ("output_topic", outputTopic), ("dlq_topic", dlqTopic),
+            ("assignment_strategy", assignmentStrategy?.rawValue), ("model_dir", modelDirectory),
+            ("state_dir", stateDirectory), ("batch_size", batchSize.map(String.init)),
+            ("batch_linger_ms", batchLingerMs.map(String.init)), ("max_inflight_events", maxInFlightEvents.map(String.init)),
+            ("max_inflight_bytes", maxInFlightBytes.map(String.init)), ("commit_interval_ms", commitIntervalMs.map(String.init)),
+            ("snapshot_interval_ms", snapshotIntervalMs.map(String.init)),
+            ("shutdown_timeout_ms", shutdownTimeoutMs.map(String.init)), ("metrics_port", metricsPort.map(String.init)),
+            ("metrics_address", metricsAddress), ("log_format", logFormat?.rawValue), ("log_level", logLevel?.rawValue),
+        ]
+        return scalars.compactMap { key, value in value.map { (key, $0) } }
+            + consumerProperties.map { ("consumer", $0) } + producerProperties.map { ("producer", $0) }
+    }
 }
+
+extension AssignmentStrategy: ExpressibleByArgument {}
+extension LoggingConfiguration.Format: ExpressibleByArgument {}

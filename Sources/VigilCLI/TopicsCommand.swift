@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import VigilConfig
+import VigilSettings
 import VigilKafka
 
 /// `vigil topics …`: the topics declared in topics.yml.

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import VigilDetection
-import VigilFiles
+import VigilAnalysis
 
 /// `vigil train`: learn a model of normal behaviour from history.
 struct TrainCommand: ParsableCommand {
@@ -26,26 +26,31 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         guard targetFpr > 0 && targetFpr < 0.5 else { throw ValidationError("--target-fpr must be between 0 and 0.5") }
-        let reference = try referenceTime.map { text -> Int64 in
-            guard let t = UTC.parse(text) else { throw ValidationError("--reference-time: not an RFC 3339 time: \(text)") }
-            return t
-        }
-        let files = try LogFiles.expand(input)
-        guard !files.isEmpty else { throw ValidationError("--input: no files found") }
+        let reference = try VigilCLI.referenceTime(referenceTime)
+        let inputs: [LogInput]
+        do { inputs = try LogInput.files(input, referenceTime: reference) } catch { throw CommandFailure("\(error)") }
+        guard !inputs.isEmpty else { throw ValidationError("--input: no files found") }
         var options = TrainingOptions()
         options.targetFalsePositiveRate = targetFpr
         options.seed = seed
         var trainer = Trainer(options: options)
         let progress = Progress(enabled: !quiet, label: "training")
         var errors: [String] = []
-        for file in files {
-            try LogFiles.parse(file, referenceTime: reference) { result in
-                for event in result.events { trainer.add(event) }
-                for error in result.errors {
-                    trainer.addError()
-                    if errors.count < 10 { errors.append("\(file): \(error)") }
+        var parsed = ParsedInput()
+        for input in inputs {
+            do {
+                var reader = try InputReader(input)
+                while try reader.next(into: &parsed) {
+                    for event in parsed.events { trainer.add(event) }
+                    for error in parsed.errors {
+                        trainer.addError()
+                        if errors.count < 10 { errors.append("\(input.name): \(error)") }
+                    }
+                    progress.update(events: trainer.eventsSeen, errors: errors.count)
                 }
-                progress.update(events: trainer.eventsSeen, errors: errors.count)
+            } catch {
+                for event in parsed.events { trainer.add(event) }
+                throw CommandFailure("\(error)")
             }
         }
         progress.finish(events: trainer.eventsSeen)

@@ -1,6 +1,8 @@
 import ArgumentParser
+import VigilDetection
 import Foundation
 import Logging
+import VigilLogging
 
 /// The `vigil` command: streaming log anomaly detection on Kafka.
 @main
@@ -10,8 +12,8 @@ struct Vigil: AsyncParsableCommand {
         abstract: "Streaming log anomaly detection for Kafka.",
         version: VigilVersion.string,
         subcommands: [VersionCommand.self, TopicsCommand.self, GenerateCommand.self, TrainCommand.self,
-                      AnalyzeCommand.self, EvaluateCommand.self, BenchCommand.self, StreamCommand.self,
-                      ProduceCommand.self, ConsumeCommand.self, BenchStreamCommand.self]
+                      AnalyzeCommand.self, EvaluateCommand.self, StreamCommand.self, ProduceCommand.self,
+                      ConsumeCommand.self]
     )
 }
 
@@ -19,32 +21,23 @@ enum VigilVersion {
     static let string = "0.1.0"
 }
 
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
 /// Options every subcommand that logs shares.
 struct LoggingOptions: ParsableArguments {
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (env VIGIL_LOG_LEVEL).")
-    var logLevel: String?
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical (env VIGIL_LOG_LEVEL).")
+    var logLevel: Logger.Level?
 
-    /// Bootstraps swift-log to stderr (stdout stays for command output) and returns a logger.
+    /// Logs to stderr (stdout stays for command output).
     func makeLogger(label: String) throws -> Logger {
-        let text = logLevel ?? ProcessInfo.processInfo.environment["VIGIL_LOG_LEVEL"] ?? "info"
-        guard let level = Logger.Level(rawValue: text.lowercased()) else {
-            throw ValidationError("--log-level: unknown level \"\(text)\"")
+        var level = logLevel ?? .info
+        if logLevel == nil, let text = ProcessInfo.processInfo.environment["VIGIL_LOG_LEVEL"] {
+            guard let fromEnvironment = Logger.Level(rawValue: text.lowercased()) else {
+                throw ValidationError("VIGIL_LOG_LEVEL: unknown level \"\(text)\"")
+            }
+            level = fromEnvironment
         }
-        LoggingBootstrap.once { StreamLogHandler.standardError(label: $0) }
-        var logger = Logger(label: label)
-        logger.logLevel = level
-        return logger
-    }
-}
-
-/// swift-log may be bootstrapped once per process.
-enum LoggingBootstrap {
-    nonisolated(unsafe) private static var done = false
-    // Commands run one at a time on the main task; the flag is only touched there.
-    static func once(_ factory: @escaping @Sendable (String) -> any LogHandler) {
-        guard !done else { return }
-        done = true
-        LoggingSystem.bootstrap(factory)
+        return VigilLogging.logger(label, configuration: LoggingConfiguration(level: level))
     }
 }
 
@@ -62,4 +55,12 @@ struct BrokerOptions: ParsableArguments {
 struct CommandFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A `--reference-time` value: RFC 3339, in milliseconds.
+func referenceTime(_ text: String?) throws -> Int64? {
+    try text.map { text -> Int64 in
+        guard let time = UTC.parse(text) else { throw ValidationError("--reference-time: not an RFC 3339 time: \(text)") }
+        return time
+    }
 }

@@ -29,13 +29,15 @@ protocol RebalanceHandling: AnyObject, Sendable {
 
 /// State librdkafka's C callbacks reach through the configuration opaque (`rd_kafka_opaque`).
 /// Retained for as long as the `rd_kafka_t` lives.
-final class ClientContext: Sendable {
+package final class ClientContext: Sendable {
     let observer: KafkaClientObserver
     let rebalance: (any RebalanceHandling)?
     /// The first fatal error; once set the client refuses further work.
     let fatalError = Mutex<KafkaError?>(nil)
 
-    init(observer: KafkaClientObserver, rebalance: (any RebalanceHandling)? = nil) {
+    package convenience init(observer: KafkaClientObserver) { self.init(observer: observer, rebalance: nil) }
+
+    init(observer: KafkaClientObserver, rebalance: (any RebalanceHandling)?) {
         self.observer = observer
         self.rebalance = rebalance
     }
@@ -50,17 +52,18 @@ final class ClientContext: Sendable {
     }
 }
 
-/// Owns one `rd_kafka_t` and the context its callbacks use.
-final class RdKafkaHandle: Sendable {
+/// Owns one `rd_kafka_t` and the context its callbacks use. `package` so the test-support
+/// module can give librdkafka's mock cluster a handle.
+package final class RdKafkaHandle: Sendable {
     // OpaquePointer is not Sendable, but an rd_kafka_t is safe to use from any thread
     // (librdkafka's documented threading model); the pointer itself never changes.
-    nonisolated(unsafe) let rk: OpaquePointer
+    nonisolated(unsafe) package let rk: OpaquePointer
     let context: ClientContext
     private let destroyed = Atomic<Bool>(false)
 
     /// Creates the client. `configure` installs type-specific callbacks on the conf before
     /// librdkafka takes ownership of it.
-    init(type: rd_kafka_type_t, entries: [(String, String)], context: ClientContext,
+    package init(type: rd_kafka_type_t, entries: [(String, String)], context: ClientContext,
          configure: (OpaquePointer) -> Void = { _ in }) throws(KafkaError) {
         let conf = try RdKafkaConf.make(entries)
         let retained = Unmanaged.passRetained(context)
@@ -83,7 +86,7 @@ final class RdKafkaHandle: Sendable {
     }
 
     /// Destroys the client (once). `flags` are `RD_KAFKA_DESTROY_F_*`.
-    func destroy(flags: Int32 = 0) {
+    package func destroy(flags: Int32 = 0) {
         guard !destroyed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         rd_kafka_destroy_flags(rk, flags)
         Unmanaged.passUnretained(context).release()

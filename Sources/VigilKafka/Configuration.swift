@@ -67,7 +67,7 @@ public struct ProducerConfiguration: KafkaClientSettings {
 }
 
 /// How the group divides partitions among its members.
-public enum AssignmentStrategy: String, Sendable {
+public enum AssignmentStrategy: String, Sendable, CaseIterable {
     /// Eager: every rebalance revokes the whole assignment first.
     case range
     /// Eager, round-robin.

@@ -263,7 +263,7 @@ public final class KafkaConsumer: Sendable {
 }
 
 /// A value shared with a callback that runs on another task.
-final class Locked<Value: Sendable>: Sendable {
+final class SharedValue<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
     init(_ value: Value) { mutex = Mutex(value) }
     var value: Value { mutex.withLock { $0 } }
@@ -410,7 +410,7 @@ final class ConsumerCore: RebalanceHandling {
                 let err = rd_kafka_committed(rk, committed.pointer, Int32(clamping: remaining(revokeTimeout).wholeMilliseconds))
                 if err != RD_KAFKA_RESP_ERR_NO_ERROR { report(KafkaError(err), "fetching committed offsets") }
                 let offsets = err == RD_KAFKA_RESP_ERR_NO_ERROR ? committed.offsets : list.map { TopicPartitionOffset($0, offset: vigil_offset_invalid()) }
-                let overrides = Locked<[TopicPartition: Int64]>([:])
+                let overrides = SharedValue<[TopicPartition: Int64]>([:])
                 waitFor("assign") { overrides.set(await listener.partitionsAssigned(offsets)) }
                 let starts = overrides.value
                 if !starts.isEmpty, let elements = partitions.pointee.elems {

@@ -12,7 +12,7 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
         public init(rawValue: Int32) { self.rawValue = rawValue }
         init(_ err: rd_kafka_resp_err_t) { self.rawValue = err.rawValue }
 
-        var rd: rd_kafka_resp_err_t { rd_kafka_resp_err_t(rawValue: rawValue) }
+        package var rd: rd_kafka_resp_err_t { rd_kafka_resp_err_t(rawValue: rawValue) }
 
         /// librdkafka's symbolic name, for example `_MSG_TIMED_OUT` or `NOT_LEADER_OR_FOLLOWER`.
         public var name: String { String(cString: rd_kafka_err2name(rd)) }
@@ -74,7 +74,7 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
         self.isRetriable = isRetriable
     }
 
-    init(_ err: rd_kafka_resp_err_t, message: String? = nil) {
+    package init(_ err: rd_kafka_resp_err_t, message: String? = nil) {
         let code = Code(err)
         self.init(code: code, message: message ?? String(cString: rd_kafka_err2str(err)))
     }

@@ -15,7 +15,8 @@ public typealias DeliveryResult = Result<DeliveryReport, KafkaError>
 /// Idempotence is on by default (see ``ProducerConfiguration``). Call ``close(timeout:)`` to
 /// flush before the producer goes away; otherwise queued messages are lost.
 public final class KafkaProducer: Sendable {
-    private let handle: RdKafkaHandle
+    /// `package`: the test-support module reaches librdkafka's test hooks through it.
+    package let handle: RdKafkaHandle
     private let gate = CapacityGate()
     private let state: Mutex<State>
     private let pollThread: PollThread
@@ -286,13 +287,5 @@ private let deliveryCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_k
         }
         error.isRetriable = true
         batch.complete(slot.index, .failure(error))
-    }
-}
-
-extension KafkaProducer {
-    /// Raises a fabricated fatal error (`rd_kafka_test_fatal_error`), for tests of fatal-error
-    /// handling.
-    func triggerFatalErrorForTesting(_ reason: String) {
-        _ = rd_kafka_test_fatal_error(handle.rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason)
     }
 }

@@ -21,7 +21,7 @@ enum PartitionWork: Sendable {
 
 /// Everything a worker shares with the pipeline.
 struct PartitionContext: Sendable {
-    let settings: StreamSettings
+    let settings: StreamConfiguration
     let detection: DetectionConfig
     let producer: KafkaProducer
     let consumer: KafkaConsumer
@@ -41,8 +41,23 @@ final class PartitionWorker: Sendable {
     let partition: TopicPartition
     private let context: PartitionContext
     private let work: AsyncStream<PartitionWork>.Continuation
-    private let task: Mutex<Task<Void, Never>?> = Mutex(nil)
+    private let workItems: AsyncStream<PartitionWork>
+    private let retries: AsyncStream<Retry>.Continuation
+    private let retryItems: AsyncStream<Retry>
+    private let engine: Mutex<DetectionEngine?>
+    private let replayUntil: Int64
+    private let restored: Bool
+    /// Fulfilled when ``run()`` returns.
+    private let stopped = Promise<Void>()
     private let state: Mutex<State>
+
+    /// Messages to publish again once `due` (their first attempt failed).
+    private struct Retry: Sendable {
+        var messages: [ProducerMessage]
+        var range: FinishedRange
+        var attempt: Int
+        var due: ContinuousClock.Instant
+    }
 
     private struct State {
         var tracker = OffsetTracker()
@@ -69,47 +84,69 @@ final class PartitionWorker: Sendable {
         self.partition = partition
         self.context = context
         self.state = Mutex(State(committed: committed))
-        let (stream, continuation) = AsyncStream<PartitionWork>.makeStream()
-        self.work = continuation
-        let runner = Task { [self] in
-            var engine = engine
-            var processedUpTo: Int64? = nil
-            var snapshotAt: Int64? = nil
-            var needsBaseSnapshot = !restored
-            for await item in stream {
-                switch item {
-                case .records(let sub):
-                    if needsBaseSnapshot, let store = context.stateStore, let first = sub.indices.first {
-                        // The state before this partition's first record here: everything
-                        // before it is already committed (or there is nothing before it).
-                        saveSnapshot(engine.snapshot(), nextOffset: sub.batch[first].offset, store: store)
-                        snapshotAt = sub.batch[first].offset
-                    }
-                    needsBaseSnapshot = false
-                    await process(sub, engine: &engine, replayUntil: replayUntil)
-                    if let last = sub.indices.last { processedUpTo = sub.batch[last].offset + 1 }
-                    state.withLock { $0.queued -= 1 }
-                    notifyIfDrained()
-                case .snapshot:
-                    // Written once every record before it is finished (so it is never ahead of
-                    // what can be committed); serialised now, while the engine is at that point.
-                    if context.stateStore != nil, let next = processedUpTo, next != snapshotAt {
-                        holdSnapshot(engine.snapshot(), nextOffset: next)
-                        snapshotAt = next
-                    }
-                case .replaceModel(let model, let config):
-                    engine.replaceModel(model, config: config)
+        (workItems, work) = AsyncStream<PartitionWork>.makeStream()
+        (retryItems, retries) = AsyncStream<Retry>.makeStream()
+        self.engine = Mutex(engine)
+        self.replayUntil = replayUntil
+        self.restored = restored
+    }
+
+    /// Processes the partition's work until ``drain(timeout:)`` ends it. Runs as a child task
+    /// of the pipeline; failed deliveries are retried by a child of its own.
+    func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.retryLoop() }
+            await processLoop()
+            retries.finish()
+        }
+        stopped.fulfill(())
+    }
+
+    private func processLoop() async {
+        guard var engine = engine.withLock({ $0.take() }) else { return }
+        var processedUpTo: Int64? = nil
+        var snapshotAt: Int64? = nil
+        var needsBaseSnapshot = !restored
+        for await item in workItems {
+            switch item {
+            case .records(let sub):
+                if needsBaseSnapshot, let store = context.stateStore, let first = sub.indices.first {
+                    // The state before this partition's first record here: everything
+                    // before it is already committed (or there is nothing before it).
+                    saveSnapshot(engine.snapshot(), nextOffset: sub.batch[first].offset, store: store)
+                    snapshotAt = sub.batch[first].offset
                 }
-            }
-            // Stopped: leave a snapshot of the final state for whoever reads on from here — but
-            // only if every processed record is finished. Otherwise the state is ahead of what
-            // can be committed, and the unfinished records will be read (and counted) again.
-            if let store = context.stateStore, let processed = processedUpTo,
-               state.withLock({ $0.tracker.committable }) == processed {
-                saveSnapshot(engine.snapshot(), nextOffset: processed, store: store)
+                needsBaseSnapshot = false
+                await process(sub, engine: &engine, replayUntil: replayUntil)
+                if let last = sub.indices.last { processedUpTo = sub.batch[last].offset + 1 }
+                state.withLock { $0.queued -= 1 }
+                notifyIfDrained()
+            case .snapshot:
+                // Written once every record before it is finished (so it is never ahead of
+                // what can be committed); serialised now, while the engine is at that point.
+                if context.stateStore != nil, let next = processedUpTo, next != snapshotAt {
+                    holdSnapshot(engine.snapshot(), nextOffset: next)
+                    snapshotAt = next
+                }
+            case .replaceModel(let model, let config):
+                engine.replaceModel(model, config: config)
             }
         }
-        task.withLock { $0 = runner }
+        // Stopped: leave a snapshot of the final state for whoever reads on from here — but
+        // only if every processed record is finished. Otherwise the state is ahead of what
+        // can be committed, and the unfinished records will be read (and counted) again.
+        if let store = context.stateStore, let processed = processedUpTo,
+           state.withLock({ $0.tracker.committable }) == processed {
+            saveSnapshot(engine.snapshot(), nextOffset: processed, store: store)
+        }
+    }
+
+    /// Publishes failed messages again when their backoff is over, in the order they failed.
+    private func retryLoop() async {
+        for await retry in retryItems {
+            try? await Task.sleep(until: retry.due)
+            await publish(retry.messages, range: retry.range, attempt: retry.attempt)
+        }
     }
 
     /// Queues records; false if the worker no longer accepts work (partition revoked).
@@ -163,8 +200,7 @@ final class PartitionWorker: Sendable {
             return first
         }
         work.finish()
-        let runner = task.withLock { $0 }
-        if finished { await runner?.value }
+        if finished { await stopped.value } else { retries.finish() }
         return state.withLock { $0.unfinished + $0.queued }
     }
 
@@ -281,63 +317,58 @@ final class PartitionWorker: Sendable {
             s.unfinished += 1
         }
         let deadLetters = messages.filter { $0.topic == settings.deadLetterTopic }.count
+        let range = FinishedRange(first: first, events: sub.indices.count, bytes: sub.bytes, deadLetters: deadLetters,
+                                  latestEvent: latestEvent)
         // Enqueued from the worker itself, so one partition's messages keep their order (and a
         // full producer queue slows this partition down).
-        await publish(messages, first: first, events: sub.indices.count, bytes: sub.bytes, deadLetters: deadLetters,
-                      latestEvent: latestEvent, attempt: 0)
+        await publish(messages, range: range, attempt: 0)
     }
 
-    /// Produces `messages`; once all are acknowledged the range starting at `first` is finished.
-    /// Failed messages are retried with backoff — dropping them would lose anomalies, and not
+    /// Produces `messages`; once all are acknowledged `range` is finished. Failed messages are
+    /// retried with backoff (by ``retryLoop()``) — dropping them would lose anomalies, and not
     /// committing keeps them safe meanwhile.
-    private func publish(_ messages: [ProducerMessage], first: Int64, events: Int, bytes: Int, deadLetters: Int,
-                         latestEvent: Int64, attempt: Int) async {
+    private func publish(_ messages: [ProducerMessage], range: FinishedRange, attempt: Int) async {
         if messages.isEmpty {
-            finish(first: first, events: events, bytes: bytes, deadLetters: deadLetters, latestEvent: latestEvent)
+            finish(range)
             return
         }
-        do {
-            await context.producer.enqueue(messages) { [self] results in
-                var failed: [ProducerMessage] = []
-                var firstError: KafkaError? = nil
-                for (message, result) in zip(messages, results) {
-                    guard case .failure(let error) = result else { continue }
-                    if firstError == nil { firstError = error }
-                    if error.code == .messageTooLarge && message.topic == context.settings.deadLetterTopic
-                        && !message.headers.contains(where: { $0.name == StreamMessages.truncatedHeader }) {
-                        context.logger.error("dead letter for \(partition) from offset \(first) is too large for the producer or broker (\(message.value?.count ?? 0) bytes); sending it with its value cut to \(StreamMessages.truncatedValueBytes) bytes")
-                        failed.append(StreamMessages.truncatedDeadLetter(message))
-                    } else {
-                        failed.append(message)
-                    }
-                }
-                if failed.isEmpty {
-                    finish(first: first, events: events, bytes: bytes, deadLetters: deadLetters, latestEvent: latestEvent)
-                    return
-                }
-                if firstError?.isClientClosing == true {
-                    // The producer is closing (shutdown past its deadline): retrying cannot
-                    // succeed. The range stays unfinished, so it is not committed and is read
-                    // again by whoever owns the partition next.
-                    context.logger.warning("\(failed.count) message(s) for \(partition) from offset \(first) not delivered before the producer closed; those records will be read again")
-                    return
-                }
-                context.metrics.produceRetries.increment(by: failed.count)
-                let backoff = min(5_000, 100 << min(attempt, 6))
-                context.logger.warning("\(failed.count) message(s) for \(partition) not delivered (\(firstError.map(String.init(describing:)) ?? "unknown")); retrying in \(backoff) ms (attempt \(attempt + 1))")
-                Task { [self] in
-                    try? await Task.sleep(for: .milliseconds(backoff))
-                    await publish(failed, first: first, events: events, bytes: bytes, deadLetters: deadLetters,
-                                  latestEvent: latestEvent, attempt: attempt + 1)
+        await context.producer.enqueue(messages) { [self] results in
+            var failed: [ProducerMessage] = []
+            var firstError: KafkaError? = nil
+            for (message, result) in zip(messages, results) {
+                guard case .failure(let error) = result else { continue }
+                if firstError == nil { firstError = error }
+                if error.code == .messageTooLarge && message.topic == context.settings.deadLetterTopic
+                    && !message.headers.contains(where: { $0.name == StreamMessages.truncatedHeader }) {
+                    context.logger.error("dead letter for \(partition) from offset \(range.first) is too large for the producer or broker (\(message.value?.count ?? 0) bytes); sending it with its value cut to \(StreamMessages.truncatedValueBytes) bytes")
+                    failed.append(StreamMessages.truncatedDeadLetter(message))
+                } else {
+                    failed.append(message)
                 }
             }
+            if failed.isEmpty {
+                finish(range)
+                return
+            }
+            if firstError?.isClientClosing == true {
+                // The producer is closing (shutdown past its deadline): retrying cannot
+                // succeed. The range stays unfinished, so it is not committed and is read
+                // again by whoever owns the partition next.
+                context.logger.warning("\(failed.count) message(s) for \(partition) from offset \(range.first) not delivered before the producer closed; those records will be read again")
+                return
+            }
+            context.metrics.produceRetries.increment(by: failed.count)
+            let backoff = min(5_000, 100 << min(attempt, 6))
+            context.logger.warning("\(failed.count) message(s) for \(partition) not delivered (\(firstError.map(String.init(describing:)) ?? "unknown")); retrying in \(backoff) ms (attempt \(attempt + 1))")
+            retries.yield(Retry(messages: failed, range: range, attempt: attempt + 1,
+                                due: .now + .milliseconds(backoff)))
         }
     }
 
-    private func finish(first: Int64, events: Int, bytes: Int, deadLetters: Int, latestEvent: Int64) {
+    private func finish(_ range: FinishedRange) {
         let (advanced, snapshot) = state.withLock { s -> (Int64?, (offset: Int64, bytes: [UInt8])?) in
             s.unfinished -= 1
-            let advanced = s.tracker.finish(first: first)
+            let advanced = s.tracker.finish(first: range.first)
             guard let advanced, let held = s.heldSnapshot, held.offset <= advanced else { return (advanced, nil) }
             s.heldSnapshot = nil
             return (advanced, held)
@@ -351,12 +382,23 @@ final class PartitionWorker: Sendable {
                 state.withLock { $0.stored = max($0.stored ?? .min, advanced) }
             }
         }
-        if deadLetters > 0 { context.metrics.deadLettered.increment(by: deadLetters) }
-        if latestEvent != .min {
+        if range.deadLetters > 0 { context.metrics.deadLettered.increment(by: range.deadLetters) }
+        if range.latestEvent != .min {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
-            if now >= latestEvent { context.metrics.endToEnd.recordMilliseconds(now - latestEvent) }
+            if now >= range.latestEvent { context.metrics.endToEnd.recordMilliseconds(now - range.latestEvent) }
         }
-        context.gate.release(events: events, bytes: bytes)
+        context.gate.release(events: range.events, bytes: range.bytes)
         notifyIfDrained()
     }
+}
+
+/// A range of records whose messages are being published, and what finishing it releases.
+struct FinishedRange: Sendable {
+    /// The range's first offset (its key in the offset tracker).
+    var first: Int64
+    var events: Int
+    var bytes: Int
+    var deadLetters: Int
+    /// The latest event time in the range, for the end-to-end latency metric.
+    var latestEvent: Int64
 }

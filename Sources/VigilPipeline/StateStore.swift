@@ -12,7 +12,7 @@ import Glibc
 /// continues exactly as the lost process would have.
 ///
 /// Files: `<dir>/<group>/<topic>-<partition>/<next offset>.snapshot`, each a small header
-/// (magic, next offset, length, SHA-256) and the engine's bytes; written to a temporary name
+/// (magic, next offset, length, a 64-bit checksum) and the engine's bytes; written to a temporary name
 /// and renamed. The newest few are kept, because the newest may be ahead of what was
 /// committed when the process died.
 public struct StateStore: Sendable {
@@ -20,7 +20,12 @@ public struct StateStore: Sendable {
     public let group: String
     public var keep = 3
 
-    private static let magic: [UInt8] = Array("VGLSNAP1".utf8)
+    private static let magic: [UInt8] = Array("VGLSNAP2".utf8)
+    private static let headerBytes = 32
+
+    /// Catches a damaged or truncated file; it need not resist tampering (the directory is
+    /// the process's own), so a fast non-cryptographic hash does.
+    private static func checksum(_ state: [UInt8]) -> UInt64 { StableHash.hash(state, seed: 0x736E_6170) }
 
     public init(directory: String, group: String) {
         self.directory = directory
@@ -41,7 +46,7 @@ public struct StateStore: Sendable {
         var data = Self.magic
         withUnsafeBytes(of: nextOffset.littleEndian) { data.append(contentsOf: $0) }
         withUnsafeBytes(of: UInt64(state.count).littleEndian) { data.append(contentsOf: $0) }
-        data.append(contentsOf: SHA256.digest(state))
+        withUnsafeBytes(of: Self.checksum(state).littleEndian) { data.append(contentsOf: $0) }
         data.append(contentsOf: state)
         let path = "\(dir)/\(nextOffset).snapshot"
         let temporary = "\(dir)/.\(nextOffset).snapshot.tmp"
@@ -66,7 +71,7 @@ public struct StateStore: Sendable {
     public func latest(_ tp: TopicPartition, atOrBefore committed: Int64, logger: Logger) -> (Int64, [UInt8])? {
         for offset in offsets(tp).reversed() where offset <= committed {
             let path = "\(folder(tp))/\(offset).snapshot"
-            guard let data = FileManager.default.contents(atPath: path), data.count >= 56 else {
+            guard let data = FileManager.default.contents(atPath: path), data.count >= Self.headerBytes else {
                 logger.warning("snapshot \(path) unreadable; skipping it")
                 continue
             }
@@ -74,9 +79,10 @@ public struct StateStore: Sendable {
             guard Array(bytes[0..<8]) == Self.magic else { logger.warning("snapshot \(path) has a bad header; skipping it"); continue }
             let stored = bytes[8..<16].withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
             let length = bytes[16..<24].withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-            guard stored == offset, length == bytes.count - 56 else { logger.warning("snapshot \(path) is truncated; skipping it"); continue }
-            let state = Array(bytes[56...])
-            guard SHA256.digest(state) == Array(bytes[24..<56]) else { logger.warning("snapshot \(path) fails its checksum; skipping it"); continue }
+            guard stored == offset, length == bytes.count - Self.headerBytes else { logger.warning("snapshot \(path) is truncated; skipping it"); continue }
+            let state = Array(bytes[Self.headerBytes...])
+            let storedChecksum = bytes[24..<32].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+            guard Self.checksum(state) == storedChecksum else { logger.warning("snapshot \(path) fails its checksum; skipping it"); continue }
             return (offset, state)
         }
         return nil

@@ -1,8 +1,14 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 import VigilDetection
 import VigilKafka
+
+/// Why the stream did not start (a missing topic, a failed subscription).
+public struct StreamStartError: Error, CustomStringConvertible {
+    public var description: String
+}
 
 /// How a shutdown went.
 public struct ShutdownReport: Sendable, CustomStringConvertible {
@@ -48,8 +54,14 @@ public struct StreamHealth: Sendable {
 /// (anomalies, dead letters) → delivery reports → contiguous offsets stored → periodic commit.
 /// Memory is bounded by the in-flight caps: at the cap, intake stops reading batches, the
 /// consumer's buffer fills and librdkafka stops fetching.
-public final class StreamPipeline: Sendable {
-    public let settings: StreamSettings
+///
+/// A `Service`: ``run()`` runs until a graceful shutdown (SIGTERM/SIGINT through the service
+/// group), ``stop(reason:)`` or a fatal Kafka error, then shuts down within
+/// `shutdownTimeoutMs` and leaves the outcome in ``report``. Everything it runs — intake, the
+/// commit, snapshot and gauge loops, one worker per assigned partition — is a child task of
+/// ``run()``.
+public final class StreamPipeline: Service, Sendable {
+    public let configuration: StreamConfiguration
     private let registry: PartitionRegistry
     private let consumer: KafkaConsumer
     private let producer: KafkaProducer
@@ -57,36 +69,40 @@ public final class StreamPipeline: Sendable {
     private let metrics: StreamMetrics
     private let logger: Logger
     private let stopRequested = Promise<String>()
-    private let intake = Mutex<Task<Void, Never>?>(nil)
+    private let finalReport = Promise<ShutdownReport>()
 
     /// Creates the Kafka clients (failing on invalid properties) without joining the group yet.
-    public init(settings: StreamSettings, detection: DetectionConfig = .default, model: DetectionModel?,
+    public init(configuration: StreamConfiguration, detection: DetectionConfig = .default, model: DetectionModel?,
                 logger: Logger) throws {
-        self.settings = settings
+        self.configuration = configuration
         self.logger = logger
-        let metrics = StreamMetrics(group: settings.groupID)
+        let metrics = StreamMetrics(group: configuration.groupID)
         self.metrics = metrics
-        gate = InFlightGate(maxEvents: settings.maxInFlightEvents, maxBytes: settings.maxInFlightBytes)
+        gate = InFlightGate(maxEvents: configuration.maxInFlightEvents, maxBytes: configuration.maxInFlightBytes)
         registry = PartitionRegistry(detection: detection, model: model, logger: logger, metrics: metrics)
         let stop = stopRequested
         let observer = KafkaClientObserver(logger: logger, onError: { error in
             if error.isFatal { stop.fulfill("fatal Kafka error: \(error)") }
         }, onStatistics: { metrics.statistics($0) })
-        consumer = try KafkaConsumer(configuration: settings.consumerConfiguration, observer: observer, listener: registry)
-        producer = try KafkaProducer(configuration: settings.producerConfiguration, observer: observer)
-        let store = settings.stateDirectory.map { directory in
-            var store = StateStore(directory: directory, group: settings.groupID)
+        consumer = try KafkaConsumer(configuration: configuration.consumerConfiguration, observer: observer, listener: registry)
+        producer = try KafkaProducer(configuration: configuration.producerConfiguration, observer: observer)
+        let store = configuration.stateDirectory.map { directory in
+            var store = StateStore(directory: directory, group: configuration.groupID)
             // Keep enough snapshots that one is at or before the committed offset, which trails
             // the newest snapshot by up to a commit interval or two.
-            store.keep = max(3, 2 * settings.commitIntervalMs / max(1, settings.snapshotIntervalMs) + 2)
+            store.keep = max(3, 2 * configuration.commitIntervalMs / max(1, configuration.snapshotIntervalMs) + 2)
             return store
         }
-        registry.context = PartitionContext(settings: settings, detection: detection, producer: producer, consumer: consumer,
-                                            gate: gate, metrics: metrics, stateStore: store, logger: logger)
+        registry.context = PartitionContext(settings: configuration, detection: detection, producer: producer,
+                                            consumer: consumer, gate: gate, metrics: metrics, stateStore: store,
+                                            logger: logger)
     }
 
-    /// Asks for a graceful shutdown (SIGINT/SIGTERM).
+    /// Asks for a graceful shutdown.
     public func stop(reason: String = "stop requested") { stopRequested.fulfill(reason) }
+
+    /// How the last run ended; nil while it runs.
+    public var report: ShutdownReport? { finalReport.current }
 
     public var health: StreamHealth {
         let consumerHealth = consumer.health
@@ -115,58 +131,94 @@ public final class StreamPipeline: Sendable {
         metrics.modelReloaded.increment()
     }
 
-    /// Runs until ``stop(reason:)`` (or a fatal error), then shuts down within the configured
-    /// deadline.
-    public func run() async -> ShutdownReport {
+    /// Runs until a graceful shutdown, ``stop(reason:)`` or a fatal error; then shuts down
+    /// within the configured deadline and records the outcome in ``report``. Throws
+    /// ``StreamStartError`` when the stream could not start (missing topics, subscription).
+    public func run() async throws {
+        let report = await runToCompletion()
+        if let startError = report.startError { throw StreamStartError(description: startError) }
+    }
+
+    /// Runs like ``run()`` and returns how it ended, start errors included (for a caller
+    /// outside a service group).
+    public func runToCompletion() async -> ShutdownReport {
+        let report = await withGracefulShutdownHandler {
+            await self.runUntilStopped()
+        } onGracefulShutdown: {
+            self.stop(reason: "graceful shutdown requested")
+        }
+        finalReport.fulfill(report)
+        return report
+    }
+
+    private func runUntilStopped() async -> ShutdownReport {
         if let missing = await missingTopics() {
             let problem = "topic(s) \(missing.joined(separator: ", ")) do not exist; create them first (vigil topics apply --file topics.yml)"
             logger.critical("\(problem)")
             return await shutdown(reason: "missing topics", startError: problem)
         }
         do {
-            try consumer.subscribe([settings.inputTopic])
+            try consumer.subscribe([configuration.inputTopic])
         } catch {
-            logger.critical("cannot subscribe to \(settings.inputTopic): \(error)")
-            return await shutdown(reason: "subscribe failed", startError: "cannot subscribe to \(settings.inputTopic): \(error)")
+            logger.critical("cannot subscribe to \(configuration.inputTopic): \(error)")
+            return await shutdown(reason: "subscribe failed",
+                                  startError: "cannot subscribe to \(configuration.inputTopic): \(error)")
         }
-        logger.info("vigil stream: \(settings.inputTopic) → \(settings.outputTopic) (dead letters: \(settings.deadLetterTopic)), group \(settings.groupID)")
-        let intakeTask = Task { await intakeLoop() }
-        intake.withLock { $0 = intakeTask }
-        let commits = Task { [consumer, settings, registry, metrics, logger] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(settings.commitIntervalMs))
-                if Task.isCancelled { break }
-                // Synchronous (off the cooperative pool), so success is known: it tells the
-                // workers which snapshots recovery still needs.
-                let stored = registry.storedOffsets()
-                do {
-                    try await consumer.commit(timeout: .milliseconds(max(1_000, settings.commitIntervalMs)))
-                    registry.markCommitted(stored)
-                } catch {
-                    metrics.commitFailures.increment()
-                    logger.warning("offset commit failed: \(error); retrying in \(settings.commitIntervalMs) ms")
-                }
+        logger.info("vigil stream: \(configuration.inputTopic) → \(configuration.outputTopic) (dead letters: \(configuration.deadLetterTopic)), group \(configuration.groupID)")
+        return await withTaskGroup(of: Void.self) { workers in
+            // The partition workers outlive intake: they finish in-flight work during shutdown.
+            workers.addTask { await self.registry.runWorkers() }
+            let reason = await withTaskGroup(of: String?.self) { loops in
+                loops.addTask { await self.intakeLoop(); return "the consumer stopped delivering records" }
+                loops.addTask { await self.commitLoop(); return nil }
+                loops.addTask { await self.snapshotLoop(); return nil }
+                loops.addTask { await self.gaugeLoop(); return nil }
+                loops.addTask { await self.stopRequested.value }
+                var reason: String? = nil
+                while reason == nil, let next = await loops.next() { reason = next }
+                let stopping = reason ?? "stopped"
+                // Every child must be able to end: the stop waiter, and intake held at the gate.
+                stopRequested.fulfill(stopping)
+                gate.close()
+                loops.cancelAll()
+                return stopping
+            }
+            let report = await shutdown(reason: reason)
+            registry.finishWorkers()
+            // A worker still running here is past the deadline: its records are read again.
+            workers.cancelAll()
+            return report
+        }
+    }
+
+    /// Commits the stored offsets every `commitIntervalMs`, synchronously (off the cooperative
+    /// pool) so success is known: it tells the workers which snapshots recovery still needs.
+    private func commitLoop() async {
+        let interval = Duration.milliseconds(configuration.commitIntervalMs)
+        while (try? await Task.sleep(for: interval)) != nil {
+            let stored = registry.storedOffsets()
+            do {
+                try await consumer.commit(timeout: .milliseconds(max(1_000, configuration.commitIntervalMs)))
+                registry.markCommitted(stored)
+            } catch {
+                metrics.commitFailures.increment()
+                logger.warning("offset commit failed: \(error); retrying in \(configuration.commitIntervalMs) ms")
             }
         }
-        let snapshots = Task { [registry, settings] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(settings.snapshotIntervalMs))
-                registry.requestSnapshots()
-            }
+    }
+
+    private func snapshotLoop() async {
+        while (try? await Task.sleep(for: .milliseconds(configuration.snapshotIntervalMs))) != nil {
+            registry.requestSnapshots()
         }
-        let gauges = Task { [gate, metrics, registry] in
-            while !Task.isCancelled {
-                metrics.inFlight.record(gate.events)
-                metrics.inFlightBytes.record(gate.bytes)
-                metrics.assigned.record(registry.count)
-                try? await Task.sleep(for: .seconds(1))
-            }
-        }
-        let reason = await stopRequested.value
-        commits.cancel()
-        gauges.cancel()
-        snapshots.cancel()
-        return await shutdown(reason: reason)
+    }
+
+    private func gaugeLoop() async {
+        repeat {
+            metrics.inFlight.record(gate.events)
+            metrics.inFlightBytes.record(gate.bytes)
+            metrics.assigned.record(registry.count)
+        } while (try? await Task.sleep(for: .seconds(1))) != nil
     }
 
     private func intakeLoop() async {
@@ -214,7 +266,7 @@ public final class StreamPipeline: Sendable {
     /// or the cluster cannot be asked yet (then librdkafka's own retries take over). Without
     /// this check a missing output topic would only show as produce retries, minutes later.
     private func missingTopics() async -> [String]? {
-        let wanted = [settings.inputTopic, settings.outputTopic, settings.deadLetterTopic]
+        let wanted = [configuration.inputTopic, configuration.outputTopic, configuration.deadLetterTopic]
         do {
             let found = Set(try await producer.describeTopics(wanted, timeout: .seconds(10)).map(\.name))
             let missing = wanted.filter { !found.contains($0) }
@@ -226,13 +278,10 @@ public final class StreamPipeline: Sendable {
     }
 
     private func shutdown(reason: String, startError: String? = nil) async -> ShutdownReport {
-        let deadline = ContinuousClock.now + .milliseconds(settings.shutdownTimeoutMs)
+        let deadline = ContinuousClock.now + .milliseconds(configuration.shutdownTimeoutMs)
         func remaining() -> Duration { max(.milliseconds(100), deadline - .now) }
-        logger.notice("shutting down (\(reason)); deadline \(settings.shutdownTimeoutMs) ms")
+        logger.notice("shutting down (\(reason)); deadline \(configuration.shutdownTimeoutMs) ms")
         gate.close()
-        let intakeTask = intake.withLock { $0 }
-        intakeTask?.cancel()
-        await intakeTask?.value
         var report = ShutdownReport(clean: true, unfinished: 0, unflushed: 0, startError: startError)
         // Finish what is in flight: processed, published, acknowledged, offsets stored.
         report.unfinished = await registry.drainAll(timeout: remaining())
@@ -266,13 +315,30 @@ final class PartitionRegistry: ConsumerRebalanceListener {
     private let detection: DetectionConfig
     private let logger: Logger
     private let metrics: StreamMetrics
+    /// Workers to start: ``runWorkers()`` runs each as a child task.
+    private let started: AsyncStream<PartitionWorker>
+    private let starting: AsyncStream<PartitionWorker>.Continuation
 
     init(detection: DetectionConfig, model: DetectionModel?, logger: Logger, metrics: StreamMetrics) {
         self.detection = detection
         self.logger = logger
         self.metrics = metrics
         state = Mutex(State(model: model))
+        (started, starting) = AsyncStream<PartitionWorker>.makeStream()
     }
+
+    /// Runs every worker created for an assigned partition, until ``finishWorkers()`` (or
+    /// cancellation).
+    func runWorkers() async {
+        await withDiscardingTaskGroup { group in
+            for await worker in started {
+                group.addTask { await worker.run() }
+            }
+        }
+    }
+
+    /// No more workers will be created (shutdown).
+    func finishWorkers() { starting.finish() }
 
     /// Set once, after the clients exist and before subscribing (no callback can run earlier).
     var context: PartitionContext? {
@@ -328,6 +394,7 @@ final class PartitionRegistry: ConsumerRebalanceListener {
             let worker = PartitionWorker(partition: tp, engine: engine, replayUntil: replayUntil, restored: restored,
                                          committed: assigned.offset >= 0 ? assigned.offset : nil, context: context)
             state.withLock { $0.workers[tp] = worker }
+            starting.yield(worker)
         }
         return overrides
     }

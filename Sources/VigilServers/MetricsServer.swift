@@ -2,18 +2,17 @@ import Hummingbird
 import Logging
 import Prometheus
 import ServiceLifecycle
-import VigilPipeline
 
-/// The stream's small HTTP server: Prometheus metrics at `/metrics`, liveness at `/healthz`
-/// (the consumer's poll thread runs and polled recently) and readiness at `/readyz` (joined the
-/// group with partitions assigned).
-public final class MetricsServer: Sendable {
-    private let group: ServiceGroup
+/// The small HTTP server beside a long-running job: Prometheus metrics at `/metrics`,
+/// liveness at `/healthz` and readiness at `/readyz` (200 or 503, with the probe's JSON).
+/// A `Service`: run it in the same service group as the job, so it stops with it.
+public struct MetricsServer: Service {
+    private let application: Application<RouterResponder<BasicRequestContext>>
 
     /// `onBound` receives the port actually bound (useful with port 0).
-    public init(address: String, port: Int, registry: PrometheusCollectorRegistry,
-                health: @escaping @Sendable () -> StreamHealth, logger: Logger,
-                onBound: @escaping @Sendable (Int) -> Void = { _ in }) {
+    public init(configuration: HTTPConfiguration, registry: PrometheusCollectorRegistry,
+                liveness: @escaping @Sendable () -> ProbeResult, readiness: @escaping @Sendable () -> ProbeResult,
+                logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }) {
         let router = Router()
         router.get("metrics") { _, _ -> Response in
             var buffer = ByteBuffer()
@@ -21,40 +20,30 @@ public final class MetricsServer: Sendable {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: buffer))
         }
-        router.get("healthz") { _, _ -> Response in
-            let h = health()
-            return Self.json(h.live ? .ok : .serviceUnavailable,
-                        "{\"status\":\"\(h.live ? "live" : "stalled")\",\"ms_since_last_poll\":\(h.millisecondsSinceLastPoll)}")
-        }
-        router.get("readyz") { _, _ -> Response in
-            let h = health()
-            return Self.json(h.ready ? .ok : .serviceUnavailable,
-                        "{\"status\":\"\(h.ready ? "ready" : "not ready")\",\"assigned_partitions\":\(h.assignedPartitions),\"inflight_events\":\(h.inFlightEvents)}")
-        }
+        router.get("healthz") { _, _ -> Response in Self.response(liveness()) }
+        router.get("readyz") { _, _ -> Response in Self.response(readiness()) }
         var serverLogger = logger
         serverLogger.logLevel = max(logger.logLevel, .notice) // no per-request logs
-        let app = Application(
+        let address = configuration.address
+        application = Application(
             router: router,
-            configuration: .init(address: .hostname(address, port: port), serverName: "vigil"),
+            configuration: .init(address: .hostname(address, port: configuration.port), serverName: "vigil"),
             onServerRunning: { channel in
-                let bound = channel.localAddress?.port ?? port
+                let bound = channel.localAddress?.port ?? configuration.port
                 logger.info("metrics and health on http://\(address):\(bound)/metrics, /healthz, /readyz")
                 onBound(bound)
             },
             logger: serverLogger
         )
-        group = ServiceGroup(configuration: .init(services: [app], logger: serverLogger))
     }
 
-    /// Serves until ``shutdown()``.
-    public func run() async throws { try await group.run() }
+    /// Serves until the service group shuts down.
+    public func run() async throws { try await application.run() }
 
-    /// Stops accepting connections and lets ``run()`` return.
-    public func shutdown() async { await group.triggerGracefulShutdown() }
-
-    private static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
+    private static func response(_ probe: ProbeResult) -> Response {
         var buffer = ByteBuffer()
-        buffer.writeString(body)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+        buffer.writeString(probe.body)
+        return Response(status: probe.healthy ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: buffer))
     }
 }

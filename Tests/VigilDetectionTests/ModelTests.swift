@@ -2,32 +2,9 @@ import Foundation
 import Testing
 @testable import VigilDetection
 import VigilSimulation
+import VigilTesting
 
-/// A small generated data set, shared by the model tests.
-enum Fixture {
-    static let data: GeneratedData = {
-        var options = GeneratorOptions()
-        options.users = 30
-        options.historyDays = 10
-        options.attackDays = 3
-        options.attacksPerKind = 2
-        return Generator.generate(options)
-    }()
-
-    static func events(_ records: [String]) -> [LogEvent] {
-        var text = records.joined(separator: "\n")
-        return text.withUTF8 { LogParser.parse($0, options: ParseOptions(referenceTime: GeneratorOptions().start)).events }
-    }
-
-    static let history = events(data.history)
-    static let test = events(data.test)
-
-    static let model: DetectionModel = {
-        var trainer = Trainer()
-        for e in history { trainer.add(e) }
-        return trainer.finish()
-    }()
-}
+typealias Fixture = GeneratedFixture
 
 @Suite("Models")
 struct ModelTests {
@@ -36,23 +13,6 @@ struct ModelTests {
         var again = Trainer()
         for e in Fixture.history { again.add(e) }
         #expect(again.finish().serialized() == Fixture.model.serialized())
-    }
-
-    @Test("a model survives the archive round trip and behaves identically")
-    func roundTrip() throws {
-        let (manifest, bytes) = ModelArchive.encode(Fixture.model, vigilVersion: "test")
-        let loaded = try ModelArchive.decode(manifest: manifest, model: bytes)
-        #expect(loaded.serialized() == bytes)
-        var a = DetectionEngine(model: Fixture.model), b = DetectionEngine(model: loaded)
-        let first = Fixture.test.flatMap { a.process($0) }.map(AnomalyJSON.encode)
-        let second = Fixture.test.flatMap { b.process($0) }.map(AnomalyJSON.encode)
-        #expect(!first.isEmpty)
-        #expect(first == second)
-        let text = String(decoding: manifest, as: UTF8.self)
-        #expect(text.contains("\"format\":\"vigil-model\""))
-        #expect(text.contains("\"schema_version\":1"))
-        #expect(text.contains("\"sha256\":\"\(SHA256.hex(bytes))\""))
-        #expect(text.contains("\"events\":\(Fixture.history.count)"))
     }
 
     @Test("the model learnt users, templates, the forest and thresholds at least the defaults")
@@ -65,58 +25,6 @@ struct ModelTests {
         #expect(m.thresholds.outlierThreshold >= 0.55)
         #expect(m.featureHigh.count == FeatureVector.count)
         #expect(m.info.events == Fixture.history.count)
-    }
-
-    @Test("a flipped byte is caught by the checksum; a damaged file without one is caught by the reader")
-    func corrupt() throws {
-        let (manifest, bytes) = ModelArchive.encode(Fixture.model, vigilVersion: "test")
-        var flipped = bytes
-        flipped[flipped.count / 2] ^= 0xFF
-        #expect(throws: ModelError.self) { try ModelArchive.decode(manifest: manifest, model: flipped) }
-        do {
-            _ = try ModelArchive.decode(manifest: manifest, model: flipped)
-        } catch {
-            guard case .checksumMismatch = error else { Issue.record("expected a checksum mismatch, got \(error)"); return }
-        }
-        // Truncations and random damage straight into the reader: errors, never crashes.
-        var random = SeededRandom(seed: 1)
-        for _ in 0..<200 {
-            var damaged = bytes
-            if random.next() % 2 == 0 {
-                damaged.removeLast(Int(random.next() % UInt64(damaged.count)))
-            } else {
-                for _ in 0..<8 { damaged[Int(random.next() % UInt64(damaged.count))] = UInt8(truncatingIfNeeded: random.next()) }
-            }
-            _ = try? DetectionModel.deserialize(damaged)
-        }
-        #expect(throws: ModelError.self) { try DetectionModel.deserialize(Array(bytes.prefix(100))) }
-    }
-
-    @Test("an incompatible version or a foreign manifest is refused with a reason")
-    func incompatible() {
-        let (manifest, bytes) = ModelArchive.encode(Fixture.model, vigilVersion: "test")
-        let newer = String(decoding: manifest, as: UTF8.self).replacingOccurrences(of: "\"schema_version\":1", with: "\"schema_version\":2")
-        do {
-            _ = try ModelArchive.decode(manifest: Array(newer.utf8), model: bytes)
-            Issue.record("accepted schema version 2")
-        } catch {
-            #expect(error.description.contains("schema version 2"))
-        }
-        #expect(throws: ModelError.self) { try ModelArchive.decode(manifest: Array("{\"format\":\"other\"}".utf8), model: bytes) }
-        #expect(throws: ModelError.self) { try ModelArchive.decode(manifest: Array("not json".utf8), model: bytes) }
-        var versioned = bytes
-        versioned[8] = 9 // format version in the binary
-        #expect(throws: ModelError.self) { try DetectionModel.deserialize(versioned) }
-    }
-
-    @Test("SHA-256 matches the FIPS 180-4 test vectors")
-    func sha256() {
-        #expect(SHA256.hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
-                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(SHA256.hex(Array(repeating: UInt8(ascii: "a"), count: 1000))
-                == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
     }
 
     @Test("with a model, detectors catch the injected attacks")

@@ -343,7 +343,7 @@ struct ContainerTests {
     func chunked() {
         let text = (0..<200).map { "Nov 25 09:00:\(String(format: "%02d", $0 % 60)) h sshd[\($0)]: Failed password for u\($0) from 10.0.\($0 % 7).1 port \($0) ssh2" }.joined(separator: "\n")
         let whole = parse(text)
-        var parser = LineParser(options: ParseOptions(referenceTime: reference))
+        var parser = InputParser(options: ParseOptions(referenceTime: reference))
         var pieces = ParsedInput()
         let bytes = Array(text.utf8)
         var offset = 0

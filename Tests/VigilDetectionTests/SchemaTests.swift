@@ -1,13 +1,12 @@
 import Foundation
 import Testing
 @testable import VigilDetection
+import VigilTesting
 
 /// Every anomaly the engine produces validates against the published JSON Schema, checked by
 /// an independent implementation (Python's jsonschema, installed by `make test`).
 @Suite("Anomaly JSON Schema")
 struct SchemaTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
     @Test("anomalies of every detector validate against schemas/anomaly-v1.schema.json")
     func validate() throws {
         var engine = DetectionEngine(model: Fixture.model)
@@ -16,7 +15,7 @@ struct SchemaTests {
         let detectors = Set(anomalies.map(\.detector))
         #expect(detectors.count >= 10, "only \(detectors.map(\.rawValue).sorted())")
         let lines = anomalies.map { String(decoding: AnomalyJSON.encode($0), as: UTF8.self) }.joined(separator: "\n")
-        let python = Self.root.appendingPathComponent(".tools/venv/bin/python").path
+        let python = RepositoryFiles.python
         try #require(FileManager.default.isExecutableFile(atPath: python), "\(python) missing: run the tests with `make test`")
         let script = """
         import json, sys, jsonschema
@@ -32,7 +31,7 @@ struct SchemaTests {
         """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", script, Self.root.appendingPathComponent("schemas/anomaly-v1.schema.json").path]
+        process.arguments = ["-c", script, RepositoryFiles.root.appendingPathComponent("schemas/anomaly-v1.schema.json").path]
         let input = Pipe(), output = Pipe()
         process.standardInput = input
         process.standardOutput = output

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VigilKafka
+import VigilKafkaTesting
 
 /// The consumer pauses fetching when the application falls behind and resumes without gaps.
 @Suite("Consumer backpressure", .serialized)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VigilKafka
+import VigilKafkaTesting
 
 /// Configuration, admin, headers, keys, compression and flow control against the real broker.
 @Suite("Kafka clients", .serialized)

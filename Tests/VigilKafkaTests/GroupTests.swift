@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import VigilKafka
+import VigilKafkaTesting
 
 /// Consumer groups against the real local broker: commits, restarts and rebalances.
 @Suite("Consumer groups", .serialized)

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import VigilKafka
+import VigilKafkaTesting
 
 /// Failure handling against librdkafka's in-process mock cluster: a real broker cannot be taken
 /// down or made to return chosen errors on demand, the mock can.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VigilKafka
+import VigilKafkaTesting
 
 /// Produce and consume through the real local broker (Tansu, started by `make test`).
 @Suite("Broker round trip", .serialized)

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Testing
-import VigilConfig
+import VigilKafkaTesting
 import VigilDetection
 import VigilKafka
 @testable import VigilPipeline
@@ -143,71 +143,3 @@ struct StreamMessageTests {
         #expect(message.value == AnomalyJSON.encode(found[0]))
     }
 }
-
-@Suite("Stream settings")
-struct StreamSettingsTests {
-    @Test("flags override the environment, which overrides the file")
-    func precedence() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-\(UUID().uuidString).yml").path
-        defer { try? FileManager.default.removeItem(atPath: file) }
-        try """
-        brokers: file:9092
-        group_id: from-file
-        batch_size: 100
-        state_dir: none
-        consumer:
-          session.timeout.ms: 6000
-          sasl.password: secret
-        """.write(toFile: file, atomically: true, encoding: .utf8)
-        var settings = StreamSettings()
-        try StreamSettingsLoader.apply(file: file, to: &settings)
-        try StreamSettingsLoader.apply(environment: ["VIGIL_GROUP_ID": "from-env", "VIGIL_BATCH_SIZE": "200", "MODEL_DIR": "/m",
-                                                     "VIGIL_CONSUMER_PROPERTIES": "fetch.min.bytes=1,session.timeout.ms=7000"], to: &settings)
-        try StreamSettingsLoader.apply("batch_size", "300", to: &settings)
-        #expect(settings.brokers == "file:9092")
-        #expect(settings.groupID == "from-env")
-        #expect(settings.batchSize == 300)
-        #expect(settings.stateDirectory == nil)
-        #expect(settings.modelDirectory == "/m")
-        #expect(settings.consumerProperties == ["session.timeout.ms": "7000", "sasl.password": "secret", "fetch.min.bytes": "1"])
-        #expect(settings.yaml.contains("sasl.password: \"****\""))
-        #expect(!settings.yaml.contains("secret"))
-    }
-
-    @Test("bad values name their source, line and key", arguments: [
-        ("batch_size: lots\n", "line 1", "batch_size"),
-        ("metrics_port: 70000\n", "line 1", "out of range"),
-        ("group_id: g\nlog_format: xml\n", "line 2", "expected text or json"),
-        ("groupid: g\n", "line 1", "unknown key"),
-    ])
-    func fileErrors(yaml: String, location: String, message: String) throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-\(UUID().uuidString).yml").path
-        defer { try? FileManager.default.removeItem(atPath: file) }
-        try yaml.write(toFile: file, atomically: true, encoding: .utf8)
-        var settings = StreamSettings()
-        do {
-            try StreamSettingsLoader.apply(file: file, to: &settings)
-            Issue.record("accepted \(yaml)")
-        } catch {
-            #expect(error.description.contains(":\(location.dropFirst(5)):"), "\(error)")
-            #expect(error.description.contains(message), "\(error)")
-        }
-        do {
-            try StreamSettingsLoader.apply(environment: ["VIGIL_MAX_INFLIGHT_EVENTS": "-3"], to: &settings)
-            Issue.record("accepted a negative cap")
-        } catch {
-            #expect(error.description.contains("VIGIL_MAX_INFLIGHT_EVENTS"))
-        }
-    }
-}
-
-/// A value shared between tasks in tests.
-final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Synchronization.Mutex<Value>
-    init(_ value: Value) { mutex = Synchronization.Mutex(value) }
-    var value: Value { mutex.withLock { $0 } }
-    func set(_ value: Value) { mutex.withLock { $0 = value } }
-    func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
-}
-
-import Synchronization

@@ -5,6 +5,8 @@ import VigilDetection
 import VigilKafka
 @testable import VigilPipeline
 import VigilSimulation
+import VigilKafkaTesting
+import VigilTesting
 
 /// The pipeline in-process against librdkafka's mock cluster, which can take brokers down and
 /// inject request errors on demand (a real broker cannot).
@@ -23,8 +25,8 @@ struct StreamFaultTests {
         StreamHarness.input(partitions: 2, generator: generator(users: users, days: days))
     }
 
-    func settings(_ cluster: MockCluster, stateDir: String) -> StreamSettings {
-        var s = StreamSettings()
+    func settings(_ cluster: MockCluster, stateDir: String) -> StreamConfiguration {
+        var s = StreamConfiguration()
         s.brokers = cluster.bootstrapServers
         s.groupID = StreamHarness.unique("g")
         s.inputTopic = "in"
@@ -33,7 +35,6 @@ struct StreamFaultTests {
         s.stateDirectory = stateDir
         s.commitIntervalMs = 500
         s.snapshotIntervalMs = 200
-        s.metricsPort = 0
         s.consumerProperties = ["session.timeout.ms": "6000"]
         // Fail fast on a dead broker, so the pipeline's own retries are exercised.
         s.producerProperties = ["message.timeout.ms": "3000"]
@@ -58,7 +59,7 @@ struct StreamFaultTests {
     /// Loads `data` into "in": what the engine expects from it, a state directory, and
     /// settings for a pipeline over it.
     func load(_ data: StreamHarness.Input, into cluster: MockCluster) async throws
-        -> (expected: [String: (partition: Int32, offset: Int64)], dir: String, settings: StreamSettings) {
+        -> (expected: [String: (partition: Int32, offset: Int64)], dir: String, settings: StreamConfiguration) {
         let expected = StreamHarness.expected(data)
         try await StreamHarness.produce(data, topic: "in", bootstrap: cluster.bootstrapServers)
         let dir = StreamHarness.temporaryDirectory()
@@ -84,8 +85,8 @@ struct StreamFaultTests {
         for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] { try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1) }
         let data = input()
         let (expected, dir, settings) = try await load(data, into: cluster)
-        let pipeline = try StreamPipeline(settings: settings, model: nil, logger: Self.logger)
-        let running = Task { await pipeline.run() }
+        let pipeline = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
+        let running = Task { await pipeline.runToCompletion() }
         try await Task.sleep(for: .seconds(4))
         // Produce errors the producer retries, then every broker down for a while.
         cluster.pushRequestErrors(.produce, [.notLeaderForPartition, .requestTimedOut, .notEnoughReplicas, .notLeaderForPartition])
@@ -114,8 +115,8 @@ struct StreamFaultTests {
         settings.batchSize = 200
         try cluster.setGroupCoordinator(settings.groupID, brokerID: 1)
         try cluster.setBrokerDown(2) // the output is unreachable from the start
-        let pipeline = try StreamPipeline(settings: settings, model: nil, logger: Self.logger)
-        let running = Task { await pipeline.run() }
+        let pipeline = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
+        let running = Task { await pipeline.runToCompletion() }
         try await Task.sleep(for: .seconds(3))
         let baseline = StreamHarness.rssMiB()
         var peakInFlight = 0
@@ -154,8 +155,8 @@ struct StreamFaultTests {
         settings.shutdownTimeoutMs = 2_000
         try cluster.setGroupCoordinator(settings.groupID, brokerID: 1)
         try cluster.setBrokerDown(2)
-        let first = try StreamPipeline(settings: settings, model: nil, logger: Self.logger)
-        let running = Task { await first.run() }
+        let first = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
+        let running = Task { await first.runToCompletion() }
         for _ in 0..<100 where first.health.inFlightEvents == 0 { try await Task.sleep(for: .milliseconds(100)) }
         #expect(first.health.inFlightEvents > 0)
         let stopping = ContinuousClock.now
@@ -170,8 +171,8 @@ struct StreamFaultTests {
 
         // What was left is read again by the next run once the output is back.
         try cluster.setBrokerUp(2)
-        let second = try StreamPipeline(settings: settings, model: nil, logger: Self.logger)
-        let again = Task { await second.run() }
+        let second = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
+        let again = Task { await second.runToCompletion() }
         let done = try await StreamHarness.waitUntilCommitted(group: settings.groupID, topic: "in", input: data, timeout: .seconds(120),
                                                               bootstrap: cluster.bootstrapServers)
         #expect(done)
@@ -192,8 +193,8 @@ struct StreamFaultTests {
         let (expected, dir, loaded) = try await load(data, into: cluster)
         var settings = loaded
         settings.producerProperties["message.max.bytes"] = "100000"
-        let pipeline = try StreamPipeline(settings: settings, model: nil, logger: Self.logger)
-        let running = Task { await pipeline.run() }
+        let pipeline = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
+        let running = Task { await pipeline.runToCompletion() }
         let done = try await StreamHarness.waitUntilCommitted(group: settings.groupID, topic: "in", input: data, timeout: .seconds(60),
                                                               bootstrap: cluster.bootstrapServers)
         #expect(done, "the partition with the oversized record stalled")

@@ -1,0 +1,182 @@
+/// The detection engine: feed it events in (roughly) event-time order and it returns the
+/// anomalies each one completes.
+///
+/// Pure and deterministic: no clock, no I/O, no randomness — the same events with the same
+/// model and configuration give the same anomalies, byte for byte. Not thread-safe: use one
+/// engine per stream of events (the stream detector keeps one per partition). Windowed state
+/// advances on event time, tolerates events up to `latenessMs` out of order, and is bounded by
+/// `maxEntities` per kind of state.
+///
+/// The detectors live in `Detectors/`, one file per family, as extensions of this type; their
+/// state is ``EngineState``.
+public struct DetectionEngine: Sendable {
+    /// The configuration in force: the given one, with a model's calibrated thresholds applied.
+    public private(set) var config: DetectionConfig
+    public private(set) var model: DetectionModel?
+    public internal(set) var statistics = EngineStatistics()
+
+    var state: EngineState
+    let privilegedKeys: Set<UInt64>
+    let longestWindow: Int64
+
+    /// Creates an engine. A model's calibrated thresholds raise the configured ones.
+    public init(config: DetectionConfig = .default, model: DetectionModel? = nil) {
+        self.config = Self.effective(config, model)
+        self.model = model
+        state = EngineState(capacity: config.maxEntities)
+        privilegedKeys = Set(config.privileged.accounts.map(EntityKey.user))
+        longestWindow = [config.bruteForce.windowMs, config.passwordSpraying.windowMs, config.credentialStuffing.windowMs,
+                         config.successAfterFailures.windowMs, config.accountEnumeration.windowMs,
+                         config.privileged.windowMs].max() ?? 0
+    }
+
+    /// Swaps the model (and the thresholds it calibrates) while keeping all state: a model
+    /// reload must not forget the windows in progress. `config` is the configured (uncalibrated)
+    /// configuration; privileged accounts, windows and capacities keep their current values.
+    public mutating func replaceModel(_ model: DetectionModel?, config: DetectionConfig) {
+        var next = Self.effective(config, model)
+        next.privileged.accounts = self.config.privileged.accounts
+        next.maxEntities = self.config.maxEntities
+        self.config = next
+        self.model = model
+    }
+
+    /// The configuration with a model's calibrated thresholds applied (they only raise counts).
+    static func effective(_ config: DetectionConfig, _ model: DetectionModel?) -> DetectionConfig {
+        var effective = config
+        if let thresholds = model?.thresholds {
+            effective.bruteForce.failures = max(config.bruteForce.failures, thresholds.bruteForceFailures)
+            effective.passwordSpraying.distinctUsers = max(config.passwordSpraying.distinctUsers, thresholds.sprayingUsers)
+            effective.credentialStuffing.distinctSources = max(config.credentialStuffing.distinctSources,
+                                                               thresholds.stuffingSources)
+            effective.accountEnumeration.distinctUnknownUsers = max(config.accountEnumeration.distinctUnknownUsers,
+                                                                    thresholds.enumerationUsers)
+            effective.privileged.failures = max(config.privileged.failures, thresholds.privilegedFailures)
+            effective.successAfterFailures.failures = max(config.successAfterFailures.failures,
+                                                          thresholds.successAfterFailures)
+            effective.unusualHour.maxShare = min(config.unusualHour.maxShare, thresholds.unusualHourMaxShare)
+            effective.volumeSpike.k = max(config.volumeSpike.k, thresholds.volumeK)
+            effective.outlier.threshold = max(config.outlier.threshold, thresholds.outlierThreshold)
+        }
+        return effective
+    }
+
+    /// Processes one event and returns the anomalies it triggers, in detector order.
+    public mutating func process(_ event: LogEvent) -> [Anomaly] {
+        var observation = Observation()
+        return process(event, observing: &observation, collectFeatures: false)
+    }
+
+    mutating func process(_ event: LogEvent, observing observation: inout Observation, collectFeatures: Bool) -> [Anomaly] {
+        statistics.events += 1
+        let time = event.timestamp
+        if time > state.watermark { state.watermark = time }
+        let late = time < state.watermark - config.latenessMs
+        if late { statistics.lateEvents += 1 }
+        if statistics.events & 1023 == 0 { expireIdleState() }
+
+        var found: [Anomaly] = []
+        let userKey = event.user.map(EntityKey.user)
+        let sourceKey = event.sourceIP.map(EntityKey.source)
+        let weight = max(1, event.repeatCount)
+
+        // Failed attempts: brute force, spraying, stuffing, privileged failures.
+        if event.isFailedAttempt && !late {
+            countFailure(event, userKey: userKey, sourceKey: sourceKey, weight: weight)
+            if let user = event.user, let source = event.sourceIP, let userKey, let sourceKey {
+                let pair = FailedPair(user: user, source: source, userKey: userKey, sourceKey: sourceKey)
+                bruteForce(event, pair, weight: weight, into: &found, &observation)
+                spraying(event, pair, into: &found, &observation)
+                stuffing(event, pair, into: &found, &observation)
+                if privilegedKeys.contains(userKey) {
+                    privilegedFailures(event, pair, weight: weight, into: &found, &observation)
+                }
+            }
+        }
+        if event.accountUnknown, let user = event.user, let source = event.sourceIP, let sourceKey, !late {
+            enumeration(event, user: user, source: source, sourceKey: sourceKey, into: &found, &observation)
+        }
+        // Successful logins: what came before them, where from, when.
+        if event.isSuccessfulLogin, let user = event.user, let userKey {
+            successAfterFailures(event, user: user, userKey: userKey, sourceKey: sourceKey, into: &found, &observation)
+            newSource(event, user: user, userKey: userKey, into: &found)
+        }
+        if let user = event.user, let userKey, isActivity(event) {
+            unusualHour(event, user: user, userKey: userKey, into: &found, &observation)
+            impossibleTravel(event, user: user, userKey: userKey, into: &found)
+        }
+        if event.kind == .sudo || event.kind == .su, let user = event.user, let userKey {
+            escalation(event, user: user, userKey: userKey, into: &found)
+        }
+        rareEvent(event, into: &found)
+        if !late {
+            volume(event, userKey: userKey, sourceKey: sourceKey, weight: weight, collect: collectFeatures,
+                   into: &found, &observation)
+        }
+        if event.isAttempt && (collectFeatures || model?.forest.isEmpty == false) {
+            let features = featureVector(event, userKey: userKey, sourceKey: sourceKey)
+            observation.features = features
+            outlier(event, features, into: &found)
+        }
+        learn(event, userKey: userKey, sourceKey: sourceKey)
+        for anomaly in found { statistics.anomalies[anomaly.detector, default: 0] += 1 }
+        return found
+    }
+
+    /// The earliest time any window still needs.
+    var windowCutoff: Int64 { state.watermark - longestWindow - config.latenessMs }
+
+    /// The cut-off for one detector's window.
+    func cutoff(window: Int64) -> Int64 { state.watermark - window - config.latenessMs }
+
+    // MARK: Snapshots
+
+    /// The engine's complete state as bytes. An engine with the same configuration and model
+    /// that ``restore(_:)``s these bytes continues exactly as this one would (recency order
+    /// and all), which is what makes crash recovery reproduce the same anomalies.
+    public func snapshot() -> [UInt8] { SnapshotCodec.encode(state, statistics: statistics) }
+
+    /// Replaces this engine's state with a snapshot's. The engine keeps its configuration and
+    /// model; on any error it is left unchanged.
+    public mutating func restore(_ bytes: [UInt8]) throws(ModelError) {
+        (state, statistics) = try SnapshotCodec.decode(bytes, into: EngineState(capacity: config.maxEntities))
+    }
+
+    // MARK: Shared by the detectors
+
+    private mutating func expireIdleState() {
+        state.expire(config: config, longestWindow: longestWindow)
+        statistics.evictions = state.evictions
+    }
+
+    /// True (and counted) when `detector` reported `entity` less than the suppression period ago;
+    /// otherwise starts a new period and returns false.
+    mutating func suppressed(_ detector: DetectorKind, _ entity: Entity, at time: Int64, key: UInt64? = nil,
+                             period: Int64? = nil) -> Bool {
+        let suppressionKey = StableHash.combine(StableHash.hash(detector.rawValue), key ?? StableHash.hash(entity.value))
+        let until = time + (period ?? config.suppressionMs)
+        let wasQuiet = state.suppressedUntil.update(suppressionKey, time: time, make: { Int64.min }) { current -> Bool in
+            if current > time { return true }
+            current = until
+            return false
+        }
+        if wasQuiet { statistics.suppressed += 1 }
+        return wasQuiet
+    }
+
+    func anomaly(_ detector: DetectorKind, _ event: LogEvent, entity: Entity, severity: Severity, score: Double,
+                 summary: String, evidence: [(String, EvidenceValue)], mitre: MITRE?) -> Anomaly {
+        Anomaly(id: Anomaly.makeID(detector: detector, entity: entity, fingerprint: event.fingerprint), detector: detector,
+                severity: severity, score: rounded(score), entity: entity, user: event.user, sourceIP: event.sourceIP,
+                host: event.host, eventTime: event.timestamp, summary: summary, evidence: evidence, mitre: mitre,
+                event: event)
+    }
+}
+
+/// The account and source of a failed attempt, with their state keys.
+struct FailedPair {
+    var user: String
+    var source: String
+    var userKey: UInt64
+    var sourceKey: UInt64
+}

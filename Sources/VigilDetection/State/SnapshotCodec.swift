@@ -1,0 +1,207 @@
+/// The engine's state as bytes, and back: what crash recovery restores.
+///
+/// Layout (little-endian): magic `VGLSTATE`, version, watermark, template total, statistics,
+/// then every map of ``EngineState`` in ``EngineState/visitMaps(_:)`` order — each as its
+/// entry count, eviction count and entries (key, last use, value) least recently used first,
+/// so that restoring rebuilds the same recency order — and `END.`.
+enum SnapshotCodec {
+    static let magic: [UInt8] = Array("VGLSTATE".utf8)
+    static let version: UInt32 = 1
+    private static let end: [UInt8] = Array("END.".utf8)
+
+    static func encode(_ state: EngineState, statistics: EngineStatistics) -> [UInt8] {
+        var writer = BinaryWriter()
+        writer.bytes(magic)
+        writer.u32(version)
+        writer.i64(state.watermark)
+        writer.u64(state.templateTotal)
+        writer.u64(UInt64(statistics.events))
+        writer.u64(UInt64(statistics.lateEvents))
+        writer.u64(UInt64(statistics.suppressed))
+        let counts = statistics.anomalies.sorted { $0.key < $1.key }
+        writer.u32(UInt32(counts.count))
+        for (detector, count) in counts {
+            writer.string(detector.rawValue)
+            writer.u64(UInt64(count))
+        }
+        var encoder = MapEncoder(writer: writer)
+        var copy = state // visiting needs `inout`; encoding mutates nothing, so nothing is copied
+        copy.visitMaps(&encoder)
+        encoder.writer.bytes(end)
+        return encoder.writer.data
+    }
+
+    /// Decodes a snapshot into fresh state (made by `empty`) and statistics.
+    static func decode(_ bytes: [UInt8], into empty: EngineState) throws(ModelError) -> (EngineState, EngineStatistics) {
+        var reader = BinaryReader(bytes)
+        guard try reader.bytes(magic.count) == magic else { throw .corrupt("not an engine snapshot") }
+        let found = try reader.u32()
+        guard found == version else { throw .incompatible("snapshot version \(found), expected \(version)") }
+        var state = empty
+        var statistics = EngineStatistics()
+        state.watermark = try reader.i64()
+        state.templateTotal = try reader.u64()
+        statistics.events = Int(clamping: try reader.u64())
+        statistics.lateEvents = Int(clamping: try reader.u64())
+        statistics.suppressed = Int(clamping: try reader.u64())
+        for _ in 0..<(try reader.count(max: 64)) {
+            let name = try reader.string()
+            guard let detector = DetectorKind(rawValue: name) else { throw .corrupt("unknown detector \(name)") }
+            statistics.anomalies[detector] = Int(clamping: try reader.u64())
+        }
+        var decoder = MapDecoder(reader: reader)
+        try state.visitMaps(&decoder)
+        reader = decoder.reader
+        guard try reader.bytes(end.count) == end, reader.atEnd else { throw .corrupt("snapshot has trailing or missing data") }
+        statistics.evictions = state.evictions
+        return (state, statistics)
+    }
+}
+
+private struct MapEncoder: StateMapVisitor {
+    typealias Failure = Never
+    var writer: BinaryWriter
+
+    mutating func visit<Value: SnapshotValue>(_ map: inout LRUMap<Value>, expiry: StateExpiry) {
+        writer.u32(UInt32(map.count))
+        writer.u64(UInt64(map.evictions))
+        map.forEachWithTime { key, time, value in
+            writer.u64(key)
+            writer.i64(time)
+            value.encode(to: &writer)
+        }
+    }
+}
+
+private struct MapDecoder: StateMapVisitor {
+    typealias Failure = ModelError
+    var reader: BinaryReader
+
+    mutating func visit<Value: SnapshotValue>(_ map: inout LRUMap<Value>, expiry: StateExpiry) throws(ModelError) {
+        let count = try reader.count(max: 50_000_000)
+        map.setEvictions(Int(clamping: try reader.u64()))
+        for _ in 0..<count {
+            let key = try reader.u64()
+            let time = try reader.i64()
+            map.restore(key, time: time, value: try Value.decode(from: &reader))
+        }
+    }
+}
+
+/// A value that can be stored in an engine snapshot.
+protocol SnapshotValue: Sendable {
+    func encode(to writer: inout BinaryWriter)
+    static func decode(from reader: inout BinaryReader) throws(ModelError) -> Self
+}
+
+extension UInt32: SnapshotValue {
+    func encode(to writer: inout BinaryWriter) { writer.u32(self) }
+    static func decode(from reader: inout BinaryReader) throws(ModelError) -> UInt32 { try reader.u32() }
+}
+
+extension Int64: SnapshotValue {
+    func encode(to writer: inout BinaryWriter) { writer.i64(self) }
+    static func decode(from reader: inout BinaryReader) throws(ModelError) -> Int64 { try reader.i64() }
+}
+
+extension TimeWindow: SnapshotValue {
+    func encode(to writer: inout BinaryWriter) {
+        writer.u32(UInt32(times.count))
+        for time in times { writer.i64(time) }
+    }
+
+    static func decode(from reader: inout BinaryReader) throws(ModelError) -> TimeWindow {
+        var window = TimeWindow()
+        for _ in 0..<(try reader.count(max: 1_000_000)) { window.appendSorted(try reader.i64()) }
+        return window
+    }
+}
+
+extension DistinctWindow: SnapshotValue {
+    func encode(to writer: inout BinaryWriter) {
+        writer.u32(UInt32(members.count))
+        for index in 0..<members.count {
+            writer.u64(members[index])
+            writer.string(names[index])
+            writer.i64(times[index])
+        }
+    }
+
+    static func decode(from reader: inout BinaryReader) throws(ModelError) -> DistinctWindow {
+        var window = DistinctWindow()
+        for _ in 0..<(try reader.count(max: 1_000_000)) {
+            let member = try reader.u64()
+            let name = try reader.string()
+            let time = try reader.i64()
+            window.appendRaw(member, name: name, at: time)
+        }
+        return window
+    }
+}
+
+extension VolumeState: SnapshotValue {
+    func encode(to writer: inout BinaryWriter) {
+        writer.i64(bucket)
+        writer.i64(Int64(count))
+        writer.i64(Int64(threshold == Int.max ? -1 : threshold))
+        writer.rate(baseline)
+        writer.u8(alerted ? 1 : 0)
+        writer.u32(UInt32(activeBuckets))
+        writer.u32(UInt32(history.count))
+        for count in history { writer.u32(count) }
+    }
+
+    static func decode(from reader: inout BinaryReader) throws(ModelError) -> VolumeState {
+        var volume = VolumeState()
+        volume.bucket = try reader.i64()
+        volume.count = Int(clamping: try reader.i64())
+        let threshold = try reader.i64()
+        volume.threshold = threshold < 0 ? Int.max : Int(clamping: threshold)
+        volume.baseline = try reader.rate()
+        volume.alerted = try reader.u8() == 1
+        volume.activeBuckets = Int(try reader.u32())
+        for _ in 0..<(try reader.count(max: 100_000)) { volume.history.append(try reader.u32()) }
+        return volume
+    }
+}
+
+extension OnlineProfile: SnapshotValue {
+    func encode(to writer: inout BinaryWriter) {
+        for count in profile.hours { writer.u32(count) }
+        writer.u32(profile.activity)
+        writer.u32(profile.successes)
+        writer.u32(profile.escalations)
+        writer.u32(UInt32(profile.sources.count))
+        for source in profile.sources.sorted() { writer.u64(source) }
+        writer.u32(UInt32(profile.prefixes.count))
+        for prefix in profile.prefixes.sorted() { writer.u64(prefix) }
+        writer.rate(profile.rate)
+        if let location = lastLocation {
+            writer.u8(1)
+            writer.f64(location.lat)
+            writer.f64(location.lon)
+            writer.i64(location.time)
+            writer.string(location.label)
+            writer.u8(location.precise ? 1 : 0)
+        } else {
+            writer.u8(0)
+        }
+    }
+
+    static func decode(from reader: inout BinaryReader) throws(ModelError) -> OnlineProfile {
+        var online = OnlineProfile()
+        for hour in 0..<24 { online.profile.hours[hour] = try reader.u32() }
+        online.profile.activity = try reader.u32()
+        online.profile.successes = try reader.u32()
+        online.profile.escalations = try reader.u32()
+        for _ in 0..<(try reader.count(max: 1_000_000)) { online.profile.sources.insert(try reader.u64()) }
+        for _ in 0..<(try reader.count(max: 1_000_000)) { online.profile.prefixes.insert(try reader.u64()) }
+        online.profile.rate = try reader.rate()
+        if try reader.u8() == 1 {
+            let lat = try reader.f64(), lon = try reader.f64(), time = try reader.i64()
+            let label = try reader.string(), precise = try reader.u8() == 1
+            online.lastLocation = (lat, lon, time, label, precise)
+        }
+        return online
+    }
+}

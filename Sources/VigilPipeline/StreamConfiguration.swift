@@ -1,0 +1,56 @@
+import VigilKafka
+
+/// What the stream pipeline needs: where to read and write, how to batch, the bounds on
+/// unfinished work, and the intervals of commits and snapshots. Defaults are the documented
+/// ones (README, "Configuration"); the settings module fills this from file, environment and
+/// flags.
+public struct StreamConfiguration: Sendable, Equatable {
+    /// Kafka bootstrap servers, `host:port[,host:port]`.
+    public var brokers = "127.0.0.1:9092"
+    public var groupID = "vigil-stream"
+    /// Static membership: a restart within the session timeout keeps the assignment.
+    public var groupInstanceID: String? = nil
+    public var inputTopic = "raw-logs"
+    public var outputTopic = "security-anomalies"
+    public var deadLetterTopic = "raw-logs.dlq"
+    public var assignmentStrategy = AssignmentStrategy.cooperativeSticky
+    /// Where per-partition detector snapshots are kept (crash recovery); nil disables them.
+    public var stateDirectory: String? = "vigil-state"
+    /// Records handed over per consumer batch, and how long to wait to fill one.
+    public var batchSize = 2_000
+    public var batchLingerMs = 20
+    /// Caps on records (and their bytes) read but not yet finished (processed and, with their
+    /// anomalies, acknowledged by the broker). Reading stops at the cap.
+    public var maxInFlightEvents = 50_000
+    public var maxInFlightBytes = 64 << 20
+    public var commitIntervalMs = 5_000
+    public var snapshotIntervalMs = 60_000
+    /// Graceful shutdown budget; past it the process exits non-zero and says what was left.
+    public var shutdownTimeoutMs = 30_000
+    /// librdkafka properties passed through unchanged.
+    public var consumerProperties: [String: String] = [:]
+    public var producerProperties: [String: String] = [:]
+
+    public init() {}
+
+    /// The consumer configuration these settings describe.
+    public var consumerConfiguration: ConsumerConfiguration {
+        var config = ConsumerConfiguration(bootstrapServers: brokers, groupID: groupID)
+        config.clientID = "vigil-stream"
+        config.groupInstanceID = groupInstanceID
+        config.assignmentStrategy = assignmentStrategy
+        config.maxBatchSize = batchSize
+        config.batchLinger = .milliseconds(batchLingerMs)
+        config.statisticsInterval = .seconds(5)
+        config.properties = consumerProperties
+        return config
+    }
+
+    /// The producer configuration these settings describe.
+    public var producerConfiguration: ProducerConfiguration {
+        var config = ProducerConfiguration(bootstrapServers: brokers)
+        config.clientID = "vigil-stream"
+        config.properties = producerProperties
+        return config
+    }
+}

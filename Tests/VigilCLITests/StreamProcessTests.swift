@@ -1,0 +1,320 @@
+import Foundation
+import Testing
+import VigilDetection
+import VigilAnalysis
+import VigilKafka
+import VigilSimulation
+import VigilKafkaTesting
+import VigilTesting
+
+/// `vigil stream` as a real process against the real local broker, its output read by an
+/// independent client (Python confluent-kafka).
+@Suite("vigil stream end to end", .serialized)
+struct StreamProcessTests {
+    /// Records that cannot be decoded. (A line of free text can: it is an event of kind
+    /// unknown, dated by its Kafka record.)
+    static let malformed: [[UInt8]] = [
+        Array(#"{"timestamp":"2026-11-03T10:00:00Z","user":"x","#.utf8),
+        Array(#"{"timestamp":"yesterday","user":"x"}"#.utf8),
+        [0xFF, 0xFE, 0x00, 0x01, 0x02],
+        Array(#"[1, 2, 3]"#.utf8),
+        Array(#"{"timestamp":"2026-11-03T10:00:00Z","user":"x","latitude":500}"#.utf8),
+    ]
+
+    func generator(days: Int = 2, users: Int = 40, attacks: Int = 2) -> GeneratorOptions {
+        var options = GeneratorOptions()
+        options.users = users
+        options.historyDays = 1
+        options.attackDays = days
+        options.attacksPerKind = attacks
+        return options
+    }
+
+    @Test("generated logs in, the engine's anomalies out; malformed records to the dead-letter topic with headers")
+    func endToEnd() async throws {
+        let input = StreamHarness.input(partitions: 3, generator: generator(), malformed: Self.malformed)
+        let expected = StreamHarness.expected(input)
+        #expect(expected.count > 20)
+        let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 3)
+        try await StreamHarness.produce(input, topic: inTopic)
+        let dir = StreamHarness.temporaryDirectory()
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let stream = try StreamHarness.StreamProcess(
+            arguments: StreamHarness.streamArguments(input: inTopic, output: outTopic, dlq: dlq, group: group,
+                                                     stateDir: "\(dir)/state", metricsPort: port),
+            logPath: "\(dir)/stream.log")
+        let committed = try await StreamHarness.waitUntilCommitted(group: group, topic: inTopic, input: input, timeout: .seconds(120))
+        #expect(committed, "stream did not commit everything; log:\n\(stream.log.suffix(3000))")
+
+        // Health and metrics while running.
+        let ready = await StreamHarness.httpGet(port: port, path: "/readyz")
+        #expect(ready?.0 == 200 && ready?.1.contains("\"ready\"") == true, "readyz: \(String(describing: ready))")
+        #expect(await StreamHarness.httpGet(port: port, path: "/healthz")?.0 == 200)
+        // Statistics (and with them the lag gauges) arrive every 5 s.
+        var metrics = ""
+        for _ in 0..<40 {
+            metrics = await StreamHarness.httpGet(port: port, path: "/metrics")?.1 ?? ""
+            if metrics.contains("kafka_consumergroup_lag{") { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        #expect(metrics.contains("vigil_events_consumed_total \(input.records.count)"), "\(metrics.prefix(2000))")
+        #expect(metrics.contains("vigil_dlq_records_total \(Self.malformed.count)"))
+        #expect(metrics.contains("vigil_anomalies_total{"))
+        #expect(metrics.contains("kafka_consumergroup_lag{"))
+
+        stream.terminate()
+        #expect(await stream.wait(timeout: .seconds(40)) == 0, "exit status; log:\n\(stream.log.suffix(2000))")
+        #expect(stream.log.contains("clean shutdown"))
+
+        let output = try StreamHarness.dump(outTopic, expect: expected.count)
+        let ids = StreamHarness.anomalyIDs(output)
+        let (missing, unexpected) = StreamHarness.difference(expected: expected, found: ids)
+        #expect(missing.isEmpty, "\(missing.count) expected anomalies missing")
+        #expect(unexpected.isEmpty, "\(unexpected.count) anomalies the engine does not produce")
+        #expect(ids.values.allSatisfy { $0.count == 1 }, "duplicates in a clean run")
+        // Output records: keyed by entity, with the documented headers, pointing at their source.
+        for record in output {
+            #expect(record.key?.contains(":") == true)
+            #expect(record.headers["vigil.schema_version"] == "1.0")
+            #expect(record.headers["vigil.detector"] != nil)
+            if let id = record.value.flatMap({ try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })?["id"] as? String,
+               let source = expected[id] {
+                #expect(record.headers["vigil.source.offset"] == String(source.offset))
+                #expect(record.headers["vigil.source.partition"] == String(source.partition))
+            }
+        }
+
+        let dead = try StreamHarness.dump(dlq, expect: Self.malformed.count)
+        #expect(dead.count == Self.malformed.count)
+        #expect(Set(dead.compactMap(\.value)).count == Self.malformed.count)
+        for record in dead {
+            #expect(record.headers["__connect.errors.topic"] == inTopic)
+            #expect(record.headers["__connect.errors.partition"] != nil)
+            #expect(record.headers["__connect.errors.offset"] != nil)
+            #expect(record.headers["__connect.errors.exception.class.name"] == "vigil.RecordError")
+            #expect(((record.headers["__connect.errors.exception.message"] ?? nil) ?? "").isEmpty == false)
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    @Test("SIGHUP reloads the model mid-stream without dropping events; a corrupt model is refused and the one in use kept")
+    func modelReload() async throws {
+        var options = generator(days: 2)
+        options.historyDays = 3
+        let input = StreamHarness.input(partitions: 2, generator: options)
+        // The model is trained on the generated history, as `vigil train` would.
+        var trainer = Trainer()
+        for line in Generator.generate(options).history {
+            let parsed = Array(line.utf8).withUnsafeBufferPointer {
+                LogParser.parseRecord($0, options: ParseOptions(referenceTime: StreamHarness.Input.timestamp,
+                                                                fallbackTime: StreamHarness.Input.timestamp))
+            }
+            for event in parsed.events { trainer.add(event) }
+        }
+        let model = trainer.finish()
+        let expected = StreamHarness.expected(input, model: model)
+        // Not vacuous: the model changes what is found.
+        #expect(Set(expected.keys) != Set(StreamHarness.expected(input).keys))
+
+        let dir = StreamHarness.temporaryDirectory()
+        let modelDir = "\(dir)/model"
+        try ModelDirectory.save(model, to: modelDir, vigilVersion: "test")
+        let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 2)
+        let halves = StreamHarness.waves(input, count: 2)
+        try await StreamHarness.produce(halves[0], topic: inTopic)
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let stream = try StreamHarness.StreamProcess(
+            arguments: StreamHarness.streamArguments(input: inTopic, output: outTopic, dlq: dlq, group: group,
+                                                     stateDir: "\(dir)/state", metricsPort: port, extra: ["--model", modelDir]),
+            logPath: "\(dir)/stream.log")
+        // Signals only once the stream runs (its handlers are installed by then).
+        var ready = false
+        for _ in 0..<300 where !ready {
+            ready = await StreamHarness.httpGet(port: port, path: "/readyz")?.0 == 200
+            if !ready { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(ready, "stream not ready; log:\n\(stream.log.suffix(2000))")
+        // The second half is produced while the reloads happen, so events are in flight.
+        let producing = Task { try await StreamHarness.produce(halves[1], topic: inTopic, perSecond: 2_000) }
+        func waitForLog(_ text: String) async -> Bool {
+            for _ in 0..<100 {
+                if stream.log.contains(text) { return true }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            return false
+        }
+        try Data("not a model".utf8).write(to: URL(fileURLWithPath: "\(modelDir)/model.bin"))
+        kill(stream.pid, SIGHUP)
+        #expect(await waitForLog("keeping the model in use"), "log:\n\(stream.log.suffix(2000))")
+        try ModelDirectory.save(model, to: modelDir, vigilVersion: "test")
+        kill(stream.pid, SIGHUP)
+        #expect(await waitForLog("model reloaded"), "log:\n\(stream.log.suffix(2000))")
+        try await producing.value
+
+        let committed = try await StreamHarness.waitUntilCommitted(group: group, topic: inTopic, input: input, timeout: .seconds(120))
+        #expect(committed, "stream did not commit everything; log:\n\(stream.log.suffix(3000))")
+        let metrics = await StreamHarness.httpGet(port: port, path: "/metrics")?.1 ?? ""
+        #expect(metrics.contains("vigil_model_reloads_total{result=\"failed\"} 1"), "\(metrics.prefix(3000))")
+        #expect(metrics.contains("vigil_model_reloads_total{result=\"ok\"} 1"))
+        #expect(metrics.contains("vigil_events_consumed_total \(input.records.count)"))
+        stream.terminate()
+        #expect(await stream.wait(timeout: .seconds(40)) == 0, "exit status; log:\n\(stream.log.suffix(2000))")
+
+        let ids = StreamHarness.anomalyIDs(try StreamHarness.dump(outTopic, expect: expected.count))
+        let (missing, unexpected) = StreamHarness.difference(expected: expected, found: ids)
+        #expect(missing.isEmpty, "\(missing.count) expected anomalies missing")
+        #expect(unexpected.isEmpty, "\(unexpected.count) anomalies the engine does not produce with the model")
+        #expect(ids.values.allSatisfy { $0.count == 1 }, "duplicates in a clean run")
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    @Test("--print-config shows the merged configuration with secrets masked; bad settings fail clearly")
+    func printConfig() async throws {
+        let run = { (arguments: [String], environment: [String: String]) throws -> (Int32, String) in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try StreamHarness.vigil())
+            process.arguments = ["stream"] + arguments
+            process.environment = environment
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, text)
+        }
+        let (status, text) = try run(["--print-config", "--batch-size", "77", "--consumer-property", "sasl.password=hunter2"],
+                                     ["VIGIL_GROUP_ID": "from-env", "VIGIL_BATCH_SIZE": "5", "MODEL_DIR": "/models"])
+        #expect(status == 0)
+        #expect(text.contains("group_id: from-env"))
+        #expect(text.contains("batch_size: 77"))
+        #expect(text.contains("model_dir: /models"))
+        #expect(text.contains("sasl.password: \"****\""))
+        #expect(!text.contains("hunter2"))
+        let (bad, message) = try run(["--print-config", "--metrics-port", "99999"], [:])
+        #expect(bad != 0)
+        #expect(message.contains("--metrics-port"))
+        let (badProperty, propertyMessage) = try run(["--consumer-property", "no.such.property=1", "--metrics-port", "0"], [:])
+        #expect(badProperty != 0)
+        #expect(propertyMessage.contains("no.such.property"))
+        let (badModel, modelMessage) = try run(["--model", "/nonexistent/model", "--metrics-port", "0"], [:])
+        #expect(badModel != 0)
+        #expect(modelMessage.contains("manifest.json"))
+        // A topic that does not exist stops the stream at once, naming it (exit 1).
+        let input = StreamHarness.unique("in"), dlq = StreamHarness.unique("dlq")
+        try await StreamHarness.createTopics([input: 1, dlq: 1])
+        let absent = StreamHarness.unique("absent")
+        let (missing, missingMessage) = try run(StreamHarness.streamArguments(input: input, output: absent, dlq: dlq,
+                                                                             group: StreamHarness.unique("g"), stateDir: "none"), [:])
+        #expect(missing == 1, "\(missingMessage.suffix(1500))")
+        #expect(missingMessage.contains("\(absent) do not exist") && missingMessage.contains("vigil topics apply"))
+    }
+}
+
+/// Crash safety and rebalancing with real processes.
+@Suite("vigil stream under failure", .serialized)
+struct StreamFailureTests {
+    func bigInput() -> StreamHarness.Input {
+        var options = GeneratorOptions()
+        options.users = 200
+        options.historyDays = 2
+        options.attackDays = 8
+        options.attacksPerKind = 5
+        return StreamHarness.input(partitions: 4, generator: options)
+    }
+
+    @Test("kill -9 at random points and restart: nothing lost, duplicates only replays, commits never ahead of output")
+    func crashSafety() async throws {
+        let input = bigInput()
+        let expected = StreamHarness.expected(input)
+        let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 4)
+        let dir = StreamHarness.temporaryDirectory()
+        let arguments = StreamHarness.streamArguments(input: inTopic, output: outTopic, dlq: dlq, group: group,
+                                                      stateDir: "\(dir)/state",
+                                                      extra: ["--group-instance-id", "crash-test", "--batch-size", "200",
+                                                              "--snapshot-interval-ms", "200"])
+        var killsAt: [[Int32: Int64]] = []
+        var kills = 0
+        var produced = 0
+        for (round, wave) in StreamHarness.waves(input, count: 5).enumerated() {
+            let stream = try StreamHarness.StreamProcess(arguments: arguments, logPath: "\(dir)/stream.log")
+            let assignments = stream.log.components(separatedBy: "partitions assigned: \(inTopic)").count
+            // Wait until this process owns the partitions, then feed it while it runs.
+            for _ in 0..<80 where stream.log.components(separatedBy: "partitions assigned: \(inTopic)").count == assignments {
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            let feeding = Task { try await StreamHarness.produce(wave, topic: inTopic, perSecond: 4_000) }
+            produced += wave.records.count
+            if round == 4 { // the last run finishes everything
+                try await feeding.value
+                let done = try await StreamHarness.waitUntilCommitted(group: group, topic: inTopic, input: input, timeout: .seconds(180))
+                #expect(done, "not all committed; log:\n\(stream.log.suffix(3000))")
+                stream.terminate()
+                #expect(await stream.wait(timeout: .seconds(40)) == 0)
+                break
+            }
+            // Kill it at a random moment while records arrive and are processed.
+            try await Task.sleep(for: .milliseconds(Int.random(in: 200...max(300, wave.records.count / 4))))
+            stream.kill9()
+            _ = await stream.wait(timeout: .seconds(5))
+            kills += 1
+            try await feeding.value
+            // Whatever is committed now must already be published.
+            let committed = try await StreamHarness.committed(group: group, topic: inTopic, partitions: 4)
+            killsAt.append(committed)
+            let published = StreamHarness.anomalyIDs(try StreamHarness.dump(outTopic, idle: 2))
+            let owed = expected.filter { committed[$0.value.partition, default: -1] > $0.value.offset }
+            let missing = owed.keys.filter { published[$0] == nil }
+            #expect(missing.isEmpty, "after kill \(kills): \(missing.count) anomalies of committed records are not published")
+        }
+        let output = StreamHarness.anomalyIDs(try StreamHarness.dump(outTopic, expect: expected.count))
+        let (lost, unexpected) = StreamHarness.difference(expected: expected, found: output)
+        let duplicates = output.values.reduce(0) { $0 + $1.count - 1 }
+        #expect(lost.isEmpty, "\(lost.count) anomalies lost")
+        #expect(unexpected.isEmpty, "\(unexpected.count) anomalies the engine does not produce")
+        // A duplicate must come from work that was not committed when a process was killed.
+        for (id, offsets) in output where offsets.count > 1 {
+            guard let source = expected[id] else { continue }
+            let replayable = killsAt.contains { ($0[source.partition] ?? -1001) <= source.offset }
+            #expect(replayable, "duplicate \(id) from \(source.partition)@\(source.offset) was committed before every kill")
+        }
+        let log = (try? String(contentsOfFile: "\(dir)/stream.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("restored detector state"),
+                "no restart restored a snapshot:\n\(log.split(separator: "\n").filter { $0.contains("state") || $0.contains("snapshot") }.joined(separator: "\n"))")
+        print("crash test: \(kills) kills, \(produced) records, \(expected.count) expected anomalies, lost \(lost.count), duplicates \(duplicates)")
+        if lost.isEmpty && unexpected.isEmpty { try? FileManager.default.removeItem(atPath: dir) } else { print("crash test files kept in \(dir)") }
+    }
+
+    @Test("a second instance joins and leaves mid-stream: nothing lost, nothing extra")
+    func rebalance() async throws {
+        let input = bigInput()
+        let expected = StreamHarness.expected(input)
+        let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 4)
+        let dir = StreamHarness.temporaryDirectory()
+        let arguments = StreamHarness.streamArguments(input: inTopic, output: outTopic, dlq: dlq, group: group,
+                                                      stateDir: "\(dir)/state", extra: ["--batch-size", "200"])
+        let parts = StreamHarness.waves(input, count: 3)
+        try await StreamHarness.produce(parts[0], topic: inTopic)
+        let a = try StreamHarness.StreamProcess(arguments: arguments, logPath: "\(dir)/a.log")
+        try await Task.sleep(for: .seconds(5))
+        let b = try StreamHarness.StreamProcess(arguments: arguments, logPath: "\(dir)/b.log")
+        try await StreamHarness.produce(parts[1], topic: inTopic)
+        // Cooperative rebalancing takes two rounds (revoke, then assign) of a few seconds each.
+        for _ in 0..<60 where !b.log.contains("partitions assigned: \(inTopic)") { try await Task.sleep(for: .milliseconds(500)) }
+        try await Task.sleep(for: .seconds(2))
+        #expect(b.log.contains("partitions assigned: \(inTopic)"), "b never got partitions:\n\(b.log.suffix(2000))\na:\n\(a.log.suffix(3000))")
+        b.terminate()
+        #expect(await b.wait(timeout: .seconds(40)) == 0)
+        try await StreamHarness.produce(parts[2], topic: inTopic)
+        let done = try await StreamHarness.waitUntilCommitted(group: group, topic: inTopic, input: input, timeout: .seconds(180))
+        #expect(done, "not all committed; a:\n\(a.log.suffix(2000))")
+        a.terminate()
+        #expect(await a.wait(timeout: .seconds(40)) == 0)
+        let output = StreamHarness.anomalyIDs(try StreamHarness.dump(outTopic, expect: expected.count))
+        let (lost, unexpected) = StreamHarness.difference(expected: expected, found: output)
+        #expect(lost.isEmpty, "\(lost.count) anomalies lost")
+        #expect(unexpected.isEmpty, "\(unexpected.count) anomalies the engine does not produce")
+        #expect(output.values.allSatisfy { $0.count == 1 }, "duplicates although every revoke finished its work")
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
