@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PKG_CONFIG_PATH := $(CURDIR)/.deps/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
 
-.PHONY: all bootstrap build release test run bench bench-stream broker-up broker-down broker-status clean
+.PHONY: all bootstrap build release test run bench bench-stream format broker-up broker-down broker-status clean
 
 all: build
 
@@ -35,6 +35,10 @@ bench: bootstrap
 ## vigil stream end to end vs a plain librdkafka consumer on the same topic (local broker).
 bench-stream:
 	@scripts/bench-stream
+
+## Format the sources with swift-format (configuration: .swift-format, 120 columns).
+format:
+	swift format format --in-place --recursive --parallel Sources Tests Package.swift
 
 broker-up: build
 	@scripts/broker up

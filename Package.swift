@@ -137,12 +137,14 @@ let package = Package(
 
         // MARK: Tests, one target per module
 
-        .testTarget(name: "VigilKafkaTests", dependencies: ["VigilKafka", "VigilKafkaTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "VigilKafkaTests", dependencies: ["VigilKafka", "VigilKafkaTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "VigilDetectionTests", dependencies: ["VigilDetection", "VigilSimulation", "VigilTesting"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "VigilSimulationTests", dependencies: ["VigilSimulation", "VigilDetection"], swiftSettings: swiftSettings),
+            name: "VigilSimulationTests", dependencies: ["VigilSimulation", "VigilDetection"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "VigilAnalysisTests",
             dependencies: ["VigilAnalysis", "VigilDetection", "VigilSimulation", "VigilTesting"],

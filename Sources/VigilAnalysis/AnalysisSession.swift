@@ -15,8 +15,10 @@ public struct AnalysisSession: Sendable {
     private var keptErrors = 0
 
     /// `modelName` names the model in summaries (its directory).
-    public init(model: DetectionModel?, modelName: String? = nil, detection: DetectionConfig = .default,
-                maxErrors: Int = 1_000, limits: ReadLimits = ReadLimits()) {
+    public init(
+        model: DetectionModel?, modelName: String? = nil, detection: DetectionConfig = .default,
+        maxErrors: Int = 1_000, limits: ReadLimits = ReadLimits()
+    ) {
         engine = DetectionEngine(config: detection, model: model)
         summary = AnalysisSummary(model: model == nil ? nil : modelName ?? "trained model")
         self.maxErrors = max(0, maxErrors)
@@ -52,8 +54,10 @@ public struct AnalysisSession: Sendable {
 
     /// Analyses events already parsed (a caller that reads its input itself), counting them
     /// under `summary`.
-    public mutating func analyze(_ parsed: ParsedInput, into inputSummary: inout InputSummary,
-                                 emit: (Anomaly) -> Void) {
+    public mutating func analyze(
+        _ parsed: ParsedInput, into inputSummary: inout InputSummary,
+        emit: (Anomaly) -> Void
+    ) {
         inputSummary.records += parsed.records
         inputSummary.events += parsed.events.count
         inputSummary.errorCount += parsed.errors.count

@@ -77,11 +77,18 @@ extension AnalysisSummary {
             lines.append(line)
         }
         if inputs.count != 1 {
-            lines.append("total: \(inputs.count) inputs, \(records) records, \(events) events, \(errorCount) unreadable\(modelText)")
+            lines.append(
+                "total: \(inputs.count) inputs, \(records) records, \(events) events, \(errorCount) unreadable\(modelText)"
+            )
         }
         let total = anomalies
-        lines.append("anomalies: \(total)" + (total == 0 ? "" : " — " + anomaliesByDetector.sorted { $0.key < $1.key }
-            .map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ")))
+        lines.append(
+            "anomalies: \(total)"
+                + (total == 0
+                    ? ""
+                    : " — "
+                        + anomaliesByDetector.sorted { $0.key < $1.key }
+                        .map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ")))
         if lateEvents > 0 { lines.append("late events (beyond the allowed lateness): \(lateEvents)") }
         let kept = inputs.flatMap { input in input.errors.map { (input, $0) } }
         for (input, error) in kept.prefix(20) {

@@ -22,8 +22,10 @@ public struct Analyzer: Sendable {
     /// Unreadable records kept per run (the rest are counted).
     public var maxErrors: Int
 
-    public init(model: DetectionModel? = nil, modelName: String? = nil, detection: DetectionConfig = .default,
-                limits: ReadLimits = ReadLimits(), maxErrors: Int = 1_000) {
+    public init(
+        model: DetectionModel? = nil, modelName: String? = nil, detection: DetectionConfig = .default,
+        limits: ReadLimits = ReadLimits(), maxErrors: Int = 1_000
+    ) {
         self.model = model
         self.modelName = modelName
         self.detection = detection

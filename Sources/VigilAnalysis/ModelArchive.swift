@@ -57,7 +57,10 @@ public enum ModelArchive {
 
     /// Verifies the manifest (format, version, checksum) and decodes the model.
     public static func decode(manifest: [UInt8], model: [UInt8]) throws(ModelError) -> DetectionModel {
-        var formatName: String?, version: Int?, sha: String?, size: Int?
+        var formatName: String?
+        var version: Int?
+        var sha: String?
+        var size: Int?
         var parseError: JSONSyntaxError?
         manifest.withUnsafeBufferPointer { bytes in
             var reader = JSONReader(bytes)
@@ -77,13 +80,19 @@ public enum ModelArchive {
             }
         }
         if let parseError { throw .corrupt("\(manifestFile) is not valid JSON: \(parseError)") }
-        guard formatName == format else { throw .incompatible("\(manifestFile) has format \(formatName ?? "none"), expected \(format)") }
+        guard formatName == format else {
+            throw .incompatible("\(manifestFile) has format \(formatName ?? "none"), expected \(format)")
+        }
         guard let version else { throw .corrupt("\(manifestFile) has no schema_version") }
         guard version == Int(DetectionModel.formatVersion) else {
-            throw .incompatible("schema version \(version); this Vigil reads version \(DetectionModel.formatVersion) — retrain with `vigil train`")
+            throw .incompatible(
+                "schema version \(version); this Vigil reads version \(DetectionModel.formatVersion) — retrain with `vigil train`"
+            )
         }
         guard let sha else { throw .corrupt("\(manifestFile) has no sha256") }
-        if let size, size != model.count { throw .corrupt("\(modelFile) is \(model.count) bytes, the manifest says \(size)") }
+        if let size, size != model.count {
+            throw .corrupt("\(modelFile) is \(model.count) bytes, the manifest says \(size)")
+        }
         let actual = checksum(model)
         guard actual == sha else { throw .checksumMismatch(expected: sha, actual: actual) }
         return try DetectionModel.deserialize(model)

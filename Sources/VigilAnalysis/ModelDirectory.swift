@@ -1,8 +1,9 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import VigilDetection
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A model directory on disk (`manifest.json` + `model.bin`, see ``ModelArchive``).
 public enum ModelDirectory {
@@ -17,11 +18,16 @@ public enum ModelDirectory {
     /// unless the whole model checks out.
     public static func load(_ path: String) throws(LoadError) -> DetectionModel {
         let directory = URL(fileURLWithPath: path)
-        let manifest: Data, model: Data
+        let manifest: Data
+        let model: Data
         do {
             manifest = try Data(contentsOf: directory.appendingPathComponent(ModelArchive.manifestFile))
         } catch {
-            throw LoadError(path: path, reason: "no readable \(ModelArchive.manifestFile) (\(error.localizedDescription)); train one with `vigil train`")
+            throw LoadError(
+                path: path,
+                reason:
+                    "no readable \(ModelArchive.manifestFile) (\(error.localizedDescription)); train one with `vigil train`"
+            )
         }
         do {
             model = try Data(contentsOf: directory.appendingPathComponent(ModelArchive.modelFile))
@@ -52,7 +58,8 @@ public enum ModelDirectory {
         guard rename(temporary.path, url.path) == 0 else {
             let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: temporary)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "cannot write \(url.path): \(reason)"])
+            throw CocoaError(
+                .fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "cannot write \(url.path): \(reason)"])
         }
     }
 }

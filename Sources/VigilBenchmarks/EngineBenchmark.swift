@@ -10,10 +10,10 @@ struct EngineBenchmark: ParsableCommand {
         commandName: "engine",
         abstract: "Benchmark parse + detect on one core (build with -c release; `make bench`).",
         discussion: """
-        Measures JSON events and raw sshd syslog lines from the generator, each against a baseline in the same
-        run (Foundation's JSONSerialization; NSRegularExpression), and peak memory while a million distinct
-        source addresses stream through the bounded state (in a child process, so its peak is its own).
-        """
+            Measures JSON events and raw sshd syslog lines from the generator, each against a baseline in the same
+            run (Foundation's JSONSerialization; NSRegularExpression), and peak memory while a million distinct
+            source addresses stream through the bounded state (in a child process, so its peak is its own).
+            """
     )
 
     @Option(name: .long, help: "Events per workload (at least).") var events = 1_000_000
@@ -22,7 +22,9 @@ struct EngineBenchmark: ParsableCommand {
     @Option(name: .long, help: "Distinct source addresses for the memory scenario.") var distinctSources = 1_000_000
 
     func run() throws {
-        if scenario == "json-parse" || scenario == "syslog-parse" || scenario == "json-detect" || scenario == "syslog-detect" {
+        if scenario == "json-parse" || scenario == "syslog-parse" || scenario == "json-detect"
+            || scenario == "syslog-detect"
+        {
             // Profiling aids: one phase only, no baseline.
             let format: GeneratedFormat = scenario?.hasPrefix("json") == true ? .json : .syslog
             let records = Bench.records(format, count: events)
@@ -61,8 +63,10 @@ struct EngineBenchmark: ParsableCommand {
         process.waitUntilExit()
         let parts = text.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         guard parts.count == 4 else { throw BenchmarkFailure("memory scenario failed: \(text)") }
-        return Bench.Row(workload: "\(Int(parts[0])) failures from \(distinctSources) distinct sources (state capped at 100,000 entities each; \(Int(parts[3])) evicted)",
-                         events: Int(parts[0]), seconds: parts[1], p50: nil, p99: nil, peakMiB: parts[2] / 1024)
+        return Bench.Row(
+            workload:
+                "\(Int(parts[0])) failures from \(distinctSources) distinct sources (state capped at 100,000 entities each; \(Int(parts[3])) evicted)",
+            events: Int(parts[0]), seconds: parts[1], p50: nil, p99: nil, peakMiB: parts[2] / 1024)
     }
 }
 
@@ -77,12 +81,16 @@ enum Bench {
     }
 
     static func table(_ rows: [Row]) -> String {
-        var lines = ["| workload | events | events/s (1 core) | p50 µs/event | p99 µs/event | peak RSS |",
-                     "|---|---:|---:|---:|---:|---:|"]
+        var lines = [
+            "| workload | events | events/s (1 core) | p50 µs/event | p99 µs/event | peak RSS |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         for r in rows {
             let rate = Int(Double(r.events) / r.seconds)
             func us(_ x: Double?) -> String { x.map { String(format: "%.2f", $0) } ?? "–" }
-            lines.append("| \(r.workload) | \(r.events) | \(rate.formatted()) | \(us(r.p50)) | \(us(r.p99)) | \(r.peakMiB.map { String(format: "%.0f MiB", $0) } ?? "–") |")
+            lines.append(
+                "| \(r.workload) | \(r.events) | \(rate.formatted()) | \(us(r.p50)) | \(us(r.p99)) | \(r.peakMiB.map { String(format: "%.0f MiB", $0) } ?? "–") |"
+            )
         }
         return lines.joined(separator: "\n")
     }
@@ -114,7 +122,9 @@ enum Bench {
         let start = now()
         for (i, record) in records.enumerated() {
             let t = i % 10 == 0 ? now() : 0
-            let parsed = record.withUnsafeBufferPointer { LogParser.parseRecord($0, options: ParseOptions(referenceTime: reference)) }
+            let parsed = record.withUnsafeBufferPointer {
+                LogParser.parseRecord($0, options: ParseOptions(referenceTime: reference))
+            }
             for e in parsed.events { anomalies += engine.process(e).count }
             if t != 0 { latencies.append(now() - t) }
         }
@@ -130,7 +140,9 @@ enum Bench {
         var events = 0
         let start = now()
         for record in records {
-            events += record.withUnsafeBufferPointer { LogParser.parseRecord($0, options: ParseOptions(referenceTime: reference)).events.count }
+            events += record.withUnsafeBufferPointer {
+                LogParser.parseRecord($0, options: ParseOptions(referenceTime: reference)).events.count
+            }
         }
         precondition(events > 0)
         return Double(now() - start) / 1e9
@@ -145,13 +157,21 @@ enum Bench {
         let start = now()
         var users = 0
         for record in records {
-            if let object = try? JSONSerialization.jsonObject(with: Data(record)) as? [String: Any], object["user"] != nil { users += 1 }
+            if let object = try? JSONSerialization.jsonObject(with: Data(record)) as? [String: Any],
+                object["user"] != nil
+            {
+                users += 1
+            }
         }
         let baseline = Double(now() - start) / 1e9
         return [
-            Row(workload: "JSON events: parse + detect (Vigil)", events: records.count, seconds: seconds, p50: p50, p99: p99),
+            Row(
+                workload: "JSON events: parse + detect (Vigil)", events: records.count, seconds: seconds, p50: p50,
+                p99: p99),
             Row(workload: "JSON events: parse only (Vigil)", events: records.count, seconds: parseSeconds),
-            Row(workload: "JSON events: parse only (Foundation JSONSerialization, baseline)", events: records.count, seconds: baseline),
+            Row(
+                workload: "JSON events: parse only (Foundation JSONSerialization, baseline)", events: records.count,
+                seconds: baseline),
         ]
     }
 
@@ -161,7 +181,8 @@ enum Bench {
         let (seconds, p50, p99) = parseAndDetect(records, reference: reference)
         let parseSeconds = parseOnly(records, reference: reference)
         // Baseline: one regular expression for the sshd failure line, as a Python or Swift script would.
-        let regex = try? NSRegularExpression(pattern: #"^(\S+) (\S+) (\w+)\[(\d+)\]: Failed password for (invalid user )?(\S+) from (\S+) port (\d+)"#)
+        let regex = try? NSRegularExpression(
+            pattern: #"^(\S+) (\S+) (\w+)\[(\d+)\]: Failed password for (invalid user )?(\S+) from (\S+) port (\d+)"#)
         let start = now()
         var matched = 0
         for record in records {
@@ -170,9 +191,15 @@ enum Bench {
         }
         let baseline = Double(now() - start) / 1e9
         return [
-            Row(workload: "sshd syslog lines: parse + template + detect (Vigil)", events: records.count, seconds: seconds, p50: p50, p99: p99),
-            Row(workload: "sshd syslog lines: parse + template only (Vigil)", events: records.count, seconds: parseSeconds),
-            Row(workload: "sshd syslog lines: one NSRegularExpression (baseline)", events: records.count, seconds: baseline),
+            Row(
+                workload: "sshd syslog lines: parse + template + detect (Vigil)", events: records.count,
+                seconds: seconds, p50: p50, p99: p99),
+            Row(
+                workload: "sshd syslog lines: parse + template only (Vigil)", events: records.count,
+                seconds: parseSeconds),
+            Row(
+                workload: "sshd syslog lines: one NSRegularExpression (baseline)", events: records.count,
+                seconds: baseline),
         ]
     }
 
@@ -181,9 +208,10 @@ enum Bench {
         var engine = DetectionEngine()
         let start = now()
         for i in 0..<count {
-            var e = LogEvent(timestamp: 1_793_491_200_000 + Int64(i) * 10, kind: .authFailure, outcome: .failure,
-                             user: "root", sourceIP: "\(10 + (i >> 24) & 255).\(i >> 16 & 255).\(i >> 8 & 255).\(i & 255)",
-                             template: "sshd:failed")
+            var e = LogEvent(
+                timestamp: 1_793_491_200_000 + Int64(i) * 10, kind: .authFailure, outcome: .failure,
+                user: "root", sourceIP: "\(10 + (i >> 24) & 255).\(i >> 16 & 255).\(i >> 8 & 255).\(i & 255)",
+                template: "sshd:failed")
             e.isAttempt = true
             e.fingerprint = UInt64(i)
             _ = engine.process(e)

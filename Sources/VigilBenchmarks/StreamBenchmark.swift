@@ -1,9 +1,9 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Logging
 import VigilDetection
 import VigilKafka
-import AsyncHTTPClient
 import VigilSimulation
 
 /// `vigil-bench stream` (`make bench-stream`): end-to-end throughput and latency of
@@ -13,14 +13,15 @@ struct StreamBenchmark: AsyncParsableCommand {
         commandName: "stream",
         abstract: "Benchmark vigil stream against a plain librdkafka consumer on the same topic.",
         discussion: """
-        Loads --records generated sshd syslog lines into a fresh topic (keyed by user, so partitions are even), then
-        times the raw consumer (bench/rawconsume.c, built against the same librdkafka) and `vigil stream` over them,
-        --runs times each (medians reported). A last run feeds live records at half the measured stream rate and
-        measures event → anomaly latency: the anomaly's Kafka timestamp minus its event's time.
-        """
+            Loads --records generated sshd syslog lines into a fresh topic (keyed by user, so partitions are even), then
+            times the raw consumer (bench/rawconsume.c, built against the same librdkafka) and `vigil stream` over them,
+            --runs times each (medians reported). A last run feeds live records at half the measured stream rate and
+            measures event → anomaly latency: the anomaly's Kafka timestamp minus its event's time.
+            """
     )
 
-    @Option(name: .long, help: "Path of the raw consumer baseline (built by scripts/bench-stream).") var rawConsumer: String
+    @Option(name: .long, help: "Path of the raw consumer baseline (built by scripts/bench-stream).") var rawConsumer:
+        String
     @Option(name: .long) var records = 1_000_000
     @Option(name: .long) var partitions = 6
     @Option(name: .long) var runs = 3
@@ -32,14 +33,19 @@ struct StreamBenchmark: AsyncParsableCommand {
         var logger = Logger(label: "vigil.bench")
         logger.logLevel = .warning
         let observer = KafkaClientObserver(logger: logger)
-                let id = UUID().uuidString.prefix(6).lowercased()
-        let input = "bench-\(id)-in", output = "bench-\(id)-out", live = "bench-\(id)-live"
+        let id = UUID().uuidString.prefix(6).lowercased()
+        let input = "bench-\(id)-in"
+        let output = "bench-\(id)-out"
+        let live = "bench-\(id)-live"
         let admin = try KafkaAdmin(configuration: AdminConfiguration(bootstrapServers: brokers), observer: observer)
-        _ = try await admin.createTopics([TopicSpecification(name: input, partitions: partitions, replicationFactor: 1),
-                                          TopicSpecification(name: output, partitions: partitions, replicationFactor: 1),
-                                          TopicSpecification(name: live, partitions: partitions, replicationFactor: 1),
-                                          TopicSpecification(name: "bench-\(id)-dlq", partitions: 1, replicationFactor: 1)],
-                                         timeout: .seconds(15))
+        _ = try await admin.createTopics(
+            [
+                TopicSpecification(name: input, partitions: partitions, replicationFactor: 1),
+                TopicSpecification(name: output, partitions: partitions, replicationFactor: 1),
+                TopicSpecification(name: live, partitions: partitions, replicationFactor: 1),
+                TopicSpecification(name: "bench-\(id)-dlq", partitions: 1, replicationFactor: 1),
+            ],
+            timeout: .seconds(15))
         let lines = Self.lines(count: records)
         log("loading \(lines.count) records into \(input)")
         try await produce(lines, topic: input, brokers: brokers, observer: observer)
@@ -47,35 +53,41 @@ struct StreamBenchmark: AsyncParsableCommand {
         var rawRates: [Double] = []
         for run in 1...runs {
             let (count, seconds) = try rawConsume(brokers: brokers, topic: input, count: lines.count)
-            guard count == lines.count, seconds > 0 else { throw BenchmarkFailure("raw consumer read \(count) of \(lines.count)") }
+            guard count == lines.count, seconds > 0 else {
+                throw BenchmarkFailure("raw consumer read \(count) of \(lines.count)")
+            }
             rawRates.append(Double(count) / seconds)
             log("raw consumer run \(run): \(Int(Double(count) / seconds)) records/s")
         }
         var streamRates: [Double] = []
         var peakRSS = 0.0
         for run in 1...runs {
-            let (rate, rss) = try await streamRun(brokers: brokers, input: input, output: output, dlq: "bench-\(id)-dlq",
-                                                  group: "bench-\(id)-g\(run)", count: lines.count)
+            let (rate, rss) = try await streamRun(
+                brokers: brokers, input: input, output: output, dlq: "bench-\(id)-dlq",
+                group: "bench-\(id)-g\(run)", count: lines.count)
             streamRates.append(rate)
             peakRSS = max(peakRSS, rss)
             log("vigil stream run \(run): \(Int(rate)) records/s, peak RSS \(Int(rss)) MiB")
         }
-        let raw = Self.median(rawRates), stream = Self.median(streamRates)
+        let raw = Self.median(rawRates)
+        let stream = Self.median(streamRates)
         let rate = max(1_000, Int(stream / 2))
         log("latency run: \(rate) records/s of live traffic for \(latencySeconds) s")
-        let latencies = try await latencyRun(brokers: brokers, input: live, output: output, dlq: "bench-\(id)-dlq",
-                                             group: "bench-\(id)-live", lines: lines, rate: rate, observer: observer)
+        let latencies = try await latencyRun(
+            brokers: brokers, input: live, output: output, dlq: "bench-\(id)-dlq",
+            group: "bench-\(id)-live", lines: lines, rate: rate, observer: observer)
         let sorted = latencies.sorted()
         func quantile(_ q: Double) -> String {
             sorted.isEmpty ? "–" : "\(sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]) ms"
         }
-        print("""
-        | measure | plain librdkafka consumer | vigil stream | ratio |
-        |---|---:|---:|---:|
-        | records/s (median of \(runs), \(lines.count) sshd lines, \(partitions) partitions) | \(Int(raw).formatted()) | \(Int(stream).formatted()) | \(String(format: "%.2f", stream / raw)) |
-        | event → anomaly latency p50 / p99 (\(sorted.count) anomalies at \(rate.formatted())/s) | – | \(quantile(0.5)) / \(quantile(0.99)) | |
-        | peak RSS | – | \(Int(peakRSS)) MiB | |
-        """)
+        print(
+            """
+            | measure | plain librdkafka consumer | vigil stream | ratio |
+            |---|---:|---:|---:|
+            | records/s (median of \(runs), \(lines.count) sshd lines, \(partitions) partitions) | \(Int(raw).formatted()) | \(Int(stream).formatted()) | \(String(format: "%.2f", stream / raw)) |
+            | event → anomaly latency p50 / p99 (\(sorted.count) anomalies at \(rate.formatted())/s) | – | \(quantile(0.5)) / \(quantile(0.99)) | |
+            | peak RSS | – | \(Int(peakRSS)) MiB | |
+            """)
     }
 
     private func log(_ message: String) { FileHandle.standardError.write(Data("bench-stream: \(message)\n".utf8)) }
@@ -92,16 +104,21 @@ struct StreamBenchmark: AsyncParsableCommand {
 
     /// The user of a line, for a key that spreads partitions evenly and keeps a user's events together.
     static func key(_ line: [UInt8]) -> [UInt8]? {
-        let event = line.withUnsafeBufferPointer { LogParser.parseRecord($0, options: ParseOptions(referenceTime: 0, fallbackTime: 0)) }.events.first
+        let event = line.withUnsafeBufferPointer {
+            LogParser.parseRecord($0, options: ParseOptions(referenceTime: 0, fallbackTime: 0))
+        }.events.first
         return (event?.user ?? event?.sourceIP ?? event?.host).map { Array($0.utf8) }
     }
 
-    private func produce(_ lines: [[UInt8]], topic: String, brokers: String, observer: KafkaClientObserver) async throws {
+    private func produce(_ lines: [[UInt8]], topic: String, brokers: String, observer: KafkaClientObserver) async throws
+    {
         var config = ProducerConfiguration(bootstrapServers: brokers)
         config.linger = .milliseconds(20)
         let producer = try KafkaProducer(configuration: config, observer: observer)
         for start in stride(from: 0, to: lines.count, by: 20_000) {
-            let messages = lines[start..<min(lines.count, start + 20_000)].map { ProducerMessage(topic: topic, key: Self.key($0), value: $0) }
+            let messages = lines[start..<min(lines.count, start + 20_000)].map {
+                ProducerMessage(topic: topic, key: Self.key($0), value: $0)
+            }
             for result in await producer.send(messages) { _ = try result.get() }
         }
         producer.close(timeout: .seconds(30))
@@ -117,21 +134,28 @@ struct StreamBenchmark: AsyncParsableCommand {
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         let parts = text.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-        guard parts.count == 2, let n = Int(parts[0]), let s = Double(parts[1]) else { throw BenchmarkFailure("raw consumer said: \(text)") }
+        guard parts.count == 2, let n = Int(parts[0]), let s = Double(parts[1]) else {
+            throw BenchmarkFailure("raw consumer said: \(text)")
+        }
         return (n, s)
     }
 
     private var vigilPath: String {
-        vigil ?? URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.deletingLastPathComponent()
+        vigil
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.deletingLastPathComponent()
             .appendingPathComponent("vigil").path
     }
 
-    private func startStream(brokers: String, input: String, output: String, dlq: String, group: String, port: Int) throws -> Process {
+    private func startStream(
+        brokers: String, input: String, output: String, dlq: String, group: String, port: Int
+    ) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: vigilPath)
-        process.arguments = ["stream", "--brokers", brokers, "--input-topic", input, "--output-topic", output, "--dlq-topic", dlq,
-                             "--group-id", group, "--state-dir", "none", "--metrics-port", String(port),
-                             "--consumer-property", "session.timeout.ms=6000", "--log-level", "warning"]
+        process.arguments = [
+            "stream", "--brokers", brokers, "--input-topic", input, "--output-topic", output, "--dlq-topic", dlq,
+            "--group-id", group, "--state-dir", "none", "--metrics-port", String(port),
+            "--consumer-property", "session.timeout.ms=6000", "--log-level", "warning",
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -140,10 +164,13 @@ struct StreamBenchmark: AsyncParsableCommand {
 
     /// One timed pass of `vigil stream` over the loaded topic: records/s from the first record
     /// processed to the last, and peak RSS.
-    private func streamRun(brokers: String, input: String, output: String, dlq: String, group: String,
-                           count: Int) async throws -> (Double, Double) {
+    private func streamRun(
+        brokers: String, input: String, output: String, dlq: String, group: String,
+        count: Int
+    ) async throws -> (Double, Double) {
         let port = 30_000 + Int.random(in: 0..<20_000)
-        let process = try startStream(brokers: brokers, input: input, output: output, dlq: dlq, group: group, port: port)
+        let process = try startStream(
+            brokers: brokers, input: input, output: output, dlq: dlq, group: group, port: port)
         defer { if process.isRunning { process.terminate() } }
         var first: (ContinuousClock.Instant, Int)? = nil
         var last: (ContinuousClock.Instant, Int) = (.now, 0)
@@ -167,10 +194,13 @@ struct StreamBenchmark: AsyncParsableCommand {
 
     /// Live traffic at `rate`: records stamped with the current time; returns each anomaly's
     /// latency in milliseconds (its Kafka timestamp minus its event time).
-    private func latencyRun(brokers: String, input: String, output: String, dlq: String, group: String, lines: [[UInt8]],
-                            rate: Int, observer: KafkaClientObserver) async throws -> [Int64] {
+    private func latencyRun(
+        brokers: String, input: String, output: String, dlq: String, group: String, lines: [[UInt8]],
+        rate: Int, observer: KafkaClientObserver
+    ) async throws -> [Int64] {
         let port = 30_000 + Int.random(in: 0..<20_000)
-        let process = try startStream(brokers: brokers, input: input, output: output, dlq: dlq, group: group, port: port)
+        let process = try startStream(
+            brokers: brokers, input: input, output: output, dlq: dlq, group: group, port: port)
         defer { if process.isRunning { process.terminate() } }
         // Wait until the stream owns its partitions.
         for _ in 0..<300 {
@@ -186,7 +216,8 @@ struct StreamBenchmark: AsyncParsableCommand {
         var index = 0
         while ContinuousClock.now - started < .seconds(latencySeconds) {
             let elapsed = ContinuousClock.now - started
-            let due = Int(Double(rate) * (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+            let due = Int(
+                Double(rate) * (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
             if sent < due {
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 let stamp = Array(UTC.format(now).dropLast().utf8) + Array("+00:00".utf8)
@@ -216,8 +247,9 @@ struct StreamBenchmark: AsyncParsableCommand {
         while let batch = await consumer.nextBatch(timeout: .seconds(3)) {
             for record in batch {
                 guard let timestamp = record.timestamp, timestamp >= startMs, let value = record.value,
-                      let object = try? JSONSerialization.jsonObject(with: Data(value)) as? [String: Any],
-                      let eventTime = (object["event_time"] as? String).flatMap(UTC.parse), eventTime >= startMs else { continue }
+                    let object = try? JSONSerialization.jsonObject(with: Data(value)) as? [String: Any],
+                    let eventTime = (object["event_time"] as? String).flatMap(UTC.parse), eventTime >= startMs
+                else { continue }
                 latencies.append(max(0, timestamp - eventTime))
             }
         }
@@ -227,9 +259,12 @@ struct StreamBenchmark: AsyncParsableCommand {
 
     /// A metric's value from the stream's /metrics endpoint.
     static func metric(port: Int, _ name: String) async -> Int? {
-        guard let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"),
-                                                                   timeout: .seconds(2)),
-              response.status == .ok, let body = try? await response.body.collect(upTo: 16 << 20) else { return nil }
+        guard
+            let response = try? await HTTPClient.shared.execute(
+                HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"),
+                timeout: .seconds(2)),
+            response.status == .ok, let body = try? await response.body.collect(upTo: 16 << 20)
+        else { return nil }
         for line in String(buffer: body).split(separator: "\n") where line.hasPrefix(name + " ") {
             return Double(line.split(separator: " ").last ?? "").map { Int($0) }
         }

@@ -9,15 +9,16 @@ struct AnalyzeCommand: AsyncParsableCommand {
         commandName: "analyze",
         abstract: "Detect anomalies in log files and print them with a summary.",
         discussion: """
-        Reads files and directories (recursively) in order with one engine: JSON, JSON arrays, NDJSON or log lines,
-        gzip-compressed or not. Without --model the engine uses its rules and learns baselines as it reads. Exit
-        status 1 when an input could not be read (the others are still analysed).
-        """
+            Reads files and directories (recursively) in order with one engine: JSON, JSON arrays, NDJSON or log lines,
+            gzip-compressed or not. Without --model the engine uses its rules and learns baselines as it reads. Exit
+            status 1 when an input could not be read (the others are still analysed).
+            """
     )
 
     @Argument(help: "Log files or directories (JSON, JSON array, NDJSON or syslog lines; .gz too).") var files: [String]
     @Option(name: .long, help: "Model directory from `vigil train` (env MODEL_DIR).") var model: String?
-    @Option(name: .long, help: "json (one document), ndjson (one anomaly per line) or text.") var format = OutputFormat.text
+    @Option(name: .long, help: "json (one document), ndjson (one anomaly per line) or text.") var format = OutputFormat
+        .text
     @Option(name: .long, help: "Reference time for syslog years (RFC 3339); default: each file's modification time.")
     var referenceTime: String?
 
@@ -39,7 +40,11 @@ struct AnalyzeCommand: AsyncParsableCommand {
         for await item in Analyzer(model: loaded, modelName: modelPath).run(inputs) {
             switch item {
             case .anomaly(let anomaly):
-                if format == .ndjson { print(String(decoding: AnomalyJSON.encode(anomaly), as: UTF8.self)) } else { anomalies.append(anomaly) }
+                if format == .ndjson {
+                    print(String(decoding: AnomalyJSON.encode(anomaly), as: UTF8.self))
+                } else {
+                    anomalies.append(anomaly)
+                }
             case .inputFinished:
                 break
             case .finished(let finished):

@@ -7,7 +7,8 @@ struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
         abstract: "Generate data, train on its history, analyse its test period and score every detector.",
-        discussion: "Prints precision (reported anomalies that belong to an injected attack) and recall (attacks caught by their detector)."
+        discussion:
+            "Prints precision (reported anomalies that belong to an injected attack) and recall (attacks caught by their detector)."
     )
 
     @OptionGroup var generator: GeneratorFlags
@@ -29,7 +30,9 @@ struct EvaluateCommand: ParsableCommand {
         for e in history { _ = engine.process(e) }
         var anomalies: [Anomaly] = []
         for e in test { anomalies.append(contentsOf: engine.process(e)) }
-        print("seed \(options.seed), \(options.format.rawValue): \(history.count) history events, \(test.count) test events (\(errors) unreadable), \(data.attacks.count) attacks, \(model == nil ? "no model" : "trained model")")
+        print(
+            "seed \(options.seed), \(options.format.rawValue): \(history.count) history events, \(test.count) test events (\(errors) unreadable), \(data.attacks.count) attacks, \(model == nil ? "no model" : "trained model")"
+        )
         print("")
         print(Evaluation.table(Evaluation.score(anomalies, attacks: data.attacks)))
     }

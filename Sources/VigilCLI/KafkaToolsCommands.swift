@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
-import VigilDetection
 import VigilAnalysis
+import VigilDetection
 import VigilKafka
 
 /// `vigil produce`: send log files to a topic, one record per line (or per JSON array element
@@ -12,9 +12,9 @@ struct ProduceCommand: AsyncParsableCommand {
         commandName: "produce",
         abstract: "Send log files to a Kafka topic, one record per line.",
         discussion: """
-        Records are keyed so that related events share a partition (detector state is per partition): by
-        host (default), user, source address, or not at all. Order within a partition is the file's.
-        """
+            Records are keyed so that related events share a partition (detector state is per partition): by
+            host (default), user, source address, or not at all. Order within a partition is the file's.
+            """
     )
 
     @Argument(help: "Log files or directories.") var files: [String]
@@ -25,12 +25,15 @@ struct ProduceCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        guard ["host", "user", "source", "none"].contains(key) else { throw ValidationError("--key: expected host, user, source or none") }
+        guard ["host", "user", "source", "none"].contains(key) else {
+            throw ValidationError("--key: expected host, user, source or none")
+        }
         let logger = try logging.makeLogger(label: "vigil.produce")
         var config = ProducerConfiguration(bootstrapServers: broker.resolved)
         config.linger = .milliseconds(20)
         let producer = try KafkaProducer(configuration: config, observer: KafkaClientObserver(logger: logger))
-        var sent = 0, failed = 0
+        var sent = 0
+        var failed = 0
         var pending: [ProducerMessage] = []
         let started = Date()
         func send() async {
@@ -80,12 +83,15 @@ struct ProduceCommand: AsyncParsableCommand {
 
     private func recordKey(_ value: [UInt8]) -> [UInt8]? {
         guard key != "none" else { return nil }
-        let event = value.withUnsafeBufferPointer { LogParser.parseRecord($0, options: ParseOptions(referenceTime: 0, fallbackTime: 0)) }.events.first
-        let field: String? = switch key {
-        case "host": event?.host
-        case "user": event?.user
-        default: event?.sourceIP
-        }
+        let event = value.withUnsafeBufferPointer {
+            LogParser.parseRecord($0, options: ParseOptions(referenceTime: 0, fallbackTime: 0))
+        }.events.first
+        let field: String? =
+            switch key {
+            case "host": event?.host
+            case "user": event?.user
+            default: event?.sourceIP
+            }
         return field.map { Array($0.utf8) }
     }
 }
@@ -95,7 +101,8 @@ struct ConsumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consume",
         abstract: "Print the records of a Kafka topic as they arrive (values, one per line).",
-        discussion: "Reads without joining a group and commits nothing. Stops after --limit records or --idle seconds without any."
+        discussion:
+            "Reads without joining a group and commits nothing. Stops after --limit records or --idle seconds without any."
     )
 
     @Option(name: .long) var topic = "security-anomalies"
@@ -107,7 +114,9 @@ struct ConsumeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try logging.makeLogger(label: "vigil.consume")
-        let admin = try KafkaAdmin(configuration: AdminConfiguration(bootstrapServers: broker.resolved), observer: KafkaClientObserver(logger: logger))
+        let admin = try KafkaAdmin(
+            configuration: AdminConfiguration(bootstrapServers: broker.resolved),
+            observer: KafkaClientObserver(logger: logger))
         guard let description = try await admin.describeTopics([topic], timeout: .seconds(10)).first else {
             throw CommandFailure("topic \(topic) does not exist")
         }
@@ -126,7 +135,11 @@ struct ConsumeCommand: AsyncParsableCommand {
             lastRecord = .now
             for record in batch {
                 let value = String(decoding: record.value ?? [], as: UTF8.self)
-                if summary, let line = AnomalyText.line(json: record.value.map(Array.init) ?? []) { print(line) } else { print(value) }
+                if summary, let line = AnomalyText.line(json: record.value.map(Array.init) ?? []) {
+                    print(line)
+                } else {
+                    print(value)
+                }
                 seen += 1
                 if limit > 0 && seen >= limit { break }
             }

@@ -19,12 +19,12 @@ struct StreamCommand: AsyncParsableCommand {
         commandName: "stream",
         abstract: "Consume raw logs from Kafka, detect anomalies, publish them; commit offsets only after publishing.",
         discussion: """
-        Settings come from --config (YAML; or VIGIL_CONFIG), then VIGIL_* environment variables, then flags — later
-        ones win. Every setting has the same name everywhere: group_id, VIGIL_GROUP_ID, --group-id. Any librdkafka
-        property passes through: consumer:/producer: maps in the file, VIGIL_CONSUMER_PROPERTIES="a=b,c=d", or
-        --consumer-property a=b. SIGINT/SIGTERM shut down gracefully (exit 0, or 2 past the deadline; 1 if it cannot
-        start); SIGHUP reloads the model.
-        """
+            Settings come from --config (YAML; or VIGIL_CONFIG), then VIGIL_* environment variables, then flags — later
+            ones win. Every setting has the same name everywhere: group_id, VIGIL_GROUP_ID, --group-id. Any librdkafka
+            property passes through: consumer:/producer: maps in the file, VIGIL_CONSUMER_PROPERTIES="a=b,c=d", or
+            --consumer-property a=b. SIGINT/SIGTERM shut down gracefully (exit 0, or 2 past the deadline; 1 if it cannot
+            start); SIGHUP reloads the model.
+            """
     )
 
     @Option(name: .long, help: "YAML config file (env VIGIL_CONFIG).") var config: String?
@@ -67,7 +67,9 @@ struct StreamCommand: AsyncParsableCommand {
 
         let model: DetectionModel?
         do { model = try settings.model.load() } catch { throw CommandFailure("\(error)") }
-        logger.info("\(settings.model.directory.map { "model loaded from \($0)" } ?? "no model: rules and baselines learnt online")")
+        logger.info(
+            "\(settings.model.directory.map { "model loaded from \($0)" } ?? "no model: rules and baselines learnt online")"
+        )
         logger.info("librdkafka \(LibRdKafka.version)")
         let pipeline: StreamPipeline
         do {
@@ -80,14 +82,18 @@ struct StreamCommand: AsyncParsableCommand {
         // pipeline drains.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if settings.metrics.isEnabled {
-            let server = MetricsServer(configuration: settings.metrics, registry: registry,
-                                       liveness: { Self.liveness(pipeline.health) },
-                                       readiness: { Self.readiness(pipeline.health) }, logger: logger)
+            let server = MetricsServer(
+                configuration: settings.metrics, registry: registry,
+                liveness: { Self.liveness(pipeline.health) },
+                readiness: { Self.readiness(pipeline.health) }, logger: logger)
             services.append(.init(service: server))
         }
-        services.append(.init(service: ModelReloadService { Self.reload(pipeline, from: settings.model, logger: logger) }))
-        services.append(.init(service: pipeline, successTerminationBehavior: .gracefullyShutdownGroup,
-                              failureTerminationBehavior: .gracefullyShutdownGroup))
+        services.append(
+            .init(service: ModelReloadService { Self.reload(pipeline, from: settings.model, logger: logger) }))
+        services.append(
+            .init(
+                service: pipeline, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup))
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint]
         // The pipeline keeps its own deadline (exit 2 past it); the group only steps in if the
@@ -121,13 +127,19 @@ struct StreamCommand: AsyncParsableCommand {
     }
 
     private static func liveness(_ health: StreamHealth) -> ProbeResult {
-        ProbeResult(healthy: health.live,
-                    body: "{\"status\":\"\(health.live ? "live" : "stalled")\",\"ms_since_last_poll\":\(health.millisecondsSinceLastPoll)}")
+        ProbeResult(
+            healthy: health.live,
+            body:
+                "{\"status\":\"\(health.live ? "live" : "stalled")\",\"ms_since_last_poll\":\(health.millisecondsSinceLastPoll)}"
+        )
     }
 
     private static func readiness(_ health: StreamHealth) -> ProbeResult {
-        ProbeResult(healthy: health.ready,
-                    body: "{\"status\":\"\(health.ready ? "ready" : "not ready")\",\"assigned_partitions\":\(health.assignedPartitions),\"inflight_events\":\(health.inFlightEvents)}")
+        ProbeResult(
+            healthy: health.ready,
+            body:
+                "{\"status\":\"\(health.ready ? "ready" : "not ready")\",\"assigned_partitions\":\(health.assignedPartitions),\"inflight_events\":\(health.inFlightEvents)}"
+        )
     }
 }
 
@@ -140,7 +152,9 @@ struct StreamFlags: ParsableArguments {
 
     private static func help(_ key: String) -> ArgumentHelp {
         let setting = StreamSettings.setting(key)
-        return ArgumentHelp("\(setting.help) (\(setting.kind == .properties ? "repeatable" : "default \(setting.defaultText)"); env \(setting.environmentVariable))")
+        return ArgumentHelp(
+            "\(setting.help) (\(setting.kind == .properties ? "repeatable" : "default \(setting.defaultText)"); env \(setting.environmentVariable))"
+        )
     }
 
     @Option(name: name("brokers"), help: help("brokers")) var brokers: String?
@@ -149,7 +163,8 @@ struct StreamFlags: ParsableArguments {
     @Option(name: name("input_topic"), help: help("input_topic")) var inputTopic: String?
     @Option(name: name("output_topic"), help: help("output_topic")) var outputTopic: String?
     @Option(name: name("dlq_topic"), help: help("dlq_topic")) var dlqTopic: String?
-    @Option(name: name("assignment_strategy"), help: help("assignment_strategy")) var assignmentStrategy: AssignmentStrategy?
+    @Option(name: name("assignment_strategy"), help: help("assignment_strategy")) var assignmentStrategy:
+        AssignmentStrategy?
     @Option(name: name("model_dir"), help: help("model_dir")) var modelDirectory: String?
     @Option(name: name("state_dir"), help: help("state_dir")) var stateDirectory: String?
     @Option(name: name("batch_size"), help: help("batch_size")) var batchSize: Int?
@@ -173,8 +188,10 @@ struct StreamFlags: ParsableArguments {
             ("input_topic", inputTopic), ("output_topic", outputTopic), ("dlq_topic", dlqTopic),
             ("assignment_strategy", assignmentStrategy?.rawValue), ("model_dir", modelDirectory),
             ("state_dir", stateDirectory), ("batch_size", batchSize.map(String.init)),
-            ("batch_linger_ms", batchLingerMs.map(String.init)), ("max_inflight_events", maxInFlightEvents.map(String.init)),
-            ("max_inflight_bytes", maxInFlightBytes.map(String.init)), ("commit_interval_ms", commitIntervalMs.map(String.init)),
+            ("batch_linger_ms", batchLingerMs.map(String.init)),
+            ("max_inflight_events", maxInFlightEvents.map(String.init)),
+            ("max_inflight_bytes", maxInFlightBytes.map(String.init)),
+            ("commit_interval_ms", commitIntervalMs.map(String.init)),
             ("snapshot_interval_ms", snapshotIntervalMs.map(String.init)),
             ("shutdown_timeout_ms", shutdownTimeoutMs.map(String.init)), ("metrics_port", metricsPort.map(String.init)),
             ("metrics_address", metricsAddress), ("log_format", logFormat?.rawValue), ("log_level", logLevel?.rawValue),

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import VigilSettings
 import VigilKafka
+import VigilSettings
 
 /// `vigil topics …`: the topics declared in topics.yml.
 struct TopicsCommand: AsyncParsableCommand {
@@ -14,7 +14,8 @@ struct TopicsCommand: AsyncParsableCommand {
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create missing topics and report existing ones that differ. Safe to repeat.",
-            discussion: "Existing topics are never altered or deleted. Exit status 1 when a topic could not be created, or with --check when anything is missing or differs."
+            discussion:
+                "Existing topics are never altered or deleted. Exit status 1 when a topic could not be created, or with --check when anything is missing or differs."
         )
 
         @Option(name: .long, help: "The topics file.")
@@ -30,8 +31,9 @@ struct TopicsCommand: AsyncParsableCommand {
             do { declared = try TopicsFile.load(path: file) } catch {
                 throw CleanExit.message("error: \(error)")
             }
-            let admin = try KafkaAdmin(configuration: AdminConfiguration(bootstrapServers: broker.resolved),
-                                       observer: KafkaClientObserver(logger: logger))
+            let admin = try KafkaAdmin(
+                configuration: AdminConfiguration(bootstrapServers: broker.resolved),
+                observer: KafkaClientObserver(logger: logger))
             let outcomes = try await TopicReconciler(admin: admin).apply(declared, dryRun: check)
             var failed = false
             let width = outcomes.map(\.topic.count).max() ?? 0
@@ -41,7 +43,9 @@ struct TopicsCommand: AsyncParsableCommand {
                 switch outcome.status {
                 case .created:
                     let partitions = spec?.partitions ?? 0
-                    print("\(name)  created (\(partitions) partition\(partitions == 1 ? "" : "s"), replication \(spec?.replicationFactor ?? 0))")
+                    print(
+                        "\(name)  created (\(partitions) partition\(partitions == 1 ? "" : "s"), replication \(spec?.replicationFactor ?? 0))"
+                    )
                 case .matches:
                     print("\(name)  exists, matches")
                 case .missing:
@@ -61,14 +65,16 @@ struct TopicsCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the cluster's topics with partitions and replication.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the cluster's topics with partitions and replication.")
         @OptionGroup var broker: BrokerOptions
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
             let logger = try logging.makeLogger(label: "vigil.topics")
-            let admin = try KafkaAdmin(configuration: AdminConfiguration(bootstrapServers: broker.resolved),
-                                       observer: KafkaClientObserver(logger: logger))
+            let admin = try KafkaAdmin(
+                configuration: AdminConfiguration(bootstrapServers: broker.resolved),
+                observer: KafkaClientObserver(logger: logger))
             for topic in try await admin.describeTopics(nil, timeout: .seconds(15)) where !topic.name.hasPrefix("__") {
                 print("\(topic.name)\tpartitions=\(topic.partitions.count)\treplication=\(topic.replicationFactor)")
             }

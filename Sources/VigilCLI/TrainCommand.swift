@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import VigilDetection
 import VigilAnalysis
+import VigilDetection
 
 /// `vigil train`: learn a model of normal behaviour from history.
 struct TrainCommand: ParsableCommand {
@@ -9,11 +9,11 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Learn a model of normal behaviour from historical logs.",
         discussion: """
-        Reads log files or directories (JSON, NDJSON or syslog, mixed freely), learns per-user hours and
-        sources, event-template frequencies, rate baselines and an isolation forest, calibrates thresholds to
-        the target false-positive rate, and writes a versioned model directory (manifest.json + model.bin).
-        Feed history in chronological order, as log files are.
-        """
+            Reads log files or directories (JSON, NDJSON or syslog, mixed freely), learns per-user hours and
+            sources, event-template frequencies, rate baselines and an isolation forest, calibrates thresholds to
+            the target false-positive rate, and writes a versioned model directory (manifest.json + model.bin).
+            Feed history in chronological order, as log files are.
+            """
     )
 
     @Option(name: .long, parsing: .upToNextOption, help: "Log files or directories.") var input: [String]
@@ -63,7 +63,9 @@ struct TrainCommand: ParsableCommand {
         print("model written to \(output)/ from \(model.info.events) events (\(model.info.errors) unreadable records)")
         print("  window: \(UTC.format(model.info.firstEvent)) … \(UTC.format(model.info.lastEvent))")
         print("  \(model.users.count) users, \(model.templates.count) templates, \(model.forest.treeCount) trees")
-        print("  thresholds: brute force \(t.bruteForceFailures), spraying \(t.sprayingUsers), stuffing \(t.stuffingSources), enumeration \(t.enumerationUsers), privileged \(t.privilegedFailures), success-after-failures \(t.successAfterFailures), unusual-hour share \(t.unusualHourMaxShare), volume k \(t.volumeK), outlier \(t.outlierThreshold)")
+        print(
+            "  thresholds: brute force \(t.bruteForceFailures), spraying \(t.sprayingUsers), stuffing \(t.stuffingSources), enumeration \(t.enumerationUsers), privileged \(t.privilegedFailures), success-after-failures \(t.successAfterFailures), unusual-hour share \(t.unusualHourMaxShare), volume k \(t.volumeK), outlier \(t.outlierThreshold)"
+        )
         for error in errors { FileHandle.standardError.write(Data("warning: \(error)\n".utf8)) }
     }
 }
@@ -84,12 +86,14 @@ final class Progress {
         guard enabled, Date().timeIntervalSince(last) >= 2 else { return }
         last = Date()
         let rate = Double(events) / max(0.001, Date().timeIntervalSince(start))
-        FileHandle.standardError.write(Data("\(label): \(events) events, \(errors) unreadable, \(Int(rate)) events/s\n".utf8))
+        FileHandle.standardError.write(
+            Data("\(label): \(events) events, \(errors) unreadable, \(Int(rate)) events/s\n".utf8))
     }
 
     func finish(events: Int) {
         guard enabled else { return }
         let seconds = Date().timeIntervalSince(start)
-        FileHandle.standardError.write(Data("\(label): \(events) events in \(String(format: "%.1f", seconds)) s\n".utf8))
+        FileHandle.standardError.write(
+            Data("\(label): \(events) events in \(String(format: "%.1f", seconds)) s\n".utf8))
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
-import VigilDetection
 import Foundation
 import Logging
+import VigilDetection
 import VigilLogging
 
 /// The `vigil` command: streaming log anomaly detection on Kafka.
@@ -11,9 +11,11 @@ struct Vigil: AsyncParsableCommand {
         commandName: "vigil",
         abstract: "Streaming log anomaly detection for Kafka.",
         version: VigilVersion.string,
-        subcommands: [VersionCommand.self, TopicsCommand.self, GenerateCommand.self, TrainCommand.self,
-                      AnalyzeCommand.self, EvaluateCommand.self, StreamCommand.self, ProduceCommand.self,
-                      ConsumeCommand.self]
+        subcommands: [
+            VersionCommand.self, TopicsCommand.self, GenerateCommand.self, TrainCommand.self,
+            AnalyzeCommand.self, EvaluateCommand.self, StreamCommand.self, ProduceCommand.self,
+            ConsumeCommand.self,
+        ]
     )
 }
 
@@ -25,7 +27,8 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// Options every subcommand that logs shares.
 struct LoggingOptions: ParsableArguments {
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical (env VIGIL_LOG_LEVEL).")
+    @Option(
+        name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical (env VIGIL_LOG_LEVEL).")
     var logLevel: Logger.Level?
 
     /// Logs to stderr (stdout stays for command output).
@@ -60,7 +63,9 @@ struct CommandFailure: Error, CustomStringConvertible {
 /// A `--reference-time` value: RFC 3339, in milliseconds.
 func referenceTime(_ text: String?) throws -> Int64? {
     try text.map { text -> Int64 in
-        guard let time = UTC.parse(text) else { throw ValidationError("--reference-time: not an RFC 3339 time: \(text)") }
+        guard let time = UTC.parse(text) else {
+            throw ValidationError("--reference-time: not an RFC 3339 time: \(text)")
+        }
         return time
     }
 }

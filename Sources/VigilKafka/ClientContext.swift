@@ -12,9 +12,11 @@ public struct KafkaClientObserver: Sendable {
     /// Called with librdkafka's statistics JSON every `statistics.interval.ms`.
     public var onStatistics: (@Sendable ([UInt8]) -> Void)?
 
-    public init(logger: Logger,
-                onError: (@Sendable (KafkaError) -> Void)? = nil,
-                onStatistics: (@Sendable ([UInt8]) -> Void)? = nil) {
+    public init(
+        logger: Logger,
+        onError: (@Sendable (KafkaError) -> Void)? = nil,
+        onStatistics: (@Sendable ([UInt8]) -> Void)? = nil
+    ) {
         self.logger = logger
         self.onError = onError
         self.onStatistics = onStatistics
@@ -23,8 +25,9 @@ public struct KafkaClientObserver: Sendable {
 
 /// Receives librdkafka's rebalance callback (implemented by the consumer).
 protocol RebalanceHandling: AnyObject, Sendable {
-    func handleRebalance(_ rk: OpaquePointer, _ err: rd_kafka_resp_err_t,
-                         _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>)
+    func handleRebalance(
+        _ rk: OpaquePointer, _ err: rd_kafka_resp_err_t,
+        _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>)
 }
 
 /// State librdkafka's C callbacks reach through the configuration opaque (`rd_kafka_opaque`).
@@ -63,8 +66,10 @@ package final class RdKafkaHandle: Sendable {
 
     /// Creates the client. `configure` installs type-specific callbacks on the conf before
     /// librdkafka takes ownership of it.
-    package init(type: rd_kafka_type_t, entries: [(String, String)], context: ClientContext,
-         configure: (OpaquePointer) -> Void = { _ in }) throws(KafkaError) {
+    package init(
+        type: rd_kafka_type_t, entries: [(String, String)], context: ClientContext,
+        configure: (OpaquePointer) -> Void = { _ in }
+    ) throws(KafkaError) {
         let conf = try RdKafkaConf.make(entries)
         let retained = Unmanaged.passRetained(context)
         rd_kafka_conf_set_opaque(conf, retained.toOpaque())
@@ -99,46 +104,53 @@ package final class RdKafkaHandle: Sendable {
 
 // MARK: - C callbacks. They run on librdkafka threads and must not throw or block for long.
 
-private let logCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Void = {
-    rk, level, facility, message in
-    guard let context = ClientContext.from(rk), let message else { return }
-    let fac = facility.map { String(cString: $0) } ?? ""
-    // syslog levels: 0 emerg … 7 debug.
-    let swiftLevel: Logger.Level = switch level {
-    case ...2: .critical
-    case 3: .error
-    case 4: .warning
-    case 5: .notice
-    case 6: .info
-    default: .debug
+private let logCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Void =
+    {
+        rk, level, facility, message in
+        guard let context = ClientContext.from(rk), let message else { return }
+        let fac = facility.map { String(cString: $0) } ?? ""
+        // syslog levels: 0 emerg … 7 debug.
+        let swiftLevel: Logger.Level =
+            switch level {
+            case ...2: .critical
+            case 3: .error
+            case 4: .warning
+            case 5: .notice
+            case 6: .info
+            default: .debug
+            }
+        context.observer.logger.log(
+            level: swiftLevel, "\(String(cString: message))",
+            metadata: ["rdkafka.facility": "\(fac)"])
     }
-    context.observer.logger.log(level: swiftLevel, "\(String(cString: message))",
-                                metadata: ["rdkafka.facility": "\(fac)"])
-}
 
-private let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
-    rk, err, reason, _ in
-    guard let rk, let context = ClientContext.from(rk) else { return }
-    var error = KafkaError(rd_kafka_resp_err_t(rawValue: err), message: reason.map { String(cString: $0) })
-    if error.code == .fatal {
-        // The real cause of a fatal error is only available through rd_kafka_fatal_error.
-        var buffer = [CChar](repeating: 0, count: 512)
-        let cause = rd_kafka_fatal_error(rk, &buffer, buffer.count)
-        error = KafkaError(code: KafkaError.Code(cause), message: String(cStringBuffer: buffer), isFatal: true)
-        context.fatalError.withLock { if $0 == nil { $0 = error } }
-        context.observer.logger.critical("librdkafka fatal error: \(error)")
-    } else if error.code == .allBrokersDown || error.code == .transport {
-        context.observer.logger.warning("kafka: \(error)")
-    } else {
-        context.observer.logger.error("kafka: \(error)")
+private let errorCallback:
+    @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
+        rk, err, reason, _ in
+        guard let rk, let context = ClientContext.from(rk) else { return }
+        var error = KafkaError(rd_kafka_resp_err_t(rawValue: err), message: reason.map { String(cString: $0) })
+        if error.code == .fatal {
+            // The real cause of a fatal error is only available through rd_kafka_fatal_error.
+            var buffer = [CChar](repeating: 0, count: 512)
+            let cause = rd_kafka_fatal_error(rk, &buffer, buffer.count)
+            error = KafkaError(code: KafkaError.Code(cause), message: String(cStringBuffer: buffer), isFatal: true)
+            context.fatalError.withLock { if $0 == nil { $0 = error } }
+            context.observer.logger.critical("librdkafka fatal error: \(error)")
+        } else if error.code == .allBrokersDown || error.code == .transport {
+            context.observer.logger.warning("kafka: \(error)")
+        } else {
+            context.observer.logger.error("kafka: \(error)")
+        }
+        context.observer.onError?(error)
     }
-    context.observer.onError?(error)
-}
 
-private let statisticsCallback: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Int32 = {
-    rk, json, length, _ in
-    guard let context = ClientContext.from(rk), let json, let handler = context.observer.onStatistics else { return 0 }
-    let bytes = Array(UnsafeRawBufferPointer(start: json, count: length))
-    handler(bytes)
-    return 0 // librdkafka frees the JSON.
-}
+private let statisticsCallback:
+    @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Int32 = {
+        rk, json, length, _ in
+        guard let context = ClientContext.from(rk), let json, let handler = context.observer.onStatistics else {
+            return 0
+        }
+        let bytes = Array(UnsafeRawBufferPointer(start: json, count: length))
+        handler(bytes)
+        return 0  // librdkafka frees the JSON.
+    }

@@ -122,17 +122,18 @@ public struct ConsumerConfiguration: KafkaClientSettings {
     }
 
     var entries: [(String, String)] {
-        var entries = commonEntries + [
-            ("group.id", groupID),
-            ("auto.offset.reset", autoOffsetReset.rawValue),
-            ("session.timeout.ms", String(sessionTimeout.wholeMilliseconds)),
-            ("max.poll.interval.ms", String(maxPollInterval.wholeMilliseconds)),
-            ("partition.assignment.strategy", assignmentStrategy.rawValue),
-            ("fetch.queue.backoff.ms", String(fetchQueueBackoff.wholeMilliseconds)),
-            // At-least-once: only offsets the application marks done are stored and committed.
-            ("enable.auto.offset.store", "false"),
-            ("enable.partition.eof", "false"),
-        ]
+        var entries =
+            commonEntries + [
+                ("group.id", groupID),
+                ("auto.offset.reset", autoOffsetReset.rawValue),
+                ("session.timeout.ms", String(sessionTimeout.wholeMilliseconds)),
+                ("max.poll.interval.ms", String(maxPollInterval.wholeMilliseconds)),
+                ("partition.assignment.strategy", assignmentStrategy.rawValue),
+                ("fetch.queue.backoff.ms", String(fetchQueueBackoff.wholeMilliseconds)),
+                // At-least-once: only offsets the application marks done are stored and committed.
+                ("enable.auto.offset.store", "false"),
+                ("enable.partition.eof", "false"),
+            ]
         if let instance = groupInstanceID { entries.append(("group.instance.id", instance)) }
         return entries + properties.sorted { $0.key < $1.key }
     }
@@ -171,7 +172,8 @@ enum RdKafkaConf {
             let result = rd_kafka_conf_set(conf, name, value, &errstr, errstr.count)
             if result != RD_KAFKA_CONF_OK {
                 rd_kafka_conf_destroy(conf)
-                throw .invalidConfiguration(property: name, message: "value \"\(maskedValue(name, value))\": \(String(cStringBuffer: errstr))")
+                throw .invalidConfiguration(
+                    property: name, message: "value \"\(maskedValue(name, value))\": \(String(cStringBuffer: errstr))")
             }
         }
         return conf

@@ -13,8 +13,10 @@ public struct ConsumerRecord: Sendable {
     public let value: ArraySlice<UInt8>?
     public let headers: [KafkaHeader]
 
-    public init(topic: String, partition: Int32, offset: Int64, timestamp: Int64?, key: ArraySlice<UInt8>?,
-                value: ArraySlice<UInt8>?, headers: [KafkaHeader]) {
+    public init(
+        topic: String, partition: Int32, offset: Int64, timestamp: Int64?, key: ArraySlice<UInt8>?,
+        value: ArraySlice<UInt8>?, headers: [KafkaHeader]
+    ) {
         self.topic = topic
         self.partition = partition
         self.offset = offset
@@ -37,11 +39,11 @@ public struct ConsumerBatch: Sendable, RandomAccessCollection {
         var partition: Int32
         var offset: Int64
         var timestamp: Int64
-        var keyStart: Int   // -1: null key
+        var keyStart: Int  // -1: null key
         var keyCount: Int
-        var valueStart: Int // -1: null value
+        var valueStart: Int  // -1: null value
         var valueCount: Int
-        var headersIndex: Int32 // -1: no headers
+        var headersIndex: Int32  // -1: no headers
     }
 
     let topics: [String]
@@ -113,7 +115,9 @@ public struct ConsumerBatch: Sendable, RandomAccessCollection {
     public func withValue<R>(at position: Int, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R {
         let entry = entries[position]
         guard entry.valueStart >= 0 else { return try body(nil) }
-        return try storage.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[entry.valueStart..<entry.valueStart + entry.valueCount])) }
+        return try storage.withUnsafeBufferPointer {
+            try body(UnsafeBufferPointer(rebasing: $0[entry.valueStart..<entry.valueStart + entry.valueCount]))
+        }
     }
 
     /// This batch without the records of `partitions` (nil if nothing is left). The buffer is
@@ -129,8 +133,10 @@ public struct ConsumerBatch: Sendable, RandomAccessCollection {
 extension ConsumerBatch {
     /// Copies librdkafka messages into a batch. Messages carrying an error are not records:
     /// they are passed to `onError` instead. The messages stay owned by the caller.
-    static func make(from messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>?>,
-                     onError: (KafkaError, TopicPartition?) -> Void) -> ConsumerBatch? {
+    static func make(
+        from messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>?>,
+        onError: (KafkaError, TopicPartition?) -> Void
+    ) -> ConsumerBatch? {
         var total = 0
         for case let message? in messages where message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
             total += message.pointee.len + message.pointee.key_len
@@ -156,9 +162,10 @@ extension ConsumerBatch {
                 if topics.last != name { topics.append(name) }
                 lastTopicHandle = m.rkt
             }
-            var entry = Entry(topicIndex: Int32(topics.count - 1), partition: m.partition, offset: m.offset,
-                              timestamp: -1, keyStart: -1, keyCount: 0, valueStart: -1, valueCount: 0,
-                              headersIndex: -1)
+            var entry = Entry(
+                topicIndex: Int32(topics.count - 1), partition: m.partition, offset: m.offset,
+                timestamp: -1, keyStart: -1, keyCount: 0, valueStart: -1, valueCount: 0,
+                headersIndex: -1)
             var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
             let timestamp = rd_kafka_message_timestamp(message, &timestampType)
             if timestampType != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE { entry.timestamp = timestamp }

@@ -43,30 +43,40 @@ public final class KafkaAdmin: Sendable {
     private let handle: RdKafkaHandle
 
     public init(configuration: AdminConfiguration, observer: KafkaClientObserver) throws(KafkaError) {
-        handle = try RdKafkaHandle(type: RD_KAFKA_PRODUCER, entries: configuration.entries,
-                                   context: ClientContext(observer: observer))
+        handle = try RdKafkaHandle(
+            type: RD_KAFKA_PRODUCER, entries: configuration.entries,
+            context: ClientContext(observer: observer))
     }
 
     deinit { handle.destroy() }
 
     /// Creates topics. Returns one result per topic: success, or the broker's error (for
     /// example `TOPIC_ALREADY_EXISTS`). Throws when the request itself fails or times out.
-    public func createTopics(_ topics: [TopicSpecification], timeout: Duration) async throws(KafkaError)
-        -> [String: Result<Void, KafkaError>] {
+    public func createTopics(
+        _ topics: [TopicSpecification], timeout: Duration
+    ) async throws(KafkaError)
+        -> [String: Result<Void, KafkaError>]
+    {
         let rk = SendablePointer(handle.rk)
         let result = await runBlocking { Self.createTopicsBlocking(rk.value, topics, timeout: timeout) }
         return try result.get()
     }
 
-    private static func createTopicsBlocking(_ rk: OpaquePointer, _ topics: [TopicSpecification],
-                                             timeout: Duration) -> Result<[String: Result<Void, KafkaError>], KafkaError> {
+    private static func createTopicsBlocking(
+        _ rk: OpaquePointer, _ topics: [TopicSpecification],
+        timeout: Duration
+    ) -> Result<[String: Result<Void, KafkaError>], KafkaError> {
         var errstr = [CChar](repeating: 0, count: 512)
         var newTopics: [OpaquePointer?] = []
         defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
         for spec in topics {
-            guard let topic = rd_kafka_NewTopic_new(spec.name, Int32(spec.partitions), Int32(spec.replicationFactor),
-                                                    &errstr, errstr.count) else {
-                return .failure(KafkaError(code: .invalidArgument, message: "topic \(spec.name): \(String(cStringBuffer: errstr))"))
+            guard
+                let topic = rd_kafka_NewTopic_new(
+                    spec.name, Int32(spec.partitions), Int32(spec.replicationFactor),
+                    &errstr, errstr.count)
+            else {
+                return .failure(
+                    KafkaError(code: .invalidArgument, message: "topic \(spec.name): \(String(cStringBuffer: errstr))"))
             }
             newTopics.append(topic)
             for (name, value) in spec.configs.sorted(by: { $0.key < $1.key }) {
@@ -82,7 +92,8 @@ public final class KafkaAdmin: Sendable {
             var results: [String: Result<Void, KafkaError>] = [:]
             var count = 0
             guard let result = rd_kafka_event_CreateTopics_result(event),
-                  let topicResults = rd_kafka_CreateTopics_result_topics(result, &count) else { return results }
+                let topicResults = rd_kafka_CreateTopics_result_topics(result, &count)
+            else { return results }
             for index in 0..<count {
                 guard let topicResult = topicResults[index] else { continue }
                 let name = String(cString: rd_kafka_topic_result_name(topicResult))
@@ -116,8 +127,10 @@ public final class KafkaAdmin: Sendable {
         return try result.get()
     }
 
-    private static func describeConfigsBlocking(_ rk: OpaquePointer, _ name: String,
-                                                timeout: Duration) -> Result<[String: TopicConfigEntry], KafkaError> {
+    private static func describeConfigsBlocking(
+        _ rk: OpaquePointer, _ name: String,
+        timeout: Duration
+    ) -> Result<[String: TopicConfigEntry], KafkaError> {
         guard let resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name) else {
             return .failure(KafkaError(code: .invalidArgument, message: "config resource \(name)"))
         }
@@ -128,13 +141,15 @@ public final class KafkaAdmin: Sendable {
         } result: { event -> Result<[String: TopicConfigEntry], KafkaError> in
             var count = 0
             guard let result = rd_kafka_event_DescribeConfigs_result(event),
-                  let described = rd_kafka_DescribeConfigs_result_resources(result, &count), count > 0,
-                  let first = described[0] else {
+                let described = rd_kafka_DescribeConfigs_result_resources(result, &count), count > 0,
+                let first = described[0]
+            else {
                 return .failure(KafkaError(code: .unknown, message: "DescribeConfigs returned no resource"))
             }
             let err = rd_kafka_ConfigResource_error(first)
             if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                return .failure(KafkaError(err, message: rd_kafka_ConfigResource_error_string(first).map { String(cString: $0) }))
+                return .failure(
+                    KafkaError(err, message: rd_kafka_ConfigResource_error_string(first).map { String(cString: $0) }))
             }
             var entries: [String: TopicConfigEntry] = [:]
             var entryCount = 0
@@ -152,9 +167,11 @@ public final class KafkaAdmin: Sendable {
     }
 
     /// Runs one admin request on a private queue and waits for its result event.
-    private static func withAdminRequest<T>(_ rk: OpaquePointer, _ op: rd_kafka_admin_op_t, timeout: Duration,
-                                            send: (OpaquePointer?, OpaquePointer?) -> Void,
-                                            result: (OpaquePointer) -> T) -> Result<T, KafkaError> {
+    private static func withAdminRequest<T>(
+        _ rk: OpaquePointer, _ op: rd_kafka_admin_op_t, timeout: Duration,
+        send: (OpaquePointer?, OpaquePointer?) -> Void,
+        result: (OpaquePointer) -> T
+    ) -> Result<T, KafkaError> {
         guard let queue = rd_kafka_queue_new(rk) else { return .failure(KafkaError(code: .state, message: "no queue")) }
         defer { rd_kafka_queue_destroy(queue) }
         let options = rd_kafka_AdminOptions_new(rk, op)
@@ -191,7 +208,9 @@ struct SendablePointer: @unchecked Sendable {
 enum ClusterMetadata {
     /// Partitions and replicas of `names` (all topics when nil); unknown topics are absent.
     /// Asks for all topics, so the request never auto-creates one.
-    static func describeTopics(_ handle: RdKafkaHandle, _ names: [String]?, timeout: Duration) async throws(KafkaError) -> [TopicDescription] {
+    static func describeTopics(
+        _ handle: RdKafkaHandle, _ names: [String]?, timeout: Duration
+    ) async throws(KafkaError) -> [TopicDescription] {
         let rk = SendablePointer(handle.rk)
         let result = await runBlocking { metadataBlocking(rk.value, timeout: timeout) }
         let all = try result.get()
@@ -200,7 +219,9 @@ enum ClusterMetadata {
         return all.filter { wanted.contains($0.name) }
     }
 
-    private static func metadataBlocking(_ rk: OpaquePointer, timeout: Duration) -> Result<[TopicDescription], KafkaError> {
+    private static func metadataBlocking(
+        _ rk: OpaquePointer, timeout: Duration
+    ) -> Result<[TopicDescription], KafkaError> {
         var metadata: UnsafePointer<rd_kafka_metadata>? = nil
         let err = rd_kafka_metadata(rk, 1, nil, &metadata, Int32(clamping: timeout.wholeMilliseconds))
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
@@ -214,13 +235,18 @@ enum ClusterMetadata {
             var partitions: [TopicDescription.Partition] = []
             for p in 0..<Int(topic.partition_cnt) {
                 let partition = topic.partitions[p]
-                partitions.append(.init(
-                    id: partition.id, leader: partition.leader,
-                    replicas: Array(UnsafeBufferPointer(start: partition.replicas, count: Int(partition.replica_cnt))),
-                    inSyncReplicas: Array(UnsafeBufferPointer(start: partition.isrs, count: Int(partition.isr_cnt)))))
+                partitions.append(
+                    .init(
+                        id: partition.id, leader: partition.leader,
+                        replicas: Array(
+                            UnsafeBufferPointer(start: partition.replicas, count: Int(partition.replica_cnt))),
+                        inSyncReplicas: Array(UnsafeBufferPointer(start: partition.isrs, count: Int(partition.isr_cnt)))
+                    ))
             }
-            topics.append(TopicDescription(name: String(cString: topic.topic),
-                                           partitions: partitions.sorted { $0.id < $1.id }))
+            topics.append(
+                TopicDescription(
+                    name: String(cString: topic.topic),
+                    partitions: partitions.sorted { $0.id < $1.id }))
         }
         return .success(topics.sorted { $0.name < $1.name })
     }

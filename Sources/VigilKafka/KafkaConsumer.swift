@@ -49,14 +49,18 @@ public final class KafkaConsumer: Sendable {
 
     /// Creates the consumer and starts its poll thread. Throws ``KafkaError`` naming the
     /// property if librdkafka rejects the configuration.
-    public init(configuration: ConsumerConfiguration, observer: KafkaClientObserver,
-                listener: (any ConsumerRebalanceListener)? = nil) throws(KafkaError) {
+    public init(
+        configuration: ConsumerConfiguration, observer: KafkaClientObserver,
+        listener: (any ConsumerRebalanceListener)? = nil
+    ) throws(KafkaError) {
         let buffer = BatchBuffer(capacity: configuration.maxBufferedBatches)
         let poll = PollResources(capacity: max(1, configuration.maxBatchSize))
-        let core = ConsumerCore(buffer: buffer, poll: poll, listener: listener, logger: observer.logger,
-                                revokeTimeout: configuration.revokeTimeout, onError: observer.onError)
+        let core = ConsumerCore(
+            buffer: buffer, poll: poll, listener: listener, logger: observer.logger,
+            revokeTimeout: configuration.revokeTimeout, onError: observer.onError)
         let context = ClientContext(observer: observer, rebalance: core)
-        let handle = try RdKafkaHandle(type: RD_KAFKA_CONSUMER, entries: configuration.entries, context: context) { conf in
+        let handle = try RdKafkaHandle(type: RD_KAFKA_CONSUMER, entries: configuration.entries, context: context) {
+            conf in
             rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
             rd_kafka_conf_set_offset_commit_cb(conf, offsetCommitCallback)
         }
@@ -111,7 +115,9 @@ public final class KafkaConsumer: Sendable {
     public func subscribe(_ topics: [String]) throws(KafkaError) {
         let list = PartitionList(topics.map { TopicPartition($0, vigil_partition_ua()) })
         let err = rd_kafka_subscribe(handle.rk, list.pointer)
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, message: "subscribe \(topics): \(String(cString: rd_kafka_err2str(err)))") }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw KafkaError(err, message: "subscribe \(topics): \(String(cString: rd_kafka_err2str(err)))")
+        }
     }
 
     /// Reads `partitions` directly, without group management, from the given offsets (use
@@ -182,7 +188,9 @@ public final class KafkaConsumer: Sendable {
     }
 
     /// The group's committed offsets for `partitions` (next offset to read; -1001 when none).
-    public func committed(_ partitions: [TopicPartition], timeout: Duration) throws(KafkaError) -> [TopicPartitionOffset] {
+    public func committed(
+        _ partitions: [TopicPartition], timeout: Duration
+    ) throws(KafkaError) -> [TopicPartitionOffset] {
         let list = PartitionList(partitions)
         let err = rd_kafka_committed(handle.rk, list.pointer, Int32(clamping: timeout.wholeMilliseconds))
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err) }
@@ -190,19 +198,24 @@ public final class KafkaConsumer: Sendable {
     }
 
     /// Low and high watermarks of a partition, asked of the broker.
-    public func watermarks(_ partition: TopicPartition, timeout: Duration) throws(KafkaError) -> (low: Int64, high: Int64) {
-        var low: Int64 = 0, high: Int64 = 0
-        let err = rd_kafka_query_watermark_offsets(handle.rk, partition.topic, partition.partition, &low, &high,
-                                                   Int32(clamping: timeout.wholeMilliseconds))
+    public func watermarks(
+        _ partition: TopicPartition, timeout: Duration
+    ) throws(KafkaError) -> (low: Int64, high: Int64) {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let err = rd_kafka_query_watermark_offsets(
+            handle.rk, partition.topic, partition.partition, &low, &high,
+            Int32(clamping: timeout.wholeMilliseconds))
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err) }
         return (low, high)
     }
 
     /// Poll-thread liveness and assignment size.
     public var health: ConsumerHealth {
-        ConsumerHealth(pollThreadRunning: pollThread.isRunning,
-                       millisecondsSinceLastPoll: pollThread.millisecondsSinceLastIteration,
-                       assignedPartitions: core.assignedCount)
+        ConsumerHealth(
+            pollThreadRunning: pollThread.isRunning,
+            millisecondsSinceLastPoll: pollThread.millisecondsSinceLastIteration,
+            assignedPartitions: core.assignedCount)
     }
 
     /// Leaves the group cleanly: stops fetching, lets the rebalance listener finish revoked
@@ -223,7 +236,8 @@ public final class KafkaConsumer: Sendable {
         // Commit what the application stored, so an unanswered leave does not lose it. Half the
         // budget at most: the leave needs the rest.
         if let error = ConsumerCore.commit(handle.rk, nil, timeout: (deadline - .now) / 2),
-           error.code != .state {
+            error.code != .state
+        {
             logger.warning("commit on close: \(error)")
         }
         var outcome: KafkaError? = nil
@@ -236,8 +250,9 @@ public final class KafkaConsumer: Sendable {
                     rd_kafka_queue_poll_callback(closeQueue, 100)
                 }
                 if rd_kafka_consumer_closed(handle.rk) == 0 {
-                    outcome = KafkaError(code: .timedOut,
-                                         message: "consumer close did not finish within \(timeout); destroyed without leaving the group")
+                    outcome = KafkaError(
+                        code: .timedOut,
+                        message: "consumer close did not finish within \(timeout); destroyed without leaving the group")
                 }
             }
             rd_kafka_queue_destroy(closeQueue)
@@ -323,8 +338,10 @@ final class ConsumerCore: RebalanceHandling {
     }
     private let state = Mutex(State())
 
-    init(buffer: BatchBuffer, poll: PollResources, listener: (any ConsumerRebalanceListener)?, logger: Logger,
-         revokeTimeout: Duration, onError: (@Sendable (KafkaError) -> Void)?) {
+    init(
+        buffer: BatchBuffer, poll: PollResources, listener: (any ConsumerRebalanceListener)?, logger: Logger,
+        revokeTimeout: Duration, onError: (@Sendable (KafkaError) -> Void)?
+    ) {
         self.buffer = buffer
         self.poll = poll
         self.listener = listener
@@ -396,20 +413,26 @@ final class ConsumerCore: RebalanceHandling {
         }
     }
 
-    func handleRebalance(_ rk: OpaquePointer, _ err: rd_kafka_resp_err_t,
-                         _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+    func handleRebalance(
+        _ rk: OpaquePointer, _ err: rd_kafka_resp_err_t,
+        _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
+    ) {
         let list = PartitionList.topicPartitions(partitions)
         let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-            logger.info("partitions assigned: \(list.sorted().map(\.description).joined(separator: ", "))",
-                        metadata: ["protocol": "\(cooperative ? "cooperative" : "eager")"])
+            logger.info(
+                "partitions assigned: \(list.sorted().map(\.description).joined(separator: ", "))",
+                metadata: ["protocol": "\(cooperative ? "cooperative" : "eager")"])
             if let listener {
                 // The listener decides where to start, so it needs the committed offsets now.
                 let committed = PartitionList(list)
-                let err = rd_kafka_committed(rk, committed.pointer, Int32(clamping: remaining(revokeTimeout).wholeMilliseconds))
+                let err = rd_kafka_committed(
+                    rk, committed.pointer, Int32(clamping: remaining(revokeTimeout).wholeMilliseconds))
                 if err != RD_KAFKA_RESP_ERR_NO_ERROR { report(KafkaError(err), "fetching committed offsets") }
-                let offsets = err == RD_KAFKA_RESP_ERR_NO_ERROR ? committed.offsets : list.map { TopicPartitionOffset($0, offset: vigil_offset_invalid()) }
+                let offsets =
+                    err == RD_KAFKA_RESP_ERR_NO_ERROR
+                    ? committed.offsets : list.map { TopicPartitionOffset($0, offset: vigil_offset_invalid()) }
                 let overrides = SharedValue<[TopicPartition: Int64]>([:])
                 waitFor("assign") { overrides.set(await listener.partitionsAssigned(offsets)) }
                 let starts = overrides.value
@@ -418,14 +441,18 @@ final class ConsumerCore: RebalanceHandling {
                         let tp = TopicPartition(String(cString: elements[index].topic), elements[index].partition)
                         if let start = starts[tp] { elements[index].offset = start }
                     }
-                    logger.info("starting from listener offsets: \(starts.sorted { $0.key < $1.key }.map { "\($0.key)@\($0.value)" }.joined(separator: ", "))")
+                    logger.info(
+                        "starting from listener offsets: \(starts.sorted { $0.key < $1.key }.map { "\($0.key)@\($0.value)" }.joined(separator: ", "))"
+                    )
                 }
             }
             state.withLock { $0.assigned.formUnion(list) }
             // Before assigning, so fetching starts into the records queue.
             redirect(rk, list)
             if cooperative {
-                if let error = rd_kafka_incremental_assign(rk, partitions) { report(KafkaError(consuming: error), "incremental assign") }
+                if let error = rd_kafka_incremental_assign(rk, partitions) {
+                    report(KafkaError(consuming: error), "incremental assign")
+                }
             } else {
                 let err = rd_kafka_assign(rk, partitions)
                 if err != RD_KAFKA_RESP_ERR_NO_ERROR { report(KafkaError(err), "assign") }
@@ -433,7 +460,8 @@ final class ConsumerCore: RebalanceHandling {
 
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             let lost = rd_kafka_assignment_lost(rk) != 0
-            logger.info("partitions \(lost ? "lost" : "revoked"): \(list.sorted().map(\.description).joined(separator: ", "))")
+            logger.info(
+                "partitions \(lost ? "lost" : "revoked"): \(list.sorted().map(\.description).joined(separator: ", "))")
             let revoked = Set(list)
             state.withLock { $0.assigned.subtract(revoked) }
             buffer.purge(revoked)
@@ -444,7 +472,9 @@ final class ConsumerCore: RebalanceHandling {
                 }
             }
             if cooperative {
-                if let error = rd_kafka_incremental_unassign(rk, partitions) { report(KafkaError(consuming: error), "incremental unassign") }
+                if let error = rd_kafka_incremental_unassign(rk, partitions) {
+                    report(KafkaError(consuming: error), "incremental unassign")
+                }
             } else {
                 let err = rd_kafka_assign(rk, nil)
                 if err != RD_KAFKA_RESP_ERR_NO_ERROR { report(KafkaError(err), "unassign") }
@@ -468,6 +498,8 @@ final class ConsumerCore: RebalanceHandling {
     /// `revokeTimeout` (or the close deadline).
     private func waitFor(_ what: String, _ body: @escaping @Sendable () async -> Void) {
         let done = DispatchSemaphore(value: 0)
+        // The caller is librdkafka's poll thread, not a task, so there is no task tree to join:
+        // the thread itself waits for this one (bounded), and nothing cancels it.
         Task {
             await body()
             done.signal()
@@ -512,7 +544,7 @@ final class ConsumerCore: RebalanceHandling {
         defer { rd_kafka_queue_destroy(queue) }
         let err: rd_kafka_resp_err_t
         if let offsets {
-            let list = PartitionList(offsets) // librdkafka copies the list
+            let list = PartitionList(offsets)  // librdkafka copies the list
             err = rd_kafka_commit_queue(rk, list.pointer, queue, nil, nil)
         } else {
             err = rd_kafka_commit_queue(rk, nil, queue, nil, nil)
@@ -535,7 +567,11 @@ final class ConsumerCore: RebalanceHandling {
                     var failure: KafkaError? = nil
                     PartitionList.forEach(partitions) { element in
                         if element.err != RD_KAFKA_RESP_ERR_NO_ERROR && failure == nil {
-                            failure = KafkaError(element.err, message: "commit \(String(cString: element.topic))[\(element.partition)]: \(String(cString: rd_kafka_err2str(element.err)))")
+                            failure = KafkaError(
+                                element.err,
+                                message:
+                                    "commit \(String(cString: element.topic))[\(element.partition)]: \(String(cString: rd_kafka_err2str(element.err)))"
+                            )
                         }
                     }
                     return failure
@@ -547,17 +583,26 @@ final class ConsumerCore: RebalanceHandling {
     }
 }
 
-private let rebalanceCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?) -> Void = {
-    rk, err, partitions, _ in
-    guard let rk, let partitions, let handler = ClientContext.from(rk)?.rebalance else { return }
-    handler.handleRebalance(rk, err, partitions)
-}
+private let rebalanceCallback:
+    @convention(c) (
+        OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
+        UnsafeMutableRawPointer?
+    ) -> Void = {
+        rk, err, partitions, _ in
+        guard let rk, let partitions, let handler = ClientContext.from(rk)?.rebalance else { return }
+        handler.handleRebalance(rk, err, partitions)
+    }
 
-private let offsetCommitCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?) -> Void = {
-    rk, err, _, _ in
-    guard err != RD_KAFKA_RESP_ERR_NO_ERROR, err != RD_KAFKA_RESP_ERR__NO_OFFSET,
-          let context = ClientContext.from(rk) else { return }
-    let error = KafkaError(err)
-    context.observer.logger.warning("offset commit failed: \(error)")
-    context.observer.onError?(error)
-}
+private let offsetCommitCallback:
+    @convention(c) (
+        OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
+        UnsafeMutableRawPointer?
+    ) -> Void = {
+        rk, err, _, _ in
+        guard err != RD_KAFKA_RESP_ERR_NO_ERROR, err != RD_KAFKA_RESP_ERR__NO_OFFSET,
+            let context = ClientContext.from(rk)
+        else { return }
+        let error = KafkaError(err)
+        context.observer.logger.warning("offset commit failed: \(error)")
+        context.observer.onError?(error)
+    }

@@ -81,10 +81,11 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// Takes ownership of an `rd_kafka_error_t` and destroys it.
     init(consuming error: OpaquePointer) {
-        self.init(code: Code(rd_kafka_error_code(error)),
-                  message: String(cString: rd_kafka_error_string(error)),
-                  isFatal: rd_kafka_error_is_fatal(error) != 0,
-                  isRetriable: rd_kafka_error_is_retriable(error) != 0)
+        self.init(
+            code: Code(rd_kafka_error_code(error)),
+            message: String(cString: rd_kafka_error_string(error)),
+            isFatal: rd_kafka_error_is_fatal(error) != 0,
+            isRetriable: rd_kafka_error_is_retriable(error) != 0)
         rd_kafka_error_destroy(error)
     }
 

@@ -64,8 +64,10 @@ public struct ProducerMessage: Sendable, Hashable {
     /// Create time in milliseconds since the epoch; nil lets librdkafka use the current time.
     public var timestamp: Int64?
 
-    public init(topic: String, partition: Int32? = nil, key: [UInt8]? = nil, value: [UInt8]?,
-                headers: [KafkaHeader] = [], timestamp: Int64? = nil) {
+    public init(
+        topic: String, partition: Int32? = nil, key: [UInt8]? = nil, value: [UInt8]?,
+        headers: [KafkaHeader] = [], timestamp: Int64? = nil
+    ) {
         self.topic = topic
         self.partition = partition
         self.key = key

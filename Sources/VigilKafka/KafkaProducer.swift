@@ -37,7 +37,8 @@ public final class KafkaProducer: Sendable {
         }
         state = Mutex(State())
         logger = observer.logger
-        let handle = self.handle, gate = self.gate
+        let handle = self.handle
+        let gate = self.gate
         pollThread = PollThread(name: "vigil-producer-poll") {
             // Serves delivery reports; any served report may have freed queue space.
             if rd_kafka_poll(handle.rk, 50) > 0 { gate.open() }
@@ -78,8 +79,10 @@ public final class KafkaProducer: Sendable {
     /// Queues messages and returns once all are in librdkafka's queue (waiting for room if it
     /// is full). `onDelivery` is called once, with results in message order, when every
     /// delivery report has arrived — on the producer's poll thread, so keep it short.
-    public func enqueue(_ messages: [ProducerMessage],
-                        onDelivery: @escaping @Sendable ([DeliveryResult]) -> Void) async {
+    public func enqueue(
+        _ messages: [ProducerMessage],
+        onDelivery: @escaping @Sendable ([DeliveryResult]) -> Void
+    ) async {
         await enqueue(DeliveryBatch(messages: messages, completion: onDelivery))
     }
 
@@ -117,11 +120,16 @@ public final class KafkaProducer: Sendable {
         batch.finishEnqueueing()
     }
 
-    private enum EnqueueOutcome { case done, queueFull, closed, fatal(KafkaError) }
+    private enum EnqueueOutcome {
+        case done, queueFull, closed
+        case fatal(KafkaError)
+    }
 
     /// Calls librdkafka for one message. Must run under the state lock (the handle is alive).
-    private func produce(_ message: ProducerMessage, slot: UnsafeMutableRawPointer,
-                         state: inout State) -> rd_kafka_resp_err_t {
+    private func produce(
+        _ message: ProducerMessage, slot: UnsafeMutableRawPointer,
+        state: inout State
+    ) -> rd_kafka_resp_err_t {
         let topic: OpaquePointer
         if let cached = state.topics[message.topic] {
             topic = cached
@@ -138,7 +146,8 @@ public final class KafkaProducer: Sendable {
             for header in message.headers {
                 if let value = header.value {
                     value.withUnsafeBytes { bytes in
-                        _ = rd_kafka_header_add(headers, header.name, -1, bytes.baseAddress ?? UnsafeRawPointer(emptyByte), bytes.count)
+                        _ = rd_kafka_header_add(
+                            headers, header.name, -1, bytes.baseAddress ?? UnsafeRawPointer(emptyByte), bytes.count)
                     }
                 } else {
                     _ = rd_kafka_header_add(headers, header.name, -1, nil, 0)
@@ -147,8 +156,9 @@ public final class KafkaProducer: Sendable {
         }
         let err = withOptionalBytes(message.key) { key, keyLength in
             withOptionalBytes(message.value) { value, valueLength in
-                vigil_produce(handle.rk, topic, message.partition ?? vigil_partition_ua(),
-                              key, keyLength, value, valueLength, headers, message.timestamp ?? 0, slot)
+                vigil_produce(
+                    handle.rk, topic, message.partition ?? vigil_partition_ua(),
+                    key, keyLength, value, valueLength, headers, message.timestamp ?? 0, slot)
             }
         }
         // On failure the headers are still ours.
@@ -164,8 +174,9 @@ public final class KafkaProducer: Sendable {
     public func flush(timeout: Duration) throws(KafkaError) {
         guard !state.withLock({ $0.closed }) else { return }
         if rd_kafka_flush(handle.rk, Int32(clamping: timeout.wholeMilliseconds)) != RD_KAFKA_RESP_ERR_NO_ERROR {
-            throw KafkaError(code: .timedOut,
-                             message: "flush: \(outstanding) message(s) still unacknowledged after \(timeout)")
+            throw KafkaError(
+                code: .timedOut,
+                message: "flush: \(outstanding) message(s) still unacknowledged after \(timeout)")
         }
     }
 
@@ -206,7 +217,9 @@ nonisolated(unsafe) private let emptyByte = UnsafeMutableRawPointer.allocate(byt
 
 private func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawPointer?, Int) -> R) -> R {
     guard let bytes else { return body(nil, 0) }
-    return bytes.withUnsafeBytes { body($0.baseAddress.map(UnsafeRawPointer.init) ?? UnsafeRawPointer(emptyByte), $0.count) }
+    return bytes.withUnsafeBytes {
+        body($0.baseAddress.map(UnsafeRawPointer.init) ?? UnsafeRawPointer(emptyByte), $0.count)
+    }
 }
 
 /// Tracks the delivery reports of one batch and completes it once all have arrived.
@@ -270,22 +283,27 @@ struct DeliverySlot {
     let index: Int
 }
 
-private let deliveryCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
-    _, message, _ in
-    guard let message, let opaque = message.pointee._private else { return }
-    let slot = opaque.assumingMemoryBound(to: DeliverySlot.self).pointee
-    let batch = slot.batch.takeUnretainedValue()
-    let err = message.pointee.err
-    if err == RD_KAFKA_RESP_ERR_NO_ERROR {
-        batch.complete(slot.index, .success(DeliveryReport(topic: batch.messages[slot.index].topic,
-                                                            partition: message.pointee.partition,
-                                                            offset: message.pointee.offset)))
-    } else {
-        var error = KafkaError(err)
-        if rd_kafka_message_status(message) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED {
-            error.message += " (possibly persisted: the broker may have stored it)"
+private let deliveryCallback:
+    @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
+        _, message, _ in
+        guard let message, let opaque = message.pointee._private else { return }
+        let slot = opaque.assumingMemoryBound(to: DeliverySlot.self).pointee
+        let batch = slot.batch.takeUnretainedValue()
+        let err = message.pointee.err
+        if err == RD_KAFKA_RESP_ERR_NO_ERROR {
+            batch.complete(
+                slot.index,
+                .success(
+                    DeliveryReport(
+                        topic: batch.messages[slot.index].topic,
+                        partition: message.pointee.partition,
+                        offset: message.pointee.offset)))
+        } else {
+            var error = KafkaError(err)
+            if rd_kafka_message_status(message) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED {
+                error.message += " (possibly persisted: the broker may have stored it)"
+            }
+            error.isRetriable = true
+            batch.complete(slot.index, .failure(error))
         }
-        error.isRetriable = true
-        batch.complete(slot.index, .failure(error))
     }
-}

@@ -12,7 +12,8 @@ struct PartitionList: ~Copyable {
     init(_ offsets: some Sequence<TopicPartitionOffset>) {
         pointer = rd_kafka_topic_partition_list_new(16)
         for tpo in offsets {
-            let element = rd_kafka_topic_partition_list_add(pointer, tpo.topicPartition.topic, tpo.topicPartition.partition)
+            let element = rd_kafka_topic_partition_list_add(
+                pointer, tpo.topicPartition.topic, tpo.topicPartition.partition)
             element?.pointee.offset = tpo.offset
         }
     }
@@ -46,12 +47,16 @@ struct PartitionList: ~Copyable {
 
     static func offsets(_ list: UnsafePointer<rd_kafka_topic_partition_list_t>) -> [TopicPartitionOffset] {
         var result: [TopicPartitionOffset] = []
-        forEach(list) { result.append(TopicPartitionOffset(String(cString: $0.topic), $0.partition, offset: $0.offset)) }
+        forEach(list) {
+            result.append(TopicPartitionOffset(String(cString: $0.topic), $0.partition, offset: $0.offset))
+        }
         return result
     }
 
-    static func forEach(_ list: UnsafePointer<rd_kafka_topic_partition_list_t>,
-                        _ body: (rd_kafka_topic_partition_t) -> Void) {
+    static func forEach(
+        _ list: UnsafePointer<rd_kafka_topic_partition_list_t>,
+        _ body: (rd_kafka_topic_partition_t) -> Void
+    ) {
         guard let elements = list.pointee.elems else { return }
         for index in 0..<Int(list.pointee.cnt) { body(elements[index]) }
     }

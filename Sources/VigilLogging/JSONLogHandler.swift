@@ -12,7 +12,9 @@ public struct JSONLogHandler: LogHandler {
     private let write: @Sendable ([UInt8]) -> Void
 
     /// `write` receives each line (stderr unless a test captures it).
-    public init(label: String, write: @escaping @Sendable ([UInt8]) -> Void = { FileHandle.standardError.write(Data($0)) }) {
+    public init(
+        label: String, write: @escaping @Sendable ([UInt8]) -> Void = { FileHandle.standardError.write(Data($0)) }
+    ) {
         self.label = label
         self.write = write
     }
@@ -31,7 +33,8 @@ public struct JSONLogHandler: LogHandler {
         w.field("logger", label)
         w.field("msg", message.description)
         w.field("source", source)
-        for (key, value) in metadata.merging(explicit ?? [:], uniquingKeysWith: { $1 }).sorted(by: { $0.key < $1.key }) {
+        for (key, value) in metadata.merging(explicit ?? [:], uniquingKeysWith: { $1 }).sorted(by: { $0.key < $1.key })
+        {
             w.field(key, "\(value)")
         }
         w.endObject()

@@ -30,7 +30,8 @@ public enum VigilLogging {
         if !bootstrapped.exchange(true, ordering: .acquiringAndReleasing) {
             let format = configuration.format
             LoggingSystem.bootstrap { label in
-                format == .json ? JSONLogHandler(label: label) as any LogHandler : StreamLogHandler.standardError(label: label)
+                format == .json
+                    ? JSONLogHandler(label: label) as any LogHandler : StreamLogHandler.standardError(label: label)
             }
         }
         var logger = Logger(label: label)

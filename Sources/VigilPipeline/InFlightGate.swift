@@ -47,7 +47,8 @@ final class InFlightGate: Sendable {
             s.events -= events
             s.bytes -= bytes
             guard let waiter = s.waiter,
-                  Self.fits(s, events: waiter.events, bytes: waiter.bytes, maxEvents: maxEvents, maxBytes: maxBytes) else { return nil }
+                Self.fits(s, events: waiter.events, bytes: waiter.bytes, maxEvents: maxEvents, maxBytes: maxBytes)
+            else { return nil }
             s.events += waiter.events
             s.bytes += waiter.bytes
             s.waiter = nil

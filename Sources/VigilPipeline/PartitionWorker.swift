@@ -79,8 +79,10 @@ final class PartitionWorker: Sendable {
     /// `restored`: the engine comes from a snapshot (otherwise the worker snapshots its empty
     /// state at the first record, so recovery can always start from a snapshot).
     /// `committed`: the group's committed offset at assignment, if any.
-    init(partition: TopicPartition, engine: DetectionEngine, replayUntil: Int64, restored: Bool, committed: Int64?,
-         context: PartitionContext) {
+    init(
+        partition: TopicPartition, engine: DetectionEngine, replayUntil: Int64, restored: Bool, committed: Int64?,
+        context: PartitionContext
+    ) {
         self.partition = partition
         self.context = context
         self.state = Mutex(State(committed: committed))
@@ -136,7 +138,8 @@ final class PartitionWorker: Sendable {
         // only if every processed record is finished. Otherwise the state is ahead of what
         // can be committed, and the unfinished records will be read (and counted) again.
         if let store = context.stateStore, let processed = processedUpTo,
-           state.withLock({ $0.tracker.committable }) == processed {
+            state.withLock({ $0.tracker.committable }) == processed
+        {
             saveSnapshot(engine.snapshot(), nextOffset: processed, store: store)
         }
     }
@@ -196,7 +199,7 @@ final class PartitionWorker: Sendable {
             }
             let first = await group.next() ?? false
             group.cancelAll()
-            if !first { notifyAll() } // let the waiter go; the timeout won
+            if !first { notifyAll() }  // let the waiter go; the timeout won
             return first
         }
         work.finish()
@@ -248,7 +251,9 @@ final class PartitionWorker: Sendable {
         var firstLive: Int64? = nil
         var lastLive: Int64 = -1
         var latestEvent: Int64 = .min
-        var parsedEvents = 0, failedRecords = 0, replayed = 0
+        var parsedEvents = 0
+        var failedRecords = 0
+        var replayed = 0
         let lateBefore = engine.statistics.lateEvents
         let batch = sub.batch
         var parsed = ParsedInput()
@@ -270,7 +275,8 @@ final class PartitionWorker: Sendable {
                     LogParser.parseRecord(value, options: options, into: &parsed)
                 } else {
                     parsed.records = 1
-                    parsed.errors.append(RecordError(index: 0, line: nil, reason: "null value (tombstone): nothing to analyse"))
+                    parsed.errors.append(
+                        RecordError(index: 0, line: nil, reason: "null value (tombstone): nothing to analyse"))
                 }
             }
             parsedEvents += parsed.events.count
@@ -293,8 +299,11 @@ final class PartitionWorker: Sendable {
                 }
                 if !parsed.errors.isEmpty {
                     failedRecords += 1
-                    messages.append(StreamMessages.deadLetter(record, topic: settings.deadLetterTopic, errors: parsed.errors))
-                    context.logger.debug("record \(partition)@\(offset) to the dead-letter topic: \(parsed.errors.first.map(String.init(describing:)) ?? "")")
+                    messages.append(
+                        StreamMessages.deadLetter(record, topic: settings.deadLetterTopic, errors: parsed.errors))
+                    context.logger.debug(
+                        "record \(partition)@\(offset) to the dead-letter topic: \(parsed.errors.first.map(String.init(describing:)) ?? "")"
+                    )
                 }
             }
         }
@@ -317,8 +326,9 @@ final class PartitionWorker: Sendable {
             s.unfinished += 1
         }
         let deadLetters = messages.filter { $0.topic == settings.deadLetterTopic }.count
-        let range = FinishedRange(first: first, events: sub.indices.count, bytes: sub.bytes, deadLetters: deadLetters,
-                                  latestEvent: latestEvent)
+        let range = FinishedRange(
+            first: first, events: sub.indices.count, bytes: sub.bytes, deadLetters: deadLetters,
+            latestEvent: latestEvent)
         // Enqueued from the worker itself, so one partition's messages keep their order (and a
         // full producer queue slows this partition down).
         await publish(messages, range: range, attempt: 0)
@@ -339,8 +349,11 @@ final class PartitionWorker: Sendable {
                 guard case .failure(let error) = result else { continue }
                 if firstError == nil { firstError = error }
                 if error.code == .messageTooLarge && message.topic == context.settings.deadLetterTopic
-                    && !message.headers.contains(where: { $0.name == StreamMessages.truncatedHeader }) {
-                    context.logger.error("dead letter for \(partition) from offset \(range.first) is too large for the producer or broker (\(message.value?.count ?? 0) bytes); sending it with its value cut to \(StreamMessages.truncatedValueBytes) bytes")
+                    && !message.headers.contains(where: { $0.name == StreamMessages.truncatedHeader })
+                {
+                    context.logger.error(
+                        "dead letter for \(partition) from offset \(range.first) is too large for the producer or broker (\(message.value?.count ?? 0) bytes); sending it with its value cut to \(StreamMessages.truncatedValueBytes) bytes"
+                    )
                     failed.append(StreamMessages.truncatedDeadLetter(message))
                 } else {
                     failed.append(message)
@@ -354,14 +367,20 @@ final class PartitionWorker: Sendable {
                 // The producer is closing (shutdown past its deadline): retrying cannot
                 // succeed. The range stays unfinished, so it is not committed and is read
                 // again by whoever owns the partition next.
-                context.logger.warning("\(failed.count) message(s) for \(partition) from offset \(range.first) not delivered before the producer closed; those records will be read again")
+                context.logger.warning(
+                    "\(failed.count) message(s) for \(partition) from offset \(range.first) not delivered before the producer closed; those records will be read again"
+                )
                 return
             }
             context.metrics.produceRetries.increment(by: failed.count)
             let backoff = min(5_000, 100 << min(attempt, 6))
-            context.logger.warning("\(failed.count) message(s) for \(partition) not delivered (\(firstError.map(String.init(describing:)) ?? "unknown")); retrying in \(backoff) ms (attempt \(attempt + 1))")
-            retries.yield(Retry(messages: failed, range: range, attempt: attempt + 1,
-                                due: .now + .milliseconds(backoff)))
+            context.logger.warning(
+                "\(failed.count) message(s) for \(partition) not delivered (\(firstError.map(String.init(describing:)) ?? "unknown")); retrying in \(backoff) ms (attempt \(attempt + 1))"
+            )
+            retries.yield(
+                Retry(
+                    messages: failed, range: range, attempt: attempt + 1,
+                    due: .now + .milliseconds(backoff)))
         }
     }
 
@@ -373,11 +392,15 @@ final class PartitionWorker: Sendable {
             s.heldSnapshot = nil
             return (advanced, held)
         }
-        if let snapshot, let store = context.stateStore { saveSnapshot(snapshot.bytes, nextOffset: snapshot.offset, store: store) }
+        if let snapshot, let store = context.stateStore {
+            saveSnapshot(snapshot.bytes, nextOffset: snapshot.offset, store: store)
+        }
         if let advanced {
             let failures = context.consumer.store([TopicPartitionOffset(partition, offset: advanced)])
             if let error = failures[partition] {
-                if error.code != .state { context.logger.warning("could not store offset \(advanced) for \(partition): \(error)") }
+                if error.code != .state {
+                    context.logger.warning("could not store offset \(advanced) for \(partition): \(error)")
+                }
             } else {
                 state.withLock { $0.stored = max($0.stored ?? .min, advanced) }
             }

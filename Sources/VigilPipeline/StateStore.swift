@@ -4,7 +4,7 @@ import VigilDetection
 import VigilKafka
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Detector state snapshots on local disk, per consumer group and partition, for exact
@@ -33,14 +33,17 @@ public struct StateStore: Sendable {
     }
 
     private func folder(_ tp: TopicPartition) -> String {
-        func safe(_ s: String) -> String { String(s.map { $0.isLetter || $0.isNumber || "._-".contains($0) ? $0 : "_" }) }
+        func safe(_ s: String) -> String {
+            String(s.map { $0.isLetter || $0.isNumber || "._-".contains($0) ? $0 : "_" })
+        }
         return "\(directory)/\(safe(group))/\(safe(tp.topic))-\(tp.partition)"
     }
 
     /// Writes a snapshot of the state after every record before `nextOffset`.
     /// Writes a snapshot and prunes all but the newest ``keep`` — except the newest one at or
     /// before `protecting` (the committed offset), which recovery would start from.
-    public func save(_ tp: TopicPartition, nextOffset: Int64, state: [UInt8], protecting committed: Int64? = nil) throws {
+    public func save(_ tp: TopicPartition, nextOffset: Int64, state: [UInt8], protecting committed: Int64? = nil) throws
+    {
         let dir = folder(tp)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var data = Self.magic
@@ -52,18 +55,23 @@ public struct StateStore: Sendable {
         let temporary = "\(dir)/.\(nextOffset).snapshot.tmp"
         try Data(data).write(to: URL(fileURLWithPath: temporary))
         guard rename(temporary, path) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "rename \(temporary): \(String(cString: strerror(errno)))"])
+            throw CocoaError(
+                .fileWriteUnknown,
+                userInfo: [NSLocalizedDescriptionKey: "rename \(temporary): \(String(cString: strerror(errno)))"])
         }
         // Keep the newest few, and the one recovery from the committed offset needs.
         let all = offsets(tp)
         let needed = committed.flatMap { committed in all.last { $0 <= committed } }
-        for old in all.dropLast(keep) where old != needed { try? FileManager.default.removeItem(atPath: "\(dir)/\(old).snapshot") }
+        for old in all.dropLast(keep) where old != needed {
+            try? FileManager.default.removeItem(atPath: "\(dir)/\(old).snapshot")
+        }
     }
 
     /// Snapshot offsets on disk, oldest first.
     public func offsets(_ tp: TopicPartition) -> [Int64] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder(tp))) ?? []
-        return names.compactMap { $0.hasSuffix(".snapshot") && !$0.hasPrefix(".") ? Int64($0.dropLast(9)) : nil }.sorted()
+        return names.compactMap { $0.hasSuffix(".snapshot") && !$0.hasPrefix(".") ? Int64($0.dropLast(9)) : nil }
+            .sorted()
     }
 
     /// The newest valid snapshot at or before `committed`: (next offset, engine bytes).
@@ -76,13 +84,24 @@ public struct StateStore: Sendable {
                 continue
             }
             let bytes = Array(data)
-            guard Array(bytes[0..<8]) == Self.magic else { logger.warning("snapshot \(path) has a bad header; skipping it"); continue }
+            guard Array(bytes[0..<8]) == Self.magic else {
+                logger.warning("snapshot \(path) has a bad header; skipping it")
+                continue
+            }
             let stored = bytes[8..<16].withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
             let length = bytes[16..<24].withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-            guard stored == offset, length == bytes.count - Self.headerBytes else { logger.warning("snapshot \(path) is truncated; skipping it"); continue }
+            guard stored == offset, length == bytes.count - Self.headerBytes else {
+                logger.warning("snapshot \(path) is truncated; skipping it")
+                continue
+            }
             let state = Array(bytes[Self.headerBytes...])
-            let storedChecksum = bytes[24..<32].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-            guard Self.checksum(state) == storedChecksum else { logger.warning("snapshot \(path) fails its checksum; skipping it"); continue }
+            let storedChecksum = bytes[24..<32].withUnsafeBytes {
+                UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))
+            }
+            guard Self.checksum(state) == storedChecksum else {
+                logger.warning("snapshot \(path) fails its checksum; skipping it")
+                continue
+            }
             return (offset, state)
         }
         return nil

@@ -36,13 +36,15 @@ enum StreamMessages {
         var small = message
         small.value = message.value.map { Array($0.prefix(truncatedValueBytes)) }
         small.key = message.key.map { Array($0.prefix(truncatedKeyBytes)) }
-        small.headers = message.headers.filter { $0.name.hasPrefix("__connect.errors.") }
+        small.headers =
+            message.headers.filter { $0.name.hasPrefix("__connect.errors.") }
             + [KafkaHeader(name: truncatedHeader, string: String(message.value?.count ?? 0))]
         return small
     }
 
     static func deadLetter(_ record: ConsumerRecord, topic: String, errors: [RecordError]) -> ProducerMessage {
-        let message = errors.prefix(5).map(\.description).joined(separator: "; ")
+        let message =
+            errors.prefix(5).map(\.description).joined(separator: "; ")
             + (errors.count > 5 ? "; … \(errors.count - 5) more" : "")
         return ProducerMessage(
             topic: topic,

@@ -32,7 +32,8 @@ final class StreamMetrics: Sendable {
         let key = "\(detector)|\(severity)"
         let counter = anomalyCounters.withLock { counters -> Counter in
             if let c = counters[key] { return c }
-            let c = Counter(label: "vigil_anomalies_total", dimensions: [("detector", detector), ("severity", severity)])
+            let c = Counter(
+                label: "vigil_anomalies_total", dimensions: [("detector", detector), ("severity", severity)])
             counters[key] = c
             return c
         }
@@ -52,7 +53,8 @@ final class StreamMetrics: Sendable {
     /// Consumer lag per partition from librdkafka's statistics JSON.
     func statistics(_ json: [UInt8]) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
-              let topics = object["topics"] as? [String: Any] else { return }
+            let topics = object["topics"] as? [String: Any]
+        else { return }
         for (topic, value) in topics {
             guard let partitions = (value as? [String: Any])?["partitions"] as? [String: Any] else { continue }
             for (partition, stats) in partitions where partition != "-1" {
@@ -60,8 +62,9 @@ final class StreamMetrics: Sendable {
                 let key = "\(topic)|\(partition)"
                 let gauge = lagGauges.withLock { gauges -> Gauge in
                     if let g = gauges[key] { return g }
-                    let g = Gauge(label: "kafka_consumergroup_lag",
-                                  dimensions: [("consumergroup", group), ("topic", topic), ("partition", partition)])
+                    let g = Gauge(
+                        label: "kafka_consumergroup_lag",
+                        dimensions: [("consumergroup", group), ("topic", topic), ("partition", partition)])
                     gauges[key] = g
                     return g
                 }

@@ -72,8 +72,10 @@ public final class StreamPipeline: Service, Sendable {
     private let finalReport = Promise<ShutdownReport>()
 
     /// Creates the Kafka clients (failing on invalid properties) without joining the group yet.
-    public init(configuration: StreamConfiguration, detection: DetectionConfig = .default, model: DetectionModel?,
-                logger: Logger) throws {
+    public init(
+        configuration: StreamConfiguration, detection: DetectionConfig = .default, model: DetectionModel?,
+        logger: Logger
+    ) throws {
         self.configuration = configuration
         self.logger = logger
         let metrics = StreamMetrics(group: configuration.groupID)
@@ -81,10 +83,13 @@ public final class StreamPipeline: Service, Sendable {
         gate = InFlightGate(maxEvents: configuration.maxInFlightEvents, maxBytes: configuration.maxInFlightBytes)
         registry = PartitionRegistry(detection: detection, model: model, logger: logger, metrics: metrics)
         let stop = stopRequested
-        let observer = KafkaClientObserver(logger: logger, onError: { error in
-            if error.isFatal { stop.fulfill("fatal Kafka error: \(error)") }
-        }, onStatistics: { metrics.statistics($0) })
-        consumer = try KafkaConsumer(configuration: configuration.consumerConfiguration, observer: observer, listener: registry)
+        let observer = KafkaClientObserver(
+            logger: logger,
+            onError: { error in
+                if error.isFatal { stop.fulfill("fatal Kafka error: \(error)") }
+            }, onStatistics: { metrics.statistics($0) })
+        consumer = try KafkaConsumer(
+            configuration: configuration.consumerConfiguration, observer: observer, listener: registry)
         producer = try KafkaProducer(configuration: configuration.producerConfiguration, observer: observer)
         let store = configuration.stateDirectory.map { directory in
             var store = StateStore(directory: directory, group: configuration.groupID)
@@ -93,9 +98,10 @@ public final class StreamPipeline: Service, Sendable {
             store.keep = max(3, 2 * configuration.commitIntervalMs / max(1, configuration.snapshotIntervalMs) + 2)
             return store
         }
-        registry.context = PartitionContext(settings: configuration, detection: detection, producer: producer,
-                                            consumer: consumer, gate: gate, metrics: metrics, stateStore: store,
-                                            logger: logger)
+        registry.context = PartitionContext(
+            settings: configuration, detection: detection, producer: producer,
+            consumer: consumer, gate: gate, metrics: metrics, stateStore: store,
+            logger: logger)
     }
 
     /// Asks for a graceful shutdown.
@@ -107,9 +113,10 @@ public final class StreamPipeline: Service, Sendable {
     public var health: StreamHealth {
         let consumerHealth = consumer.health
         let assigned = registry.count
-        return StreamHealth(live: consumerHealth.pollThreadRunning && consumerHealth.millisecondsSinceLastPoll < 15_000,
-                            ready: assigned > 0, assignedPartitions: assigned, inFlightEvents: gate.events,
-                            millisecondsSinceLastPoll: consumerHealth.millisecondsSinceLastPoll)
+        return StreamHealth(
+            live: consumerHealth.pollThreadRunning && consumerHealth.millisecondsSinceLastPoll < 15_000,
+            ready: assigned > 0, assignedPartitions: assigned, inFlightEvents: gate.events,
+            millisecondsSinceLastPoll: consumerHealth.millisecondsSinceLastPoll)
     }
 
     /// Swaps the model in every partition's engine, keeping their state; partitions assigned
@@ -153,7 +160,8 @@ public final class StreamPipeline: Service, Sendable {
 
     private func runUntilStopped() async -> ShutdownReport {
         if let missing = await missingTopics() {
-            let problem = "topic(s) \(missing.joined(separator: ", ")) do not exist; create them first (vigil topics apply --file topics.yml)"
+            let problem =
+                "topic(s) \(missing.joined(separator: ", ")) do not exist; create them first (vigil topics apply --file topics.yml)"
             logger.critical("\(problem)")
             return await shutdown(reason: "missing topics", startError: problem)
         }
@@ -161,18 +169,33 @@ public final class StreamPipeline: Service, Sendable {
             try consumer.subscribe([configuration.inputTopic])
         } catch {
             logger.critical("cannot subscribe to \(configuration.inputTopic): \(error)")
-            return await shutdown(reason: "subscribe failed",
-                                  startError: "cannot subscribe to \(configuration.inputTopic): \(error)")
+            return await shutdown(
+                reason: "subscribe failed",
+                startError: "cannot subscribe to \(configuration.inputTopic): \(error)")
         }
-        logger.info("vigil stream: \(configuration.inputTopic) → \(configuration.outputTopic) (dead letters: \(configuration.deadLetterTopic)), group \(configuration.groupID)")
+        logger.info(
+            "vigil stream: \(configuration.inputTopic) → \(configuration.outputTopic) (dead letters: \(configuration.deadLetterTopic)), group \(configuration.groupID)"
+        )
         return await withTaskGroup(of: Void.self) { workers in
             // The partition workers outlive intake: they finish in-flight work during shutdown.
             workers.addTask { await self.registry.runWorkers() }
             let reason = await withTaskGroup(of: String?.self) { loops in
-                loops.addTask { await self.intakeLoop(); return "the consumer stopped delivering records" }
-                loops.addTask { await self.commitLoop(); return nil }
-                loops.addTask { await self.snapshotLoop(); return nil }
-                loops.addTask { await self.gaugeLoop(); return nil }
+                loops.addTask {
+                    await self.intakeLoop()
+                    return "the consumer stopped delivering records"
+                }
+                loops.addTask {
+                    await self.commitLoop()
+                    return nil
+                }
+                loops.addTask {
+                    await self.snapshotLoop()
+                    return nil
+                }
+                loops.addTask {
+                    await self.gaugeLoop()
+                    return nil
+                }
                 loops.addTask { await self.stopRequested.value }
                 var reason: String? = nil
                 while reason == nil, let next = await loops.next() { reason = next }
@@ -290,14 +313,16 @@ public final class StreamPipeline: Service, Sendable {
             // A lost assignment (say, after the brokers were unreachable for longer than the
             // session) must not be committed: its next owner resumes from the last commit.
             if error.code == .assignmentLost {
-                logger.warning("final commit skipped: the group assignment was lost; the next owner reads from the last commit")
+                logger.warning(
+                    "final commit skipped: the group assignment was lost; the next owner reads from the last commit")
             } else if error.code != .state {
                 report.commitError = "\(error)"
             }
         }
         do { try await consumer.close(timeout: remaining()) } catch { report.closeError = "\(error)" }
         report.unflushed = max(report.unflushed, producer.close(timeout: remaining()))
-        report.clean = report.startError == nil && report.unfinished == 0 && report.unflushed == 0
+        report.clean =
+            report.startError == nil && report.unfinished == 0 && report.unflushed == 0
             && report.commitError == nil && report.closeError == nil && ContinuousClock.now <= deadline
         if report.clean { logger.notice("\(report)") } else { logger.error("\(report)") }
         return report
@@ -375,24 +400,29 @@ final class PartitionRegistry: ConsumerRebalanceListener {
             // Restore the newest snapshot at or before the committed offset, then replay the
             // records between the two silently: the state is then exactly what it was.
             if let store = context.stateStore, assigned.offset >= 0,
-               let (offset, bytes) = store.latest(tp, atOrBefore: assigned.offset, logger: logger) {
+                let (offset, bytes) = store.latest(tp, atOrBefore: assigned.offset, logger: logger)
+            {
                 do {
                     try engine.restore(bytes)
                     overrides[tp] = offset
                     replayUntil = assigned.offset
                     restored = true
-                    logger.info("\(tp): restored detector state at offset \(offset); replaying up to committed offset \(assigned.offset)")
+                    logger.info(
+                        "\(tp): restored detector state at offset \(offset); replaying up to committed offset \(assigned.offset)"
+                    )
                 } catch {
                     logger.warning("\(tp): snapshot at \(offset) unusable (\(error)); starting with empty state")
                     engine = DetectionEngine(config: detection, model: model)
                 }
             } else if assigned.offset >= 0 {
-                logger.info("\(tp): no usable snapshot; starting with empty state at committed offset \(assigned.offset)")
+                logger.info(
+                    "\(tp): no usable snapshot; starting with empty state at committed offset \(assigned.offset)")
             } else {
                 logger.info("\(tp): nothing committed yet; starting with empty state")
             }
-            let worker = PartitionWorker(partition: tp, engine: engine, replayUntil: replayUntil, restored: restored,
-                                         committed: assigned.offset >= 0 ? assigned.offset : nil, context: context)
+            let worker = PartitionWorker(
+                partition: tp, engine: engine, replayUntil: replayUntil, restored: restored,
+                committed: assigned.offset >= 0 ? assigned.offset : nil, context: context)
             state.withLock { $0.workers[tp] = worker }
             starting.yield(worker)
         }
@@ -408,7 +438,11 @@ final class PartitionRegistry: ConsumerRebalanceListener {
             for worker in workers {
                 group.addTask { [logger] in
                     let left = await worker.drain(timeout: .seconds(20))
-                    if left > 0 { logger.warning("\(worker.partition): \(left) record range(s) unfinished at revoke; they will be read again") }
+                    if left > 0 {
+                        logger.warning(
+                            "\(worker.partition): \(left) record range(s) unfinished at revoke; they will be read again"
+                        )
+                    }
                 }
             }
         }

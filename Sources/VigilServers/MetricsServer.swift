@@ -10,20 +10,23 @@ public struct MetricsServer: Service {
     private let application: Application<RouterResponder<BasicRequestContext>>
 
     /// `onBound` receives the port actually bound (useful with port 0).
-    public init(configuration: HTTPConfiguration, registry: PrometheusCollectorRegistry,
-                liveness: @escaping @Sendable () -> ProbeResult, readiness: @escaping @Sendable () -> ProbeResult,
-                logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }) {
+    public init(
+        configuration: HTTPConfiguration, registry: PrometheusCollectorRegistry,
+        liveness: @escaping @Sendable () -> ProbeResult, readiness: @escaping @Sendable () -> ProbeResult,
+        logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }
+    ) {
         let router = Router()
         router.get("metrics") { _, _ -> Response in
             var buffer = ByteBuffer()
             buffer.writeBytes(registry.emitToBuffer())
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: .init(byteBuffer: buffer))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: buffer))
         }
         router.get("healthz") { _, _ -> Response in Self.response(liveness()) }
         router.get("readyz") { _, _ -> Response in Self.response(readiness()) }
         var serverLogger = logger
-        serverLogger.logLevel = max(logger.logLevel, .notice) // no per-request logs
+        serverLogger.logLevel = max(logger.logLevel, .notice)  // no per-request logs
         let address = configuration.address
         application = Application(
             router: router,
@@ -43,7 +46,8 @@ public struct MetricsServer: Service {
     private static func response(_ probe: ProbeResult) -> Response {
         var buffer = ByteBuffer()
         buffer.writeString(probe.body)
-        return Response(status: probe.healthy ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: buffer))
+        return Response(
+            status: probe.healthy ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: buffer))
     }
 }

@@ -39,10 +39,12 @@ public struct Setting<Root>: Sendable {
         kind == .properties ? "\(key)-property" : key.replacingOccurrences(of: "_", with: "-")
     }
 
-    init(key: String, kind: Kind = .scalar, help: String, defaultText: String, environmentAliases: [String] = [],
-         flagAliases: [String] = [], set: @escaping @Sendable (inout Root, String) throws(SettingError) -> Void,
-         setProperty: @escaping @Sendable (inout Root, String, String) -> Void = { _, _, _ in },
-         get: @escaping @Sendable (Root) -> SettingValue) {
+    init(
+        key: String, kind: Kind = .scalar, help: String, defaultText: String, environmentAliases: [String] = [],
+        flagAliases: [String] = [], set: @escaping @Sendable (inout Root, String) throws(SettingError) -> Void,
+        setProperty: @escaping @Sendable (inout Root, String, String) -> Void = { _, _, _ in },
+        get: @escaping @Sendable (Root) -> SettingValue
+    ) {
         self.key = key
         self.kind = kind
         self.help = help
@@ -72,40 +74,49 @@ public struct SettingError: Error, Sendable {
 
 extension Setting {
     /// Text that must not be empty.
-    public static func text(_ key: String, _ path: any WritableKeyPath<Root, String> & Sendable, default defaultText: String,
-                            help: String, flagAliases: [String] = []) -> Setting {
-        Setting(key: key, help: help, defaultText: defaultText, flagAliases: flagAliases,
-                set: { root, text throws(SettingError) in
-                    guard !text.isEmpty else { throw SettingError(message: "must not be empty") }
-                    root[keyPath: path] = text
-                },
-                get: { .text($0[keyPath: path]) })
+    public static func text(
+        _ key: String, _ path: any WritableKeyPath<Root, String> & Sendable, default defaultText: String,
+        help: String, flagAliases: [String] = []
+    ) -> Setting {
+        Setting(
+            key: key, help: help, defaultText: defaultText, flagAliases: flagAliases,
+            set: { root, text throws(SettingError) in
+                guard !text.isEmpty else { throw SettingError(message: "must not be empty") }
+                root[keyPath: path] = text
+            },
+            get: { .text($0[keyPath: path]) })
     }
 
     /// Text that may be switched off with `none`, `null`, `~` or an empty value.
-    public static func optionalText(_ key: String, _ path: any WritableKeyPath<Root, String?> & Sendable,
-                                    default defaultText: String, help: String, environmentAliases: [String] = [],
-                                    flagAliases: [String] = []) -> Setting {
-        Setting(key: key, help: help, defaultText: defaultText, environmentAliases: environmentAliases,
-                flagAliases: flagAliases,
-                set: { root, text throws(SettingError) in
-                    root[keyPath: path] = ["", "null", "none", "~"].contains(text.lowercased()) ? nil : text
-                },
-                get: { $0[keyPath: path].map(SettingValue.text) ?? .none })
+    public static func optionalText(
+        _ key: String, _ path: any WritableKeyPath<Root, String?> & Sendable,
+        default defaultText: String, help: String, environmentAliases: [String] = [],
+        flagAliases: [String] = []
+    ) -> Setting {
+        Setting(
+            key: key, help: help, defaultText: defaultText, environmentAliases: environmentAliases,
+            flagAliases: flagAliases,
+            set: { root, text throws(SettingError) in
+                root[keyPath: path] = ["", "null", "none", "~"].contains(text.lowercased()) ? nil : text
+            },
+            get: { $0[keyPath: path].map(SettingValue.text) ?? .none })
     }
 
     /// An integer within `range`.
-    public static func integer(_ key: String, _ path: any WritableKeyPath<Root, Int> & Sendable, in range: ClosedRange<Int>,
-                               default defaultText: String, help: String) -> Setting {
-        Setting(key: key, help: help, defaultText: defaultText,
-                set: { root, text throws(SettingError) in
-                    guard let value = Int(text) else { throw SettingError(message: "expected an integer, got \"\(text)\"") }
-                    guard range.contains(value) else {
-                        throw SettingError(message: "\(value) is out of range \(range.lowerBound)…\(range.upperBound)")
-                    }
-                    root[keyPath: path] = value
-                },
-                get: { .number($0[keyPath: path]) })
+    public static func integer(
+        _ key: String, _ path: any WritableKeyPath<Root, Int> & Sendable, in range: ClosedRange<Int>,
+        default defaultText: String, help: String
+    ) -> Setting {
+        Setting(
+            key: key, help: help, defaultText: defaultText,
+            set: { root, text throws(SettingError) in
+                guard let value = Int(text) else { throw SettingError(message: "expected an integer, got \"\(text)\"") }
+                guard range.contains(value) else {
+                    throw SettingError(message: "\(value) is out of range \(range.lowerBound)…\(range.upperBound)")
+                }
+                root[keyPath: path] = value
+            },
+            get: { .number($0[keyPath: path]) })
     }
 
     /// One of a fixed set of words.
@@ -113,23 +124,27 @@ extension Setting {
         _ key: String, _ path: any WritableKeyPath<Root, Value> & Sendable, default defaultText: String, help: String
     ) -> Setting where Value.RawValue == String {
         let names = Value.allCases.map(\.rawValue)
-        return Setting(key: key, help: help, defaultText: defaultText,
-                       set: { root, text throws(SettingError) in
-                           guard let value = Value(rawValue: text) else {
-                               throw SettingError(message: "expected \(Self.alternatives(names)), got \"\(text)\"")
-                           }
-                           root[keyPath: path] = value
-                       },
-                       get: { .text($0[keyPath: path].rawValue) })
+        return Setting(
+            key: key, help: help, defaultText: defaultText,
+            set: { root, text throws(SettingError) in
+                guard let value = Value(rawValue: text) else {
+                    throw SettingError(message: "expected \(Self.alternatives(names)), got \"\(text)\"")
+                }
+                root[keyPath: path] = value
+            },
+            get: { .text($0[keyPath: path].rawValue) })
     }
 
     /// librdkafka properties passed through (`consumer:` / `producer:`).
-    public static func properties(_ key: String, _ path: any WritableKeyPath<Root, [String: String]> & Sendable,
-                                  help: String) -> Setting {
-        Setting(key: key, kind: .properties, help: help, defaultText: "{}",
-                set: { _, _ throws(SettingError) in throw SettingError(message: "expected name=value properties") },
-                setProperty: { root, name, value in root[keyPath: path][name] = value },
-                get: { .properties($0[keyPath: path]) })
+    public static func properties(
+        _ key: String, _ path: any WritableKeyPath<Root, [String: String]> & Sendable,
+        help: String
+    ) -> Setting {
+        Setting(
+            key: key, kind: .properties, help: help, defaultText: "{}",
+            set: { _, _ throws(SettingError) in throw SettingError(message: "expected name=value properties") },
+            setProperty: { root, name, value in root[keyPath: path][name] = value },
+            get: { .properties($0[keyPath: path]) })
     }
 
     static func alternatives(_ names: [String]) -> String {

@@ -63,20 +63,26 @@ public struct SettingsLoader<Root>: Sendable {
         }
     }
 
-    private func apply(_ setting: Setting<Root>, _ value: String, source: String, name: String,
-                       to root: inout Root) throws(ConfigFileError) {
+    private func apply(
+        _ setting: Setting<Root>, _ value: String, source: String, name: String,
+        to root: inout Root
+    ) throws(ConfigFileError) {
         do { try setting.set(&root, value) } catch {
             throw ConfigFileError(file: source, line: nil, key: name, message: error.message)
         }
     }
 
     /// Splits `name=value`.
-    public static func property(_ pair: String, source: String = "command line",
-                                name: String) throws(ConfigFileError) -> (String, String) {
+    public static func property(
+        _ pair: String, source: String = "command line",
+        name: String
+    ) throws(ConfigFileError) -> (String, String) {
         guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
             throw ConfigFileError(file: source, line: nil, key: name, message: "expected name=value, got \"\(pair)\"")
         }
-        return (String(pair[..<equals]).trimmingCharacters(in: .whitespaces), String(pair[pair.index(after: equals)...]))
+        return (
+            String(pair[..<equals]).trimmingCharacters(in: .whitespaces), String(pair[pair.index(after: equals)...])
+        )
     }
 
     /// The settings as YAML, in table order, with secrets (passwords, keys, tokens) masked.
@@ -89,11 +95,13 @@ public struct SettingsLoader<Root>: Sendable {
             case .number(let number): value = Node(String(number), Tag(.int))
             case .none: value = Node("null", Tag(.null))
             case .properties(let properties):
-                value = Node.mapping(Node.Mapping(properties.sorted { $0.key < $1.key }.map { name, text in
-                    let masked = maskedValue(name, text)
-                    // A masked value is quoted, so it reads as text, not as a YAML alias.
-                    return (Node(name), Node(masked, Tag(.str), masked == text ? .any : .doubleQuoted))
-                }))
+                value = Node.mapping(
+                    Node.Mapping(
+                        properties.sorted { $0.key < $1.key }.map { name, text in
+                            let masked = maskedValue(name, text)
+                            // A masked value is quoted, so it reads as text, not as a YAML alias.
+                            return (Node(name), Node(masked, Tag(.str), masked == text ? .any : .doubleQuoted))
+                        }))
             }
             pairs.append((Node(setting.key), value))
         }

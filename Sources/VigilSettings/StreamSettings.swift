@@ -17,39 +17,58 @@ public struct StreamSettings: Sendable, Equatable {
 
     /// Every setting of `vigil stream`, in the order `--print-config` and the README list them.
     public static let table: [Setting<StreamSettings>] = [
-        .text("brokers", \.stream.brokers, default: "127.0.0.1:9092", help: "Kafka bootstrap servers, host:port[,host:port]."),
+        .text(
+            "brokers", \.stream.brokers, default: "127.0.0.1:9092",
+            help: "Kafka bootstrap servers, host:port[,host:port]."),
         .text("group_id", \.stream.groupID, default: "vigil-stream", help: "Consumer group."),
-        .optionalText("group_instance_id", \.stream.groupInstanceID, default: "none",
-                      help: "Static membership: a restart within the session timeout keeps the assignment."),
+        .optionalText(
+            "group_instance_id", \.stream.groupInstanceID, default: "none",
+            help: "Static membership: a restart within the session timeout keeps the assignment."),
         .text("input_topic", \.stream.inputTopic, default: "raw-logs", help: "Topic of raw log records."),
-        .text("output_topic", \.stream.outputTopic, default: "security-anomalies", help: "Topic anomalies are published to."),
-        .text("dlq_topic", \.stream.deadLetterTopic, default: "raw-logs.dlq", help: "Dead-letter topic for undecodable records."),
-        .choice("assignment_strategy", \.stream.assignmentStrategy, default: "cooperative-sticky",
-                help: "How the group divides partitions: range, roundrobin or cooperative-sticky."),
-        .optionalText("model_dir", \.model.directory, default: "none",
-                      help: "Model directory from `vigil train` (also MODEL_DIR); without one, rules and online baselines.",
-                      environmentAliases: ["MODEL_DIR"], flagAliases: ["model"]),
-        .optionalText("state_dir", \.stream.stateDirectory, default: "vigil-state",
-                      help: "Directory of detector snapshots for crash recovery ('none' disables them)."),
-        .integer("batch_size", \.stream.batchSize, in: 1...100_000, default: "2000", help: "Records per consumer batch."),
-        .integer("batch_linger_ms", \.stream.batchLingerMs, in: 1...60_000, default: "20",
-                 help: "How long to wait to fill a batch, in milliseconds."),
-        .integer("max_inflight_events", \.stream.maxInFlightEvents, in: 1...100_000_000, default: "50000",
-                 help: "Most records read but not finished; intake stops at the cap."),
-        .integer("max_inflight_bytes", \.stream.maxInFlightBytes, in: 1024...(64 << 30), default: "64 MiB",
-                 help: "Most bytes read but not finished; intake stops at the cap."),
-        .integer("commit_interval_ms", \.stream.commitIntervalMs, in: 100...3_600_000, default: "5000",
-                 help: "How often finished offsets are committed, in milliseconds."),
-        .integer("snapshot_interval_ms", \.stream.snapshotIntervalMs, in: 100...86_400_000, default: "60000",
-                 help: "How often detector state is snapshotted, in milliseconds."),
-        .integer("shutdown_timeout_ms", \.stream.shutdownTimeoutMs, in: 100...3_600_000, default: "30000",
-                 help: "Graceful shutdown budget in milliseconds; past it the exit status is 2."),
-        .integer("metrics_port", \.metrics.port, in: 0...65_535, default: "9464",
-                 help: "Port of the Prometheus metrics and health server (0 disables it)."),
+        .text(
+            "output_topic", \.stream.outputTopic, default: "security-anomalies",
+            help: "Topic anomalies are published to."),
+        .text(
+            "dlq_topic", \.stream.deadLetterTopic, default: "raw-logs.dlq",
+            help: "Dead-letter topic for undecodable records."),
+        .choice(
+            "assignment_strategy", \.stream.assignmentStrategy, default: "cooperative-sticky",
+            help: "How the group divides partitions: range, roundrobin or cooperative-sticky."),
+        .optionalText(
+            "model_dir", \.model.directory, default: "none",
+            help: "Model directory from `vigil train` (also MODEL_DIR); without one, rules and online baselines.",
+            environmentAliases: ["MODEL_DIR"], flagAliases: ["model"]),
+        .optionalText(
+            "state_dir", \.stream.stateDirectory, default: "vigil-state",
+            help: "Directory of detector snapshots for crash recovery ('none' disables them)."),
+        .integer(
+            "batch_size", \.stream.batchSize, in: 1...100_000, default: "2000", help: "Records per consumer batch."),
+        .integer(
+            "batch_linger_ms", \.stream.batchLingerMs, in: 1...60_000, default: "20",
+            help: "How long to wait to fill a batch, in milliseconds."),
+        .integer(
+            "max_inflight_events", \.stream.maxInFlightEvents, in: 1...100_000_000, default: "50000",
+            help: "Most records read but not finished; intake stops at the cap."),
+        .integer(
+            "max_inflight_bytes", \.stream.maxInFlightBytes, in: 1024...(64 << 30), default: "64 MiB",
+            help: "Most bytes read but not finished; intake stops at the cap."),
+        .integer(
+            "commit_interval_ms", \.stream.commitIntervalMs, in: 100...3_600_000, default: "5000",
+            help: "How often finished offsets are committed, in milliseconds."),
+        .integer(
+            "snapshot_interval_ms", \.stream.snapshotIntervalMs, in: 100...86_400_000, default: "60000",
+            help: "How often detector state is snapshotted, in milliseconds."),
+        .integer(
+            "shutdown_timeout_ms", \.stream.shutdownTimeoutMs, in: 100...3_600_000, default: "30000",
+            help: "Graceful shutdown budget in milliseconds; past it the exit status is 2."),
+        .integer(
+            "metrics_port", \.metrics.port, in: 0...65_535, default: "9464",
+            help: "Port of the Prometheus metrics and health server (0 disables it)."),
         .text("metrics_address", \.metrics.address, default: "127.0.0.1", help: "Address the metrics server binds."),
         .choice("log_format", \.logging.format, default: "text", help: "text, or json: one JSON object per line."),
-        .choice("log_level", \.logging.level, default: "info",
-                help: "trace, debug, info, notice, warning, error or critical."),
+        .choice(
+            "log_level", \.logging.level, default: "info",
+            help: "trace, debug, info, notice, warning, error or critical."),
         .properties("consumer", \.stream.consumerProperties, help: "A librdkafka consumer property, name=value."),
         .properties("producer", \.stream.producerProperties, help: "A librdkafka producer property, name=value."),
     ]

@@ -58,25 +58,32 @@ public struct TopicsFile: Sendable {
             let name = try nameValue.string()
             try validateTopicName(name, nameValue)
             if let first = names[name] {
-                throw nameValue.error("topic \"\(name)\" is declared twice (first at line \(first.map(String.init) ?? "?"))")
+                throw nameValue.error(
+                    "topic \"\(name)\" is declared twice (first at line \(first.map(String.init) ?? "?"))")
             }
             names[name] = nameValue.line
             guard let roleValue = f["role"] else { throw item.error("missing key `role`") }
             let roleText = try roleValue.string()
             guard let role = TopicRole(rawValue: roleText) else {
-                throw roleValue.error("unknown role \"\(roleText)\" (expected one of: \(TopicRole.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw roleValue.error(
+                    "unknown role \"\(roleText)\" (expected one of: \(TopicRole.allCases.map(\.rawValue).joined(separator: ", ")))"
+                )
             }
             guard let partitionsValue = f["partitions"] else { throw item.error("missing key `partitions`") }
             let partitions = try partitionsValue.int(in: 1...100_000)
-            let replication = try f["replication_factor"].map { v throws(ConfigFileError) in try v.int(in: 1...32) } ?? 1
+            let replication =
+                try f["replication_factor"].map { v throws(ConfigFileError) in try v.int(in: 1...32) } ?? 1
             var configs: [String: String] = [:]
             if let configValue = f["configs"] {
                 for (key, value) in try configValue.mapping() { configs[key] = try value.string() }
             }
-            topics.append(DeclaredTopic(role: role,
-                                        specification: TopicSpecification(name: name, partitions: partitions,
-                                                                          replicationFactor: replication, configs: configs),
-                                        line: item.line))
+            topics.append(
+                DeclaredTopic(
+                    role: role,
+                    specification: TopicSpecification(
+                        name: name, partitions: partitions,
+                        replicationFactor: replication, configs: configs),
+                    line: item.line))
         }
         if topics.isEmpty { throw list.error("no topics declared") }
         return TopicsFile(topics: topics)
@@ -118,7 +125,8 @@ public struct TopicReconciler: Sendable {
 
     /// Applies `file`. With `dryRun`, only reports.
     public func apply(_ file: TopicsFile, dryRun: Bool = false) async throws(KafkaError) -> [TopicApplyOutcome] {
-        let existing = Dictionary(uniqueKeysWithValues: try await admin.describeTopics(nil, timeout: timeout).map { ($0.name, $0) })
+        let existing = Dictionary(
+            uniqueKeysWithValues: try await admin.describeTopics(nil, timeout: timeout).map { ($0.name, $0) })
         var outcomes: [TopicApplyOutcome] = []
         let missing = file.topics.map(\.specification).filter { existing[$0.name] == nil }
         var created: [String: Result<Void, KafkaError>] = [:]
@@ -134,9 +142,14 @@ public struct TopicReconciler: Sendable {
                     switch created[spec.name] {
                     case .success?: outcomes.append(TopicApplyOutcome(topic: spec.name, status: .created))
                     case .failure(let error)? where error.code == .topicAlreadyExists:
-                        outcomes.append(TopicApplyOutcome(topic: spec.name, status: .matches, notes: ["created concurrently by another client"]))
-                    case .failure(let error)?: outcomes.append(TopicApplyOutcome(topic: spec.name, status: .failed("\(error)")))
-                    case nil: outcomes.append(TopicApplyOutcome(topic: spec.name, status: .failed("no result from the broker")))
+                        outcomes.append(
+                            TopicApplyOutcome(
+                                topic: spec.name, status: .matches, notes: ["created concurrently by another client"]))
+                    case .failure(let error)?:
+                        outcomes.append(TopicApplyOutcome(topic: spec.name, status: .failed("\(error)")))
+                    case nil:
+                        outcomes.append(
+                            TopicApplyOutcome(topic: spec.name, status: .failed("no result from the broker")))
                     }
                 }
                 continue
@@ -147,7 +160,8 @@ public struct TopicReconciler: Sendable {
                 differences.append("partitions \(actual.partitions.count) (declared \(spec.partitions))")
             }
             if actual.replicationFactor != spec.replicationFactor {
-                differences.append("replication factor \(actual.replicationFactor) (declared \(spec.replicationFactor))")
+                differences.append(
+                    "replication factor \(actual.replicationFactor) (declared \(spec.replicationFactor))")
             }
             if !spec.configs.isEmpty {
                 do {
@@ -162,7 +176,9 @@ public struct TopicReconciler: Sendable {
                     notes.append("configs not verified: \(error.message)")
                 }
             }
-            outcomes.append(TopicApplyOutcome(topic: spec.name, status: differences.isEmpty ? .matches : .differs(differences), notes: notes))
+            outcomes.append(
+                TopicApplyOutcome(
+                    topic: spec.name, status: differences.isEmpty ? .matches : .differs(differences), notes: notes))
         }
         return outcomes
     }

@@ -37,7 +37,8 @@ public struct YAMLValue {
             guard let node = try Yams.compose(yaml: text) else { return nil }
             return YAMLValue(node: node, file: file, path: "")
         } catch let error as YamlError {
-            throw ConfigFileError(file: file, line: Self.line(of: error), key: "", message: "invalid YAML: \(Self.problem(of: error))")
+            throw ConfigFileError(
+                file: file, line: Self.line(of: error), key: "", message: "invalid YAML: \(Self.problem(of: error))")
         } catch {
             throw ConfigFileError(file: file, line: nil, key: "", message: "invalid YAML: \(error)")
         }
@@ -63,7 +64,8 @@ public struct YAMLValue {
                 throw ConfigFileError(file: file, line: keyNode.mark?.line, key: path, message: "keys must be strings")
             }
             guard seen.insert(key).inserted else {
-                throw ConfigFileError(file: file, line: keyNode.mark?.line, key: child(valueNode, key).path, message: "duplicate key")
+                throw ConfigFileError(
+                    file: file, line: keyNode.mark?.line, key: child(valueNode, key).path, message: "duplicate key")
             }
             var value = child(valueNode, key)
             value.keyLine = keyNode.mark?.line
@@ -77,8 +79,9 @@ public struct YAMLValue {
         var fields: [String: YAMLValue] = [:]
         for (key, value) in try mapping() {
             guard allowed.contains(key) else {
-                throw ConfigFileError(file: file, line: value.line, key: value.path,
-                                      message: "unknown key (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+                throw ConfigFileError(
+                    file: file, line: value.line, key: value.path,
+                    message: "unknown key (expected one of: \(allowed.sorted().joined(separator: ", ")))")
             }
             fields[key] = value
         }
@@ -102,7 +105,9 @@ public struct YAMLValue {
     public func int(in range: ClosedRange<Int> = Int.min...Int.max) throws(ConfigFileError) -> Int {
         let text = try string()
         guard let value = Int(text) else { throw error("expected an integer, got \"\(text)\"") }
-        guard range.contains(value) else { throw error("\(value) is out of range \(range.lowerBound)…\(range.upperBound)") }
+        guard range.contains(value) else {
+            throw error("\(value) is out of range \(range.lowerBound)…\(range.upperBound)")
+        }
         return value
     }
 
@@ -134,7 +139,7 @@ public struct YAMLValue {
     private static func problem(of error: YamlError) -> String {
         switch error {
         case .scanner(let context, let problem, _, _), .parser(let context, let problem, _, _),
-             .composer(let context, let problem, _, _):
+            .composer(let context, let problem, _, _):
             [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ", ")
         default: "\(error)"
         }

@@ -29,7 +29,9 @@ public enum Evaluation {
 
     public static func score(_ anomalies: [Anomaly], attacks: [InjectedAttack]) -> [DetectorScore] {
         var rows: [DetectorKind: DetectorScore] = [:]
-        for kind in DetectorKind.allCases { rows[kind] = DetectorScore(detector: kind, reported: 0, matched: 0, expected: 0, detected: 0) }
+        for kind in DetectorKind.allCases {
+            rows[kind] = DetectorScore(detector: kind, reported: 0, matched: 0, expected: 0, detected: 0)
+        }
         for anomaly in anomalies {
             rows[anomaly.detector]?.reported += 1
             if attacks.contains(where: { belongs(anomaly, to: $0) }) { rows[anomaly.detector]?.matched += 1 }
@@ -45,15 +47,23 @@ public enum Evaluation {
 
     /// A Markdown table of the scores.
     public static func table(_ scores: [DetectorScore]) -> String {
-        var lines = ["| detector | reported | matched | precision | attacks | detected | recall |",
-                     "|---|---:|---:|---:|---:|---:|---:|"]
+        var lines = [
+            "| detector | reported | matched | precision | attacks | detected | recall |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         func pct(_ x: Double?) -> String { x.map { "\(Int(($0 * 100).rounded()))%" } ?? "–" }
         for s in scores {
-            lines.append("| \(s.detector.rawValue) | \(s.reported) | \(s.matched) | \(pct(s.precision)) | \(s.expected) | \(s.detected) | \(pct(s.recall)) |")
+            lines.append(
+                "| \(s.detector.rawValue) | \(s.reported) | \(s.matched) | \(pct(s.precision)) | \(s.expected) | \(s.detected) | \(pct(s.recall)) |"
+            )
         }
-        let reported = scores.reduce(0) { $0 + $1.reported }, matched = scores.reduce(0) { $0 + $1.matched }
-        let expected = scores.reduce(0) { $0 + $1.expected }, detected = scores.reduce(0) { $0 + $1.detected }
-        lines.append("| **all** | \(reported) | \(matched) | \(pct(reported == 0 ? nil : Double(matched) / Double(reported))) | \(expected) | \(detected) | \(pct(expected == 0 ? nil : Double(detected) / Double(expected))) |")
+        let reported = scores.reduce(0) { $0 + $1.reported }
+        let matched = scores.reduce(0) { $0 + $1.matched }
+        let expected = scores.reduce(0) { $0 + $1.expected }
+        let detected = scores.reduce(0) { $0 + $1.detected }
+        lines.append(
+            "| **all** | \(reported) | \(matched) | \(pct(reported == 0 ? nil : Double(matched) / Double(reported))) | \(expected) | \(detected) | \(pct(expected == 0 ? nil : Double(detected) / Double(expected))) |"
+        )
         return lines.joined(separator: "\n")
     }
 }

@@ -1,9 +1,9 @@
 import VigilDetection
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The kinds of attack the generator injects, each with the detector expected to catch it.
@@ -111,14 +111,20 @@ public struct Generator {
     private var attacks: [InjectedAttack] = []
     private var nextPID = 1000
 
-    private static let firstNames = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
-                                     "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "yara"]
-    private static let places: [(String, Int)] = [("DE", 1), ("GB", 0), ("US", -5), ("US", -8), ("FR", 1), ("NL", 1),
-                                                  ("JP", 9), ("IN", 5), ("BR", -3), ("AU", 10)]
+    private static let firstNames = [
+        "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
+        "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "yara",
+    ]
+    private static let places: [(String, Int)] = [
+        ("DE", 1), ("GB", 0), ("US", -5), ("US", -8), ("FR", 1), ("NL", 1),
+        ("JP", 9), ("IN", 5), ("BR", -3), ("AU", 10),
+    ]
     private static let hosts = ["web1", "web2", "db1", "bastion", "build1", "mail1"]
-    private static let attackerUsers = ["admin", "test", "oracle", "postgres", "ubuntu", "guest", "user", "ftp", "git",
-                                        "support", "deploy", "jenkins", "pi", "hadoop", "mysql", "www", "backup", "nagios",
-                                        "tomcat", "minecraft", "steam", "ansible", "docker", "server", "info"]
+    private static let attackerUsers = [
+        "admin", "test", "oracle", "postgres", "ubuntu", "guest", "user", "ftp", "git",
+        "support", "deploy", "jenkins", "pi", "hadoop", "mysql", "www", "backup", "nagios",
+        "tomcat", "minecraft", "steam", "ansible", "docker", "server", "info",
+    ]
 
     public init(options: GeneratorOptions) {
         self.options = options
@@ -160,9 +166,13 @@ public struct Generator {
             // same country and a home address.
             let officeNet = 10 + (i % Self.places.count)
             let office = "10.\(officeNet).\(i % 7).\(20 + Int(random.next() % 200))"
-            let home = "\(81 + i % 120).\(Int(random.next() % 250) + 1).\(Int(random.next() % 250)).\(Int(random.next() % 250) + 1)"
-            users.append(User(name: name, country: place.0, utcOffset: place.1, home: random.unit() < 0.6 ? [office, home] : [office],
-                              admin: i % 8 == 0, host: Self.hosts[i % Self.hosts.count], loginsPerDay: 2 + random.unit() * 4))
+            let home =
+                "\(81 + i % 120).\(Int(random.next() % 250) + 1).\(Int(random.next() % 250)).\(Int(random.next() % 250) + 1)"
+            users.append(
+                User(
+                    name: name, country: place.0, utcOffset: place.1,
+                    home: random.unit() < 0.6 ? [office, home] : [office],
+                    admin: i % 8 == 0, host: Self.hosts[i % Self.hosts.count], loginsPerDay: 2 + random.unit() * 4))
         }
     }
 
@@ -176,9 +186,12 @@ public struct Generator {
             for _ in 0..<logins {
                 // Local working hours 08–18 (occasionally an evening), converted to UTC.
                 let localHour = random.unit() < 0.93 ? 8 + random.unit() * 10 : 18 + random.unit() * 3
-                let time = dayStart + Int64((localHour - Double(u.utcOffset)) * 3_600_000) + Int64(random.next() % 60_000)
+                let time =
+                    dayStart + Int64((localHour - Double(u.utcOffset)) * 3_600_000) + Int64(random.next() % 60_000)
                 let ip = u.home[Int(random.next() % UInt64(u.home.count))]
-                if random.unit() < 0.06 { failure(time - 8_000, user: u.name, ip: ip, host: u.host, country: u.country) }
+                if random.unit() < 0.06 {
+                    failure(time - 8_000, user: u.name, ip: ip, host: u.host, country: u.country)
+                }
                 success(time, user: u.name, ip: ip, host: u.host, country: u.country)
                 if u.admin && random.unit() < 0.5 {
                     escalation(time + 120_000 + Int64(random.next() % 600_000), user: u.name, host: u.host)
@@ -228,14 +241,22 @@ public struct Generator {
         switch kind {
         case .bruteForce:
             let n = 15 + Int(random.next() % 25)
-            for k in 0..<n { failure(t + Int64(k) * 3_000, user: victim.name, ip: attacker, host: victim.host, country: "CN") }
-            record(kind, [attacker, victim.name, "\(victim.name)@\(attacker)"], t, t + Int64(n) * 3_000,
-                   "\(n) password guesses against \(victim.name) from \(attacker)")
+            for k in 0..<n {
+                failure(t + Int64(k) * 3_000, user: victim.name, ip: attacker, host: victim.host, country: "CN")
+            }
+            record(
+                kind, [attacker, victim.name, "\(victim.name)@\(attacker)"], t, t + Int64(n) * 3_000,
+                "\(n) password guesses against \(victim.name) from \(attacker)")
         case .passwordSpraying:
             let n = 14 + Int(random.next() % 10)
             for k in 0..<n {
-                let user = k % 3 == 0 ? users[(k * 7 + round) % users.count].name : Self.attackerUsers[(k + round) % Self.attackerUsers.count]
-                failure(t + Int64(k) * 12_000, user: user, ip: attacker, host: "bastion", country: "RU", unknownAccount: k % 3 != 0)
+                let user =
+                    k % 3 == 0
+                    ? users[(k * 7 + round) % users.count].name
+                    : Self.attackerUsers[(k + round) % Self.attackerUsers.count]
+                failure(
+                    t + Int64(k) * 12_000, user: user, ip: attacker, host: "bastion", country: "RU",
+                    unknownAccount: k % 3 != 0)
             }
             record(kind, [attacker], t, t + Int64(n) * 12_000, "spraying \(n) accounts from \(attacker)")
         case .credentialStuffing:
@@ -246,13 +267,19 @@ public struct Generator {
                 sources.insert(ip)
                 failure(t + Int64(k) * 9_000, user: victim.name, ip: ip, host: victim.host, country: "BR")
             }
-            record(kind, Set([victim.name]).union(sources), t, t + Int64(n) * 9_000, "\(victim.name) tried from \(n) sources")
+            record(
+                kind, Set([victim.name]).union(sources), t, t + Int64(n) * 9_000,
+                "\(victim.name) tried from \(n) sources")
         case .successAfterFailures:
             let n = 9 + Int(random.next() % 6)
-            for k in 0..<n { failure(t + Int64(k) * 4_000, user: victim.name, ip: attacker, host: victim.host, country: "CN") }
+            for k in 0..<n {
+                failure(t + Int64(k) * 4_000, user: victim.name, ip: attacker, host: victim.host, country: "CN")
+            }
             let done = t + Int64(n) * 4_000 + 2_000
             success(done, user: victim.name, ip: attacker, host: victim.host, country: victim.country)
-            record(kind, [victim.name, attacker, "\(victim.name)@\(attacker)"], t, done, "\(n) failures then success for \(victim.name)")
+            record(
+                kind, [victim.name, attacker, "\(victim.name)@\(attacker)"], t, done,
+                "\(n) failures then success for \(victim.name)")
         case .accountEnumeration:
             let n = 8 + Int(random.next() % 8)
             for k in 0..<n {
@@ -272,13 +299,18 @@ public struct Generator {
             success(time, user: victim.name, ip: victim.home[0], host: victim.host, country: victim.country)
             record(kind, [victim.name], time, time, "\(victim.name) logging in at 03:00 local")
         case .privilegedFailures:
-            let n = 4 + Int(random.next() % 3) // below the brute-force threshold
-            for k in 0..<n { failure(t + Int64(k) * 40_000, user: "root", ip: attacker, host: "bastion", country: "KP") }
+            let n = 4 + Int(random.next() % 3)  // below the brute-force threshold
+            for k in 0..<n {
+                failure(t + Int64(k) * 40_000, user: "root", ip: attacker, host: "bastion", country: "KP")
+            }
             record(kind, [attacker, "root"], t, t + Int64(n) * 40_000, "\(n) root password guesses from \(attacker)")
         case .privilegedEscalation:
-            let candidate = users.first { !$0.admin && $0.name.hasPrefix(Self.firstNames[(round * 3 + 1) % Self.firstNames.count]) } ?? users[1]
+            let candidate =
+                users.first { !$0.admin && $0.name.hasPrefix(Self.firstNames[(round * 3 + 1) % Self.firstNames.count]) }
+                ?? users[1]
             let login = t
-            success(login, user: candidate.name, ip: candidate.home[0], host: candidate.host, country: candidate.country)
+            success(
+                login, user: candidate.name, ip: candidate.home[0], host: candidate.host, country: candidate.country)
             escalation(login + 60_000, user: candidate.name, host: candidate.host, command: "/bin/bash")
             record(kind, [candidate.name], login, login + 60_000, "\(candidate.name) (not an admin) sudo to root")
         case .rareEvent:
@@ -293,14 +325,21 @@ public struct Generator {
             record(kind, [template], t, t, "never-seen sshd message")
         case .volumeSpike:
             let n = 300 + Int(random.next() % 200)
-            for k in 0..<n { success(t + Int64(k) * 500, user: victim.name, ip: victim.home[0], host: victim.host, country: victim.country) }
-            record(kind, [victim.name, victim.home[0]], t, t + Int64(n) * 500, "\(n) logins by \(victim.name) in minutes")
+            for k in 0..<n {
+                success(
+                    t + Int64(k) * 500, user: victim.name, ip: victim.home[0], host: victim.host,
+                    country: victim.country)
+            }
+            record(
+                kind, [victim.name, victim.home[0]], t, t + Int64(n) * 500, "\(n) logins by \(victim.name) in minutes")
         case .impossibleTravel:
             let far = victim.country == "RU" ? "AU" : "RU"
             success(t, user: victim.name, ip: victim.home[0], host: victim.host, country: victim.country)
             let ip = randomPublicIP()
             success(t + 20 * 60_000, user: victim.name, ip: ip, host: victim.host, country: far)
-            record(kind, [victim.name, ip], t, t + 20 * 60_000, "\(victim.name) in \(victim.country) then \(far) 20 minutes later")
+            record(
+                kind, [victim.name, ip], t, t + 20 * 60_000,
+                "\(victim.name) in \(victim.country) then \(far) 20 minutes later")
         }
     }
 
@@ -312,7 +351,9 @@ public struct Generator {
         return candidate
     }
 
-    private mutating func record(_ kind: AttackKind, _ entities: Set<String>, _ start: Int64, _ end: Int64, _ description: String) {
+    private mutating func record(
+        _ kind: AttackKind, _ entities: Set<String>, _ start: Int64, _ end: Int64, _ description: String
+    ) {
         attacks.append(InjectedAttack(kind: kind, entities: entities, start: start, end: end, description: description))
     }
 
@@ -327,35 +368,50 @@ public struct Generator {
     private mutating func success(_ t: Int64, user: String, ip: String, host: String, country: String) {
         switch options.format {
         case .json:
-            emitJSON(t, user: user, ip: ip, host: host, type: "login", outcome: "success", country: country,
-                     message: "Accepted password for \(user)")
+            emitJSON(
+                t, user: user, ip: ip, host: host, type: "login", outcome: "success", country: country,
+                message: "Accepted password for \(user)")
         case .syslog:
-            emitSSHD(t, host: host, message: "Accepted password for \(user) from \(ip) port \(1024 + Int(random.next() % 60_000)) ssh2")
+            emitSSHD(
+                t, host: host,
+                message: "Accepted password for \(user) from \(ip) port \(1024 + Int(random.next() % 60_000)) ssh2")
             emitSSHD(t + 5, host: host, message: "pam_unix(sshd:session): session opened for user \(user) by (uid=0)")
         }
     }
 
-    private mutating func failure(_ t: Int64, user: String, ip: String, host: String, country: String, unknownAccount: Bool = false) {
+    private mutating func failure(
+        _ t: Int64, user: String, ip: String, host: String, country: String, unknownAccount: Bool = false
+    ) {
         switch options.format {
         case .json:
-            emitJSON(t, user: user, ip: ip, host: host, type: unknownAccount ? "invalid_user" : "login", outcome: "failure",
-                     country: country, message: "Failed password for \(unknownAccount ? "invalid user " : "")\(user)")
+            emitJSON(
+                t, user: user, ip: ip, host: host, type: unknownAccount ? "invalid_user" : "login", outcome: "failure",
+                country: country, message: "Failed password for \(unknownAccount ? "invalid user " : "")\(user)")
         case .syslog:
             let port = 1024 + Int(random.next() % 60_000)
             if !unknownAccount {
-                emitSSHD(t - 2, host: host, message: "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=\(ip)  user=\(user)")
+                emitSSHD(
+                    t - 2, host: host,
+                    message:
+                        "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=\(ip)  user=\(user)"
+                )
             }
-            emitSSHD(t, host: host, message: "Failed password for \(unknownAccount ? "invalid user " : "")\(user) from \(ip) port \(port) ssh2")
+            emitSSHD(
+                t, host: host,
+                message:
+                    "Failed password for \(unknownAccount ? "invalid user " : "")\(user) from \(ip) port \(port) ssh2")
         }
     }
 
     private mutating func invalid(_ t: Int64, user: String, ip: String, host: String) {
         switch options.format {
         case .json:
-            emitJSON(t, user: user, ip: ip, host: host, type: "invalid_user", outcome: "failure", country: "CN",
-                     message: "Invalid user \(user)")
+            emitJSON(
+                t, user: user, ip: ip, host: host, type: "invalid_user", outcome: "failure", country: "CN",
+                message: "Invalid user \(user)")
         case .syslog:
-            emitSSHD(t, host: host, message: "Invalid user \(user) from \(ip) port \(1024 + Int(random.next() % 60_000))")
+            emitSSHD(
+                t, host: host, message: "Invalid user \(user) from \(ip) port \(1024 + Int(random.next() % 60_000))")
         }
     }
 
@@ -364,13 +420,20 @@ public struct Generator {
         case .json:
             emitJSON(t, user: user, ip: ip, host: host, type: "logout", outcome: "success", country: nil, message: nil)
         case .syslog:
-            emitSSHD(t, host: host, message: "Received disconnect from \(ip) port \(1024 + Int(random.next() % 60_000)):11: disconnected by user")
+            emitSSHD(
+                t, host: host,
+                message:
+                    "Received disconnect from \(ip) port \(1024 + Int(random.next() % 60_000)):11: disconnected by user"
+            )
             emitSSHD(t + 3, host: host, message: "pam_unix(sshd:session): session closed for user \(user)")
         }
     }
 
     private mutating func escalation(_ t: Int64, user: String, host: String, command: String? = nil) {
-        let commands = ["/usr/bin/systemctl restart nginx", "/usr/bin/apt-get update", "/usr/bin/journalctl -u app", "/bin/cat /var/log/syslog"]
+        let commands = [
+            "/usr/bin/systemctl restart nginx", "/usr/bin/apt-get update", "/usr/bin/journalctl -u app",
+            "/bin/cat /var/log/syslog",
+        ]
         let cmd = command ?? commands[Int(random.next() % UInt64(commands.count))]
         switch options.format {
         case .json:
@@ -383,7 +446,12 @@ public struct Generator {
                 w.field("outcome", "success")
             }
         case .syslog:
-            records.append(Record(time: t, text: "\(iso(t)) \(host) sudo:   \(user) : TTY=pts/0 ; PWD=/home/\(user) ; USER=root ; COMMAND=\(cmd)"))
+            records.append(
+                Record(
+                    time: t,
+                    text:
+                        "\(iso(t)) \(host) sudo:   \(user) : TTY=pts/0 ; PWD=/home/\(user) ; USER=root ; COMMAND=\(cmd)"
+                ))
         }
     }
 
@@ -434,8 +502,10 @@ public struct Generator {
         return "sshd: " + Templates.mask(message)
     }
 
-    private mutating func emitJSON(_ t: Int64, user: String, ip: String, host: String, type: String, outcome: String,
-                                   country: String?, message: String?) {
+    private mutating func emitJSON(
+        _ t: Int64, user: String, ip: String, host: String, type: String, outcome: String,
+        country: String?, message: String?
+    ) {
         appendJSON(t) { w in
             w.field("user", user)
             w.field("source_ip", ip)
@@ -454,7 +524,8 @@ public struct Generator {
     }
 
     private mutating func randomPublicIP() -> String {
-        let first = [45, 58, 61, 77, 91, 103, 112, 118, 122, 139, 159, 175, 185, 193, 211, 218, 222][Int(random.next() % 17)]
+        let first = [45, 58, 61, 77, 91, 103, 112, 118, 122, 139, 159, 175, 185, 193, 211, 218, 222][
+            Int(random.next() % 17)]
         return "\(first).\(Int(random.next() % 256)).\(Int(random.next() % 256)).\(1 + Int(random.next() % 254))"
     }
 

@@ -8,7 +8,8 @@ import VigilTesting
 /// implementation we did not write.
 enum Files {
     static func directory() -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-analysis-\(UUID().uuidString)").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-analysis-\(UUID().uuidString)")
+            .path
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
@@ -91,9 +92,10 @@ struct AnalysisInputTests {
         try Files.write(Files.bruteForce(count: 8), to: "\(dir)/good.log")
         try Files.write("x\n", to: "\(dir)/secret.log")
         chmod("\(dir)/secret.log", 0)
-        let readable = access("\(dir)/secret.log", R_OK) == 0 // root reads anything
+        let readable = access("\(dir)/secret.log", R_OK) == 0  // root reads anything
         let (anomalies, summary) = Analyzer().analyze([
-            .file("\(dir)/missing.log"), .file(dir), .file("\(dir)/secret.log"), .file("\(dir)/good.log", referenceTime: reference),
+            .file("\(dir)/missing.log"), .file(dir), .file("\(dir)/secret.log"),
+            .file("\(dir)/good.log", referenceTime: reference),
         ])
         #expect(anomalies.count == 1)
         #expect(summary.inputs[0].failure == "No such file or directory")
@@ -108,9 +110,10 @@ struct AnalysisInputTests {
         let dir = Files.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // Enough lines that the cut leaves whole lines before it.
-        let text = (0..<3_000).map { i in
-            "Nov 25 09:\(String(format: "%02d", i / 60 % 60)):\(String(format: "%02d", i % 60)) web1 sshd[\(i)]: Connection closed by 192.0.2.\(i % 250) port \(i) [preauth]"
-        }.joined(separator: "\n") + "\n"
+        let text =
+            (0..<3_000).map { i in
+                "Nov 25 09:\(String(format: "%02d", i / 60 % 60)):\(String(format: "%02d", i % 60)) web1 sshd[\(i)]: Connection closed by 192.0.2.\(i % 250) port \(i) [preauth]"
+            }.joined(separator: "\n") + "\n"
         try Files.gzip(text, to: "\(dir)/whole.gz")
         let whole = Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/whole.gz")))
         try Data(whole.prefix(whole.count * 2 / 3)).write(to: URL(fileURLWithPath: "\(dir)/cut.gz"))
@@ -118,9 +121,11 @@ struct AnalysisInputTests {
         for i in stride(from: 200, to: corrupt.count - 20, by: 97) { corrupt[i] ^= 0x5A }
         try Data(corrupt).write(to: URL(fileURLWithPath: "\(dir)/corrupt.gz"))
         try Data(whole + Array("not gzip".utf8)).write(to: URL(fileURLWithPath: "\(dir)/trailing.gz"))
-        let summary = Analyzer().analyze(["whole.gz", "cut.gz", "corrupt.gz", "trailing.gz"].map {
-            .file("\(dir)/\($0)", referenceTime: reference)
-        }).summary
+        let summary = Analyzer().analyze(
+            ["whole.gz", "cut.gz", "corrupt.gz", "trailing.gz"].map {
+                .file("\(dir)/\($0)", referenceTime: reference)
+            }
+        ).summary
         #expect(summary.inputs[0].failure == nil)
         #expect(summary.inputs[0].events == 3_000)
         #expect(summary.inputs[1].failure?.contains("truncated") == true, "\(summary.inputs[1])")
@@ -136,7 +141,9 @@ struct AnalysisInputTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Files.gzip(Files.bruteForce(count: 4), to: "\(dir)/one.gz")
         try Files.gzip(Files.bruteForce(count: 4, second: 4), to: "\(dir)/two.gz")
-        let both = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/one.gz")) + Data(contentsOf: URL(fileURLWithPath: "\(dir)/two.gz"))
+        let both =
+            try Data(contentsOf: URL(fileURLWithPath: "\(dir)/one.gz"))
+            + Data(contentsOf: URL(fileURLWithPath: "\(dir)/two.gz"))
         try both.write(to: URL(fileURLWithPath: "\(dir)/both.gz"))
         let (anomalies, summary) = Analyzer().analyze([.file("\(dir)/both.gz", referenceTime: reference)])
         #expect(summary.inputs[0].failure == nil)
@@ -168,7 +175,8 @@ struct AnalysisInputTests {
 
     @Test("a broken first line costs one record, not the file; records over the limit are skipped, not kept")
     func brokenAndOversized() {
-        let text = #"{"timestamp":"2026-11-25T12:00:00Z","user":"#
+        let text =
+            #"{"timestamp":"2026-11-25T12:00:00Z","user":"#
             + "\n" + Files.bruteForce(count: 8)
         let result = Analyzer().analyze([.bytes(Array(text.utf8), name: "t", referenceTime: reference)])
         #expect(result.summary.errorCount == 1)
@@ -179,7 +187,9 @@ struct AnalysisInputTests {
         limits.maxRecordBytes = 4096
         limits.chunkBytes = 1000
         let long = String(repeating: "x", count: 50_000)
-        let mixed = Files.bruteForce(count: 4) + "Nov 25 09:00:30 web1 sshd[1]: \(long)\n" + Files.bruteForce(count: 4, second: 4)
+        let mixed =
+            Files.bruteForce(count: 4) + "Nov 25 09:00:30 web1 sshd[1]: \(long)\n"
+            + Files.bruteForce(count: 4, second: 4)
         let bounded = Analyzer(limits: limits).analyze([.bytes(Array(mixed.utf8), name: "m", referenceTime: reference)])
         #expect(bounded.summary.events == 8)
         #expect(bounded.summary.errorCount == 1)
@@ -202,8 +212,10 @@ struct AnalysisInputTests {
 struct AnalysisRunTests {
     @Test("the async run yields each anomaly, each input's summary, then the whole summary — as analyze() does")
     func asyncRun() async {
-        let inputs = [LogInput.records(GeneratedFixture.data.history.map { Array($0.utf8) }, name: "history"),
-                      LogInput.records(GeneratedFixture.data.test.map { Array($0.utf8) }, name: "test")]
+        let inputs = [
+            LogInput.records(GeneratedFixture.data.history.map { Array($0.utf8) }, name: "history"),
+            LogInput.records(GeneratedFixture.data.test.map { Array($0.utf8) }, name: "test"),
+        ]
         let analyzer = Analyzer(model: GeneratedFixture.model, modelName: "fixture")
         var streamed: [Anomaly] = []
         var finishedInputs: [String] = []
@@ -246,7 +258,7 @@ struct AnalysisRunTests {
     @Test("the one-line text form is the same from an anomaly and from its published JSON")
     func textLine() throws {
         let anomalies = Analyzer(model: GeneratedFixture.model).analyze([
-            .records(GeneratedFixture.data.test.map { Array($0.utf8) }, name: "test"),
+            .records(GeneratedFixture.data.test.map { Array($0.utf8) }, name: "test")
         ]).anomalies
         let first = try #require(anomalies.first)
         let line = AnomalyText.line(first)

@@ -13,7 +13,8 @@ struct ModelArchiveTests {
         let (manifest, bytes) = ModelArchive.encode(Fixture.model, vigilVersion: "test")
         let loaded = try ModelArchive.decode(manifest: manifest, model: bytes)
         #expect(loaded.serialized() == bytes)
-        var a = DetectionEngine(model: Fixture.model), b = DetectionEngine(model: loaded)
+        var a = DetectionEngine(model: Fixture.model)
+        var b = DetectionEngine(model: loaded)
         let first = Fixture.test.flatMap { a.process($0) }.map(AnomalyJSON.encode)
         let second = Fixture.test.flatMap { b.process($0) }.map(AnomalyJSON.encode)
         #expect(!first.isEmpty)
@@ -34,7 +35,10 @@ struct ModelArchiveTests {
         do {
             _ = try ModelArchive.decode(manifest: manifest, model: flipped)
         } catch {
-            guard case .checksumMismatch = error else { Issue.record("expected a checksum mismatch, got \(error)"); return }
+            guard case .checksumMismatch = error else {
+                Issue.record("expected a checksum mismatch, got \(error)")
+                return
+            }
         }
         // Truncations and random damage straight into the reader: errors, never crashes.
         var random = SeededRandom(seed: 1)
@@ -43,7 +47,9 @@ struct ModelArchiveTests {
             if random.next() % 2 == 0 {
                 damaged.removeLast(Int(random.next() % UInt64(damaged.count)))
             } else {
-                for _ in 0..<8 { damaged[Int(random.next() % UInt64(damaged.count))] = UInt8(truncatingIfNeeded: random.next()) }
+                for _ in 0..<8 {
+                    damaged[Int(random.next() % UInt64(damaged.count))] = UInt8(truncatingIfNeeded: random.next())
+                }
             }
             _ = try? DetectionModel.deserialize(damaged)
         }
@@ -53,27 +59,34 @@ struct ModelArchiveTests {
     @Test("an incompatible version or a foreign manifest is refused with a reason")
     func incompatible() {
         let (manifest, bytes) = ModelArchive.encode(Fixture.model, vigilVersion: "test")
-        let newer = String(decoding: manifest, as: UTF8.self).replacingOccurrences(of: "\"schema_version\":1", with: "\"schema_version\":2")
+        let newer = String(decoding: manifest, as: UTF8.self).replacingOccurrences(
+            of: "\"schema_version\":1", with: "\"schema_version\":2")
         do {
             _ = try ModelArchive.decode(manifest: Array(newer.utf8), model: bytes)
             Issue.record("accepted schema version 2")
         } catch {
             #expect(error.description.contains("schema version 2"))
         }
-        #expect(throws: ModelError.self) { try ModelArchive.decode(manifest: Array("{\"format\":\"other\"}".utf8), model: bytes) }
+        #expect(throws: ModelError.self) {
+            try ModelArchive.decode(manifest: Array("{\"format\":\"other\"}".utf8), model: bytes)
+        }
         #expect(throws: ModelError.self) { try ModelArchive.decode(manifest: Array("not json".utf8), model: bytes) }
         var versioned = bytes
-        versioned[8] = 9 // format version in the binary
+        versioned[8] = 9  // format version in the binary
         #expect(throws: ModelError.self) { try DetectionModel.deserialize(versioned) }
     }
 
     @Test("SHA-256 matches the FIPS 180-4 test vectors")
     func sha256() {
         #expect(ModelArchive.checksum([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(ModelArchive.checksum(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(ModelArchive.checksum(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+        #expect(
+            ModelArchive.checksum(Array("abc".utf8))
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            ModelArchive.checksum(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
                 == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(ModelArchive.checksum(Array(repeating: UInt8(ascii: "a"), count: 1000))
+        #expect(
+            ModelArchive.checksum(Array(repeating: UInt8(ascii: "a"), count: 1000))
                 == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
     }
 }

@@ -14,28 +14,38 @@ struct CommandTests {
     func analyzeIsTheLibrary() throws {
         let dir = directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let generated = try VigilCommand.run(["generate", "--output", "\(dir)/demo", "--users", "12", "--history-days", "2",
-                                              "--attack-days", "1", "--attacks-per-kind", "1"])
+        let generated = try VigilCommand.run([
+            "generate", "--output", "\(dir)/demo", "--users", "12", "--history-days", "2",
+            "--attack-days", "1", "--attacks-per-kind", "1",
+        ])
         #expect(generated.status == 0, "\(generated.errors)")
-        let trained = try VigilCommand.run(["train", "--input", "\(dir)/demo/history.ndjson", "--output", "\(dir)/model", "--quiet"])
+        let trained = try VigilCommand.run([
+            "train", "--input", "\(dir)/demo/history.ndjson", "--output", "\(dir)/model", "--quiet",
+        ])
         #expect(trained.status == 0, "\(trained.errors)")
         #expect(trained.output.contains("model written to \(dir)/model/"))
         let analyzed = try VigilCommand.run(["analyze", "\(dir)/demo/test.ndjson", "--model", "\(dir)/model"])
         #expect(analyzed.status == 0, "\(analyzed.errors)")
 
         let model = try ModelDirectory.load("\(dir)/model")
-        let (anomalies, summary) = Analyzer(model: model, modelName: "\(dir)/model").analyze([.file("\(dir)/demo/test.ndjson")])
+        let (anomalies, summary) = Analyzer(model: model, modelName: "\(dir)/model").analyze([
+            .file("\(dir)/demo/test.ndjson")
+        ])
         #expect(!anomalies.isEmpty)
         let expected = anomalies.map(AnomalyText.line).joined(separator: "\n") + "\n\n" + summary.text
         // The duration is the only thing allowed to differ between runs; the text has none.
         #expect(analyzed.output == expected)
 
-        let json = try VigilCommand.run(["analyze", "\(dir)/demo/test.ndjson", "--model", "\(dir)/model", "--format", "json"])
+        let json = try VigilCommand.run([
+            "analyze", "\(dir)/demo/test.ndjson", "--model", "\(dir)/model", "--format", "json",
+        ])
         let document = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
         #expect((document["anomalies"] as? [Any])?.count == anomalies.count)
         #expect(((document["summary"] as? [String: Any])?["events"] as? Int) == summary.events)
 
-        let ndjson = try VigilCommand.run(["analyze", "\(dir)/demo/test.ndjson", "--model", "\(dir)/model", "--format", "ndjson"])
+        let ndjson = try VigilCommand.run([
+            "analyze", "\(dir)/demo/test.ndjson", "--model", "\(dir)/model", "--format", "ndjson",
+        ])
         #expect(ndjson.output.split(separator: "\n").count == anomalies.count)
         #expect(ndjson.errors.contains("anomalies: \(anomalies.count)"))
     }
@@ -44,9 +54,12 @@ struct CommandTests {
     func analyzeInputs() throws {
         let dir = directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let lines = (0..<9).map { "Nov 25 09:00:0\($0) web1 sshd[\($0)]: Failed password for deploy from 203.0.113.9 port \(4000 + $0) ssh2" }
+        let lines = (0..<9).map {
+            "Nov 25 09:00:0\($0) web1 sshd[\($0)]: Failed password for deploy from 203.0.113.9 port \(4000 + $0) ssh2"
+        }
         try FileManager.default.createDirectory(atPath: "\(dir)/logs", withIntermediateDirectories: true)
-        try (lines.joined(separator: "\n") + "\n").write(toFile: "\(dir)/logs/auth.log", atomically: true, encoding: .utf8)
+        try (lines.joined(separator: "\n") + "\n").write(
+            toFile: "\(dir)/logs/auth.log", atomically: true, encoding: .utf8)
         let gzip = Process()
         gzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
         gzip.arguments = ["-k", "\(dir)/logs/auth.log"]
@@ -61,7 +74,9 @@ struct CommandTests {
         let missing = try VigilCommand.run(["analyze", "\(dir)/nope.log"])
         #expect(missing.status == 1)
         #expect(missing.errors.contains("\(dir)/nope.log: No such file or directory"), "\(missing.errors)")
-        let asFile = try VigilCommand.run(["analyze", "\(dir)/logs/auth.log", "\(dir)/logs/auth.log.gz", "--format", "ndjson"])
+        let asFile = try VigilCommand.run([
+            "analyze", "\(dir)/logs/auth.log", "\(dir)/logs/auth.log.gz", "--format", "ndjson",
+        ])
         #expect(asFile.status == 0)
         try Data([0x1F, 0x8B, 0x08, 0x00, 0x01, 0x02]).write(to: URL(fileURLWithPath: "\(dir)/broken.gz"))
         let broken = try VigilCommand.run(["analyze", "\(dir)/broken.gz"])
@@ -76,16 +91,20 @@ struct CommandTests {
         let topic = StreamHarness.unique("anomalies")
         try await StreamHarness.createTopics([topic: 1])
         let anomalies = Analyzer(model: GeneratedFixture.model).analyze([
-            .records(GeneratedFixture.data.test.map { Array($0.utf8) }, name: "test"),
+            .records(GeneratedFixture.data.test.map { Array($0.utf8) }, name: "test")
         ]).anomalies
         let file = "\(dir)/anomalies.ndjson"
         try (anomalies.map { String(decoding: AnomalyJSON.encode($0), as: UTF8.self) }.joined(separator: "\n") + "\n")
             .write(toFile: file, atomically: true, encoding: .utf8)
-        let produced = try VigilCommand.run(["produce", file, "--topic", topic, "--key", "none", "--brokers", StreamHarness.brokers])
+        let produced = try VigilCommand.run([
+            "produce", file, "--topic", topic, "--key", "none", "--brokers", StreamHarness.brokers,
+        ])
         #expect(produced.status == 0, "\(produced.errors)")
         #expect(produced.output.contains("sent \(anomalies.count) records to \(topic)"))
-        let consumed = try VigilCommand.run(["consume", "--topic", topic, "--summary", "--limit", String(anomalies.count),
-                                             "--brokers", StreamHarness.brokers])
+        let consumed = try VigilCommand.run([
+            "consume", "--topic", topic, "--summary", "--limit", String(anomalies.count),
+            "--brokers", StreamHarness.brokers,
+        ])
         #expect(consumed.status == 0, "\(consumed.errors)")
         #expect(consumed.output == anomalies.map(AnomalyText.line).joined(separator: "\n") + "\n")
     }

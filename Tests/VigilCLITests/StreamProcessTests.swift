@@ -1,10 +1,10 @@
 import Foundation
 import Testing
-import VigilDetection
 import VigilAnalysis
+import VigilDetection
 import VigilKafka
-import VigilSimulation
 import VigilKafkaTesting
+import VigilSimulation
 import VigilTesting
 
 /// `vigil stream` as a real process against the real local broker, its output read by an
@@ -40,10 +40,12 @@ struct StreamProcessTests {
         let dir = StreamHarness.temporaryDirectory()
         let port = 20_000 + Int.random(in: 0..<20_000)
         let stream = try StreamHarness.StreamProcess(
-            arguments: StreamHarness.streamArguments(input: inTopic, output: outTopic, dlq: dlq, group: group,
-                                                     stateDir: "\(dir)/state", metricsPort: port),
+            arguments: StreamHarness.streamArguments(
+                input: inTopic, output: outTopic, dlq: dlq, group: group,
+                stateDir: "\(dir)/state", metricsPort: port),
             logPath: "\(dir)/stream.log")
-        let committed = try await StreamHarness.waitUntilCommitted(group: group, topic: inTopic, input: input, timeout: .seconds(120))
+        let committed = try await StreamHarness.waitUntilCommitted(
+            group: group, topic: inTopic, input: input, timeout: .seconds(120))
         #expect(committed, "stream did not commit everything; log:\n\(stream.log.suffix(3000))")
 
         // Health and metrics while running.
@@ -77,8 +79,11 @@ struct StreamProcessTests {
             #expect(record.key?.contains(":") == true)
             #expect(record.headers["vigil.schema_version"] == "1.0")
             #expect(record.headers["vigil.detector"] != nil)
-            if let id = record.value.flatMap({ try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })?["id"] as? String,
-               let source = expected[id] {
+            if let id = record.value.flatMap({
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            })?["id"] as? String,
+                let source = expected[id]
+            {
                 #expect(record.headers["vigil.source.offset"] == String(source.offset))
                 #expect(record.headers["vigil.source.partition"] == String(source.partition))
             }
@@ -97,7 +102,9 @@ struct StreamProcessTests {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    @Test("SIGHUP reloads the model mid-stream without dropping events; a corrupt model is refused and the one in use kept")
+    @Test(
+        "SIGHUP reloads the model mid-stream without dropping events; a corrupt model is refused and the one in use kept"
+    )
     func modelReload() async throws {
         var options = generator(days: 2)
         options.historyDays = 3
@@ -106,8 +113,11 @@ struct StreamProcessTests {
         var trainer = Trainer()
         for line in Generator.generate(options).history {
             let parsed = Array(line.utf8).withUnsafeBufferPointer {
-                LogParser.parseRecord($0, options: ParseOptions(referenceTime: StreamHarness.Input.timestamp,
-                                                                fallbackTime: StreamHarness.Input.timestamp))
+                LogParser.parseRecord(
+                    $0,
+                    options: ParseOptions(
+                        referenceTime: StreamHarness.Input.timestamp,
+                        fallbackTime: StreamHarness.Input.timestamp))
             }
             for event in parsed.events { trainer.add(event) }
         }
@@ -124,8 +134,9 @@ struct StreamProcessTests {
         try await StreamHarness.produce(halves[0], topic: inTopic)
         let port = 20_000 + Int.random(in: 0..<20_000)
         let stream = try StreamHarness.StreamProcess(
-            arguments: StreamHarness.streamArguments(input: inTopic, output: outTopic, dlq: dlq, group: group,
-                                                     stateDir: "\(dir)/state", metricsPort: port, extra: ["--model", modelDir]),
+            arguments: StreamHarness.streamArguments(
+                input: inTopic, output: outTopic, dlq: dlq, group: group,
+                stateDir: "\(dir)/state", metricsPort: port, extra: ["--model", modelDir]),
             logPath: "\(dir)/stream.log")
         // Signals only once the stream runs (its handlers are installed by then).
         var ready = false
@@ -151,7 +162,8 @@ struct StreamProcessTests {
         #expect(await waitForLog("model reloaded"), "log:\n\(stream.log.suffix(2000))")
         try await producing.value
 
-        let committed = try await StreamHarness.waitUntilCommitted(group: group, topic: inTopic, input: input, timeout: .seconds(120))
+        let committed = try await StreamHarness.waitUntilCommitted(
+            group: group, topic: inTopic, input: input, timeout: .seconds(120))
         #expect(committed, "stream did not commit everything; log:\n\(stream.log.suffix(3000))")
         let metrics = await StreamHarness.httpGet(port: port, path: "/metrics")?.1 ?? ""
         #expect(metrics.contains("vigil_model_reloads_total{result=\"failed\"} 1"), "\(metrics.prefix(3000))")
@@ -183,8 +195,9 @@ struct StreamProcessTests {
             process.waitUntilExit()
             return (process.terminationStatus, text)
         }
-        let (status, text) = try run(["--print-config", "--batch-size", "77", "--consumer-property", "sasl.password=hunter2"],
-                                     ["VIGIL_GROUP_ID": "from-env", "VIGIL_BATCH_SIZE": "5", "MODEL_DIR": "/models"])
+        let (status, text) = try run(
+            ["--print-config", "--batch-size", "77", "--consumer-property", "sasl.password=hunter2"],
+            ["VIGIL_GROUP_ID": "from-env", "VIGIL_BATCH_SIZE": "5", "MODEL_DIR": "/models"])
         #expect(status == 0)
         #expect(text.contains("group_id: from-env"))
         #expect(text.contains("batch_size: 77"))
@@ -194,18 +207,22 @@ struct StreamProcessTests {
         let (bad, message) = try run(["--print-config", "--metrics-port", "99999"], [:])
         #expect(bad != 0)
         #expect(message.contains("--metrics-port"))
-        let (badProperty, propertyMessage) = try run(["--consumer-property", "no.such.property=1", "--metrics-port", "0"], [:])
+        let (badProperty, propertyMessage) = try run(
+            ["--consumer-property", "no.such.property=1", "--metrics-port", "0"], [:])
         #expect(badProperty != 0)
         #expect(propertyMessage.contains("no.such.property"))
         let (badModel, modelMessage) = try run(["--model", "/nonexistent/model", "--metrics-port", "0"], [:])
         #expect(badModel != 0)
         #expect(modelMessage.contains("manifest.json"))
         // A topic that does not exist stops the stream at once, naming it (exit 1).
-        let input = StreamHarness.unique("in"), dlq = StreamHarness.unique("dlq")
+        let input = StreamHarness.unique("in")
+        let dlq = StreamHarness.unique("dlq")
         try await StreamHarness.createTopics([input: 1, dlq: 1])
         let absent = StreamHarness.unique("absent")
-        let (missing, missingMessage) = try run(StreamHarness.streamArguments(input: input, output: absent, dlq: dlq,
-                                                                             group: StreamHarness.unique("g"), stateDir: "none"), [:])
+        let (missing, missingMessage) = try run(
+            StreamHarness.streamArguments(
+                input: input, output: absent, dlq: dlq,
+                group: StreamHarness.unique("g"), stateDir: "none"), [:])
         #expect(missing == 1, "\(missingMessage.suffix(1500))")
         #expect(missingMessage.contains("\(absent) do not exist") && missingMessage.contains("vigil topics apply"))
     }
@@ -229,10 +246,13 @@ struct StreamFailureTests {
         let expected = StreamHarness.expected(input)
         let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 4)
         let dir = StreamHarness.temporaryDirectory()
-        let arguments = StreamHarness.streamArguments(input: inTopic, output: outTopic, dlq: dlq, group: group,
-                                                      stateDir: "\(dir)/state",
-                                                      extra: ["--group-instance-id", "crash-test", "--batch-size", "200",
-                                                              "--snapshot-interval-ms", "200"])
+        let arguments = StreamHarness.streamArguments(
+            input: inTopic, output: outTopic, dlq: dlq, group: group,
+            stateDir: "\(dir)/state",
+            extra: [
+                "--group-instance-id", "crash-test", "--batch-size", "200",
+                "--snapshot-interval-ms", "200",
+            ])
         var killsAt: [[Int32: Int64]] = []
         var kills = 0
         var produced = 0
@@ -240,14 +260,16 @@ struct StreamFailureTests {
             let stream = try StreamHarness.StreamProcess(arguments: arguments, logPath: "\(dir)/stream.log")
             let assignments = stream.log.components(separatedBy: "partitions assigned: \(inTopic)").count
             // Wait until this process owns the partitions, then feed it while it runs.
-            for _ in 0..<80 where stream.log.components(separatedBy: "partitions assigned: \(inTopic)").count == assignments {
+            for _ in 0..<80
+            where stream.log.components(separatedBy: "partitions assigned: \(inTopic)").count == assignments {
                 try await Task.sleep(for: .milliseconds(250))
             }
             let feeding = Task { try await StreamHarness.produce(wave, topic: inTopic, perSecond: 4_000) }
             produced += wave.records.count
-            if round == 4 { // the last run finishes everything
+            if round == 4 {  // the last run finishes everything
                 try await feeding.value
-                let done = try await StreamHarness.waitUntilCommitted(group: group, topic: inTopic, input: input, timeout: .seconds(180))
+                let done = try await StreamHarness.waitUntilCommitted(
+                    group: group, topic: inTopic, input: input, timeout: .seconds(180))
                 #expect(done, "not all committed; log:\n\(stream.log.suffix(3000))")
                 stream.terminate()
                 #expect(await stream.wait(timeout: .seconds(40)) == 0)
@@ -265,7 +287,9 @@ struct StreamFailureTests {
             let published = StreamHarness.anomalyIDs(try StreamHarness.dump(outTopic, idle: 2))
             let owed = expected.filter { committed[$0.value.partition, default: -1] > $0.value.offset }
             let missing = owed.keys.filter { published[$0] == nil }
-            #expect(missing.isEmpty, "after kill \(kills): \(missing.count) anomalies of committed records are not published")
+            #expect(
+                missing.isEmpty,
+                "after kill \(kills): \(missing.count) anomalies of committed records are not published")
         }
         let output = StreamHarness.anomalyIDs(try StreamHarness.dump(outTopic, expect: expected.count))
         let (lost, unexpected) = StreamHarness.difference(expected: expected, found: output)
@@ -276,13 +300,22 @@ struct StreamFailureTests {
         for (id, offsets) in output where offsets.count > 1 {
             guard let source = expected[id] else { continue }
             let replayable = killsAt.contains { ($0[source.partition] ?? -1001) <= source.offset }
-            #expect(replayable, "duplicate \(id) from \(source.partition)@\(source.offset) was committed before every kill")
+            #expect(
+                replayable, "duplicate \(id) from \(source.partition)@\(source.offset) was committed before every kill")
         }
         let log = (try? String(contentsOfFile: "\(dir)/stream.log", encoding: .utf8)) ?? ""
-        #expect(log.contains("restored detector state"),
-                "no restart restored a snapshot:\n\(log.split(separator: "\n").filter { $0.contains("state") || $0.contains("snapshot") }.joined(separator: "\n"))")
-        print("crash test: \(kills) kills, \(produced) records, \(expected.count) expected anomalies, lost \(lost.count), duplicates \(duplicates)")
-        if lost.isEmpty && unexpected.isEmpty { try? FileManager.default.removeItem(atPath: dir) } else { print("crash test files kept in \(dir)") }
+        #expect(
+            log.contains("restored detector state"),
+            "no restart restored a snapshot:\n\(log.split(separator: "\n").filter { $0.contains("state") || $0.contains("snapshot") }.joined(separator: "\n"))"
+        )
+        print(
+            "crash test: \(kills) kills, \(produced) records, \(expected.count) expected anomalies, lost \(lost.count), duplicates \(duplicates)"
+        )
+        if lost.isEmpty && unexpected.isEmpty {
+            try? FileManager.default.removeItem(atPath: dir)
+        } else {
+            print("crash test files kept in \(dir)")
+        }
     }
 
     @Test("a second instance joins and leaves mid-stream: nothing lost, nothing extra")
@@ -291,8 +324,9 @@ struct StreamFailureTests {
         let expected = StreamHarness.expected(input)
         let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 4)
         let dir = StreamHarness.temporaryDirectory()
-        let arguments = StreamHarness.streamArguments(input: inTopic, output: outTopic, dlq: dlq, group: group,
-                                                      stateDir: "\(dir)/state", extra: ["--batch-size", "200"])
+        let arguments = StreamHarness.streamArguments(
+            input: inTopic, output: outTopic, dlq: dlq, group: group,
+            stateDir: "\(dir)/state", extra: ["--batch-size", "200"])
         let parts = StreamHarness.waves(input, count: 3)
         try await StreamHarness.produce(parts[0], topic: inTopic)
         let a = try StreamHarness.StreamProcess(arguments: arguments, logPath: "\(dir)/a.log")
@@ -300,13 +334,18 @@ struct StreamFailureTests {
         let b = try StreamHarness.StreamProcess(arguments: arguments, logPath: "\(dir)/b.log")
         try await StreamHarness.produce(parts[1], topic: inTopic)
         // Cooperative rebalancing takes two rounds (revoke, then assign) of a few seconds each.
-        for _ in 0..<60 where !b.log.contains("partitions assigned: \(inTopic)") { try await Task.sleep(for: .milliseconds(500)) }
+        for _ in 0..<60 where !b.log.contains("partitions assigned: \(inTopic)") {
+            try await Task.sleep(for: .milliseconds(500))
+        }
         try await Task.sleep(for: .seconds(2))
-        #expect(b.log.contains("partitions assigned: \(inTopic)"), "b never got partitions:\n\(b.log.suffix(2000))\na:\n\(a.log.suffix(3000))")
+        #expect(
+            b.log.contains("partitions assigned: \(inTopic)"),
+            "b never got partitions:\n\(b.log.suffix(2000))\na:\n\(a.log.suffix(3000))")
         b.terminate()
         #expect(await b.wait(timeout: .seconds(40)) == 0)
         try await StreamHarness.produce(parts[2], topic: inTopic)
-        let done = try await StreamHarness.waitUntilCommitted(group: group, topic: inTopic, input: input, timeout: .seconds(180))
+        let done = try await StreamHarness.waitUntilCommitted(
+            group: group, topic: inTopic, input: input, timeout: .seconds(180))
         #expect(done, "not all committed; a:\n\(a.log.suffix(2000))")
         a.terminate()
         #expect(await a.wait(timeout: .seconds(40)) == 0)

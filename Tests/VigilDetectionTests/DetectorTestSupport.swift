@@ -7,8 +7,9 @@ func seconds(_ s: Double) -> Int64 { Int64(s * 1000) }
 
 /// A failed password attempt.
 func failure(_ user: String, from ip: String, at t: Int64, unknownAccount: Bool = false) -> LogEvent {
-    var e = LogEvent(timestamp: t, kind: .authFailure, outcome: .failure, user: user, sourceIP: ip,
-                     message: "Failed password for \(user)", template: "sshd:failed")
+    var e = LogEvent(
+        timestamp: t, kind: .authFailure, outcome: .failure, user: user, sourceIP: ip,
+        message: "Failed password for \(user)", template: "sshd:failed")
     e.isAttempt = true
     e.accountUnknown = unknownAccount
     e.fingerprint = StableHash.hash("\(t)|\(user)|\(ip)|f")
@@ -17,8 +18,9 @@ func failure(_ user: String, from ip: String, at t: Int64, unknownAccount: Bool 
 
 /// A successful login.
 func success(_ user: String, from ip: String, at t: Int64, country: String? = nil) -> LogEvent {
-    var e = LogEvent(timestamp: t, kind: .authSuccess, outcome: .success, user: user, sourceIP: ip,
-                     message: "Accepted password for \(user)", template: "sshd:accepted")
+    var e = LogEvent(
+        timestamp: t, kind: .authSuccess, outcome: .success, user: user, sourceIP: ip,
+        message: "Accepted password for \(user)", template: "sshd:accepted")
     e.isAttempt = true
     e.country = country
     e.fingerprint = StableHash.hash("\(t)|\(user)|\(ip)|s")
@@ -27,7 +29,8 @@ func success(_ user: String, from ip: String, at t: Int64, country: String? = ni
 
 /// "Invalid user X from IP".
 func invalidUser(_ user: String, from ip: String, at t: Int64) -> LogEvent {
-    var e = LogEvent(timestamp: t, kind: .invalidUser, outcome: .failure, user: user, sourceIP: ip, template: "sshd:invalid-user")
+    var e = LogEvent(
+        timestamp: t, kind: .invalidUser, outcome: .failure, user: user, sourceIP: ip, template: "sshd:invalid-user")
     e.accountUnknown = true
     e.fingerprint = StableHash.hash("\(t)|\(user)|\(ip)|i")
     return e

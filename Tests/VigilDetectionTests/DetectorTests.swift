@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VigilDetection
 
 @Suite("Brute force (T1110.001)")
@@ -8,9 +9,9 @@ struct BruteForceTests {
         var engine = DetectionEngine()
         let found = engine.run((0..<12).map { failure("root", from: "203.0.113.9", at: t0 + seconds(Double($0) * 10)) })
         let alerts = found.of(.bruteForce)
-        #expect(alerts.count == 1) // suppressed after the first
+        #expect(alerts.count == 1)  // suppressed after the first
         let a = try #require(alerts.first)
-        #expect(a.eventTime == t0 + seconds(70)) // the 8th failure
+        #expect(a.eventTime == t0 + seconds(70))  // the 8th failure
         #expect(a.entity == Entity(.sourceIPUser, "root@203.0.113.9"))
         #expect(a.severity == .high)
         #expect(a.mitre?.techniqueID == "T1110.001")
@@ -24,9 +25,15 @@ struct BruteForceTests {
     @Test("7 failures, or 8 spread over more than the window, stay quiet")
     func negative() {
         var engine = DetectionEngine()
-        #expect(engine.run((0..<7).map { failure("root", from: "203.0.113.9", at: t0 + seconds(Double($0))) }).of(.bruteForce).isEmpty)
+        #expect(
+            engine.run((0..<7).map { failure("root", from: "203.0.113.9", at: t0 + seconds(Double($0))) }).of(
+                .bruteForce
+            ).isEmpty)
         var spread = DetectionEngine()
-        #expect(spread.run((0..<8).map { failure("bob", from: "198.51.100.1", at: t0 + seconds(Double($0) * 20)) }).of(.bruteForce).isEmpty)
+        #expect(
+            spread.run((0..<8).map { failure("bob", from: "198.51.100.1", at: t0 + seconds(Double($0) * 20)) }).of(
+                .bruteForce
+            ).isEmpty)
     }
 
     @Test("window boundary: the window is (t − 120 s, t]")
@@ -62,12 +69,19 @@ struct BruteForceTests {
         config.bruteForce.failures = 3
         config.bruteForce.windowMs = 10_000
         var engine = DetectionEngine(config: config)
-        #expect(engine.run((0..<3).map { failure("a", from: "192.0.2.2", at: t0 + seconds(Double($0) * 4)) }).of(.bruteForce).count == 1)
+        #expect(
+            engine.run((0..<3).map { failure("a", from: "192.0.2.2", at: t0 + seconds(Double($0) * 4)) }).of(
+                .bruteForce
+            ).count == 1)
         var slow = DetectionEngine(config: config)
-        #expect(slow.run((0..<3).map { failure("a", from: "192.0.2.2", at: t0 + seconds(Double($0) * 6)) }).of(.bruteForce).isEmpty)
+        #expect(
+            slow.run((0..<3).map { failure("a", from: "192.0.2.2", at: t0 + seconds(Double($0) * 6)) }).of(.bruteForce)
+                .isEmpty)
         config.bruteForce.enabled = false
         var off = DetectionEngine(config: config)
-        #expect(off.run((0..<30).map { failure("a", from: "192.0.2.2", at: t0 + seconds(Double($0))) }).of(.bruteForce).isEmpty)
+        #expect(
+            off.run((0..<30).map { failure("a", from: "192.0.2.2", at: t0 + seconds(Double($0))) }).of(.bruteForce)
+                .isEmpty)
     }
 
     @Test("a 'message repeated N times' record counts N")
@@ -83,7 +97,7 @@ struct BruteForceTests {
         var engine = DetectionEngine()
         let events = (0..<80).map { failure("root", from: "192.0.2.4", at: t0 + seconds(Double($0) * 5)) }
         let alerts = engine.run(events).of(.bruteForce)
-        #expect(alerts.count == 2) // at 35 s and again once 300 s of suppression are over
+        #expect(alerts.count == 2)  // at 35 s and again once 300 s of suppression are over
         #expect(engine.statistics.suppressed > 0)
     }
 }
@@ -93,12 +107,15 @@ struct SprayingStuffingTests {
     @Test("one source against 10 accounts within 300 s")
     func spraying() throws {
         var engine = DetectionEngine()
-        let found = engine.run((0..<12).map { failure("user\($0)", from: "198.51.100.5", at: t0 + seconds(Double($0) * 20)) })
+        let found = engine.run(
+            (0..<12).map { failure("user\($0)", from: "198.51.100.5", at: t0 + seconds(Double($0) * 20)) })
         let a = try #require(found.of(.passwordSpraying).first)
         #expect(found.of(.passwordSpraying).count == 1)
         #expect(a.entity == Entity(.sourceIP, "198.51.100.5"))
         #expect(a.mitre?.techniqueID == "T1110.003")
-        #expect(a.summary.hasPrefix("198.51.100.5 failed against 10 different accounts within 300 s (threshold 10): user0, user1"))
+        #expect(
+            a.summary.hasPrefix(
+                "198.51.100.5 failed against 10 different accounts within 300 s (threshold 10): user0, user1"))
         #expect(Dictionary(uniqueKeysWithValues: a.evidence)["users"] == .strings((0..<10).map { "user\($0)" }))
         #expect(found.of(.bruteForce).isEmpty)
     }
@@ -106,20 +123,29 @@ struct SprayingStuffingTests {
     @Test("the same account repeatedly is not spraying; accounts spread past the window are not either")
     func sprayingNegative() {
         var same = DetectionEngine()
-        #expect(same.run((0..<20).map { failure("bob", from: "198.51.100.5", at: t0 + seconds(Double($0) * 30)) }).of(.passwordSpraying).isEmpty)
+        #expect(
+            same.run((0..<20).map { failure("bob", from: "198.51.100.5", at: t0 + seconds(Double($0) * 30)) }).of(
+                .passwordSpraying
+            ).isEmpty)
         var slow = DetectionEngine()
-        #expect(slow.run((0..<12).map { failure("u\($0)", from: "198.51.100.6", at: t0 + seconds(Double($0) * 40)) }).of(.passwordSpraying).isEmpty)
+        #expect(
+            slow.run((0..<12).map { failure("u\($0)", from: "198.51.100.6", at: t0 + seconds(Double($0) * 40)) }).of(
+                .passwordSpraying
+            ).isEmpty)
     }
 
     @Test("one account from 10 sources within 300 s; 9 is not enough")
     func stuffing() throws {
         var engine = DetectionEngine()
-        let found = engine.run((0..<10).map { failure("alice", from: "203.0.113.\($0 + 1)", at: t0 + seconds(Double($0) * 15)) })
+        let found = engine.run(
+            (0..<10).map { failure("alice", from: "203.0.113.\($0 + 1)", at: t0 + seconds(Double($0) * 15)) })
         let a = try #require(found.of(.credentialStuffing).first)
         #expect(a.entity == Entity(.user, "alice"))
         #expect(a.mitre?.techniqueID == "T1110.004")
         var fewer = DetectionEngine()
-        #expect(fewer.run((0..<9).map { failure("alice", from: "203.0.113.\($0 + 1)", at: t0 + seconds(Double($0) * 15)) }).of(.credentialStuffing).isEmpty)
+        #expect(
+            fewer.run((0..<9).map { failure("alice", from: "203.0.113.\($0 + 1)", at: t0 + seconds(Double($0) * 15)) })
+                .of(.credentialStuffing).isEmpty)
     }
 
     @Test("thresholds from the configuration")
@@ -130,7 +156,8 @@ struct SprayingStuffingTests {
         var engine = DetectionEngine(config: config)
         let spray = engine.run((0..<3).map { failure("x\($0)", from: "192.0.2.9", at: t0 + seconds(Double($0))) })
         #expect(spray.of(.passwordSpraying).count == 1)
-        let stuff = engine.run((0..<3).map { failure("y", from: "192.0.2.\(20 + $0)", at: t0 + seconds(10 + Double($0))) })
+        let stuff = engine.run(
+            (0..<3).map { failure("y", from: "192.0.2.\(20 + $0)", at: t0 + seconds(10 + Double($0))) })
         #expect(stuff.of(.credentialStuffing).count == 1)
     }
 }
@@ -146,7 +173,10 @@ struct SuccessEnumerationTests {
         #expect(a.severity == .critical)
         #expect(a.entity == Entity(.user, "carol"))
         #expect(a.mitre?.techniqueID == "T1078")
-        #expect(a.summary == "Successful login for carol from 203.0.113.50 after 5 failures for the account within 600 s (threshold 5)")
+        #expect(
+            a.summary
+                == "Successful login for carol from 203.0.113.50 after 5 failures for the account within 600 s (threshold 5)"
+        )
     }
 
     @Test("failures from the source against other accounts count too")
@@ -160,8 +190,9 @@ struct SuccessEnumerationTests {
     @Test("a typo then success is normal; failures older than the window do not count")
     func negative() {
         var engine = DetectionEngine()
-        #expect(engine.run([failure("e", from: "10.0.0.1", at: t0), success("e", from: "10.0.0.1", at: t0 + seconds(5))])
-            .of(.successAfterFailures).isEmpty)
+        #expect(
+            engine.run([failure("e", from: "10.0.0.1", at: t0), success("e", from: "10.0.0.1", at: t0 + seconds(5))])
+                .of(.successAfterFailures).isEmpty)
         var old = DetectionEngine()
         var events = (0..<6).map { failure("f", from: "10.0.0.2", at: t0 + seconds(Double($0))) }
         events.append(success("f", from: "10.0.0.2", at: t0 + seconds(700)))
@@ -171,13 +202,17 @@ struct SuccessEnumerationTests {
     @Test("5 unknown accounts from one source within 300 s")
     func enumeration() throws {
         var engine = DetectionEngine()
-        let found = engine.run((0..<5).map { invalidUser("ghost\($0)", from: "45.1.2.3", at: t0 + seconds(Double($0) * 10)) })
+        let found = engine.run(
+            (0..<5).map { invalidUser("ghost\($0)", from: "45.1.2.3", at: t0 + seconds(Double($0) * 10)) })
         let a = try #require(found.of(.accountEnumeration).first)
         #expect(a.mitre?.techniqueID == "T1087")
         #expect(a.severity == .medium)
         // The same unknown name again and again is one name.
         var same = DetectionEngine()
-        #expect(same.run((0..<20).map { invalidUser("ghost", from: "45.1.2.4", at: t0 + seconds(Double($0))) }).of(.accountEnumeration).isEmpty)
+        #expect(
+            same.run((0..<20).map { invalidUser("ghost", from: "45.1.2.4", at: t0 + seconds(Double($0))) }).of(
+                .accountEnumeration
+            ).isEmpty)
     }
 }
 
@@ -186,7 +221,9 @@ struct ProfileTests {
     /// A week of logins for `user` at 09:00–17:00 UTC from 10.1.1.5.
     func history(_ user: String, days: Int = 7, ip: String = "10.1.1.5") -> [LogEvent] {
         (0..<days).flatMap { d in
-            (0..<4).map { k in success(user, from: ip, at: t0 - Int64(days - d) * 86_400_000 - 3 * 3_600_000 + Int64(k) * 7_200_000) }
+            (0..<4).map { k in
+                success(user, from: ip, at: t0 - Int64(days - d) * 86_400_000 - 3 * 3_600_000 + Int64(k) * 7_200_000)
+            }
         }
     }
 
@@ -194,8 +231,9 @@ struct ProfileTests {
     func newSource() throws {
         var engine = DetectionEngine()
         _ = engine.run(history("grace"))
-        #expect(engine.run([success("grace", from: "10.1.1.77", at: t0)]).of(.newSource).isEmpty) // same /24
-        let a = try #require(engine.run([success("grace", from: "198.51.100.200", at: t0 + seconds(60))]).of(.newSource).first)
+        #expect(engine.run([success("grace", from: "10.1.1.77", at: t0)]).of(.newSource).isEmpty)  // same /24
+        let a = try #require(
+            engine.run([success("grace", from: "198.51.100.200", at: t0 + seconds(60))]).of(.newSource).first)
         #expect(a.severity == .medium)
         #expect(a.summary.contains("198.51.100.200"))
         // Known afterwards (online learning).
@@ -213,8 +251,8 @@ struct ProfileTests {
     func unusualHour() throws {
         var engine = DetectionEngine()
         _ = engine.run(history("ivan"))
-        #expect(engine.run([success("ivan", from: "10.1.1.5", at: t0 - 2 * 3_600_000)]).of(.unusualHour).isEmpty) // 10:00
-        let night = t0 + 15 * 3_600_000 // 03:00 next day
+        #expect(engine.run([success("ivan", from: "10.1.1.5", at: t0 - 2 * 3_600_000)]).of(.unusualHour).isEmpty)  // 10:00
+        let night = t0 + 15 * 3_600_000  // 03:00 next day
         let a = try #require(engine.run([success("ivan", from: "10.1.1.5", at: night)]).of(.unusualHour).first)
         #expect(a.summary.hasPrefix("ivan active at 03:00 UTC; 0.0% of this user's"))
     }
@@ -238,19 +276,22 @@ struct ProfileTests {
 
         var warm = DetectionEngine()
         // Without a model, escalations are judged only after a baseline of activity.
-        _ = warm.run((0..<1_100).map { i in
-            var e = LogEvent(timestamp: t0 - 86_400_000 + Int64(i) * 1000, kind: .unknown, template: "cron")
-            e.fingerprint = UInt64(i)
-            return e
-        })
+        _ = warm.run(
+            (0..<1_100).map { i in
+                var e = LogEvent(timestamp: t0 - 86_400_000 + Int64(i) * 1000, kind: .unknown, template: "cron")
+                e.fingerprint = UInt64(i)
+                return e
+            })
         var sudo = LogEvent(timestamp: t0, kind: .sudo, outcome: .success, user: "mallory", template: "sudo:command")
         sudo.targetUser = "root"
         sudo.command = "/bin/bash"
         let escalation = try #require(warm.run([sudo]).of(.privilegedAccount).first)
-        #expect(escalation.summary == "mallory became root with sudo for the first time (0 earlier escalations in the profile): /bin/bash")
+        #expect(
+            escalation.summary
+                == "mallory became root with sudo for the first time (0 earlier escalations in the profile): /bin/bash")
         #expect(escalation.mitre?.techniqueID == "T1548.003")
         sudo.timestamp += 600_000
-        #expect(warm.run([sudo]).of(.privilegedAccount).isEmpty) // routine now
+        #expect(warm.run([sudo]).of(.privilegedAccount).isEmpty)  // routine now
         var refused = sudo
         refused.outcome = .failure
         refused.user = "trent"
@@ -274,7 +315,8 @@ struct RareVolumeTravelTests {
         weird.service = "kernel"
         let a = try #require(engine.run([weird]).of(.rareEvent).first)
         #expect(a.severity == .medium)
-        #expect(a.summary == "Never-seen kind of message from kernel (0 of 1000 earlier events): kernel: segfault at <HEX>")
+        #expect(
+            a.summary == "Never-seen kind of message from kernel (0 of 1000 earlier events): kernel: segfault at <HEX>")
         weird.timestamp += 60_000
         #expect(engine.run([weird]).of(.rareEvent).isEmpty)
     }
@@ -288,7 +330,7 @@ struct RareVolumeTravelTests {
         // …then 120 in five minutes.
         let burst = (0..<120).map { i in success("kim", from: "10.2.2.2", at: t0 + 10_800_000 + Int64(i) * 2_000) }
         let spikes = engine.run(burst).of(.volumeSpike)
-        #expect(spikes.count == 2) // the user and the address
+        #expect(spikes.count == 2)  // the user and the address
         let a = try #require(spikes.first { $0.entity.kind == .user })
         #expect(Dictionary(uniqueKeysWithValues: a.evidence)["threshold"] == .int(50))
     }
@@ -296,19 +338,26 @@ struct RareVolumeTravelTests {
     @Test("two far-apart places faster than 1,000 km/h is impossible travel; a plausible trip is not")
     func travel() throws {
         var engine = DetectionEngine()
-        let found = engine.run([success("lee", from: "10.0.0.1", at: t0, country: "DE"),
-                                success("lee", from: "45.0.0.1", at: t0 + 30 * 60_000, country: "RU")])
+        let found = engine.run([
+            success("lee", from: "10.0.0.1", at: t0, country: "DE"),
+            success("lee", from: "45.0.0.1", at: t0 + 30 * 60_000, country: "RU"),
+        ])
         let a = try #require(found.of(.impossibleTravel).first)
         #expect(a.summary.hasPrefix("lee seen in RU 30 minutes after DE: "))
         var trip = DetectionEngine()
-        #expect(trip.run([success("lee", from: "10.0.0.1", at: t0, country: "DE"),
-                          success("lee", from: "45.0.0.1", at: t0 + 10 * 3_600_000, country: "RU")]).of(.impossibleTravel).isEmpty)
+        #expect(
+            trip.run([
+                success("lee", from: "10.0.0.1", at: t0, country: "DE"),
+                success("lee", from: "45.0.0.1", at: t0 + 10 * 3_600_000, country: "RU"),
+            ]).of(.impossibleTravel).isEmpty)
         // Coordinates win over countries.
         var near = DetectionEngine()
         var a1 = success("lee", from: "10.0.0.1", at: t0)
-        a1.latitude = 52.5; a1.longitude = 13.4
+        a1.latitude = 52.5
+        a1.longitude = 13.4
         var a2 = success("lee", from: "10.0.0.2", at: t0 + 60_000)
-        a2.latitude = 52.52; a2.longitude = 13.41
+        a2.latitude = 52.52
+        a2.longitude = 13.41
         #expect(near.run([a1, a2]).of(.impossibleTravel).isEmpty)
     }
 }
@@ -317,9 +366,11 @@ struct RareVolumeTravelTests {
 struct EngineTests {
     @Test("the same events give the same anomalies, byte for byte, with stable ids")
     func deterministic() {
-        let events = (0..<40).map { failure("u\($0 % 12)", from: "203.0.113.\($0 % 3)", at: t0 + seconds(Double($0) * 3)) }
+        let events =
+            (0..<40).map { failure("u\($0 % 12)", from: "203.0.113.\($0 % 3)", at: t0 + seconds(Double($0) * 3)) }
             + [success("u1", from: "203.0.113.1", at: t0 + seconds(200))]
-        var a = DetectionEngine(), b = DetectionEngine()
+        var a = DetectionEngine()
+        var b = DetectionEngine()
         let first = a.run(events).map { AnomalyJSON.encode($0) }
         let second = b.run(events).map { AnomalyJSON.encode($0) }
         #expect(!first.isEmpty)
@@ -341,7 +392,8 @@ struct EngineTests {
         config.maxEntities = 10_000
         var engine = DetectionEngine(config: config)
         for i in 0..<200_000 {
-            _ = engine.process(failure("root", from: "10.\(i >> 16 & 255).\(i >> 8 & 255).\(i & 255)", at: t0 + Int64(i)))
+            _ = engine.process(
+                failure("root", from: "10.\(i >> 16 & 255).\(i >> 8 & 255).\(i & 255)", at: t0 + Int64(i)))
         }
         #expect(engine.statistics.evictions > 0)
         #expect(engine.statistics.events == 200_000)
@@ -351,12 +403,12 @@ struct EngineTests {
     func lru() {
         var map = LRUMap<Int>(capacity: 3)
         for k in 0..<3 { map.update(UInt64(k), time: Int64(k), make: { 0 }) { $0 += 1 } }
-        map.update(0, time: 10, make: { 0 }) { $0 += 1 } // 0 is now the most recent
-        map.update(3, time: 11, make: { 0 }) { $0 += 1 } // evicts 1
+        map.update(0, time: 10, make: { 0 }) { $0 += 1 }  // 0 is now the most recent
+        map.update(3, time: 11, make: { 0 }) { $0 += 1 }  // evicts 1
         #expect(map.peek(1) == nil)
         #expect(map.peek(0) == 2)
         #expect(map.count == 3)
-        map.expire(before: 10) // drops 2
+        map.expire(before: 10)  // drops 2
         #expect(map.peek(2) == nil)
         #expect(map.count == 2)
     }

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
-@testable import VigilDetection
 import VigilSimulation
 import VigilTesting
+
+@testable import VigilDetection
 
 typealias Fixture = GeneratedFixture
 
@@ -36,7 +37,8 @@ struct ModelTests {
         for row in scores where row.expected > 0 {
             #expect((row.recall ?? 0) >= 0.5, "\(row.detector.rawValue): recall \(row.recall ?? 0)")
         }
-        let reported = scores.reduce(0) { $0 + $1.reported }, matched = scores.reduce(0) { $0 + $1.matched }
+        let reported = scores.reduce(0) { $0 + $1.reported }
+        let matched = scores.reduce(0) { $0 + $1.matched }
         // Unusual-hour and outlier reports on normal evening logins keep overall precision below 1.
         #expect(Double(matched) / Double(max(1, reported)) >= 0.75)
     }
@@ -76,7 +78,9 @@ struct SnapshotTests {
     @Test("replacing the model keeps the windows in progress")
     func replaceModel() {
         var engine = DetectionEngine()
-        var found = (0..<7).flatMap { engine.process(failure("root", from: "192.0.2.50", at: t0 + seconds(Double($0)))) }
+        var found = (0..<7).flatMap {
+            engine.process(failure("root", from: "192.0.2.50", at: t0 + seconds(Double($0))))
+        }
         engine.replaceModel(Fixture.model, config: .default)
         found += engine.process(failure("root", from: "192.0.2.50", at: t0 + seconds(8)))
         #expect(found.of(.bruteForce).count == 1)

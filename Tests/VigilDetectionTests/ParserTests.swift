@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VigilDetection
 
 /// Reference time for RFC 3164 year inference in these tests: 2026-11-25T12:00:00Z.
@@ -7,7 +8,9 @@ let reference = UTC.milliseconds(year: 2026, month: 11, day: 25, hour: 12, minut
 
 func parse(_ text: String, fallback: Int64? = nil) -> ParsedInput {
     var text = text
-    return text.withUTF8 { LogParser.parse($0, options: ParseOptions(referenceTime: reference, fallbackTime: fallback)) }
+    return text.withUTF8 {
+        LogParser.parse($0, options: ParseOptions(referenceTime: reference, fallbackTime: fallback))
+    }
 }
 
 func event(_ line: String) throws -> LogEvent {
@@ -18,16 +21,22 @@ func event(_ line: String) throws -> LogEvent {
 
 @Suite("Timestamps")
 struct TimeTests {
-    @Test("RFC 3339 with and without fraction and zone", arguments: [
-        ("2026-11-25T12:00:00Z", 0), ("2026-11-25T12:00:00", 0), ("2026-11-25 12:00:00", 0),
-        ("2026-11-25T12:00:00.5Z", 500), ("2026-11-25T12:00:00.123456Z", 123),
-        ("2026-11-25T13:00:00+01:00", 0), ("2026-11-25T07:30:00-04:30", 0), ("2026-11-25T12:00:00+0000", 0),
-    ])
+    @Test(
+        "RFC 3339 with and without fraction and zone",
+        arguments: [
+            ("2026-11-25T12:00:00Z", 0), ("2026-11-25T12:00:00", 0), ("2026-11-25 12:00:00", 0),
+            ("2026-11-25T12:00:00.5Z", 500), ("2026-11-25T12:00:00.123456Z", 123),
+            ("2026-11-25T13:00:00+01:00", 0), ("2026-11-25T07:30:00-04:30", 0), ("2026-11-25T12:00:00+0000", 0),
+        ])
     func rfc3339(text: String, extraMs: Int64) {
         #expect(UTC.parse(text) == reference + extraMs)
     }
 
-    @Test("invalid dates are rejected", arguments: ["2026-02-30T00:00:00Z", "2026-13-01", "2026-11-25T24:00:00Z", "2026-11-25T12:00:00Zjunk", "yesterday", ""])
+    @Test(
+        "invalid dates are rejected",
+        arguments: [
+            "2026-02-30T00:00:00Z", "2026-13-01", "2026-11-25T24:00:00Z", "2026-11-25T12:00:00Zjunk", "yesterday", "",
+        ])
     func invalid(text: String) { #expect(UTC.parse(text) == nil) }
 
     @Test("format round-trips and civil conversion is exact across centuries")
@@ -38,7 +47,7 @@ struct TimeTests {
             #expect(UTC.days(year: y, month: m, day: d) == days)
         }
         #expect(UTC.hour(reference) == 12)
-        #expect(UTC.weekday(reference) == 2) // a Wednesday
+        #expect(UTC.weekday(reference) == 2)  // a Wednesday
     }
 
     @Test("epoch seconds and milliseconds")
@@ -55,7 +64,7 @@ struct TimeTests {
         #expect(SyslogParser.inferYear(month: 12, day: 10, referenceTime: reference) == 2025)
         let january = UTC.milliseconds(year: 2027, month: 1, day: 2, hour: 0, minute: 0, second: 0)
         #expect(SyslogParser.inferYear(month: 12, day: 31, referenceTime: january) == 2026)
-        #expect(SyslogParser.inferYear(month: 2, day: 29, referenceTime: reference) == 2026) // clamps, no crash
+        #expect(SyslogParser.inferYear(month: 2, day: 29, referenceTime: reference) == 2026)  // clamps, no crash
     }
 }
 
@@ -79,7 +88,8 @@ struct SyslogTests {
 
     @Test("failed password for an invalid user counts as an attempt on an unknown account")
     func failedInvalid() throws {
-        let e = try event("Nov 25 11:59:58 web1 sshd[1]: Failed password for invalid user oracle from 198.51.100.7 port 4000 ssh2")
+        let e = try event(
+            "Nov 25 11:59:58 web1 sshd[1]: Failed password for invalid user oracle from 198.51.100.7 port 4000 ssh2")
         #expect(e.kind == .authFailure)
         #expect(e.isFailedAttempt)
         #expect(e.accountUnknown)
@@ -94,12 +104,14 @@ struct SyslogTests {
         #expect(e.accountUnknown)
         #expect(e.user == "webmaster")
         #expect(e.sourceIP == "173.234.31.186")
-        #expect(UTC.format(e.timestamp) == "2025-12-10T06:55:46.000Z") // a week ahead of the reference → last year
+        #expect(UTC.format(e.timestamp) == "2025-12-10T06:55:46.000Z")  // a week ahead of the reference → last year
     }
 
     @Test("accepted publickey")
     func accepted() throws {
-        let e = try event("Nov 25 09:00:00 bastion sshd[7]: Accepted publickey for alice from 192.0.2.10 port 50000 ssh2: RSA SHA256:abc")
+        let e = try event(
+            "Nov 25 09:00:00 bastion sshd[7]: Accepted publickey for alice from 192.0.2.10 port 50000 ssh2: RSA SHA256:abc"
+        )
         #expect(e.kind == .authSuccess)
         #expect(e.isSuccessfulLogin)
         #expect(e.user == "alice")
@@ -109,23 +121,39 @@ struct SyslogTests {
 
     @Test("PAM authentication failure is recognised but not counted as a second attempt")
     func pamFailure() throws {
-        let e = try event("Nov 25 09:00:00 h sshd[1]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.9  user=root")
+        let e = try event(
+            "Nov 25 09:00:00 h sshd[1]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.9  user=root"
+        )
         #expect(e.kind == .authInfo)
         #expect(!e.isAttempt)
         #expect(e.user == "root")
         #expect(e.sourceIP == "203.0.113.9")
     }
 
-    @Test("break-in attempt, disconnect, sessions", arguments: [
-        ("sshd[1]: reverse mapping checking getaddrinfo for ns.example.com [173.234.31.186] failed - POSSIBLE BREAK-IN ATTEMPT!", EventKind.breakInAttempt, "173.234.31.186" as String?, nil as String?),
-        ("sshd[1]: Received disconnect from 103.99.0.122: 11: Bye Bye [preauth]", .disconnect, "103.99.0.122", nil),
-        ("sshd[1]: Received disconnect from 103.99.0.122 port 4000:11: Bye Bye [preauth]", .disconnect, "103.99.0.122", nil),
-        ("sshd[1]: Connection closed by authenticating user root 10.0.0.5 port 33 [preauth]", .disconnect, "10.0.0.5", "root"),
-        ("sshd[1]: Disconnected from invalid user admin 10.0.0.5 port 33 [preauth]", .disconnect, "10.0.0.5", "admin"),
-        ("sshd[1]: pam_unix(sshd:session): session opened for user alice by (uid=0)", .sessionOpen, nil, "alice"),
-        ("sshd[1]: pam_unix(sshd:session): session closed for user alice", .sessionClose, nil, "alice"),
-        ("sshd[1]: input_userauth_request: invalid user test [preauth]", .authInfo, nil, "test"),
-    ])
+    @Test(
+        "break-in attempt, disconnect, sessions",
+        arguments: [
+            (
+                "sshd[1]: reverse mapping checking getaddrinfo for ns.example.com [173.234.31.186] failed - POSSIBLE BREAK-IN ATTEMPT!",
+                EventKind.breakInAttempt, "173.234.31.186" as String?, nil as String?
+            ),
+            ("sshd[1]: Received disconnect from 103.99.0.122: 11: Bye Bye [preauth]", .disconnect, "103.99.0.122", nil),
+            (
+                "sshd[1]: Received disconnect from 103.99.0.122 port 4000:11: Bye Bye [preauth]", .disconnect,
+                "103.99.0.122", nil
+            ),
+            (
+                "sshd[1]: Connection closed by authenticating user root 10.0.0.5 port 33 [preauth]", .disconnect,
+                "10.0.0.5", "root"
+            ),
+            (
+                "sshd[1]: Disconnected from invalid user admin 10.0.0.5 port 33 [preauth]", .disconnect, "10.0.0.5",
+                "admin"
+            ),
+            ("sshd[1]: pam_unix(sshd:session): session opened for user alice by (uid=0)", .sessionOpen, nil, "alice"),
+            ("sshd[1]: pam_unix(sshd:session): session closed for user alice", .sessionClose, nil, "alice"),
+            ("sshd[1]: input_userauth_request: invalid user test [preauth]", .authInfo, nil, "test"),
+        ])
     func kinds(message: String, kind: EventKind, ip: String?, user: String?) throws {
         let e = try event("Nov 25 09:00:00 h \(message)")
         #expect(e.kind == kind)
@@ -135,7 +163,9 @@ struct SyslogTests {
 
     @Test("message repeated N times counts N")
     func repeated() throws {
-        let e = try event("Nov 25 09:00:00 h sshd[1]: message repeated 5 times: [ Failed password for root from 1.2.3.4 port 22 ssh2]")
+        let e = try event(
+            "Nov 25 09:00:00 h sshd[1]: message repeated 5 times: [ Failed password for root from 1.2.3.4 port 22 ssh2]"
+        )
         #expect(e.kind == .authFailure)
         #expect(e.repeatCount == 5)
         #expect(e.sourceIP == "1.2.3.4")
@@ -143,25 +173,30 @@ struct SyslogTests {
 
     @Test("sudo command and refusal")
     func sudo() throws {
-        let ok = try event("Nov 25 09:00:00 h sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash -i")
+        let ok = try event(
+            "Nov 25 09:00:00 h sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash -i")
         #expect(ok.kind == .sudo)
         #expect(ok.outcome == .success)
         #expect(ok.user == "alice")
         #expect(ok.targetUser == "root")
         #expect(ok.command == "/bin/bash -i")
-        let denied = try event("Nov 25 09:00:00 h sudo:    bob : 3 incorrect password attempts ; TTY=pts/1 ; PWD=/ ; USER=root ; COMMAND=/bin/sh")
+        let denied = try event(
+            "Nov 25 09:00:00 h sudo:    bob : 3 incorrect password attempts ; TTY=pts/1 ; PWD=/ ; USER=root ; COMMAND=/bin/sh"
+        )
         #expect(denied.kind == .sudo)
         #expect(denied.outcome == .failure)
         #expect(denied.repeatCount == 3)
     }
 
-    @Test("su in its several forms", arguments: [
-        ("su[5]: (to root) alice on pts/0", Outcome.success),
-        ("su[5]: FAILED SU (to root) alice on pts/0", .failure),
-        ("su[5]: Successful su for root by alice", .success),
-        ("su[5]: FAILED su for root by alice", .failure),
-        ("su[5]: pam_unix(su:session): session opened for user root(uid=0) by alice(uid=1000)", .success),
-    ])
+    @Test(
+        "su in its several forms",
+        arguments: [
+            ("su[5]: (to root) alice on pts/0", Outcome.success),
+            ("su[5]: FAILED SU (to root) alice on pts/0", .failure),
+            ("su[5]: Successful su for root by alice", .success),
+            ("su[5]: FAILED su for root by alice", .failure),
+            ("su[5]: pam_unix(su:session): session opened for user root(uid=0) by alice(uid=1000)", .success),
+        ])
     func su(message: String, outcome: Outcome) throws {
         let e = try event("Nov 25 09:00:00 h \(message)")
         #expect(e.kind == .su)
@@ -172,11 +207,14 @@ struct SyslogTests {
 
     @Test("RFC 5424 and ISO-timestamped lines")
     func modernFormats() throws {
-        let a = try event("<38>1 2026-11-25T10:00:00.250Z web2 sshd 999 - - Failed password for bob from 192.0.2.1 port 1 ssh2")
+        let a = try event(
+            "<38>1 2026-11-25T10:00:00.250Z web2 sshd 999 - - Failed password for bob from 192.0.2.1 port 1 ssh2")
         #expect(a.kind == .authFailure)
         #expect(a.host == "web2")
         #expect(a.timestamp == reference - 2 * 3_600_000 + 250)
-        let b = try event("<38>1 2026-11-25T10:00:00Z web2 sshd 999 ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"Application]\"] Accepted password for bob from 192.0.2.1 port 1 ssh2")
+        let b = try event(
+            "<38>1 2026-11-25T10:00:00Z web2 sshd 999 ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"Application]\"] Accepted password for bob from 192.0.2.1 port 1 ssh2"
+        )
         #expect(b.kind == .authSuccess)
         let c = try event("2026-11-25T10:00:00+00:00 web3 sshd[42]: Invalid user x from 192.0.2.2")
         #expect(c.kind == .invalidUser)
@@ -188,11 +226,14 @@ struct SyslogTests {
 
     @Test("unknown lines are events with a masked template")
     func unknown() throws {
-        let e = try event("Nov 25 09:00:00 h kernel: [12345.678] eth0: link up at 1000 Mbps, mac 00:1a:2b:3c:4d:5e from /sys/class/net/eth0")
+        let e = try event(
+            "Nov 25 09:00:00 h kernel: [12345.678] eth0: link up at 1000 Mbps, mac 00:1a:2b:3c:4d:5e from /sys/class/net/eth0"
+        )
         #expect(e.kind == .unknown)
         #expect(e.message?.hasPrefix("[12345.678] eth0") == true)
         #expect(e.template == "kernel: [<NUM>] eth#: link up at <NUM> Mbps, mac <IP> from <PATH>")
-        let other = try event("Nov 25 09:00:01 h kernel: [99.1] eth1: link up at 100 Mbps, mac 00:aa:bb:cc:dd:ee from /sys/x")
+        let other = try event(
+            "Nov 25 09:00:01 h kernel: [99.1] eth1: link up at 100 Mbps, mac 00:aa:bb:cc:dd:ee from /sys/x")
         #expect(other.template == e.template)
     }
 }
@@ -201,7 +242,9 @@ struct SyslogTests {
 struct JSONEventTests {
     @Test("the API shape")
     func apiShape() throws {
-        let e = try event(#"{"timestamp":"2026-11-25T12:00:00Z","user":"alice","source_ip":"192.0.2.1","event_type":"login","action":"failure","message":"bad password","host":"app1","service":"web","dest_ip":"10.0.0.1","country":"DE","user_agent":"curl/8","session_id":"s1"}"#)
+        let e = try event(
+            #"{"timestamp":"2026-11-25T12:00:00Z","user":"alice","source_ip":"192.0.2.1","event_type":"login","action":"failure","message":"bad password","host":"app1","service":"web","dest_ip":"10.0.0.1","country":"DE","user_agent":"curl/8","session_id":"s1"}"#
+        )
         #expect(e.kind == .authFailure)
         #expect(e.isFailedAttempt)
         #expect(e.user == "alice")
@@ -217,7 +260,9 @@ struct JSONEventTests {
 
     @Test("ECS nested fields and GeoJSON location")
     func ecs() throws {
-        let e = try event(#"{"@timestamp":"2026-11-25T12:00:00.000Z","user":{"name":"bob"},"source":{"ip":"198.51.100.4","geo":{"country_iso_code":"BR","location":[-46.6,-23.5]}},"event":{"action":"user_login","outcome":"success","category":"authentication"},"host":{"name":"idp"}}"#)
+        let e = try event(
+            #"{"@timestamp":"2026-11-25T12:00:00.000Z","user":{"name":"bob"},"source":{"ip":"198.51.100.4","geo":{"country_iso_code":"BR","location":[-46.6,-23.5]}},"event":{"action":"user_login","outcome":"success","category":"authentication"},"host":{"name":"idp"}}"#
+        )
         #expect(e.kind == .authSuccess)
         #expect(e.user == "bob")
         #expect(e.sourceIP == "198.51.100.4")
@@ -227,11 +272,13 @@ struct JSONEventTests {
         #expect(e.host == "idp")
     }
 
-    @Test("aliases and epoch times", arguments: [
-        #"{"ts":1795608000,"username":"c","src_ip":"192.0.2.3","status":"failed","type":"auth"}"#,
-        #"{"time":1795608000000,"user":"c","ip":"192.0.2.3","result":"denied","event_type":"authentication"}"#,
-        #"{"timestamp":"1795608000","user":"c","ip":"192.0.2.3","success":false,"event_type":"login"}"#,
-    ])
+    @Test(
+        "aliases and epoch times",
+        arguments: [
+            #"{"ts":1795608000,"username":"c","src_ip":"192.0.2.3","status":"failed","type":"auth"}"#,
+            #"{"time":1795608000000,"user":"c","ip":"192.0.2.3","result":"denied","event_type":"authentication"}"#,
+            #"{"timestamp":"1795608000","user":"c","ip":"192.0.2.3","success":false,"event_type":"login"}"#,
+        ])
     func aliases(json: String) throws {
         let e = try event(json)
         #expect(e.timestamp == reference)
@@ -242,7 +289,8 @@ struct JSONEventTests {
 
     @Test("an sshd message carried in JSON is read as sshd")
     func messageInJSON() throws {
-        let e = try event(#"{"@timestamp":"2026-11-25T12:00:00Z","message":"Invalid user admin from 203.0.113.50 port 22"}"#)
+        let e = try event(
+            #"{"@timestamp":"2026-11-25T12:00:00Z","message":"Invalid user admin from 203.0.113.50 port 22"}"#)
         #expect(e.kind == .invalidUser)
         #expect(e.user == "admin")
         #expect(e.sourceIP == "203.0.113.50")
@@ -250,20 +298,24 @@ struct JSONEventTests {
 
     @Test("escapes and unicode survive")
     func escapes() throws {
-        let e = try event(#"{"timestamp":"2026-11-25T12:00:00Z","user":"j\u00fcrgen\t\"x\"","event_type":"login","outcome":"success","message":"caf\u00e9 \ud83d\ude00"}"#)
+        let e = try event(
+            #"{"timestamp":"2026-11-25T12:00:00Z","user":"j\u00fcrgen\t\"x\"","event_type":"login","outcome":"success","message":"caf\u00e9 \ud83d\ude00"}"#
+        )
         #expect(e.user == "jürgen\t\"x\"")
         #expect(e.message == "café 😀")
     }
 
-    @Test("bad records give errors naming the record, field and reason", arguments: [
-        (#"{"user":"a","event_type":"login"}"#, "no timestamp"),
-        (#"{"timestamp":"soon","user":"a"}"#, #"field "timestamp""#),
-        (#"{"timestamp":true}"#, "expected a date-time"),
-        (#"{"timestamp":"2026-11-25T12:00:00Z","lat":200}"#, "latitude"),
-        (#"{"timestamp":"2026-11-25T12:00:00Z","user":"a",}"#, "invalid JSON"),
-        (#"{"timestamp":"2026-11-25T12:00:00Z" "user":"a"}"#, "expected ',' or '}'"),
-        (#"{"timestamp":"2026-11-25T12:00:00Z","user":"\ud800"}"#, "surrogate"),
-    ])
+    @Test(
+        "bad records give errors naming the record, field and reason",
+        arguments: [
+            (#"{"user":"a","event_type":"login"}"#, "no timestamp"),
+            (#"{"timestamp":"soon","user":"a"}"#, #"field "timestamp""#),
+            (#"{"timestamp":true}"#, "expected a date-time"),
+            (#"{"timestamp":"2026-11-25T12:00:00Z","lat":200}"#, "latitude"),
+            (#"{"timestamp":"2026-11-25T12:00:00Z","user":"a",}"#, "invalid JSON"),
+            (#"{"timestamp":"2026-11-25T12:00:00Z" "user":"a"}"#, "expected ',' or '}'"),
+            (#"{"timestamp":"2026-11-25T12:00:00Z","user":"\ud800"}"#, "surrogate"),
+        ])
     func errors(json: String, reason: String) {
         let result = parse(json)
         #expect(result.events.isEmpty)
@@ -277,12 +329,13 @@ struct JSONEventTests {
 struct FieldLimitTests {
     @Test("megabyte-long user names and messages are cut at a character boundary; anomalies stay small")
     func limits() throws {
-        let hugeUser = String(repeating: "é", count: 300_000) // 2 bytes each: a cut could split one
+        let hugeUser = String(repeating: "é", count: 300_000)  // 2 bytes each: a cut could split one
         let hugeMessage = String(repeating: "stack frame at 0x1234 ", count: 50_000)
         var engine = DetectionEngine()
         var anomalies: [Anomaly] = []
         for i in 0..<12 {
-            let line = #"{"timestamp":"2026-11-25T12:00:\#(String(format: "%02d", i))Z","user":"\#(hugeUser)","source_ip":"192.0.2.9","event_type":"login","action":"failure","message":"\#(hugeMessage)"}"#
+            let line =
+                #"{"timestamp":"2026-11-25T12:00:\#(String(format: "%02d", i))Z","user":"\#(hugeUser)","source_ip":"192.0.2.9","event_type":"login","action":"failure","message":"\#(hugeMessage)"}"#
             let e = try event(line)
             let user = try #require(e.user)
             #expect(user.utf8.count <= LogEvent.maxFieldBytes + "…".utf8.count)
@@ -295,8 +348,10 @@ struct FieldLimitTests {
             #expect(AnomalyJSON.encode(anomaly).count < 64 * 1024)
         }
         // Syslog lines too, and the cut is deterministic (same input, same event).
-        let line = "Nov 25 12:00:00 host sshd[1]: Failed password for invalid user \(String(repeating: "x", count: 100_000)) from 192.0.2.9 port 22 ssh2"
-        let first = try event(line), second = try event(line)
+        let line =
+            "Nov 25 12:00:00 host sshd[1]: Failed password for invalid user \(String(repeating: "x", count: 100_000)) from 192.0.2.9 port 22 ssh2"
+        let first = try event(line)
+        let second = try event(line)
         #expect(first == second)
         #expect((first.user?.utf8.count ?? 0) <= LogEvent.maxFieldBytes + 3)
         #expect((first.message?.utf8.count ?? 0) <= LogEvent.maxTextBytes + 3)
@@ -310,23 +365,33 @@ struct FieldLimitTests {
 struct ContainerTests {
     @Test("one object, an array, NDJSON and plain lines")
     func containers() {
-        let one = parse("{\n  \"timestamp\": \"2026-11-25T12:00:00Z\",\n  \"user\": \"a\",\n  \"event_type\": \"login\",\n  \"outcome\": \"success\"\n}\n")
+        let one = parse(
+            "{\n  \"timestamp\": \"2026-11-25T12:00:00Z\",\n  \"user\": \"a\",\n  \"event_type\": \"login\",\n  \"outcome\": \"success\"\n}\n"
+        )
         #expect(one.events.count == 1 && one.errors.isEmpty)
-        let array = parse(#"[{"timestamp":"2026-11-25T12:00:00Z","user":"a"}, 42, {"timestamp":"nope"}, {"timestamp":"2026-11-25T12:00:01Z","user":"b"}]"#)
+        let array = parse(
+            #"[{"timestamp":"2026-11-25T12:00:00Z","user":"a"}, 42, {"timestamp":"nope"}, {"timestamp":"2026-11-25T12:00:01Z","user":"b"}]"#
+        )
         #expect(array.events.map(\.user) == ["a", "b"])
         #expect(array.errors.map(\.index) == [1, 2])
         #expect(array.records == 4)
-        let ndjson = parse("{\"timestamp\":\"2026-11-25T12:00:00Z\"}\n\n{\"timestamp\":\"bad\"}\n{\"timestamp\":\"2026-11-25T12:00:02Z\"}\n")
+        let ndjson = parse(
+            "{\"timestamp\":\"2026-11-25T12:00:00Z\"}\n\n{\"timestamp\":\"bad\"}\n{\"timestamp\":\"2026-11-25T12:00:02Z\"}\n"
+        )
         #expect(ndjson.events.count == 2)
         #expect(ndjson.errors.map(\.line) == [3])
-        let mixed = parse("Nov 25 09:00:00 h sshd[1]: Accepted password for a from 1.2.3.4 port 1 ssh2\n{\"timestamp\":\"2026-11-25T12:00:00Z\",\"user\":\"b\"}\n    at com.example.Foo(Foo.java:12)\n")
+        let mixed = parse(
+            "Nov 25 09:00:00 h sshd[1]: Accepted password for a from 1.2.3.4 port 1 ssh2\n{\"timestamp\":\"2026-11-25T12:00:00Z\",\"user\":\"b\"}\n    at com.example.Foo(Foo.java:12)\n"
+        )
         #expect(mixed.events.count == 3)
-        #expect(mixed.events[2].timestamp == mixed.events[1].timestamp) // continuation dated by the line before
+        #expect(mixed.events[2].timestamp == mixed.events[1].timestamp)  // continuation dated by the line before
     }
 
     @Test("a broken array element does not hide the others; an unclosed array is reported")
     func brokenArray() {
-        let result = parse(#"[{"timestamp":"2026-11-25T12:00:00Z","user":"a"},{"timestamp":"2026-11-25T12:00:00Z","user":},{"timestamp":"2026-11-25T12:00:01Z","user":"c"}"#)
+        let result = parse(
+            #"[{"timestamp":"2026-11-25T12:00:00Z","user":"a"},{"timestamp":"2026-11-25T12:00:00Z","user":},{"timestamp":"2026-11-25T12:00:01Z","user":"c"}"#
+        )
         #expect(result.events.map(\.user) == ["a", "c"])
         #expect(result.errors.count == 2)
         #expect(result.errors.last?.reason.contains("not closed") == true)
@@ -334,14 +399,17 @@ struct ContainerTests {
 
     @Test("a line with no timestamp and nothing before it is an error; other lines survive")
     func undatedFirstLine() {
-        let result = parse("just some words\nNov 25 09:00:00 h sshd[1]: Accepted password for a from 1.2.3.4 port 1 ssh2\n")
+        let result = parse(
+            "just some words\nNov 25 09:00:00 h sshd[1]: Accepted password for a from 1.2.3.4 port 1 ssh2\n")
         #expect(result.errors.map(\.line) == [1])
         #expect(result.events.count == 1)
     }
 
     @Test("chunked feeding gives the same result as whole input")
     func chunked() {
-        let text = (0..<200).map { "Nov 25 09:00:\(String(format: "%02d", $0 % 60)) h sshd[\($0)]: Failed password for u\($0) from 10.0.\($0 % 7).1 port \($0) ssh2" }.joined(separator: "\n")
+        let text = (0..<200).map {
+            "Nov 25 09:00:\(String(format: "%02d", $0 % 60)) h sshd[\($0)]: Failed password for u\($0) from 10.0.\($0 % 7).1 port \($0) ssh2"
+        }.joined(separator: "\n")
         let whole = parse(text)
         var parser = InputParser(options: ParseOptions(referenceTime: reference))
         var pieces = ParsedInput()

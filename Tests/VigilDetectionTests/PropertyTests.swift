@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VigilDetection
 
 /// Property-style tests: random and malformed input never crashes a parser, and every record
@@ -23,9 +24,11 @@ struct PropertyTests {
         let result = bytes.withUnsafeBufferPointer { LogParser.parse($0, options: ParseOptions(referenceTime: t0)) }
         #expect(result.events.count + result.errors.count == result.records)
         for event in result.events {
-            _ = AnomalyJSON.encode(Anomaly(id: "vgl-0000000000000000", detector: .outlier, severity: .low, score: 0,
-                                           entity: Entity(.user, event.user ?? ""), user: event.user, sourceIP: event.sourceIP,
-                                           host: event.host, eventTime: event.timestamp, summary: "x", evidence: [], mitre: nil, event: event))
+            _ = AnomalyJSON.encode(
+                Anomaly(
+                    id: "vgl-0000000000000000", detector: .outlier, severity: .low, score: 0,
+                    entity: Entity(.user, event.user ?? ""), user: event.user, sourceIP: event.sourceIP,
+                    host: event.host, eventTime: event.timestamp, summary: "x", evidence: [], mitre: nil, event: event))
         }
     }
 
@@ -42,7 +45,8 @@ struct PropertyTests {
     @Test("mutated valid records: flips, truncations, insertions, duplicated delimiters", arguments: seeds)
     func mutations(seed: UInt64) {
         var random = SeededRandom(seed: seed)
-        let interesting: [UInt8] = Array("{}[]\":,\\ \n\r\t0123456789-.eEtfnu".utf8) + [0, 0x80, 0xC3, 0xFF, 0xED, 0xA0]
+        let interesting: [UInt8] =
+            Array("{}[]\":,\\ \n\r\t0123456789-.eEtfnu".utf8) + [0, 0x80, 0xC3, 0xFF, 0xED, 0xA0]
         for _ in 0..<2_000 {
             var bytes = Array(Self.samples[Int(random.next() % UInt64(Self.samples.count))].utf8)
             for _ in 0..<(1 + Int(random.next() % 4)) {
@@ -68,11 +72,16 @@ struct PropertyTests {
         let alphabet = Array("abcXYZ0 é\"\\/\n\t😀\u{1}")
         for _ in 0..<500 {
             var object: [String: Any] = ["timestamp": "2026-11-25T12:00:00Z"]
-            let user = String((0..<Int(random.next() % 12)).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] })
+            let user = String(
+                (0..<Int(random.next() % 12)).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] })
             object["user"] = user
-            object["extra"] = ["nested": [1, 2.5, -3e7, true, NSNull(), ["deep": "x"]], "n": Int(random.next() % 1000)]
+            object["extra"] = [
+                "nested": [1, 2.5, -3e7, true, NSNull(), ["deep": "x"]], "n": Int(random.next() % 1000),
+            ]
             let data = try JSONSerialization.data(withJSONObject: object)
-            let result = Array(data).withUnsafeBufferPointer { LogParser.parse($0, options: ParseOptions(referenceTime: t0)) }
+            let result = Array(data).withUnsafeBufferPointer {
+                LogParser.parse($0, options: ParseOptions(referenceTime: t0))
+            }
             #expect(result.errors.isEmpty, "\(String(decoding: data, as: UTF8.self)): \(result.errors)")
             #expect(result.events.first?.user == (user.isEmpty ? nil : user))
         }

@@ -19,7 +19,9 @@ struct BackpressureTests {
         var config = TestBroker.consumerConfig(TestBroker.unique("g"))
         config.maxBatchSize = 100
         config.maxBufferedBatches = 1
-        if let debug = ProcessInfo.processInfo.environment["VIGIL_TEST_RDKAFKA_DEBUG"] { config.properties["debug"] = debug }
+        if let debug = ProcessInfo.processInfo.environment["VIGIL_TEST_RDKAFKA_DEBUG"] {
+            config.properties["debug"] = debug
+        }
         let consumer = try KafkaConsumer(configuration: config, observer: TestBroker.observer)
         try consumer.subscribe([topic])
         var records: [ConsumerRecord] = []
@@ -27,11 +29,12 @@ struct BackpressureTests {
         while records.count < total, ContinuousClock.now < deadline {
             guard let batch = await nextBatch(consumer, timeout: .seconds(10)) else { break }
             records.append(contentsOf: batch)
-            try await Task.sleep(for: .milliseconds(3)) // slower than the fetcher
+            try await Task.sleep(for: .milliseconds(3))  // slower than the fetcher
         }
         try await consumer.close()
         var next: [Int32: Int64] = [:]
-        var gaps = 0, repeats = 0
+        var gaps = 0
+        var repeats = 0
         for record in records {
             let expected = next[record.partition] ?? 0
             if record.offset > expected { gaps += 1 }

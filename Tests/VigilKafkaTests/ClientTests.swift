@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-@testable import VigilKafka
 import VigilKafkaTesting
+
+@testable import VigilKafka
 
 /// Configuration, admin, headers, keys, compression and flow control against the real broker.
 @Suite("Kafka clients", .serialized)
@@ -41,10 +42,12 @@ struct ClientTests {
 
     @Test("admin creates, lists and describes topics; a second create reports TOPIC_ALREADY_EXISTS")
     func admin() async throws {
-        let admin = try KafkaAdmin(configuration: AdminConfiguration(bootstrapServers: TestBroker.address),
-                                   observer: TestBroker.observer)
+        let admin = try KafkaAdmin(
+            configuration: AdminConfiguration(bootstrapServers: TestBroker.address),
+            observer: TestBroker.observer)
         let name = TestBroker.unique("admin")
-        let spec = TopicSpecification(name: name, partitions: 3, replicationFactor: 1, configs: ["retention.ms": "3600000"])
+        let spec = TopicSpecification(
+            name: name, partitions: 3, replicationFactor: 1, configs: ["retention.ms": "3600000"])
         let created = try await admin.createTopics([spec], timeout: .seconds(10))
         #expect((try? created[name]?.get()) != nil)
         let again = try await admin.createTopics([spec], timeout: .seconds(10))
@@ -64,13 +67,15 @@ struct ClientTests {
         let messages = [
             ProducerMessage(topic: topic, key: nil, value: Array("null key".utf8)),
             ProducerMessage(topic: topic, key: [], value: Array("empty key".utf8)),
-            ProducerMessage(topic: topic, key: binary, value: Array("binary key".utf8), headers: [
-                KafkaHeader(name: "text", string: "héllo"),
-                KafkaHeader(name: "empty", value: []),
-                KafkaHeader(name: "null", value: nil),
-                KafkaHeader(name: "binary", value: binary),
-                KafkaHeader(name: "text", string: "repeated name"),
-            ]),
+            ProducerMessage(
+                topic: topic, key: binary, value: Array("binary key".utf8),
+                headers: [
+                    KafkaHeader(name: "text", string: "héllo"),
+                    KafkaHeader(name: "empty", value: []),
+                    KafkaHeader(name: "null", value: nil),
+                    KafkaHeader(name: "binary", value: binary),
+                    KafkaHeader(name: "text", string: "repeated name"),
+                ]),
             ProducerMessage(topic: topic, key: Array("k".utf8), value: nil),
             ProducerMessage(topic: topic, key: Array("k".utf8), value: []),
         ]
@@ -78,7 +83,8 @@ struct ClientTests {
         for result in await producer.send(messages) { _ = try result.get() }
         producer.close(timeout: .seconds(5))
 
-        let consumer = try KafkaConsumer(configuration: TestBroker.consumerConfig(TestBroker.unique("g")), observer: TestBroker.observer)
+        let consumer = try KafkaConsumer(
+            configuration: TestBroker.consumerConfig(TestBroker.unique("g")), observer: TestBroker.observer)
         try consumer.subscribe([topic])
         let records = await collect(consumer, count: messages.count, timeout: .seconds(30))
         try await consumer.close()
@@ -97,13 +103,16 @@ struct ClientTests {
         let producer = try TestBroker.producer { $0.compression = codec }
         // Compressible and incompressible payloads.
         let messages = (0..<2_000).map { i in
-            ProducerMessage(topic: topic, value: i % 2 == 0
-                ? Array(String(repeating: "sshd failed password for root ", count: 10).utf8)
-                : (0..<200).map { UInt8(truncatingIfNeeded: ($0 &* 2654435761 &+ i) >> 7) })
+            ProducerMessage(
+                topic: topic,
+                value: i % 2 == 0
+                    ? Array(String(repeating: "sshd failed password for root ", count: 10).utf8)
+                    : (0..<200).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761 &+ i) >> 7) })
         }
         for result in await producer.send(messages) { _ = try result.get() }
         producer.close(timeout: .seconds(5))
-        let consumer = try KafkaConsumer(configuration: TestBroker.consumerConfig(TestBroker.unique("g")), observer: TestBroker.observer)
+        let consumer = try KafkaConsumer(
+            configuration: TestBroker.consumerConfig(TestBroker.unique("g")), observer: TestBroker.observer)
         try consumer.subscribe([topic])
         let records = await collect(consumer, count: messages.count, timeout: .seconds(30))
         try await consumer.close()
@@ -126,15 +135,20 @@ struct ClientTests {
         let topic = TestBroker.unique("pause")
         try await TestBroker.createTopic(topic, partitions: 2)
         let producer = try TestBroker.producer()
-        for result in await producer.send((0..<200).map { ProducerMessage(topic: topic, partition: Int32($0 % 2), value: Array("\($0)".utf8)) }) {
+        for result in await producer.send(
+            (0..<200).map { ProducerMessage(topic: topic, partition: Int32($0 % 2), value: Array("\($0)".utf8)) })
+        {
             _ = try result.get()
         }
-        let consumer = try KafkaConsumer(configuration: TestBroker.consumerConfig(TestBroker.unique("g")), observer: TestBroker.observer)
+        let consumer = try KafkaConsumer(
+            configuration: TestBroker.consumerConfig(TestBroker.unique("g")), observer: TestBroker.observer)
         try consumer.subscribe([topic])
         let first = await collect(consumer, count: 200, timeout: .seconds(30))
         #expect(first.count == 200)
         try consumer.pause([TopicPartition(topic, 1)])
-        for result in await producer.send((200..<400).map { ProducerMessage(topic: topic, partition: Int32($0 % 2), value: Array("\($0)".utf8)) }) {
+        for result in await producer.send(
+            (200..<400).map { ProducerMessage(topic: topic, partition: Int32($0 % 2), value: Array("\($0)".utf8)) })
+        {
             _ = try result.get()
         }
         let whilePaused = await collect(consumer, count: 200, timeout: .seconds(4))
@@ -144,7 +158,9 @@ struct ClientTests {
         let afterResume = await collect(consumer, count: 100, timeout: .seconds(30))
         #expect(afterResume.count == 100)
         #expect(afterResume.allSatisfy { $0.partition == 1 })
-        #expect(Set((first + whilePaused + afterResume).map { String(decoding: $0.value ?? [], as: UTF8.self) }).count == 400)
+        #expect(
+            Set((first + whilePaused + afterResume).map { String(decoding: $0.value ?? [], as: UTF8.self) }).count
+                == 400)
         try await consumer.close()
         producer.close(timeout: .seconds(5))
     }
@@ -159,8 +175,10 @@ struct ClientTests {
         let stats = Locked<[[UInt8]]>([])
         var config = TestBroker.consumerConfig(TestBroker.unique("g"))
         config.statisticsInterval = .milliseconds(200)
-        let consumer = try KafkaConsumer(configuration: config, observer: KafkaClientObserver(
-            logger: TestBroker.logger, onStatistics: { json in stats.withLock { $0.append(json) } }))
+        let consumer = try KafkaConsumer(
+            configuration: config,
+            observer: KafkaClientObserver(
+                logger: TestBroker.logger, onStatistics: { json in stats.withLock { $0.append(json) } }))
         try consumer.subscribe([topic])
         let records = await collect(consumer, count: 10, timeout: .seconds(30))
         #expect(records.count == 10)

@@ -9,12 +9,15 @@ import VigilKafkaTesting
 struct GroupTests {
     private func produce(_ topic: String, _ range: Range<Int>) async throws {
         let producer = try TestBroker.producer()
-        let results = await producer.send(range.map { ProducerMessage(topic: topic, key: Array("k\($0)".utf8), value: Array("\($0)".utf8)) })
+        let results = await producer.send(
+            range.map { ProducerMessage(topic: topic, key: Array("k\($0)".utf8), value: Array("\($0)".utf8)) })
         #expect(results.allSatisfy { (try? $0.get()) != nil })
         producer.close(timeout: .seconds(10))
     }
 
-    private func number(_ record: ConsumerRecord) -> Int { Int(String(decoding: record.value ?? [], as: UTF8.self)) ?? -1 }
+    private func number(_ record: ConsumerRecord) -> Int {
+        Int(String(decoding: record.value ?? [], as: UTF8.self)) ?? -1
+    }
 
     @Test("a group commits, restarts and resumes with no gap and no re-read")
     func commitRestartResume() async throws {
@@ -40,15 +43,17 @@ struct GroupTests {
         let rest = await collect(second, count: 4_000 - 1_200, timeout: .seconds(30), store: true)
         try await second.close()
 
-        let firstSet = Set(processed.map(number)), secondSet = Set(rest.map(number))
+        let firstSet = Set(processed.map(number))
+        let secondSet = Set(rest.map(number))
         #expect(firstSet.count == 1_200)
         #expect(firstSet.isDisjoint(with: secondSet), "re-read \(firstSet.intersection(secondSet).count) records")
         #expect(firstSet.union(secondSet).count == 4_000, "gap of \(4_000 - firstSet.union(secondSet).count) records")
         #expect(rest.count == 2_800)
     }
 
-    @Test("two members split partitions; a leave and a join lose nothing",
-          arguments: [AssignmentStrategy.range, .cooperativeSticky], [false, true])
+    @Test(
+        "two members split partitions; a leave and a join lose nothing",
+        arguments: [AssignmentStrategy.range, .cooperativeSticky], [false, true])
     func rebalanceLosesNothing(strategy: AssignmentStrategy, stalls: Bool) async throws {
         let topic = TestBroker.unique("rebalance")
         let group = TestBroker.unique("g")
@@ -56,7 +61,7 @@ struct GroupTests {
         let total = 20_000
         try await produce(topic, 0..<total / 2)
 
-        let processed = Locked<[Int: Int]>([:]) // number → times processed
+        let processed = Locked<[Int: Int]>([:])  // number → times processed
         let assignments = Locked<[String: Set<Int32>]>([:])
         var config = TestBroker.consumerConfig(group)
         config.assignmentStrategy = strategy

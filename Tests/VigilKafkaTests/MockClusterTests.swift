@@ -1,8 +1,9 @@
 import Foundation
 import Synchronization
 import Testing
-@testable import VigilKafka
 import VigilKafkaTesting
+
+@testable import VigilKafka
 
 /// Failure handling against librdkafka's in-process mock cluster: a real broker cannot be taken
 /// down or made to return chosen errors on demand, the mock can.
@@ -13,17 +14,21 @@ struct MockClusterTests {
         let cluster = try MockCluster(brokers: 3)
         try cluster.createTopic("events", partitions: 3)
         let producer = try TestBroker.producer(cluster.bootstrapServers)
-        let messages = (0..<1_000).map { ProducerMessage(topic: "events", key: Array("k\($0)".utf8), value: Array("v\($0)".utf8)) }
+        let messages = (0..<1_000).map {
+            ProducerMessage(topic: "events", key: Array("k\($0)".utf8), value: Array("v\($0)".utf8))
+        }
         let results = await producer.send(messages)
         #expect(results.allSatisfy { (try? $0.get()) != nil })
         producer.close(timeout: .seconds(5))
 
-        let consumer = try KafkaConsumer(configuration: TestBroker.consumerConfig("g", bootstrap: cluster.bootstrapServers),
-                                         observer: TestBroker.observer)
+        let consumer = try KafkaConsumer(
+            configuration: TestBroker.consumerConfig("g", bootstrap: cluster.bootstrapServers),
+            observer: TestBroker.observer)
         try consumer.subscribe(["events"])
         let records = await collect(consumer, count: 1_000, timeout: .seconds(30))
         try await consumer.close()
-        #expect(Set(records.map { String(decoding: $0.value ?? [], as: UTF8.self) }) == Set((0..<1_000).map { "v\($0)" }))
+        #expect(
+            Set(records.map { String(decoding: $0.value ?? [], as: UTF8.self) }) == Set((0..<1_000).map { "v\($0)" }))
     }
 
     @Test("all brokers down: delivery fails with _MSG_TIMED_OUT within the message timeout")
@@ -78,8 +83,9 @@ struct MockClusterTests {
         producer.close(timeout: .seconds(5))
 
         // Idempotence: the retries did not write duplicates.
-        let consumer = try KafkaConsumer(configuration: TestBroker.consumerConfig("check", bootstrap: cluster.bootstrapServers),
-                                         observer: TestBroker.observer)
+        let consumer = try KafkaConsumer(
+            configuration: TestBroker.consumerConfig("check", bootstrap: cluster.bootstrapServers),
+            observer: TestBroker.observer)
         try consumer.subscribe(["events"])
         let records = await collect(consumer, count: 11, timeout: .seconds(20))
         try await consumer.close()
@@ -94,8 +100,9 @@ struct MockClusterTests {
         _ = await producer.send((0..<10).map { ProducerMessage(topic: "events", value: Array("m\($0)".utf8)) })
         producer.close(timeout: .seconds(5))
 
-        let consumer = try KafkaConsumer(configuration: TestBroker.consumerConfig("g", bootstrap: cluster.bootstrapServers),
-                                         observer: TestBroker.observer)
+        let consumer = try KafkaConsumer(
+            configuration: TestBroker.consumerConfig("g", bootstrap: cluster.bootstrapServers),
+            observer: TestBroker.observer)
         try consumer.subscribe(["events"])
         let records = await collect(consumer, count: 10, timeout: .seconds(20))
         #expect(records.count == 10)
@@ -122,8 +129,9 @@ struct MockClusterTests {
         let producer = try TestBroker.producer(cluster.bootstrapServers)
         _ = await producer.send((0..<10).map { ProducerMessage(topic: "events", value: Array("m\($0)".utf8)) })
         producer.close(timeout: .seconds(5))
-        let consumer = try KafkaConsumer(configuration: TestBroker.consumerConfig("g", bootstrap: cluster.bootstrapServers),
-                                         observer: TestBroker.observer)
+        let consumer = try KafkaConsumer(
+            configuration: TestBroker.consumerConfig("g", bootstrap: cluster.bootstrapServers),
+            observer: TestBroker.observer)
         try consumer.subscribe(["events"])
         let records = await collect(consumer, count: 10, timeout: .seconds(20), store: true)
         #expect(records.count == 10)
@@ -143,8 +151,10 @@ struct MockClusterTests {
         let seen = Locked<[KafkaError]>([])
         var config = ProducerConfiguration(bootstrapServers: cluster.bootstrapServers)
         config.linger = .milliseconds(1)
-        let producer = try KafkaProducer(configuration: config, observer: KafkaClientObserver(
-            logger: TestBroker.logger, onError: { error in seen.withLock { $0.append(error) } }))
+        let producer = try KafkaProducer(
+            configuration: config,
+            observer: KafkaClientObserver(
+                logger: TestBroker.logger, onError: { error in seen.withLock { $0.append(error) } }))
         _ = try await producer.send(ProducerMessage(topic: "events", value: Array("ok".utf8)))
         producer.triggerFatalErrorForTesting("test")
         // The error callback runs on librdkafka's thread; give it a moment.

@@ -28,8 +28,9 @@ struct RoundTripTests {
         #expect(failures == 0)
         #expect(producer.close(timeout: .seconds(10)) == 0)
 
-        let consumer = try KafkaConsumer(configuration: TestBroker.consumerConfig(TestBroker.unique("g")),
-                                         observer: TestBroker.observer)
+        let consumer = try KafkaConsumer(
+            configuration: TestBroker.consumerConfig(TestBroker.unique("g")),
+            observer: TestBroker.observer)
         try consumer.subscribe([topic])
         let records = await collect(consumer, count: total, timeout: .seconds(60))
         try await consumer.close()
@@ -40,7 +41,10 @@ struct RoundTripTests {
         var mismatches = 0
         for record in records {
             let key = String(decoding: record.key ?? [], as: UTF8.self)
-            guard let i = Int(key.dropFirst()) else { Issue.record("bad key \(key)"); continue }
+            guard let i = Int(key.dropFirst()) else {
+                Issue.record("bad key \(key)")
+                continue
+            }
             seen.insert(i)
             if Array(record.value ?? []) != payload(i) { mismatches += 1 }
             if let last = lastOffset[record.partition] { #expect(record.offset > last) }

@@ -9,7 +9,9 @@ struct JSONLogHandlerTests {
     @Test("one object per line: time, level, logger, message, source, then metadata sorted by key")
     func format() throws {
         let lines = Mutex<[String]>([])
-        var handler = JSONLogHandler(label: "vigil.test") { bytes in lines.withLock { $0.append(String(decoding: bytes, as: UTF8.self)) } }
+        var handler = JSONLogHandler(label: "vigil.test") { bytes in
+            lines.withLock { $0.append(String(decoding: bytes, as: UTF8.self)) }
+        }
         handler.metadata = ["partition": "3", "topic": "raw-logs"]
         var logger = Logger(label: "vigil.test") { _ in handler }
         logger.logLevel = .info
@@ -24,9 +26,15 @@ struct JSONLogHandlerTests {
         #expect(object["logger"] == "vigil.test")
         #expect(object["msg"] == "offset commit failed: \"timed out\"\nretrying")
         #expect(object["attempt"] == "2" && object["partition"] == "3" && object["topic"] == "other")
-        #expect(object["ts"].flatMap { ISO8601DateFormatter().date(from: $0.replacingOccurrences(of: #"\.\d+"#, with: "", options: .regularExpression)) } != nil)
+        #expect(
+            object["ts"].flatMap {
+                ISO8601DateFormatter().date(
+                    from: $0.replacingOccurrences(of: #"\.\d+"#, with: "", options: .regularExpression))
+            } != nil)
         #expect(line.hasPrefix("{\"ts\":"))
-        let keys = ["\"ts\"", "\"level\"", "\"logger\"", "\"msg\"", "\"source\"", "\"attempt\"", "\"partition\"", "\"topic\""]
+        let keys = [
+            "\"ts\"", "\"level\"", "\"logger\"", "\"msg\"", "\"source\"", "\"attempt\"", "\"partition\"", "\"topic\"",
+        ]
         let positions = keys.compactMap { line.range(of: $0)?.lowerBound }
         #expect(positions.count == keys.count && positions == positions.sorted())
     }

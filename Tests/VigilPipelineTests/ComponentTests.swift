@@ -1,9 +1,10 @@
 import Foundation
 import Logging
 import Testing
-import VigilKafkaTesting
 import VigilDetection
 import VigilKafka
+import VigilKafkaTesting
+
 @testable import VigilPipeline
 
 @Suite("Offset tracking")
@@ -13,14 +14,14 @@ struct OffsetTrackerTests {
         var tracker = OffsetTracker()
         _ = tracker.start(first: 0, last: 9)
         _ = tracker.start(first: 10, last: 19)
-        _ = tracker.start(first: 25, last: 30) // a gap (compaction, transaction markers)
+        _ = tracker.start(first: 25, last: 30)  // a gap (compaction, transaction markers)
         #expect(tracker.finish(first: 10) == nil)
         #expect(tracker.committable == nil)
         #expect(tracker.finish(first: 25) == nil)
         #expect(tracker.finish(first: 0) == 31)
         #expect(tracker.committable == 31)
         #expect(tracker.unfinished == 0)
-        #expect(tracker.finish(first: 999) == nil) // unknown range: ignored
+        #expect(tracker.finish(first: 999) == nil)  // unknown range: ignored
     }
 
     @Test("long runs stay compact")
@@ -51,7 +52,7 @@ struct InFlightGateTests {
         #expect(admitted.value)
         #expect(gate.events == 5)
         gate.release(events: 5, bytes: 100)
-        await gate.acquire(events: 50, bytes: 5_000) // larger than the cap, nothing in flight
+        await gate.acquire(events: 50, bytes: 5_000)  // larger than the cap, nothing in flight
         #expect(gate.events == 50)
     }
 }
@@ -70,7 +71,7 @@ struct StateStoreTests {
         try store.save(tp, nextOffset: 200, state: Array("bb".utf8))
         try store.save(tp, nextOffset: 300, state: Array("ccc".utf8))
         try store.save(tp, nextOffset: 400, state: Array("dddd".utf8))
-        #expect(store.offsets(tp) == [200, 300, 400]) // only the newest three are kept
+        #expect(store.offsets(tp) == [200, 300, 400])  // only the newest three are kept
         #expect(store.latest(tp, atOrBefore: 350, logger: logger).map { $0.0 } == 300)
         #expect(store.latest(tp, atOrBefore: 400, logger: logger)?.1 == Array("dddd".utf8))
         #expect(store.latest(tp, atOrBefore: 150, logger: logger) == nil)
@@ -104,18 +105,21 @@ struct StateStoreTests {
 @Suite("Stream messages")
 struct StreamMessageTests {
     static func record() -> ConsumerRecord {
-        ConsumerRecord(topic: "raw-logs", partition: 3, offset: 41, timestamp: 1_000, key: ArraySlice(Array("k".utf8)),
-                       value: ArraySlice(Array("not a log".utf8)), headers: [KafkaHeader(name: "origin", string: "x")])
+        ConsumerRecord(
+            topic: "raw-logs", partition: 3, offset: 41, timestamp: 1_000, key: ArraySlice(Array("k".utf8)),
+            value: ArraySlice(Array("not a log".utf8)), headers: [KafkaHeader(name: "origin", string: "x")])
     }
 
     @Test("dead letters keep key, value and headers and add Kafka Connect's error headers")
     func deadLetter() {
-        let message = StreamMessages.deadLetter(Self.record(), topic: "raw-logs.dlq",
-                                                errors: [RecordError(index: 0, line: 1, reason: "no timestamp")])
+        let message = StreamMessages.deadLetter(
+            Self.record(), topic: "raw-logs.dlq",
+            errors: [RecordError(index: 0, line: 1, reason: "no timestamp")])
         #expect(message.topic == "raw-logs.dlq")
         #expect(message.key == Array("k".utf8))
         #expect(message.value == Array("not a log".utf8))
-        let headers = Dictionary(message.headers.map { ($0.name, $0.stringValue ?? "") }, uniquingKeysWith: { a, _ in a })
+        let headers = Dictionary(
+            message.headers.map { ($0.name, $0.stringValue ?? "") }, uniquingKeysWith: { a, _ in a })
         #expect(headers["origin"] == "x")
         #expect(headers["__connect.errors.topic"] == "raw-logs")
         #expect(headers["__connect.errors.partition"] == "3")
@@ -129,13 +133,16 @@ struct StreamMessageTests {
         var engine = DetectionEngine()
         var found: [Anomaly] = []
         for i in 0..<8 {
-            var e = LogEvent(timestamp: 1_000_000 + Int64(i), kind: .authFailure, outcome: .failure, user: "bob", sourceIP: "10.0.0.1")
+            var e = LogEvent(
+                timestamp: 1_000_000 + Int64(i), kind: .authFailure, outcome: .failure, user: "bob",
+                sourceIP: "10.0.0.1")
             e.isAttempt = true
             found += engine.process(e)
         }
         let message = StreamMessages.anomaly(found[0], topic: "security-anomalies", source: Self.record())
         #expect(message.key == Array("source_ip_user:bob@10.0.0.1".utf8))
-        let headers = Dictionary(message.headers.map { ($0.name, $0.stringValue ?? "") }, uniquingKeysWith: { a, _ in a })
+        let headers = Dictionary(
+            message.headers.map { ($0.name, $0.stringValue ?? "") }, uniquingKeysWith: { a, _ in a })
         #expect(headers["vigil.schema_version"] == "1.0")
         #expect(headers["vigil.detector"] == "brute_force")
         #expect(headers["vigil.severity"] == "high")

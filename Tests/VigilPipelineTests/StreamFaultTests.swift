@@ -3,10 +3,11 @@ import Logging
 import Testing
 import VigilDetection
 import VigilKafka
-@testable import VigilPipeline
-import VigilSimulation
 import VigilKafkaTesting
+import VigilSimulation
 import VigilTesting
+
+@testable import VigilPipeline
 
 /// The pipeline in-process against librdkafka's mock cluster, which can take brokers down and
 /// inject request errors on demand (a real broker cannot).
@@ -58,8 +59,11 @@ struct StreamFaultTests {
 
     /// Loads `data` into "in": what the engine expects from it, a state directory, and
     /// settings for a pipeline over it.
-    func load(_ data: StreamHarness.Input, into cluster: MockCluster) async throws
-        -> (expected: [String: (partition: Int32, offset: Int64)], dir: String, settings: StreamConfiguration) {
+    func load(
+        _ data: StreamHarness.Input, into cluster: MockCluster
+    ) async throws
+        -> (expected: [String: (partition: Int32, offset: Int64)], dir: String, settings: StreamConfiguration)
+    {
         let expected = StreamHarness.expected(data)
         try await StreamHarness.produce(data, topic: "in", bootstrap: cluster.bootstrapServers)
         let dir = StreamHarness.temporaryDirectory()
@@ -67,34 +71,43 @@ struct StreamFaultTests {
     }
 
     /// What "out" holds against `expected`.
-    func outputDifference(_ cluster: MockCluster, _ expected: [String: (partition: Int32, offset: Int64)]) async throws
-        -> (missing: Set<String>, unexpected: Set<String>) {
-        let output = try await StreamHarness.readAnomalyIDs(topic: "out", partitions: 2, bootstrap: cluster.bootstrapServers)
+    func outputDifference(
+        _ cluster: MockCluster, _ expected: [String: (partition: Int32, offset: Int64)]
+    ) async throws
+        -> (missing: Set<String>, unexpected: Set<String>)
+    {
+        let output = try await StreamHarness.readAnomalyIDs(
+            topic: "out", partitions: 2, bootstrap: cluster.bootstrapServers)
         return StreamHarness.difference(expected: expected, found: output)
     }
 
     static var logger: Logger {
         var logger = Logger(label: "vigil.test.faults")
-        logger.logLevel = ProcessInfo.processInfo.environment["VIGIL_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+        logger.logLevel =
+            ProcessInfo.processInfo.environment["VIGIL_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         return logger
     }
 
     @Test("brokers down and back, produce errors injected: every anomaly arrives, nothing is lost")
     func brokerDownAndBack() async throws {
         let cluster = try MockCluster(brokers: 3)
-        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] { try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1) }
+        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] {
+            try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1)
+        }
         let data = input()
         let (expected, dir, settings) = try await load(data, into: cluster)
         let pipeline = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
         let running = Task { await pipeline.runToCompletion() }
         try await Task.sleep(for: .seconds(4))
         // Produce errors the producer retries, then every broker down for a while.
-        cluster.pushRequestErrors(.produce, [.notLeaderForPartition, .requestTimedOut, .notEnoughReplicas, .notLeaderForPartition])
+        cluster.pushRequestErrors(
+            .produce, [.notLeaderForPartition, .requestTimedOut, .notEnoughReplicas, .notLeaderForPartition])
         for id in 1...3 { try cluster.setBrokerDown(Int32(id)) }
         try await Task.sleep(for: .seconds(5))
         for id in 1...3 { try cluster.setBrokerUp(Int32(id)) }
-        let done = try await StreamHarness.waitUntilCommitted(group: settings.groupID, topic: "in", input: data, timeout: .seconds(120),
-                                                              bootstrap: cluster.bootstrapServers)
+        let done = try await StreamHarness.waitUntilCommitted(
+            group: settings.groupID, topic: "in", input: data, timeout: .seconds(120),
+            bootstrap: cluster.bootstrapServers)
         #expect(done)
         pipeline.stop()
         let report = await running.value
@@ -114,7 +127,7 @@ struct StreamFaultTests {
         settings.maxInFlightEvents = 2_000
         settings.batchSize = 200
         try cluster.setGroupCoordinator(settings.groupID, brokerID: 1)
-        try cluster.setBrokerDown(2) // the output is unreachable from the start
+        try cluster.setBrokerDown(2)  // the output is unreachable from the start
         let pipeline = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
         let running = Task { await pipeline.runToCompletion() }
         try await Task.sleep(for: .seconds(3))
@@ -131,18 +144,22 @@ struct StreamFaultTests {
         #expect(peakInFlight <= settings.maxInFlightEvents + settings.batchSize, "in flight \(peakInFlight)")
         #expect(peakRSS - baseline < 100, "RSS grew from \(baseline) to \(peakRSS) MiB while the output was down")
         // Nothing is committed while nothing is published.
-        let committed = try await StreamHarness.committed(group: settings.groupID, topic: "in", partitions: 2, bootstrap: cluster.bootstrapServers)
+        let committed = try await StreamHarness.committed(
+            group: settings.groupID, topic: "in", partitions: 2, bootstrap: cluster.bootstrapServers)
         #expect(committed.values.allSatisfy { $0 <= Int64(settings.maxInFlightEvents) || $0 < 0 })
         try cluster.setBrokerUp(2)
-        let done = try await StreamHarness.waitUntilCommitted(group: settings.groupID, topic: "in", input: data, timeout: .seconds(180),
-                                                              bootstrap: cluster.bootstrapServers)
+        let done = try await StreamHarness.waitUntilCommitted(
+            group: settings.groupID, topic: "in", input: data, timeout: .seconds(180),
+            bootstrap: cluster.bootstrapServers)
         #expect(done)
         pipeline.stop()
         let report = await running.value
         #expect(report.clean, "\(report)")
         let (lost, _) = try await outputDifference(cluster, expected)
         #expect(lost.isEmpty, "\(lost.count) of \(expected.count) anomalies lost")
-        print("output-unavailable test: \(data.records.count) records, peak in flight \(peakInFlight) (cap \(settings.maxInFlightEvents)), RSS \(Int(baseline)) → \(Int(peakRSS)) MiB, \(expected.count) anomalies, lost \(lost.count)")
+        print(
+            "output-unavailable test: \(data.records.count) records, peak in flight \(peakInFlight) (cap \(settings.maxInFlightEvents)), RSS \(Int(baseline)) → \(Int(peakRSS)) MiB, \(expected.count) anomalies, lost \(lost.count)"
+        )
         try? FileManager.default.removeItem(atPath: dir)
     }
 
@@ -173,8 +190,9 @@ struct StreamFaultTests {
         try cluster.setBrokerUp(2)
         let second = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
         let again = Task { await second.runToCompletion() }
-        let done = try await StreamHarness.waitUntilCommitted(group: settings.groupID, topic: "in", input: data, timeout: .seconds(120),
-                                                              bootstrap: cluster.bootstrapServers)
+        let done = try await StreamHarness.waitUntilCommitted(
+            group: settings.groupID, topic: "in", input: data, timeout: .seconds(120),
+            bootstrap: cluster.bootstrapServers)
         #expect(done)
         second.stop()
         #expect((await again.value).clean)
@@ -184,25 +202,31 @@ struct StreamFaultTests {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    @Test("a dead letter too large for the producer goes out cut, with a header saying so; the partition does not stall")
+    @Test(
+        "a dead letter too large for the producer goes out cut, with a header saying so; the partition does not stall")
     func oversizedDeadLetter() async throws {
         let cluster = try MockCluster(brokers: 1)
-        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] { try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1) }
-        let huge = Array("{\"user\":\"".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 200_000) // unterminated JSON
+        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] {
+            try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1)
+        }
+        let huge = Array("{\"user\":\"".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 200_000)  // unterminated JSON
         let data = StreamHarness.input(partitions: 2, generator: generator(), malformed: [huge])
         let (expected, dir, loaded) = try await load(data, into: cluster)
         var settings = loaded
         settings.producerProperties["message.max.bytes"] = "100000"
         let pipeline = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
         let running = Task { await pipeline.runToCompletion() }
-        let done = try await StreamHarness.waitUntilCommitted(group: settings.groupID, topic: "in", input: data, timeout: .seconds(60),
-                                                              bootstrap: cluster.bootstrapServers)
+        let done = try await StreamHarness.waitUntilCommitted(
+            group: settings.groupID, topic: "in", input: data, timeout: .seconds(60),
+            bootstrap: cluster.bootstrapServers)
         #expect(done, "the partition with the oversized record stalled")
         pipeline.stop()
         #expect((await running.value).clean)
 
-        let consumer = try KafkaConsumer(configuration: ConsumerConfiguration(bootstrapServers: cluster.bootstrapServers, groupID: StreamHarness.unique("r")),
-                                         observer: KafkaClientObserver(logger: Self.logger))
+        let consumer = try KafkaConsumer(
+            configuration: ConsumerConfiguration(
+                bootstrapServers: cluster.bootstrapServers, groupID: StreamHarness.unique("r")),
+            observer: KafkaClientObserver(logger: Self.logger))
         try consumer.assign([TopicPartitionOffset("dlq", 0, offset: -2)])
         var dead: [ConsumerRecord] = []
         while let batch = await consumer.nextBatch(timeout: .seconds(3)) { dead += Array(batch) }

@@ -21,25 +21,33 @@ struct StreamSettingsTests {
         var settings = StreamSettings()
         let loader = StreamSettings.loader
         try loader.apply(file: file, to: &settings)
-        try loader.apply(environment: ["VIGIL_GROUP_ID": "from-env", "VIGIL_BATCH_SIZE": "200", "MODEL_DIR": "/m",
-                                                     "VIGIL_CONSUMER_PROPERTIES": "fetch.min.bytes=1,session.timeout.ms=7000"], to: &settings)
+        try loader.apply(
+            environment: [
+                "VIGIL_GROUP_ID": "from-env", "VIGIL_BATCH_SIZE": "200", "MODEL_DIR": "/m",
+                "VIGIL_CONSUMER_PROPERTIES": "fetch.min.bytes=1,session.timeout.ms=7000",
+            ], to: &settings)
         try loader.apply(flag: "batch_size", "300", to: &settings)
         #expect(settings.stream.brokers == "file:9092")
         #expect(settings.stream.groupID == "from-env")
         #expect(settings.stream.batchSize == 300)
         #expect(settings.stream.stateDirectory == nil)
         #expect(settings.model.directory == "/m")
-        #expect(settings.stream.consumerProperties == ["session.timeout.ms": "7000", "sasl.password": "secret", "fetch.min.bytes": "1"])
+        #expect(
+            settings.stream.consumerProperties == [
+                "session.timeout.ms": "7000", "sasl.password": "secret", "fetch.min.bytes": "1",
+            ])
         #expect(settings.yaml.contains("sasl.password: \"****\""))
         #expect(!settings.yaml.contains("secret"))
     }
 
-    @Test("bad values name their source, line and key", arguments: [
-        ("batch_size: lots\n", "line 1", "batch_size"),
-        ("metrics_port: 70000\n", "line 1", "out of range"),
-        ("group_id: g\nlog_format: xml\n", "line 2", "expected text or json"),
-        ("groupid: g\n", "line 1", "unknown key"),
-    ])
+    @Test(
+        "bad values name their source, line and key",
+        arguments: [
+            ("batch_size: lots\n", "line 1", "batch_size"),
+            ("metrics_port: 70000\n", "line 1", "out of range"),
+            ("group_id: g\nlog_format: xml\n", "line 2", "expected text or json"),
+            ("groupid: g\n", "line 1", "unknown key"),
+        ])
     func fileErrors(yaml: String, location: String, message: String) throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-\(UUID().uuidString).yml").path
         defer { try? FileManager.default.removeItem(atPath: file) }
@@ -60,7 +68,6 @@ struct StreamSettingsTests {
         }
     }
 }
-
 
 @Suite("Settings table")
 struct SettingsTableTests {
@@ -99,8 +106,7 @@ struct SettingsTableTests {
     @Test("the README's configuration table lists every setting with its default")
     func readme() throws {
         let readme = try RepositoryFiles.text("README.md")
-        let section = try #require(readme.range(of: "### Configuration").map { readme[$0.upperBound...] })
-        let table = section.prefix { $0 != "#" }
+        let table = try #require(RepositoryFiles.section("### Configuration", of: readme))
         for setting in StreamSettings.table where setting.kind == .scalar {
             let row = table.split(separator: "\n").first { $0.hasPrefix("| `\(setting.key)`") }
             #expect(row != nil, "README misses \(setting.key)")

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VigilDetection
 @testable import VigilSimulation
 
@@ -42,13 +43,16 @@ struct GeneratorTests {
 
     @Test("an anomaly naming an attack's entity within its time counts for the attack's detector; others do not")
     func scoring() {
-        let attack = InjectedAttack(kind: .bruteForce, entities: ["203.0.113.9"], start: 1_000_000, end: 2_000_000,
-                                    description: "test")
-        var event = LogEvent(timestamp: 1_500_000, kind: .authFailure, outcome: .failure, user: "root", sourceIP: "203.0.113.9")
+        let attack = InjectedAttack(
+            kind: .bruteForce, entities: ["203.0.113.9"], start: 1_000_000, end: 2_000_000,
+            description: "test")
+        var event = LogEvent(
+            timestamp: 1_500_000, kind: .authFailure, outcome: .failure, user: "root", sourceIP: "203.0.113.9")
         event.isAttempt = true
-        let hit = Anomaly(id: "vgl-1", detector: .bruteForce, severity: .high, score: 1, entity: Entity(.sourceIP, "203.0.113.9"),
-                          user: "root", sourceIP: "203.0.113.9", host: nil, eventTime: 1_500_000, summary: "s", evidence: [],
-                          mitre: nil, event: event)
+        let hit = Anomaly(
+            id: "vgl-1", detector: .bruteForce, severity: .high, score: 1, entity: Entity(.sourceIP, "203.0.113.9"),
+            user: "root", sourceIP: "203.0.113.9", host: nil, eventTime: 1_500_000, summary: "s", evidence: [],
+            mitre: nil, event: event)
         var late = hit
         late.id = "vgl-2"
         late.eventTime = 2_000_000 + 3_600_000

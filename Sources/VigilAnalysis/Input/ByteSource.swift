@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
-private let systemRead = Glibc.read
+    import Glibc
+    private let systemRead = Glibc.read
 #elseif canImport(Darwin)
-import Darwin
-private let systemRead = Darwin.read
+    import Darwin
+    private let systemRead = Darwin.read
 #endif
 
 /// Why an input could not be read (or not read to its end), in words.
@@ -55,7 +55,9 @@ public final class FileSource: ByteSource {
         self.path = path
         var status = stat()
         if stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR {
-            throw InputError(input: path, reason: "is a directory (give its files, or the directory to a command that reads folders)")
+            throw InputError(
+                input: path, reason: "is a directory (give its files, or the directory to a command that reads folders)"
+            )
         }
         descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw InputError(input: path, reason: Self.lastError()) }

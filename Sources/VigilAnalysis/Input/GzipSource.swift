@@ -58,7 +58,12 @@ public final class GzipSource: ByteSource {
                 // The compressed input ended: complete only at the end of a member.
                 finished = true
                 if !memberEnded {
-                    fail(InputError(input: name, reason: "gzip stream is truncated: it ends after \(compressedBytes) compressed bytes, inside a member"))
+                    fail(
+                        InputError(
+                            input: name,
+                            reason:
+                                "gzip stream is truncated: it ends after \(compressedBytes) compressed bytes, inside a member"
+                        ))
                 }
                 break
             }
@@ -66,12 +71,18 @@ public final class GzipSource: ByteSource {
                 // More input after a member: another member (concatenated gzip), or garbage.
                 if input.count - inputOffset < 2, try !refill(keepingUnconsumed: true), input.count - inputOffset < 2 {
                     finished = true
-                    fail(InputError(input: name, reason: "unexpected data after the gzip stream at compressed byte \(compressedBytes)"))
+                    fail(
+                        InputError(
+                            input: name,
+                            reason: "unexpected data after the gzip stream at compressed byte \(compressedBytes)"))
                     break
                 }
                 guard input[inputOffset] == 0x1F, input[inputOffset + 1] == 0x8B else {
                     finished = true
-                    fail(InputError(input: name, reason: "unexpected data after the gzip stream at compressed byte \(compressedBytes)"))
+                    fail(
+                        InputError(
+                            input: name,
+                            reason: "unexpected data after the gzip stream at compressed byte \(compressedBytes)"))
                     break
                 }
                 inflateReset(stream)
@@ -86,7 +97,9 @@ public final class GzipSource: ByteSource {
             default:
                 finished = true
                 let message = stream.pointee.msg.map { String(cString: $0) } ?? "zlib error \(status)"
-                fail(InputError(input: name, reason: "gzip data is corrupt at compressed byte \(compressedBytes): \(message)"))
+                fail(
+                    InputError(
+                        input: name, reason: "gzip data is corrupt at compressed byte \(compressedBytes): \(message)"))
             }
             if finished { break }
         }

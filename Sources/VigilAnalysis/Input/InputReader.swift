@@ -171,7 +171,9 @@ public struct RecordReader {
         if let records {
             finished = true
             for (index, record) in records.enumerated() {
-                record.withUnsafeBufferPointer { body(.record(RawRecord(bytes: $0, kind: .line, index: index, line: index + 1))) }
+                record.withUnsafeBufferPointer {
+                    body(.record(RawRecord(bytes: $0, kind: .line, index: index, line: index + 1)))
+                }
             }
             return !records.isEmpty
         }

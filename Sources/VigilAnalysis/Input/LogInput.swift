@@ -65,7 +65,9 @@ public enum InputFiles {
                 if item.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
                 let full = (path as NSString).appendingPathComponent(item)
                 var entryIsDirectory: ObjCBool = false
-                if FileManager.default.fileExists(atPath: full, isDirectory: &entryIsDirectory), !entryIsDirectory.boolValue {
+                if FileManager.default.fileExists(atPath: full, isDirectory: &entryIsDirectory),
+                    !entryIsDirectory.boolValue
+                {
                     found.append(full)
                 }
             }

@@ -11,27 +11,37 @@ extension DetectionEngine {
         let technique: MITRE = event.kind == .sudo ? .sudo : .elevation
         if event.outcome == .failure {
             guard !suppressed(.privilegedAccount, entity, at: event.timestamp) else { return }
-            found.append(anomaly(
-                .privilegedAccount, event, entity: entity, severity: .medium, score: 0.6,
-                summary: "\(user) was refused \(how) to \(target)\(event.repeatCount > 1 ? " (\(event.repeatCount) attempts)" : "")",
-                evidence: [("reason", .string("\(how)_refused")), ("target_user", .string(target)),
-                           ("attempts", .int(event.repeatCount)),
-                           ("command", event.command.map(EvidenceValue.string) ?? .null)],
-                mitre: technique))
+            found.append(
+                anomaly(
+                    .privilegedAccount, event, entity: entity, severity: .medium, score: 0.6,
+                    summary:
+                        "\(user) was refused \(how) to \(target)\(event.repeatCount > 1 ? " (\(event.repeatCount) attempts)" : "")",
+                    evidence: [
+                        ("reason", .string("\(how)_refused")), ("target_user", .string(target)),
+                        ("attempts", .int(event.repeatCount)),
+                        ("command", event.command.map(EvidenceValue.string) ?? .null),
+                    ],
+                    mitre: technique))
             return
         }
         // Without a model, wait for a baseline of activity before calling anyone's escalation new.
         guard model != nil || statistics.events > config.rareEvent.minHistory else { return }
-        let before = Int(model?.users[userKey]?.escalations ?? 0)
+        let before =
+            Int(model?.users[userKey]?.escalations ?? 0)
             + Int(state.profiles.peek(userKey)?.profile.escalations ?? 0)
         guard before < rule.minEscalations else { return }
         guard !suppressed(.privilegedAccount, entity, at: event.timestamp) else { return }
-        found.append(anomaly(
-            .privilegedAccount, event, entity: entity, severity: .high, score: 0.75,
-            summary: "\(user) became \(target) with \(how) for the first time (\(before) earlier escalations in the profile)\(event.command.map { ": \($0)" } ?? "")",
-            evidence: [("reason", .string("unusual_escalation")), ("method", .string(how)), ("target_user", .string(target)),
-                       ("earlier_escalations", .int(before)),
-                       ("command", event.command.map(EvidenceValue.string) ?? .null)],
-            mitre: technique))
+        found.append(
+            anomaly(
+                .privilegedAccount, event, entity: entity, severity: .high, score: 0.75,
+                summary:
+                    "\(user) became \(target) with \(how) for the first time (\(before) earlier escalations in the profile)\(event.command.map { ": \($0)" } ?? "")",
+                evidence: [
+                    ("reason", .string("unusual_escalation")), ("method", .string(how)),
+                    ("target_user", .string(target)),
+                    ("earlier_escalations", .int(before)),
+                    ("command", event.command.map(EvidenceValue.string) ?? .null),
+                ],
+                mitre: technique))
     }
 }

@@ -22,8 +22,10 @@ extension DetectionEngine {
 
     /// Adds a failure at `time` to `key`'s window in `windows`; returns the failures in the
     /// window ending at `time` and the earliest of them.
-    static func addFailure(_ key: UInt64, in windows: inout LRUMap<TimeWindow>, at time: Int64, weight: Int,
-                           cutoff: Int64, windowMs: Int64, threshold: Int) -> (count: Int, first: Int64?) {
+    static func addFailure(
+        _ key: UInt64, in windows: inout LRUMap<TimeWindow>, at time: Int64, weight: Int,
+        cutoff: Int64, windowMs: Int64, threshold: Int
+    ) -> (count: Int, first: Int64?) {
         windows.update(key, time: time, make: TimeWindow.init) { window -> (Int, Int64?) in
             window.expire(before: cutoff)
             window.add(time, weight: weight, cap: max(64, threshold * 4))
@@ -31,42 +33,56 @@ extension DetectionEngine {
         }
     }
 
-    mutating func bruteForce(_ event: LogEvent, _ pair: FailedPair, weight: Int, into found: inout [Anomaly],
-                             _ observation: inout Observation) {
+    mutating func bruteForce(
+        _ event: LogEvent, _ pair: FailedPair, weight: Int, into found: inout [Anomaly],
+        _ observation: inout Observation
+    ) {
         let rule = config.bruteForce
-        let (count, first) = Self.addFailure(StableHash.combine(pair.sourceKey, pair.userKey), in: &state.pairFailures,
-                                             at: event.timestamp, weight: weight, cutoff: cutoff(window: rule.windowMs),
-                                             windowMs: rule.windowMs, threshold: rule.failures)
+        let (count, first) = Self.addFailure(
+            StableHash.combine(pair.sourceKey, pair.userKey), in: &state.pairFailures,
+            at: event.timestamp, weight: weight, cutoff: cutoff(window: rule.windowMs),
+            windowMs: rule.windowMs, threshold: rule.failures)
         observation.pairFailures = count
         guard rule.enabled, count >= rule.failures else { return }
         let entity = Entity(.sourceIPUser, "\(pair.user)@\(pair.source)")
         guard !suppressed(.bruteForce, entity, at: event.timestamp) else { return }
-        found.append(anomaly(
-            .bruteForce, event, entity: entity, severity: .high, score: excess(count, rule.failures),
-            summary: "\(count) failed logins for \(pair.user) from \(pair.source) within \(seconds(rule.windowMs)) (threshold \(rule.failures))",
-            evidence: [("failures", .int(count)), ("window_seconds", .int(Int(rule.windowMs / 1000))),
-                       ("threshold", .int(rule.failures)), ("first_seen", first.map(EvidenceValue.time) ?? .null),
-                       ("last_seen", .time(event.timestamp))],
-            mitre: .passwordGuessing))
+        found.append(
+            anomaly(
+                .bruteForce, event, entity: entity, severity: .high, score: excess(count, rule.failures),
+                summary:
+                    "\(count) failed logins for \(pair.user) from \(pair.source) within \(seconds(rule.windowMs)) (threshold \(rule.failures))",
+                evidence: [
+                    ("failures", .int(count)), ("window_seconds", .int(Int(rule.windowMs / 1000))),
+                    ("threshold", .int(rule.failures)), ("first_seen", first.map(EvidenceValue.time) ?? .null),
+                    ("last_seen", .time(event.timestamp)),
+                ],
+                mitre: .passwordGuessing))
     }
 
-    mutating func privilegedFailures(_ event: LogEvent, _ pair: FailedPair, weight: Int, into found: inout [Anomaly],
-                                     _ observation: inout Observation) {
+    mutating func privilegedFailures(
+        _ event: LogEvent, _ pair: FailedPair, weight: Int, into found: inout [Anomaly],
+        _ observation: inout Observation
+    ) {
         let rule = config.privileged
-        let (count, first) = Self.addFailure(pair.sourceKey, in: &state.privilegedFailures, at: event.timestamp,
-                                             weight: weight, cutoff: cutoff(window: rule.windowMs),
-                                             windowMs: rule.windowMs, threshold: rule.failures)
+        let (count, first) = Self.addFailure(
+            pair.sourceKey, in: &state.privilegedFailures, at: event.timestamp,
+            weight: weight, cutoff: cutoff(window: rule.windowMs),
+            windowMs: rule.windowMs, threshold: rule.failures)
         observation.privilegedFailures = count
         guard rule.enabled, count >= rule.failures else { return }
         let entity = Entity(.sourceIP, pair.source)
         guard !suppressed(.privilegedAccount, entity, at: event.timestamp) else { return }
-        found.append(anomaly(
-            .privilegedAccount, event, entity: entity, severity: .high, score: excess(count, rule.failures),
-            summary: "\(count) failed logins to privileged account \(pair.user) from \(pair.source) within \(seconds(rule.windowMs)) (threshold \(rule.failures))",
-            evidence: [("reason", .string("privileged_failures")), ("failures", .int(count)),
-                       ("window_seconds", .int(Int(rule.windowMs / 1000))), ("threshold", .int(rule.failures)),
-                       ("account", .string(pair.user)), ("first_seen", first.map(EvidenceValue.time) ?? .null),
-                       ("last_seen", .time(event.timestamp))],
-            mitre: .passwordGuessing))
+        found.append(
+            anomaly(
+                .privilegedAccount, event, entity: entity, severity: .high, score: excess(count, rule.failures),
+                summary:
+                    "\(count) failed logins to privileged account \(pair.user) from \(pair.source) within \(seconds(rule.windowMs)) (threshold \(rule.failures))",
+                evidence: [
+                    ("reason", .string("privileged_failures")), ("failures", .int(count)),
+                    ("window_seconds", .int(Int(rule.windowMs / 1000))), ("threshold", .int(rule.failures)),
+                    ("account", .string(pair.user)), ("first_seen", first.map(EvidenceValue.time) ?? .null),
+                    ("last_seen", .time(event.timestamp)),
+                ],
+                mitre: .passwordGuessing))
     }
 }

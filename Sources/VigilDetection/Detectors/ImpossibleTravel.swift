@@ -14,19 +14,24 @@ extension DetectionEngine {
         guard rule.enabled, let last, last.time <= time else { return }
         let distance = Geography.distanceKm((last.lat, last.lon), (here.lat, here.lon))
         guard distance >= rule.minDistanceKm else { return }
-        let hours = max(Double(time - last.time) / 3_600_000, 1.0 / 60) // a minute at least
+        let hours = max(Double(time - last.time) / 3_600_000, 1.0 / 60)  // a minute at least
         let speed = distance / hours
         guard speed > rule.maxSpeedKmh else { return }
         let entity = Entity(.user, user)
         guard !suppressed(.impossibleTravel, entity, at: time) else { return }
         let minutes = Int((Double(time - last.time) / 60_000).rounded())
-        found.append(anomaly(
-            .impossibleTravel, event, entity: entity, severity: .high,
-            score: min(1, 0.6 + 0.4 * (1 - rule.maxSpeedKmh / speed)),
-            summary: "\(user) seen in \(label) \(minutes) minutes after \(last.label): \(Int(distance)) km apart, \(Int(speed)) km/h (limit \(Int(rule.maxSpeedKmh)) km/h)",
-            evidence: [("from", .string(last.label)), ("to", .string(label)), ("distance_km", .int(Int(distance))),
-                       ("minutes", .int(minutes)), ("speed_kmh", .int(Int(speed))), ("limit_kmh", .int(Int(rule.maxSpeedKmh))),
-                       ("previous_seen", .time(last.time)), ("precise", .bool(here.precise && last.precise))],
-            mitre: .validAccounts))
+        found.append(
+            anomaly(
+                .impossibleTravel, event, entity: entity, severity: .high,
+                score: min(1, 0.6 + 0.4 * (1 - rule.maxSpeedKmh / speed)),
+                summary:
+                    "\(user) seen in \(label) \(minutes) minutes after \(last.label): \(Int(distance)) km apart, \(Int(speed)) km/h (limit \(Int(rule.maxSpeedKmh)) km/h)",
+                evidence: [
+                    ("from", .string(last.label)), ("to", .string(label)), ("distance_km", .int(Int(distance))),
+                    ("minutes", .int(minutes)), ("speed_kmh", .int(Int(speed))),
+                    ("limit_kmh", .int(Int(rule.maxSpeedKmh))),
+                    ("previous_seen", .time(last.time)), ("precise", .bool(here.precise && last.precise)),
+                ],
+                mitre: .validAccounts))
     }
 }

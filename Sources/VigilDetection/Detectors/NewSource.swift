@@ -14,13 +14,20 @@ extension DetectionEngine {
         let prefixKnown = trained?.prefixes.contains(prefix) == true || online?.prefixes.contains(prefix) == true
         if rule.samePrefixIsKnown && prefixKnown { return }
         let entity = Entity(.user, user)
-        guard !suppressed(.newSource, entity, at: event.timestamp, key: StableHash.combine(userKey, sourceKey)) else { return }
+        guard !suppressed(.newSource, entity, at: event.timestamp, key: StableHash.combine(userKey, sourceKey)) else {
+            return
+        }
         let privileged = privilegedKeys.contains(userKey)
-        found.append(anomaly(
-            .newSource, event, entity: entity, severity: privileged ? .high : .medium, score: privileged ? 0.8 : 0.6,
-            summary: "\(user) logged in from \(source), an address\(prefixKnown ? "" : " and network") never seen for this user in \(history) earlier logins",
-            evidence: [("source", .string(source)), ("known_address", .bool(false)), ("known_network", .bool(prefixKnown)),
-                       ("earlier_logins", .int(history)), ("min_history", .int(rule.minHistory))],
-            mitre: .validAccounts))
+        found.append(
+            anomaly(
+                .newSource, event, entity: entity, severity: privileged ? .high : .medium,
+                score: privileged ? 0.8 : 0.6,
+                summary:
+                    "\(user) logged in from \(source), an address\(prefixKnown ? "" : " and network") never seen for this user in \(history) earlier logins",
+                evidence: [
+                    ("source", .string(source)), ("known_address", .bool(false)), ("known_network", .bool(prefixKnown)),
+                    ("earlier_logins", .int(history)), ("min_history", .int(rule.minHistory)),
+                ],
+                mitre: .validAccounts))
     }
 }

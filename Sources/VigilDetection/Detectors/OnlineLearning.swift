@@ -12,7 +12,8 @@ extension DetectionEngine {
         guard let userKey else { return }
         let activity = isActivity(event)
         let success = event.isSuccessfulLogin
-        let escalated = (event.kind == .sudo || event.kind == .su) && event.outcome == .success
+        let escalated =
+            (event.kind == .sudo || event.kind == .su) && event.outcome == .success
             && config.privileged.accounts.contains(event.targetUser ?? (event.kind == .sudo ? "root" : ""))
         guard activity || success || escalated else { return }
         let hour = UTC.hour(event.timestamp)

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Unusual combinations of per-event features, scored by the model's isolation forest.
@@ -19,8 +19,9 @@ extension DetectionEngine {
                 let near = (trained?.activity(near: hour) ?? 0) + (online?.activity(near: hour) ?? 0)
                 features[0] = Float(1 - min(1, Double(near) / Double(activity) / 0.1))
             }
-            features[4] = scaled(state.userFailures.peek(userKey)?
-                .count(endingAt: time, length: config.credentialStuffing.windowMs) ?? 0, 100)
+            features[4] = scaled(
+                state.userFailures.peek(userKey)?
+                    .count(endingAt: time, length: config.credentialStuffing.windowMs) ?? 0, 100)
             let successes = Int(trained?.successes ?? 0) + Int(online?.successes ?? 0)
             if successes >= config.newSource.minHistory, let sourceKey {
                 let known = trained?.sources.contains(sourceKey) == true || online?.sources.contains(sourceKey) == true
@@ -31,10 +32,12 @@ extension DetectionEngine {
         }
         features[1] = event.outcome == .failure ? 1 : 0
         if let sourceKey {
-            features[2] = scaled(state.sourceFailures.peek(sourceKey)?
-                .count(endingAt: time, length: config.bruteForce.windowMs) ?? 0, 100)
-            features[3] = scaled(state.sourceUsers.peek(sourceKey)?
-                .count(endingAt: time, length: config.passwordSpraying.windowMs) ?? 0, 50)
+            features[2] = scaled(
+                state.sourceFailures.peek(sourceKey)?
+                    .count(endingAt: time, length: config.bruteForce.windowMs) ?? 0, 100)
+            features[3] = scaled(
+                state.sourceUsers.peek(sourceKey)?
+                    .count(endingAt: time, length: config.passwordSpraying.windowMs) ?? 0, 50)
         }
         let key = EntityKey.template(event.template)
         let seen = Double(model?.templates[key] ?? 0) + Double(state.templateCounts.peek(key) ?? 0)
@@ -57,12 +60,16 @@ extension DetectionEngine {
         let values = (0..<FeatureVector.count).map {
             (FeatureVector.names[$0], EvidenceValue.double(rounded(Double(features[$0]))))
         }
-        found.append(anomaly(
-            .outlier, event, entity: entity, severity: score >= 0.8 ? .high : .medium, score: rounded(score),
-            summary: "Unusual combination for \(key) (isolation-forest score \(rounded(score)), threshold \(rounded(config.outlier.threshold)))"
-                + (unusual.isEmpty ? "" : ": \(unusual.joined(separator: ", ")) above training's 99th percentile"),
-            evidence: [("forest_score", .double(rounded(score))), ("threshold", .double(config.outlier.threshold)),
-                       ("unusual_features", .strings(unusual)), ("features", .object(values))],
-            mitre: nil))
+        found.append(
+            anomaly(
+                .outlier, event, entity: entity, severity: score >= 0.8 ? .high : .medium, score: rounded(score),
+                summary:
+                    "Unusual combination for \(key) (isolation-forest score \(rounded(score)), threshold \(rounded(config.outlier.threshold)))"
+                    + (unusual.isEmpty ? "" : ": \(unusual.joined(separator: ", ")) above training's 99th percentile"),
+                evidence: [
+                    ("forest_score", .double(rounded(score))), ("threshold", .double(config.outlier.threshold)),
+                    ("unusual_features", .strings(unusual)), ("features", .object(values)),
+                ],
+                mitre: nil))
     }
 }

@@ -14,14 +14,17 @@ extension DetectionEngine {
         // A template is news once a day at most.
         guard !suppressed(.rareEvent, entity, at: event.timestamp, period: 86_400_000) else { return }
         let source = event.service.map { " from \($0)" } ?? ""
-        found.append(anomaly(
-            .rareEvent, event, entity: entity, severity: seen == 0 ? .medium : .low,
-            score: seen == 0 ? 0.7 : min(1, 0.4 + 0.3 * (1 - share / rule.maxShare)),
-            summary: seen == 0
-                ? "Never-seen kind of message\(source) (0 of \(total) earlier events): \(event.template)"
-                : "Rare kind of message\(source) (\(seen) of \(total) earlier events): \(event.template)",
-            evidence: [("template", .string(event.template)), ("seen_before", .int(Int(seen))),
-                       ("events_before", .int(Int(total))), ("threshold_share", .double(rule.maxShare))],
-            mitre: event.service == "sshd" ? .ssh : nil))
+        found.append(
+            anomaly(
+                .rareEvent, event, entity: entity, severity: seen == 0 ? .medium : .low,
+                score: seen == 0 ? 0.7 : min(1, 0.4 + 0.3 * (1 - share / rule.maxShare)),
+                summary: seen == 0
+                    ? "Never-seen kind of message\(source) (0 of \(total) earlier events): \(event.template)"
+                    : "Rare kind of message\(source) (\(seen) of \(total) earlier events): \(event.template)",
+                evidence: [
+                    ("template", .string(event.template)), ("seen_before", .int(Int(seen))),
+                    ("events_before", .int(Int(total))), ("threshold_share", .double(rule.maxShare)),
+                ],
+                mitre: event.service == "sshd" ? .ssh : nil))
     }
 }

@@ -25,9 +25,12 @@ public struct DetectionEngine: Sendable {
         self.model = model
         state = EngineState(capacity: config.maxEntities)
         privilegedKeys = Set(config.privileged.accounts.map(EntityKey.user))
-        longestWindow = [config.bruteForce.windowMs, config.passwordSpraying.windowMs, config.credentialStuffing.windowMs,
-                         config.successAfterFailures.windowMs, config.accountEnumeration.windowMs,
-                         config.privileged.windowMs].max() ?? 0
+        longestWindow =
+            [
+                config.bruteForce.windowMs, config.passwordSpraying.windowMs, config.credentialStuffing.windowMs,
+                config.successAfterFailures.windowMs, config.accountEnumeration.windowMs,
+                config.privileged.windowMs,
+            ].max() ?? 0
     }
 
     /// Swaps the model (and the thresholds it calibrates) while keeping all state: a model
@@ -46,14 +49,18 @@ public struct DetectionEngine: Sendable {
         var effective = config
         if let thresholds = model?.thresholds {
             effective.bruteForce.failures = max(config.bruteForce.failures, thresholds.bruteForceFailures)
-            effective.passwordSpraying.distinctUsers = max(config.passwordSpraying.distinctUsers, thresholds.sprayingUsers)
-            effective.credentialStuffing.distinctSources = max(config.credentialStuffing.distinctSources,
-                                                               thresholds.stuffingSources)
-            effective.accountEnumeration.distinctUnknownUsers = max(config.accountEnumeration.distinctUnknownUsers,
-                                                                    thresholds.enumerationUsers)
+            effective.passwordSpraying.distinctUsers = max(
+                config.passwordSpraying.distinctUsers, thresholds.sprayingUsers)
+            effective.credentialStuffing.distinctSources = max(
+                config.credentialStuffing.distinctSources,
+                thresholds.stuffingSources)
+            effective.accountEnumeration.distinctUnknownUsers = max(
+                config.accountEnumeration.distinctUnknownUsers,
+                thresholds.enumerationUsers)
             effective.privileged.failures = max(config.privileged.failures, thresholds.privilegedFailures)
-            effective.successAfterFailures.failures = max(config.successAfterFailures.failures,
-                                                          thresholds.successAfterFailures)
+            effective.successAfterFailures.failures = max(
+                config.successAfterFailures.failures,
+                thresholds.successAfterFailures)
             effective.unusualHour.maxShare = min(config.unusualHour.maxShare, thresholds.unusualHourMaxShare)
             effective.volumeSpike.k = max(config.volumeSpike.k, thresholds.volumeK)
             effective.outlier.threshold = max(config.outlier.threshold, thresholds.outlierThreshold)
@@ -67,7 +74,9 @@ public struct DetectionEngine: Sendable {
         return process(event, observing: &observation, collectFeatures: false)
     }
 
-    mutating func process(_ event: LogEvent, observing observation: inout Observation, collectFeatures: Bool) -> [Anomaly] {
+    mutating func process(
+        _ event: LogEvent, observing observation: inout Observation, collectFeatures: Bool
+    ) -> [Anomaly] {
         statistics.events += 1
         let time = event.timestamp
         if time > state.watermark { state.watermark = time }
@@ -110,8 +119,9 @@ public struct DetectionEngine: Sendable {
         }
         rareEvent(event, into: &found)
         if !late {
-            volume(event, userKey: userKey, sourceKey: sourceKey, weight: weight, collect: collectFeatures,
-                   into: &found, &observation)
+            volume(
+                event, userKey: userKey, sourceKey: sourceKey, weight: weight, collect: collectFeatures,
+                into: &found, &observation)
         }
         if event.isAttempt && (collectFeatures || model?.forest.isEmpty == false) {
             let features = featureVector(event, userKey: userKey, sourceKey: sourceKey)
@@ -151,11 +161,15 @@ public struct DetectionEngine: Sendable {
 
     /// True (and counted) when `detector` reported `entity` less than the suppression period ago;
     /// otherwise starts a new period and returns false.
-    mutating func suppressed(_ detector: DetectorKind, _ entity: Entity, at time: Int64, key: UInt64? = nil,
-                             period: Int64? = nil) -> Bool {
-        let suppressionKey = StableHash.combine(StableHash.hash(detector.rawValue), key ?? StableHash.hash(entity.value))
+    mutating func suppressed(
+        _ detector: DetectorKind, _ entity: Entity, at time: Int64, key: UInt64? = nil,
+        period: Int64? = nil
+    ) -> Bool {
+        let suppressionKey = StableHash.combine(
+            StableHash.hash(detector.rawValue), key ?? StableHash.hash(entity.value))
         let until = time + (period ?? config.suppressionMs)
-        let wasQuiet = state.suppressedUntil.update(suppressionKey, time: time, make: { Int64.min }) { current -> Bool in
+        let wasQuiet = state.suppressedUntil.update(suppressionKey, time: time, make: { Int64.min }) {
+            current -> Bool in
             if current > time { return true }
             current = until
             return false
@@ -164,12 +178,15 @@ public struct DetectionEngine: Sendable {
         return wasQuiet
     }
 
-    func anomaly(_ detector: DetectorKind, _ event: LogEvent, entity: Entity, severity: Severity, score: Double,
-                 summary: String, evidence: [(String, EvidenceValue)], mitre: MITRE?) -> Anomaly {
-        Anomaly(id: Anomaly.makeID(detector: detector, entity: entity, fingerprint: event.fingerprint), detector: detector,
-                severity: severity, score: rounded(score), entity: entity, user: event.user, sourceIP: event.sourceIP,
-                host: event.host, eventTime: event.timestamp, summary: summary, evidence: evidence, mitre: mitre,
-                event: event)
+    func anomaly(
+        _ detector: DetectorKind, _ event: LogEvent, entity: Entity, severity: Severity, score: Double,
+        summary: String, evidence: [(String, EvidenceValue)], mitre: MITRE?
+    ) -> Anomaly {
+        Anomaly(
+            id: Anomaly.makeID(detector: detector, entity: entity, fingerprint: event.fingerprint), detector: detector,
+            severity: severity, score: rounded(score), entity: entity, user: event.user, sourceIP: event.sourceIP,
+            host: event.host, eventTime: event.timestamp, summary: summary, evidence: evidence, mitre: mitre,
+            event: event)
     }
 }
 

@@ -26,7 +26,10 @@ public enum Severity: String, Sendable, Hashable, CaseIterable, Comparable {
 /// What an anomaly is about.
 public struct Entity: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable {
-        case user, sourceIP = "source_ip", sourceIPUser = "source_ip_user", host, template
+        case user
+        case sourceIP = "source_ip"
+        case sourceIPUser = "source_ip_user"
+        case host, template
     }
     public var kind: Kind
     public var value: String
@@ -43,14 +46,20 @@ public struct MITRE: Sendable, Hashable {
     public var techniqueID: String
     public var technique: String
 
-    static let passwordGuessing = MITRE(tactic: "Credential Access", techniqueID: "T1110.001", technique: "Brute Force: Password Guessing")
-    static let passwordSpraying = MITRE(tactic: "Credential Access", techniqueID: "T1110.003", technique: "Brute Force: Password Spraying")
-    static let credentialStuffing = MITRE(tactic: "Credential Access", techniqueID: "T1110.004", technique: "Brute Force: Credential Stuffing")
+    static let passwordGuessing = MITRE(
+        tactic: "Credential Access", techniqueID: "T1110.001", technique: "Brute Force: Password Guessing")
+    static let passwordSpraying = MITRE(
+        tactic: "Credential Access", techniqueID: "T1110.003", technique: "Brute Force: Password Spraying")
+    static let credentialStuffing = MITRE(
+        tactic: "Credential Access", techniqueID: "T1110.004", technique: "Brute Force: Credential Stuffing")
     static let bruteForce = MITRE(tactic: "Credential Access", techniqueID: "T1110", technique: "Brute Force")
     static let validAccounts = MITRE(tactic: "Initial Access", techniqueID: "T1078", technique: "Valid Accounts")
     static let accountDiscovery = MITRE(tactic: "Discovery", techniqueID: "T1087", technique: "Account Discovery")
-    static let sudo = MITRE(tactic: "Privilege Escalation", techniqueID: "T1548.003", technique: "Abuse Elevation Control Mechanism: Sudo and Sudo Caching")
-    static let elevation = MITRE(tactic: "Privilege Escalation", techniqueID: "T1548", technique: "Abuse Elevation Control Mechanism")
+    static let sudo = MITRE(
+        tactic: "Privilege Escalation", techniqueID: "T1548.003",
+        technique: "Abuse Elevation Control Mechanism: Sudo and Sudo Caching")
+    static let elevation = MITRE(
+        tactic: "Privilege Escalation", techniqueID: "T1548", technique: "Abuse Elevation Control Mechanism")
     static let ssh = MITRE(tactic: "Lateral Movement", techniqueID: "T1021.004", technique: "Remote Services: SSH")
 }
 
@@ -67,13 +76,14 @@ public indirect enum EvidenceValue: Sendable, Hashable {
 
     public static func == (lhs: EvidenceValue, rhs: EvidenceValue) -> Bool {
         switch (lhs, rhs) {
-        case let (.int(a), .int(b)): a == b
-        case let (.double(a), .double(b)): a == b
-        case let (.string(a), .string(b)): a == b
-        case let (.bool(a), .bool(b)): a == b
-        case let (.time(a), .time(b)): a == b
-        case let (.strings(a), .strings(b)): a == b
-        case let (.object(a), .object(b)): a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case (.int(let a), .int(let b)): a == b
+        case (.double(let a), .double(let b)): a == b
+        case (.string(let a), .string(let b)): a == b
+        case (.bool(let a), .bool(let b)): a == b
+        case (.time(let a), .time(let b)): a == b
+        case (.strings(let a), .strings(let b)): a == b
+        case (.object(let a), .object(let b)):
+            a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         case (.null, .null): true
         default: false
         }
@@ -114,7 +124,8 @@ public struct Anomaly: Sendable, Hashable {
 
     public static func == (lhs: Anomaly, rhs: Anomaly) -> Bool {
         lhs.id == rhs.id && lhs.detector == rhs.detector && lhs.severity == rhs.severity && lhs.score == rhs.score
-            && lhs.entity == rhs.entity && lhs.summary == rhs.summary && EvidenceValue.object(lhs.evidence) == .object(rhs.evidence)
+            && lhs.entity == rhs.entity && lhs.summary == rhs.summary
+            && EvidenceValue.object(lhs.evidence) == .object(rhs.evidence)
             && lhs.event == rhs.event && lhs.mitre == rhs.mitre
     }
 

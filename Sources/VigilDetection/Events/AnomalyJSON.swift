@@ -13,7 +13,8 @@ public enum AnomalyJSON {
         w.field("id", a.id)
         w.field("detector", a.detector.rawValue)
         w.field("severity", a.severity.rawValue)
-        w.key("score"); w.double(a.score)
+        w.key("score")
+        w.double(a.score)
         w.key("entity")
         w.objectValue { w in
             w.field("type", a.entity.kind.rawValue)

@@ -77,8 +77,10 @@ public struct LogEvent: Sendable, Hashable {
     /// A stable fingerprint of the source record, the basis of deterministic anomaly ids.
     public var fingerprint: UInt64 = 0
 
-    public init(timestamp: Int64, kind: EventKind, outcome: Outcome = .unknown, user: String? = nil,
-                sourceIP: String? = nil, message: String? = nil, template: String = "") {
+    public init(
+        timestamp: Int64, kind: EventKind, outcome: Outcome = .unknown, user: String? = nil,
+        sourceIP: String? = nil, message: String? = nil, template: String = ""
+    ) {
         self.timestamp = timestamp
         self.kind = kind
         self.outcome = outcome
@@ -109,9 +111,17 @@ extension LogEvent {
         Self.limit(&command, Self.maxTextBytes)
         if template.utf8.count > Self.maxTextBytes { template = Self.truncated(template, Self.maxTextBytes) }
         let n = Self.maxFieldBytes
-        Self.limit(&user, n); Self.limit(&sourceIP, n); Self.limit(&host, n); Self.limit(&service, n)
-        Self.limit(&destinationIP, n); Self.limit(&country, n); Self.limit(&userAgent, n); Self.limit(&sessionID, n)
-        Self.limit(&targetUser, n); Self.limit(&authMethod, n); Self.limit(&action, n)
+        Self.limit(&user, n)
+        Self.limit(&sourceIP, n)
+        Self.limit(&host, n)
+        Self.limit(&service, n)
+        Self.limit(&destinationIP, n)
+        Self.limit(&country, n)
+        Self.limit(&userAgent, n)
+        Self.limit(&sessionID, n)
+        Self.limit(&targetUser, n)
+        Self.limit(&authMethod, n)
+        Self.limit(&action, n)
     }
 
     private static func limit(_ value: inout String?, _ maxBytes: Int) {

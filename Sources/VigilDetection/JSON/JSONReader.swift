@@ -60,7 +60,9 @@ public struct JSONReader: ~Copyable {
         }
     }
 
-    private mutating func readValue(depth: Int, _ visit: (UnsafeBufferPointer<UInt8>, JSONScalar) -> Void) throws(JSONSyntaxError) {
+    private mutating func readValue(
+        depth: Int, _ visit: (UnsafeBufferPointer<UInt8>, JSONScalar) -> Void
+    ) throws(JSONSyntaxError) {
         guard depth < Self.maxDepth else { throw error("nesting deeper than \(Self.maxDepth)") }
         skipWhitespace()
         guard i < p.count else { throw error("unexpected end of input") }
@@ -68,12 +70,16 @@ public struct JSONReader: ~Copyable {
         case UInt8(ascii: "{"):
             i += 1
             skipWhitespace()
-            if i < p.count, p[i] == UInt8(ascii: "}") { i += 1; return }
+            if i < p.count, p[i] == UInt8(ascii: "}") {
+                i += 1
+                return
+            }
             let base = path.count
             while true {
                 skipWhitespace()
                 guard i < p.count, p[i] == UInt8(ascii: "\"") else {
-                    throw i < p.count ? error("expected a key string, found \(describe(p[i]))") : error("unterminated object")
+                    throw i < p.count
+                        ? error("expected a key string, found \(describe(p[i]))") : error("unterminated object")
                 }
                 if base > 0 { path.append(UInt8(ascii: ".")) }
                 try Self.appendString(p, &i, to: &path)
@@ -84,20 +90,29 @@ public struct JSONReader: ~Copyable {
                 path.removeSubrange(base...)
                 skipWhitespace()
                 guard i < p.count else { throw error("unterminated object") }
-                if p[i] == UInt8(ascii: ",") { i += 1; continue }
-                if p[i] == UInt8(ascii: "}") { i += 1; return }
+                if p[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                if p[i] == UInt8(ascii: "}") {
+                    i += 1
+                    return
+                }
                 throw error("expected ',' or '}', found \(describe(p[i]))")
             }
         case UInt8(ascii: "["):
             i += 1
             skipWhitespace()
-            if i < p.count, p[i] == UInt8(ascii: "]") { i += 1; return }
+            if i < p.count, p[i] == UInt8(ascii: "]") {
+                i += 1
+                return
+            }
             var numbers: [(Int, Int)] = []
             var onlyNumbers = true
             while true {
                 skipWhitespace()
                 let start = i
-                if i < p.count, (p[i] == UInt8(ascii: "-") || (p[i] >= 48 && p[i] <= 57)) {
+                if i < p.count, p[i] == UInt8(ascii: "-") || (p[i] >= 48 && p[i] <= 57) {
                     try skipNumber()
                     numbers.append((start, i - start))
                 } else {
@@ -106,8 +121,14 @@ public struct JSONReader: ~Copyable {
                 }
                 skipWhitespace()
                 guard i < p.count else { throw error("unterminated array") }
-                if p[i] == UInt8(ascii: ",") { i += 1; continue }
-                if p[i] == UInt8(ascii: "]") { i += 1; break }
+                if p[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                if p[i] == UInt8(ascii: "]") {
+                    i += 1
+                    break
+                }
                 throw error("expected ',' or ']', found \(describe(p[i]))")
             }
             if onlyNumbers && numbers.count == 2 {
@@ -176,7 +197,9 @@ public struct JSONReader: ~Copyable {
     ///
     /// Scans eight bytes at a time: a word with no quote, backslash, control or non-ASCII byte
     /// is skipped whole (the common case for log fields).
-    private static func readStringDirect(_ p: UnsafeBufferPointer<UInt8>, _ i: inout Int) throws(JSONSyntaxError) -> UnsafeBufferPointer<UInt8>? {
+    private static func readStringDirect(
+        _ p: UnsafeBufferPointer<UInt8>, _ i: inout Int
+    ) throws(JSONSyntaxError) -> UnsafeBufferPointer<UInt8>? {
         let start = i + 1
         var j = start
         var ascii = true
@@ -213,8 +236,10 @@ public struct JSONReader: ~Copyable {
     /// True when the word holds a quote, a backslash, a control byte or a non-ASCII byte.
     @inline(__always)
     private static func needsAttention(_ x: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        let quote = x ^ (ones &* 0x22), backslash = x ^ (ones &* 0x5C)
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let quote = x ^ (ones &* 0x22)
+        let backslash = x ^ (ones &* 0x5C)
         let zeroQuote = (quote &- ones) & ~quote & highs
         let zeroBackslash = (backslash &- ones) & ~backslash & highs
         let control = (x &- ones &* 0x20) & ~x & highs
@@ -234,7 +259,9 @@ public struct JSONReader: ~Copyable {
     }
 
     /// Reads a string (at `"`) and appends its unescaped bytes.
-    private static func appendString(_ p: UnsafeBufferPointer<UInt8>, _ i: inout Int, to out: inout [UInt8]) throws(JSONSyntaxError) {
+    private static func appendString(
+        _ p: UnsafeBufferPointer<UInt8>, _ i: inout Int, to out: inout [UInt8]
+    ) throws(JSONSyntaxError) {
         if let direct = try readStringDirect(p, &i) {
             out.append(contentsOf: direct)
             return
@@ -251,7 +278,10 @@ public struct JSONReader: ~Copyable {
                 return
             }
             if c < 0x20 { throw JSONSyntaxError(offset: i, reason: "control character in string") }
-            if c != UInt8(ascii: "\\") { i += 1; continue }
+            if c != UInt8(ascii: "\\") {
+                i += 1
+                continue
+            }
             let run = UnsafeBufferPointer(rebasing: p[runStart..<i])
             if !Self.isASCII(run) { try validateUTF8(run, at: runStart) }
             out.append(contentsOf: run)
@@ -272,10 +302,14 @@ public struct JSONReader: ~Copyable {
                 var scalar = try hex4(p, &i)
                 if (0xD800...0xDBFF).contains(scalar) {
                     // A high surrogate must be followed by an escaped low surrogate.
-                    guard p.count - i >= 6, p[i] == 0x5C, p[i + 1] == UInt8(ascii: "u") else { throw JSONSyntaxError(offset: i, reason: "unpaired surrogate") }
+                    guard p.count - i >= 6, p[i] == 0x5C, p[i + 1] == UInt8(ascii: "u") else {
+                        throw JSONSyntaxError(offset: i, reason: "unpaired surrogate")
+                    }
                     i += 2
                     let low = try hex4(p, &i)
-                    guard (0xDC00...0xDFFF).contains(low) else { throw JSONSyntaxError(offset: i, reason: "invalid low surrogate") }
+                    guard (0xDC00...0xDFFF).contains(low) else {
+                        throw JSONSyntaxError(offset: i, reason: "invalid low surrogate")
+                    }
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                 } else if (0xDC00...0xDFFF).contains(scalar) {
                     throw JSONSyntaxError(offset: i, reason: "unpaired surrogate")
@@ -336,12 +370,18 @@ func parseDouble(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
     var value: Int64 = 0
     var negative = false
     var k = 0
-    if bytes[0] == UInt8(ascii: "-") { negative = true; k = 1 }
+    if bytes[0] == UInt8(ascii: "-") {
+        negative = true
+        k = 1
+    }
     guard k < bytes.count else { return nil }
     var integer = true
     while k < bytes.count {
         let c = bytes[k]
-        guard c >= 48 && c <= 57, value < 100_000_000_000_000_000 else { integer = false; break }
+        guard c >= 48 && c <= 57, value < 100_000_000_000_000_000 else {
+            integer = false
+            break
+        }
         value = value * 10 + Int64(c - 48)
         k += 1
     }

@@ -8,42 +8,66 @@ extension DetectionModel {
         w.bytes(Self.magic)
         w.u32(Self.formatVersion)
         // Info
-        w.u64(UInt64(info.events)); w.u64(UInt64(info.errors)); w.i64(info.firstEvent); w.i64(info.lastEvent)
-        w.f64(info.targetFalsePositiveRate); w.u64(info.seed)
+        w.u64(UInt64(info.events))
+        w.u64(UInt64(info.errors))
+        w.i64(info.firstEvent)
+        w.i64(info.lastEvent)
+        w.f64(info.targetFalsePositiveRate)
+        w.u64(info.seed)
         // Thresholds
         let t = thresholds
-        for v in [t.bruteForceFailures, t.sprayingUsers, t.stuffingSources, t.enumerationUsers, t.privilegedFailures, t.successAfterFailures] {
+        for v in [
+            t.bruteForceFailures, t.sprayingUsers, t.stuffingSources, t.enumerationUsers, t.privilegedFailures,
+            t.successAfterFailures,
+        ] {
             w.u32(UInt32(v))
         }
-        w.f64(t.unusualHourMaxShare); w.f64(t.volumeK); w.f64(t.outlierThreshold)
+        w.f64(t.unusualHourMaxShare)
+        w.f64(t.volumeK)
+        w.f64(t.outlierThreshold)
         // Users
         w.u32(UInt32(users.count))
         for key in users.keys.sorted() {
             guard let p = users[key] else { continue }
             w.u64(key)
             for h in p.hours { w.u32(h) }
-            w.u32(p.activity); w.u32(p.successes); w.u32(p.escalations)
-            w.u32(UInt32(p.sources.count)); for s in p.sources.sorted() { w.u64(s) }
-            w.u32(UInt32(p.prefixes.count)); for s in p.prefixes.sorted() { w.u64(s) }
+            w.u32(p.activity)
+            w.u32(p.successes)
+            w.u32(p.escalations)
+            w.u32(UInt32(p.sources.count))
+            for s in p.sources.sorted() { w.u64(s) }
+            w.u32(UInt32(p.prefixes.count))
+            for s in p.prefixes.sorted() { w.u64(s) }
             w.rate(p.rate)
         }
         // Sources
         w.u32(UInt32(sources.count))
-        for key in sources.keys.sorted() { w.u64(key); w.rate(sources[key] ?? RateBaseline()) }
-        w.rate(populationUserRate); w.rate(populationSourceRate)
+        for key in sources.keys.sorted() {
+            w.u64(key)
+            w.rate(sources[key] ?? RateBaseline())
+        }
+        w.rate(populationUserRate)
+        w.rate(populationSourceRate)
         // Templates
         w.u64(templateTotal)
         w.u32(UInt32(templates.count))
-        for key in templates.keys.sorted() { w.u64(key); w.u32(templates[key] ?? 0) }
+        for key in templates.keys.sorted() {
+            w.u64(key)
+            w.u32(templates[key] ?? 0)
+        }
         // Forest
         w.u32(UInt32(forest.sampleSize))
-        w.u32(UInt32(forest.roots.count)); for r in forest.roots { w.u32(UInt32(bitPattern: r)) }
+        w.u32(UInt32(forest.roots.count))
+        for r in forest.roots { w.u32(UInt32(bitPattern: r)) }
         w.u32(UInt32(forest.feature.count))
         for i in 0..<forest.feature.count {
-            w.u8(UInt8(bitPattern: forest.feature[i])); w.f32(forest.threshold[i])
-            w.u32(UInt32(bitPattern: forest.left[i])); w.u32(UInt32(bitPattern: forest.right[i]))
+            w.u8(UInt8(bitPattern: forest.feature[i]))
+            w.f32(forest.threshold[i])
+            w.u32(UInt32(bitPattern: forest.left[i]))
+            w.u32(UInt32(bitPattern: forest.right[i]))
         }
-        w.u32(UInt32(featureHigh.count)); for f in featureHigh { w.f32(f) }
+        w.u32(UInt32(featureHigh.count))
+        for f in featureHigh { w.f32(f) }
         w.bytes(Array("END.".utf8))
         return w.data
     }
@@ -58,13 +82,22 @@ extension DetectionModel {
             throw .incompatible("format version \(version), this Vigil reads version \(formatVersion)")
         }
         var info = TrainingInfo()
-        info.events = Int(try r.u64()); info.errors = Int(try r.u64())
-        info.firstEvent = try r.i64(); info.lastEvent = try r.i64()
-        info.targetFalsePositiveRate = try r.f64(); info.seed = try r.u64()
+        info.events = Int(try r.u64())
+        info.errors = Int(try r.u64())
+        info.firstEvent = try r.i64()
+        info.lastEvent = try r.i64()
+        info.targetFalsePositiveRate = try r.f64()
+        info.seed = try r.u64()
         var t = CalibratedThresholds(DetectionConfig())
-        t.bruteForceFailures = Int(try r.u32()); t.sprayingUsers = Int(try r.u32()); t.stuffingSources = Int(try r.u32())
-        t.enumerationUsers = Int(try r.u32()); t.privilegedFailures = Int(try r.u32()); t.successAfterFailures = Int(try r.u32())
-        t.unusualHourMaxShare = try r.f64(); t.volumeK = try r.f64(); t.outlierThreshold = try r.f64()
+        t.bruteForceFailures = Int(try r.u32())
+        t.sprayingUsers = Int(try r.u32())
+        t.stuffingSources = Int(try r.u32())
+        t.enumerationUsers = Int(try r.u32())
+        t.privilegedFailures = Int(try r.u32())
+        t.successAfterFailures = Int(try r.u32())
+        t.unusualHourMaxShare = try r.f64()
+        t.volumeK = try r.f64()
+        t.outlierThreshold = try r.f64()
         var users: [UInt64: UserProfile] = [:]
         let userCount = try r.count(max: 50_000_000)
         users.reserveCapacity(userCount)
@@ -72,7 +105,9 @@ extension DetectionModel {
             let key = try r.u64()
             var p = UserProfile()
             for h in 0..<24 { p.hours[h] = try r.u32() }
-            p.activity = try r.u32(); p.successes = try r.u32(); p.escalations = try r.u32()
+            p.activity = try r.u32()
+            p.successes = try r.u32()
+            p.escalations = try r.u32()
             for _ in 0..<(try r.count(max: 1_000_000)) { p.sources.insert(try r.u64()) }
             for _ in 0..<(try r.count(max: 1_000_000)) { p.prefixes.insert(try r.u64()) }
             p.rate = try r.rate()
@@ -82,7 +117,8 @@ extension DetectionModel {
         let sourceCount = try r.count(max: 100_000_000)
         sources.reserveCapacity(sourceCount)
         for _ in 0..<sourceCount { sources[try r.u64()] = try r.rate() }
-        let populationUserRate = try r.rate(), populationSourceRate = try r.rate()
+        let populationUserRate = try r.rate()
+        let populationSourceRate = try r.rate()
         let templateTotal = try r.u64()
         var templates: [UInt64: UInt32] = [:]
         for _ in 0..<(try r.count(max: 100_000_000)) { templates[try r.u64()] = try r.u32() }
@@ -92,23 +128,31 @@ extension DetectionModel {
         for _ in 0..<rootCount { forest.roots.append(Int32(bitPattern: try r.u32())) }
         let nodeCount = try r.count(max: 100_000_000)
         for _ in 0..<nodeCount {
-            forest.feature.append(Int8(bitPattern: try r.u8())); forest.threshold.append(try r.f32())
-            forest.left.append(Int32(bitPattern: try r.u32())); forest.right.append(Int32(bitPattern: try r.u32()))
+            forest.feature.append(Int8(bitPattern: try r.u8()))
+            forest.threshold.append(try r.f32())
+            forest.left.append(Int32(bitPattern: try r.u32()))
+            forest.right.append(Int32(bitPattern: try r.u32()))
         }
         // Every child and root must point inside the node array, features inside the vector.
         for i in 0..<nodeCount where forest.feature[i] >= 0 {
             guard Int(forest.feature[i]) < FeatureVector.count,
-                  (0..<nodeCount).contains(Int(forest.left[i])), (0..<nodeCount).contains(Int(forest.right[i])),
-                  Int(forest.left[i]) > i, Int(forest.right[i]) > i else {
+                (0..<nodeCount).contains(Int(forest.left[i])), (0..<nodeCount).contains(Int(forest.right[i])),
+                Int(forest.left[i]) > i, Int(forest.right[i]) > i
+            else {
                 throw .corrupt("isolation forest node \(i) is malformed")
             }
         }
-        guard forest.roots.allSatisfy({ (0..<nodeCount).contains(Int($0)) }) else { throw .corrupt("isolation forest root out of range") }
+        guard forest.roots.allSatisfy({ (0..<nodeCount).contains(Int($0)) }) else {
+            throw .corrupt("isolation forest root out of range")
+        }
         var featureHigh: [Float] = []
         for _ in 0..<(try r.count(max: 64)) { featureHigh.append(try r.f32()) }
-        guard try r.bytes(4) == Array("END.".utf8), r.atEnd else { throw .corrupt("trailing or missing data at the end") }
-        return DetectionModel(users: users, sources: sources, populationUserRate: populationUserRate,
-                              populationSourceRate: populationSourceRate, templates: templates, templateTotal: templateTotal,
-                              thresholds: t, forest: forest, featureHigh: featureHigh, info: info)
+        guard try r.bytes(4) == Array("END.".utf8), r.atEnd else {
+            throw .corrupt("trailing or missing data at the end")
+        }
+        return DetectionModel(
+            users: users, sources: sources, populationUserRate: populationUserRate,
+            populationSourceRate: populationSourceRate, templates: templates, templateTotal: templateTotal,
+            thresholds: t, forest: forest, featureHigh: featureHigh, info: info)
     }
 }

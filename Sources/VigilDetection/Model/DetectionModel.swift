@@ -61,9 +61,11 @@ public final class DetectionModel: Sendable {
     public let featureHigh: [Float]
     public let info: TrainingInfo
 
-    public init(users: [UInt64: UserProfile], sources: [UInt64: RateBaseline], populationUserRate: RateBaseline,
-                populationSourceRate: RateBaseline, templates: [UInt64: UInt32], templateTotal: UInt64,
-                thresholds: CalibratedThresholds, forest: IsolationForest, featureHigh: [Float], info: TrainingInfo) {
+    public init(
+        users: [UInt64: UserProfile], sources: [UInt64: RateBaseline], populationUserRate: RateBaseline,
+        populationSourceRate: RateBaseline, templates: [UInt64: UInt32], templateTotal: UInt64,
+        thresholds: CalibratedThresholds, forest: IsolationForest, featureHigh: [Float], info: TrainingInfo
+    ) {
         self.users = users
         self.sources = sources
         self.populationUserRate = populationUserRate
@@ -87,7 +89,8 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .corrupt(let reason): "model is corrupt: \(reason)"
         case .incompatible(let reason): "model is incompatible: \(reason)"
-        case .checksumMismatch(let expected, let actual): "model checksum mismatch: manifest says \(expected), file is \(actual)"
+        case .checksumMismatch(let expected, let actual):
+            "model checksum mismatch: manifest says \(expected), file is \(actual)"
         }
     }
 }

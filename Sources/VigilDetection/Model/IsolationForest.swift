@@ -58,7 +58,9 @@ public struct IsolationForest: Sendable, Hashable {
     }
 
     /// Trains on `samples` (rows of features). Deterministic for a given seed.
-    public static func train(_ samples: [FeatureVector], trees: Int = 100, sampleSize: Int = 256, seed: UInt64) -> IsolationForest {
+    public static func train(
+        _ samples: [FeatureVector], trees: Int = 100, sampleSize: Int = 256, seed: UInt64
+    ) -> IsolationForest {
         var forest = IsolationForest()
         guard !samples.isEmpty else { return forest }
         var random = SeededRandom(seed: seed)
@@ -79,10 +81,15 @@ public struct IsolationForest: Sendable, Hashable {
         return forest
     }
 
-    private mutating func build(_ samples: [FeatureVector], _ rows: [Int], depth: Int, limit: Int,
-                                random: inout SeededRandom) -> Int32 {
+    private mutating func build(
+        _ samples: [FeatureVector], _ rows: [Int], depth: Int, limit: Int,
+        random: inout SeededRandom
+    ) -> Int32 {
         let node = Int32(feature.count)
-        feature.append(-1); threshold.append(0); left.append(-1); right.append(-1)
+        feature.append(-1)
+        threshold.append(0)
+        left.append(-1)
+        right.append(-1)
         if depth >= limit || rows.count <= 1 {
             threshold[Int(node)] = Float(Self.c(rows.count))
             return node
@@ -90,8 +97,12 @@ public struct IsolationForest: Sendable, Hashable {
         // Pick a feature that varies among these rows; a leaf if none does.
         var candidates: [(Int, Float, Float)] = []
         for f in 0..<FeatureVector.count {
-            var low = Float.infinity, high = -Float.infinity
-            for r in rows { low = min(low, samples[r][f]); high = max(high, samples[r][f]) }
+            var low = Float.infinity
+            var high = -Float.infinity
+            for r in rows {
+                low = min(low, samples[r][f])
+                high = max(high, samples[r][f])
+            }
             if high > low { candidates.append((f, low, high)) }
         }
         guard !candidates.isEmpty else {
@@ -130,7 +141,7 @@ public struct IsolationForest: Sendable, Hashable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

@@ -86,7 +86,8 @@ enum EntityKey {
         return text.withUTF8 { bytes -> UInt64 in
             if bytes.contains(UInt8(ascii: ":")) {
                 // First four groups of an IPv6 address.
-                var groups = 0, end = 0
+                var groups = 0
+                var end = 0
                 while end < bytes.count, groups < 4 {
                     if bytes[end] == UInt8(ascii: ":") { groups += 1 }
                     end += 1

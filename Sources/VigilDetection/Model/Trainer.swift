@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Training settings.
@@ -67,8 +67,12 @@ public struct Trainer {
         _ = engine.process(event, observing: &o, collectFeatures: true)
         let bucket = event.timestamp.floorDiv(options.config.volumeSpike.bucketMs)
         let weight = max(1, event.repeatCount)
-        if let user = event.user { userRates[EntityKey.user(user), default: RateTracker()].add(bucket: bucket, weight: weight) }
-        if let source = event.sourceIP { sourceRates[EntityKey.source(source), default: RateTracker()].add(bucket: bucket, weight: weight) }
+        if let user = event.user {
+            userRates[EntityKey.user(user), default: RateTracker()].add(bucket: bucket, weight: weight)
+        }
+        if let source = event.sourceIP {
+            sourceRates[EntityKey.source(source), default: RateTracker()].add(bucket: bucket, weight: weight)
+        }
         if event.isFailedAttempt {
             pairFailures.add(o.pairFailures, &random)
             sourceUsers.add(o.sourceDistinctUsers, &random)
@@ -108,11 +112,16 @@ public struct Trainer {
 
         var t = CalibratedThresholds(defaults)
         t.bruteForceFailures = max(defaults.bruteForce.failures, pairFailures.quantile(1 - fpr).map { $0 + 1 } ?? 0)
-        t.sprayingUsers = max(defaults.passwordSpraying.distinctUsers, sourceUsers.quantile(1 - fpr).map { $0 + 1 } ?? 0)
-        t.stuffingSources = max(defaults.credentialStuffing.distinctSources, userSources.quantile(1 - fpr).map { $0 + 1 } ?? 0)
-        t.enumerationUsers = max(defaults.accountEnumeration.distinctUnknownUsers, unknownUsers.quantile(1 - fpr).map { $0 + 1 } ?? 0)
-        t.privilegedFailures = max(defaults.privileged.failures, privilegedFailures.quantile(1 - fpr).map { $0 + 1 } ?? 0)
-        t.successAfterFailures = max(defaults.successAfterFailures.failures, failuresBeforeSuccess.quantile(1 - fpr).map { $0 + 1 } ?? 0)
+        t.sprayingUsers = max(
+            defaults.passwordSpraying.distinctUsers, sourceUsers.quantile(1 - fpr).map { $0 + 1 } ?? 0)
+        t.stuffingSources = max(
+            defaults.credentialStuffing.distinctSources, userSources.quantile(1 - fpr).map { $0 + 1 } ?? 0)
+        t.enumerationUsers = max(
+            defaults.accountEnumeration.distinctUnknownUsers, unknownUsers.quantile(1 - fpr).map { $0 + 1 } ?? 0)
+        t.privilegedFailures = max(
+            defaults.privileged.failures, privilegedFailures.quantile(1 - fpr).map { $0 + 1 } ?? 0)
+        t.successAfterFailures = max(
+            defaults.successAfterFailures.failures, failuresBeforeSuccess.quantile(1 - fpr).map { $0 + 1 } ?? 0)
         // Hours: flag at most `fpr` of normal activity, but never stop flagging the very rare.
         if let q = hourShares.quantile(fpr) {
             t.unusualHourMaxShare = max(defaults.unusualHour.maxShare / 10, min(defaults.unusualHour.maxShare, q))
@@ -120,7 +129,8 @@ public struct Trainer {
         if let z = volumeZ.quantile(1 - fpr) { t.volumeK = max(defaults.volumeSpike.k, (z + 0.5).rounded(.up)) }
 
         let samples = features.items
-        let forest = IsolationForest.train(samples, trees: options.trees, sampleSize: options.sampleSize, seed: options.seed)
+        let forest = IsolationForest.train(
+            samples, trees: options.trees, sampleSize: options.sampleSize, seed: options.seed)
         var featureHigh: [Float] = []
         if !samples.isEmpty {
             for i in 0..<FeatureVector.count {
@@ -131,9 +141,10 @@ public struct Trainer {
             let q = scores[min(scores.count - 1, Int(Double(scores.count) * (1 - fpr)))]
             t.outlierThreshold = max(0.55, (q * 1000).rounded(.up) / 1000)
         }
-        return DetectionModel(users: users, sources: sources, populationUserRate: populationUserRate,
-                              populationSourceRate: populationSourceRate, templates: templates, templateTotal: templateTotal,
-                              thresholds: t, forest: forest, featureHigh: featureHigh, info: info)
+        return DetectionModel(
+            users: users, sources: sources, populationUserRate: populationUserRate,
+            populationSourceRate: populationSourceRate, templates: templates, templateTotal: templateTotal,
+            thresholds: t, forest: forest, featureHigh: featureHigh, info: info)
     }
 }
 

@@ -42,9 +42,15 @@ enum AuthMessages {
         let start = c
         // "Failed password for [invalid user ]X from IP port N ssh2"
         if c.skip("Failed ") {
-            guard let method = c.upTo(UInt8(ascii: " ")), c.skip("for ") else { c = start; return false }
+            guard let method = c.upTo(UInt8(ascii: " ")), c.skip("for ") else {
+                c = start
+                return false
+            }
             e.accountUnknown = c.skip("invalid user ")
-            guard userFromIP(&c, &e) else { c = start; return false }
+            guard userFromIP(&c, &e) else {
+                c = start
+                return false
+            }
             e.kind = .authFailure
             e.outcome = .failure
             e.isAttempt = true
@@ -54,7 +60,10 @@ enum AuthMessages {
         }
         // "Accepted publickey for X from IP port N ssh2: RSA SHA256:…"
         if c.skip("Accepted ") {
-            guard let method = c.upTo(UInt8(ascii: " ")), c.skip("for "), userFromIP(&c, &e) else { c = start; return false }
+            guard let method = c.upTo(UInt8(ascii: " ")), c.skip("for "), userFromIP(&c, &e) else {
+                c = start
+                return false
+            }
             e.kind = .authSuccess
             e.outcome = .success
             e.isAttempt = true
@@ -64,7 +73,10 @@ enum AuthMessages {
         }
         // "Invalid user X from IP[ port N]"
         if c.skip("Invalid user ") || c.skip("Illegal user ") {
-            guard userFromIP(&c, &e) else { c = start; return false }
+            guard userFromIP(&c, &e) else {
+                c = start
+                return false
+            }
             e.kind = .invalidUser
             e.outcome = .failure
             e.accountUnknown = true
@@ -164,7 +176,10 @@ enum AuthMessages {
     private static func userFromIP(_ c: inout ByteCursor, _ e: inout LogEvent) -> Bool {
         var lastFrom: Int? = nil
         var j = c.i
-        while let at = c.find(" from ", from: j) { lastFrom = at; j = at + 1 }
+        while let at = c.find(" from ", from: j) {
+            lastFrom = at
+            j = at + 1
+        }
         guard let at = lastFrom else { return false }
         let user = UnsafeBufferPointer(rebasing: c.bytes[c.i..<at])
         e.user = String(bytes: user)
@@ -195,10 +210,11 @@ enum AuthMessages {
     private static func pam(_ c: inout ByteCursor, _ e: inout LogEvent) -> Bool {
         let start = c
         // "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=IP  user=root"
-        let summary = c.skip("PAM ") // "PAM 5 more authentication failures; …"
+        let summary = c.skip("PAM ")  // "PAM 5 more authentication failures; …"
         guard summary || c.skip("pam_unix(") || c.skip("pam_") else { return false }
         let isSession = c.contains(":session)")
-        let service: Program = c.startsWith("su:") || c.startsWith("su-l:") ? .su : (c.startsWith("sudo") ? .sudo : .other)
+        let service: Program =
+            c.startsWith("su:") || c.startsWith("su-l:") ? .su : (c.startsWith("sudo") ? .sudo : .other)
         if isSession, let at = c.find("session opened for user ", from: c.i) {
             c.i = at + 24
             let target = c.token().map { String(bytes: stripUID($0)) }
@@ -217,7 +233,11 @@ enum AuthMessages {
             default:
                 e.kind = .sessionOpen
                 e.user = target
-                if service == .sudo { e.targetUser = target; e.user = actor; e.kind = .authInfo }
+                if service == .sudo {
+                    e.targetUser = target
+                    e.user = actor
+                    e.kind = .authInfo
+                }
                 e.template = service == .sudo ? "pam:sudo-session-opened" : "pam:session-opened"
             }
             return true
@@ -282,13 +302,20 @@ enum AuthMessages {
         c.skipSpaces()
         // "alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash"
         // "alice : 3 incorrect password attempts ; TTY=… ; USER=root ; COMMAND=…"
-        guard let at = c.find(" : ", from: c.i), c.contains("COMMAND=") || c.contains("USER=") else { c = start; return false }
+        guard let at = c.find(" : ", from: c.i), c.contains("COMMAND=") || c.contains("USER=") else {
+            c = start
+            return false
+        }
         let user = UnsafeBufferPointer(rebasing: c.bytes[c.i..<at])
-        guard !user.isEmpty, !user.contains(0x20) else { c = start; return false }
+        guard !user.isEmpty, !user.contains(0x20) else {
+            c = start
+            return false
+        }
         e.user = String(bytes: user)
         c.i = at + 3
         e.kind = .sudo
-        let failed = c.contains("incorrect password") || c.contains("NOT in sudoers") || c.contains("command not allowed")
+        let failed =
+            c.contains("incorrect password") || c.contains("NOT in sudoers") || c.contains("command not allowed")
             || c.contains("authentication failure")
         e.outcome = failed ? .failure : .success
         if failed, let attempts = ByteCursor(c.rest).leadingNumber() { e.repeatCount = max(1, attempts) }
@@ -307,7 +334,10 @@ enum AuthMessages {
         // "(to root) alice on pts/0" / "FAILED SU (to root) alice on pts/0"
         let failedPrefix = c.skip("FAILED SU ")
         if c.skip("(to ") {
-            guard let target = c.upTo(UInt8(ascii: ")")) else { c = start; return false }
+            guard let target = c.upTo(UInt8(ascii: ")")) else {
+                c = start
+                return false
+            }
             c.skipSpaces()
             e.targetUser = String(bytes: target)
             if let user = c.token() { e.user = String(bytes: user) }
@@ -328,11 +358,16 @@ enum AuthMessages {
             return true
         }
         // "+ pts/0 alice:root" / "- pts/0 alice:root"
-        if let first = c.peek, first == UInt8(ascii: "+") || first == UInt8(ascii: "-"), c.bytes.count > 2, c.bytes[c.i + 1] == 0x20 {
+        if let first = c.peek, first == UInt8(ascii: "+") || first == UInt8(ascii: "-"), c.bytes.count > 2,
+            c.bytes[c.i + 1] == 0x20
+        {
             c.i += 2
             _ = c.token()
             c.skipSpaces()
-            guard let pair = c.token(), let colon = pair.firstIndex(of: UInt8(ascii: ":")) else { c = start; return false }
+            guard let pair = c.token(), let colon = pair.firstIndex(of: UInt8(ascii: ":")) else {
+                c = start
+                return false
+            }
             e.user = String(bytes: UnsafeBufferPointer(rebasing: pair[..<colon]))
             e.targetUser = String(bytes: UnsafeBufferPointer(rebasing: pair[(colon + 1)...]))
             e.kind = .su

@@ -24,7 +24,8 @@ public enum JSONEventDecoder {
 
     private enum Field: Sendable {
         case timestamp, user, sourceIP, eventType, action, outcome, success, message, host, service, destinationIP
-        case country, latitude, longitude, geoLon, geoLat, userAgent, sessionID, targetUser, command, authMethod, sourcePort
+        case country, latitude, longitude, geoLon, geoLat, userAgent, sessionID, targetUser, command, authMethod,
+            sourcePort
     }
 
     /// Field names (dotted paths) and their meaning; looked up by the path's bytes.
@@ -148,8 +149,10 @@ public enum JSONEventDecoder {
 
     /// Decodes one JSON object. `fallbackTime` dates an object without a timestamp (the Kafka
     /// record's timestamp); without it such an object is an error.
-    public static func decode(_ bytes: UnsafeBufferPointer<UInt8>, fallbackTime: Int64? = nil,
-                              referenceTime: Int64) -> Result<LogEvent, Failure> {
+    public static func decode(
+        _ bytes: UnsafeBufferPointer<UInt8>, fallbackTime: Int64? = nil,
+        referenceTime: Int64
+    ) -> Result<LogEvent, Failure> {
         var event = LogEvent(timestamp: Int64.min, kind: .unknown)
         if let failure = decode(bytes, into: &event, fallbackTime: fallbackTime) { return .failure(failure) }
         return .success(event)
@@ -157,8 +160,10 @@ public enum JSONEventDecoder {
 
     /// Decodes into `event` (in place: no copies of the event), returning why it failed if it did.
     /// `event` must be fresh (`LogEvent(timestamp:kind:)` with nothing else set).
-    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, into event: inout LogEvent, fallbackTime: Int64?) -> Failure? {
-        event.timestamp = Int64.min // "not set yet"
+    static func decode(
+        _ bytes: UnsafeBufferPointer<UInt8>, into event: inout LogEvent, fallbackTime: Int64?
+    ) -> Failure? {
+        event.timestamp = Int64.min  // "not set yet"
         var eventType: String? = nil
         var failure: Failure? = nil
         var explicitSuccess: Bool? = nil
@@ -171,7 +176,7 @@ public enum JSONEventDecoder {
                 if case .null = value { return }
                 switch field {
                 case .timestamp:
-                    guard event.timestamp == Int64.min else { return } // first one wins
+                    guard event.timestamp == Int64.min else { return }  // first one wins
                     switch value {
                     case .number(let text):
                         guard let number = parseDouble(text), let time = UTC.fromEpoch(number) else {
@@ -185,7 +190,9 @@ public enum JSONEventDecoder {
                         } else if let number = parseDouble(text), let time = UTC.fromEpoch(number) {
                             event.timestamp = time
                         } else {
-                            failure = .invalidField(path, "\"\(String(bytes: text).prefix(40))\" is not an RFC 3339 date-time or epoch number")
+                            failure = .invalidField(
+                                path,
+                                "\"\(String(bytes: text).prefix(40))\" is not an RFC 3339 date-time or epoch number")
                         }
                     default:
                         failure = .invalidField(path, "expected a date-time string or an epoch number")
@@ -205,12 +212,14 @@ public enum JSONEventDecoder {
                 case .country: event.country = nonEmpty(value.text)
                 case .latitude, .geoLat:
                     guard let v = value.double, (-90...90).contains(v) else {
-                        failure = .invalidField(path, "latitude must be a number in -90…90"); return
+                        failure = .invalidField(path, "latitude must be a number in -90…90")
+                        return
                     }
                     event.latitude = v
                 case .longitude, .geoLon:
                     guard let v = value.double, (-180...180).contains(v) else {
-                        failure = .invalidField(path, "longitude must be a number in -180…180"); return
+                        failure = .invalidField(path, "longitude must be a number in -180…180")
+                        return
                     }
                     event.longitude = v
                 case .userAgent: event.userAgent = value.text
@@ -252,10 +261,10 @@ public enum JSONEventDecoder {
         guard let text else { return .unknown }
         switch text.lowercased() {
         case "success", "succeeded", "successful", "ok", "accepted", "accept", "allow", "allowed", "pass", "passed",
-             "true", "granted", "authenticated":
+            "true", "granted", "authenticated":
             return .success
         case "failure", "failed", "fail", "denied", "deny", "rejected", "reject", "error", "invalid", "false",
-             "blocked", "unauthorized", "forbidden":
+            "blocked", "unauthorized", "forbidden":
             return .failure
         default:
             return .unknown
@@ -270,10 +279,13 @@ public enum JSONEventDecoder {
         static let user = Words(rawValue: 1 << 3), logout = Words(rawValue: 1 << 4), sign = Words(rawValue: 1 << 5)
         static let out = Words(rawValue: 1 << 6), off = Words(rawValue: 1 << 7), log = Words(rawValue: 1 << 8)
         static let session = Words(rawValue: 1 << 9), open = Words(rawValue: 1 << 10), close = Words(rawValue: 1 << 11)
-        static let invalid = Words(rawValue: 1 << 12), unknown = Words(rawValue: 1 << 13), notWord = Words(rawValue: 1 << 14)
-        static let found = Words(rawValue: 1 << 15), nonexistent = Words(rawValue: 1 << 16), login = Words(rawValue: 1 << 17)
+        static let invalid = Words(rawValue: 1 << 12), unknown = Words(rawValue: 1 << 13),
+            notWord = Words(rawValue: 1 << 14)
+        static let found = Words(rawValue: 1 << 15), nonexistent = Words(rawValue: 1 << 16),
+            login = Words(rawValue: 1 << 17)
         static let auth = Words(rawValue: 1 << 18), inWord = Words(rawValue: 1 << 19), ssh = Words(rawValue: 1 << 20)
-        static let password = Words(rawValue: 1 << 21), credential = Words(rawValue: 1 << 22), mfa = Words(rawValue: 1 << 23)
+        static let password = Words(rawValue: 1 << 21), credential = Words(rawValue: 1 << 22),
+            mfa = Words(rawValue: 1 << 23)
         static let failure = Words(rawValue: 1 << 24), success = Words(rawValue: 1 << 25)
 
         static let table: [String: Words] = [
@@ -295,12 +307,17 @@ public enum JSONEventDecoder {
         /// digits, compared case-insensitively).
         init(_ text: String?) {
             var words: Words = []
-            guard var text else { self = words; return }
+            guard var text else {
+                self = words
+                return
+            }
             text.withUTF8 { bytes in
                 withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { token in
                     var length = 0
                     func flush() {
-                        if length > 0, length <= 24, let w = Words.lookup[UnsafeBufferPointer(rebasing: token[0..<length])] {
+                        if length > 0, length <= 24,
+                            let w = Words.lookup[UnsafeBufferPointer(rebasing: token[0..<length])]
+                        {
                             words.insert(w)
                         }
                         length = 0
@@ -329,16 +346,24 @@ public enum JSONEventDecoder {
         let words = Words(eventType).union(Words(event.action))
         if event.outcome == .unknown, let action = event.action {
             let fromAction = outcome(action)
-            if fromAction != .unknown { event.outcome = fromAction }
-            else if words.contains(.failure) || words.contains(.invalid) { event.outcome = .failure }
-            else if words.contains(.success) { event.outcome = .success }
+            if fromAction != .unknown {
+                event.outcome = fromAction
+            } else if words.contains(.failure) || words.contains(.invalid) {
+                event.outcome = .failure
+            } else if words.contains(.success) {
+                event.outcome = .success
+            }
         }
-        let invalidUser = (words.contains(.user) && (words.contains(.invalid) || words.contains(.unknown)
-                                                     || (words.contains(.notWord) && words.contains(.found))))
+        let invalidUser =
+            (words.contains(.user)
+                && (words.contains(.invalid) || words.contains(.unknown)
+                    || (words.contains(.notWord) && words.contains(.found))))
             || words.contains(.nonexistent)
-        let logout = words.contains(.logout) || (words.contains(.sign) && words.contains(.out))
+        let logout =
+            words.contains(.logout) || (words.contains(.sign) && words.contains(.out))
             || (words.contains(.log) && words.contains(.off))
-        let auth = !words.isDisjoint(with: [.login, .auth, .ssh, .password, .credential, .mfa])
+        let auth =
+            !words.isDisjoint(with: [.login, .auth, .ssh, .password, .credential, .mfa])
             || (words.contains(.sign) && words.contains(.inWord))
         if words.contains(.sudo) {
             event.kind = .sudo

@@ -75,7 +75,9 @@ public enum LogParser {
 
     /// Like ``parseRecord(_:options:)``, appending to `result` — a caller parsing many records
     /// reuses one result (cleared between records) instead of allocating one per record.
-    public static func parseRecord(_ bytes: UnsafeBufferPointer<UInt8>, options: ParseOptions, into result: inout ParsedInput) {
+    public static func parseRecord(
+        _ bytes: UnsafeBufferPointer<UInt8>, options: ParseOptions, into result: inout ParsedInput
+    ) {
         let recordsBefore = result.records
         var k = 0
         while k < bytes.count, isSpace(bytes[k]) { k += 1 }
@@ -111,7 +113,9 @@ public enum LogParser {
 
     /// A line break followed by more than whitespace.
     private static func hasInnerNewline(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Bool {
-        guard var i = UnsafeBufferPointer(rebasing: bytes[start...]).firstIndex(of: 0x0A).map({ $0 + start }) else { return false }
+        guard var i = UnsafeBufferPointer(rebasing: bytes[start...]).firstIndex(of: 0x0A).map({ $0 + start }) else {
+            return false
+        }
         while i < bytes.count, isSpace(bytes[i]) { i += 1 }
         return i < bytes.count
     }
@@ -182,19 +186,23 @@ public struct LineParser: Sendable {
 
     /// Parses one line (without its line break; trailing blanks are ignored, and a blank line
     /// is not a record). `index` and `line` locate errors.
-    public mutating func parseLine(_ raw: UnsafeBufferPointer<UInt8>, index: Int, line lineNumber: Int,
-                                   into result: inout ParsedInput) {
+    public mutating func parseLine(
+        _ raw: UnsafeBufferPointer<UInt8>, index: Int, line lineNumber: Int,
+        into result: inout ParsedInput
+    ) {
         let line = trimmingTrailing(raw) { $0 == 0x0D || $0 == 0x20 || $0 == 0x09 }
         var k = 0
         while k < line.count, line[k] == 0x20 || line[k] == 0x09 { k += 1 }
-        guard k < line.count else { return } // blank lines are not records
+        guard k < line.count else { return }  // blank lines are not records
         result.records += 1
         if line[k] == UInt8(ascii: "{") {
             let object = UnsafeBufferPointer(rebasing: line[k...])
             // Decoded in place at the end of the events array: no copies of the event.
             result.events.append(LogEvent(timestamp: 0, kind: .unknown))
             let slot = result.events.count - 1
-            if let failure = JSONEventDecoder.decode(object, into: &result.events[slot], fallbackTime: options.fallbackTime ?? lastTimestamp) {
+            if let failure = JSONEventDecoder.decode(
+                object, into: &result.events[slot], fallbackTime: options.fallbackTime ?? lastTimestamp)
+            {
                 result.events.removeLast()
                 result.errors.append(RecordError(index: index, line: lineNumber, reason: failure.description))
             } else {
@@ -206,7 +214,9 @@ public struct LineParser: Sendable {
         // Parsed in place at the end of the events array: no copies of the event.
         result.events.append(LogEvent(timestamp: 0, kind: .unknown))
         let slot = result.events.count - 1
-        switch SyslogParser.parse(line, referenceTime: options.fallbackTime ?? options.referenceTime, into: &result.events[slot]) {
+        switch SyslogParser.parse(
+            line, referenceTime: options.fallbackTime ?? options.referenceTime, into: &result.events[slot])
+        {
         case nil:
             result.events[slot].fingerprint = StableHash.hash(line)
             lastTimestamp = result.events[slot].timestamp
@@ -215,12 +225,15 @@ public struct LineParser: Sendable {
             // the record or the line before it.
             guard let time = options.fallbackTime ?? lastTimestamp else {
                 result.events.removeLast()
-                result.errors.append(RecordError(index: index, line: lineNumber,
-                                                 reason: "no timestamp at the start of the line and no earlier line to date it by"))
+                result.errors.append(
+                    RecordError(
+                        index: index, line: lineNumber,
+                        reason: "no timestamp at the start of the line and no earlier line to date it by"))
                 return
             }
             result.events[slot] = LogEvent(timestamp: time, kind: .unknown)
-            SyslogParser.classify(UnsafeBufferPointer(rebasing: line[k...]), program: .other, into: &result.events[slot])
+            SyslogParser.classify(
+                UnsafeBufferPointer(rebasing: line[k...]), program: .other, into: &result.events[slot])
             result.events[slot].fingerprint = StableHash.hash(line)
         case .empty:
             result.events.removeLast()
@@ -228,10 +241,13 @@ public struct LineParser: Sendable {
     }
 
     /// Parses an element of a JSON array: an object, or an error naming the element.
-    public mutating func parseElement(_ element: UnsafeBufferPointer<UInt8>, index: Int, into result: inout ParsedInput) {
+    public mutating func parseElement(_ element: UnsafeBufferPointer<UInt8>, index: Int, into result: inout ParsedInput)
+    {
         result.records += 1
         var k = 0
-        while k < element.count, element[k] == 0x20 || element[k] == 0x0A || element[k] == 0x0D || element[k] == 0x09 { k += 1 }
+        while k < element.count, element[k] == 0x20 || element[k] == 0x0A || element[k] == 0x0D || element[k] == 0x09 {
+            k += 1
+        }
         guard k < element.count, element[k] == UInt8(ascii: "{") else {
             result.errors.append(RecordError(index: index, line: nil, reason: "array element is not an object"))
             return
@@ -240,15 +256,20 @@ public struct LineParser: Sendable {
     }
 
     /// Parses a top-level object that spans lines.
-    public mutating func parseObject(_ object: UnsafeBufferPointer<UInt8>, index: Int, line: Int, into result: inout ParsedInput) {
+    public mutating func parseObject(
+        _ object: UnsafeBufferPointer<UInt8>, index: Int, line: Int, into result: inout ParsedInput
+    ) {
         result.records += 1
         decodeObject(object, index: index, line: line, into: &result)
     }
 
-    private mutating func decodeObject(_ bytes: UnsafeBufferPointer<UInt8>, index: Int, line: Int?, into result: inout ParsedInput) {
+    private mutating func decodeObject(
+        _ bytes: UnsafeBufferPointer<UInt8>, index: Int, line: Int?, into result: inout ParsedInput
+    ) {
         result.events.append(LogEvent(timestamp: 0, kind: .unknown))
         let slot = result.events.count - 1
-        if let failure = JSONEventDecoder.decode(bytes, into: &result.events[slot], fallbackTime: options.fallbackTime) {
+        if let failure = JSONEventDecoder.decode(bytes, into: &result.events[slot], fallbackTime: options.fallbackTime)
+        {
             result.events.removeLast()
             result.errors.append(RecordError(index: index, line: line, reason: failure.description))
         } else {

@@ -124,8 +124,12 @@ public struct RecordSplitter: Sendable {
     /// Decides the container, or returns nil to wait for more input.
     private mutating func detect(_ bytes: UnsafeBufferPointer<UInt8>, final: Bool) -> Container? {
         var start = 0
-        if consumed == 0, bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { start = 3 } // BOM
-        else if consumed == 0, bytes.count < 3, !final, bytes.first == 0xEF { return nil }
+        if consumed == 0, bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
+            start = 3
+        }  // BOM
+        else if consumed == 0, bytes.count < 3, !final, bytes.first == 0xEF {
+            return nil
+        }
         var first = start
         while first < bytes.count, Self.isSpace(bytes[first]) { first += 1 }
         guard first < bytes.count else { return final || bytes.count > maxRecordBytes ? .lines : nil }
@@ -141,9 +145,10 @@ public struct RecordSplitter: Sendable {
                 // Not closed yet: wait for more, unless the limit or the input's end says otherwise.
                 return !final && bytes.count - first < maxRecordBytes ? nil : .lines
             }
-            let lineEnd = UnsafeBufferPointer(rebasing: bytes[first...]).firstIndex(of: 0x0A).map { $0 + first } ?? bytes.count
+            let lineEnd =
+                UnsafeBufferPointer(rebasing: bytes[first...]).firstIndex(of: 0x0A).map { $0 + first } ?? bytes.count
             if end <= lineEnd {
-                return .lines // the first line is a whole object: NDJSON (with log lines mixed in, perhaps)
+                return .lines  // the first line is a whole object: NDJSON (with log lines mixed in, perhaps)
             }
             var reader = JSONReader(UnsafeBufferPointer(rebasing: bytes[first..<end]))
             guard (try? reader.readObject { _, _ in }) != nil else { return .lines }
@@ -157,13 +162,21 @@ public struct RecordSplitter: Sendable {
 
     /// The end (exclusive) of the object starting at `start`, found by nesting alone.
     private static func endOfFirstObject(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, limit: Int) -> Int? {
-        var depth = 0, inString = false, escaped = false
+        var depth = 0
+        var inString = false
+        var escaped = false
         var index = start
         let end = min(bytes.count, start + limit)
         while index < end {
             let byte = bytes[index]
             if inString {
-                if escaped { escaped = false } else if byte == 0x5C { escaped = true } else if byte == 0x22 { inString = false }
+                if escaped {
+                    escaped = false
+                } else if byte == 0x5C {
+                    escaped = true
+                } else if byte == 0x22 {
+                    inString = false
+                }
             } else if byte == 0x22 {
                 inString = true
             } else if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
@@ -207,22 +220,34 @@ public struct RecordSplitter: Sendable {
     }
 
     /// Hands over one line (blank lines are not records), or reports it when it was too long.
-    private mutating func emitLine(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ emit: (SplitItem) -> Void) {
+    private mutating func emitLine(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ emit: (SplitItem) -> Void
+    ) {
         let number = lineNumber
         lineNumber += 1
         if let skipped = oversized {
             oversized = nil
-            emit(.error(index: index, line: number, reason: "line of \(skipped + range.count) bytes is longer than the \(maxRecordBytes)-byte limit; skipped"))
+            emit(
+                .error(
+                    index: index, line: number,
+                    reason:
+                        "line of \(skipped + range.count) bytes is longer than the \(maxRecordBytes)-byte limit; skipped"
+                ))
             index += 1
             return
         }
         // Trailing blanks go; leading ones stay (a syslog parser may care), but a line of
         // nothing else is not a record.
         var end = range.upperBound
-        while end > range.lowerBound, bytes[end - 1] == 0x0D || bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        while end > range.lowerBound, bytes[end - 1] == 0x0D || bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 {
+            end -= 1
+        }
         guard end > range.lowerBound else { return }
-        emit(.record(RawRecord(bytes: UnsafeBufferPointer(rebasing: bytes[range.lowerBound..<end]), kind: .line,
-                               index: index, line: number)))
+        emit(
+            .record(
+                RawRecord(
+                    bytes: UnsafeBufferPointer(rebasing: bytes[range.lowerBound..<end]), kind: .line,
+                    index: index, line: number)))
         index += 1
     }
 
@@ -239,7 +264,13 @@ public struct RecordSplitter: Sendable {
         while position < bytes.count {
             let byte = bytes[position]
             if inString {
-                if escaped { escaped = false } else if byte == 0x5C { escaped = true } else if byte == 0x22 { inString = false }
+                if escaped {
+                    escaped = false
+                } else if byte == 0x5C {
+                    escaped = true
+                } else if byte == 0x22 {
+                    inString = false
+                }
             } else {
                 switch byte {
                 case 0x22: inString = true
@@ -266,7 +297,9 @@ public struct RecordSplitter: Sendable {
         }
         scanned = position
         if final {
-            if oversized != nil || !Self.isBlank(bytes, recordStart..<position) { emitElement(bytes, end: position, emit) }
+            if oversized != nil || !Self.isBlank(bytes, recordStart..<position) {
+                emitElement(bytes, end: position, emit)
+            }
             emit(.error(index: index, line: nil, reason: "the array is not closed (input ends inside it)"))
             recordStart = position
         } else {
@@ -277,10 +310,18 @@ public struct RecordSplitter: Sendable {
     private mutating func emitElement(_ bytes: UnsafeBufferPointer<UInt8>, end: Int, _ emit: (SplitItem) -> Void) {
         if let skipped = oversized {
             oversized = nil
-            emit(.error(index: index, line: nil, reason: "array element of \(skipped + end - recordStart) bytes is longer than the \(maxRecordBytes)-byte limit; skipped"))
+            emit(
+                .error(
+                    index: index, line: nil,
+                    reason:
+                        "array element of \(skipped + end - recordStart) bytes is longer than the \(maxRecordBytes)-byte limit; skipped"
+                ))
         } else {
-            emit(.record(RawRecord(bytes: UnsafeBufferPointer(rebasing: bytes[recordStart..<end]), kind: .element,
-                                   index: index, line: recordLine)))
+            emit(
+                .record(
+                    RawRecord(
+                        bytes: UnsafeBufferPointer(rebasing: bytes[recordStart..<end]), kind: .element,
+                        index: index, line: recordLine)))
         }
         index += 1
     }
@@ -292,7 +333,10 @@ public struct RecordSplitter: Sendable {
         while position < bytes.count, Self.isSpace(bytes[position]) { position += 1 }
         if position < bytes.count {
             reportedTrailing = true
-            emit(.error(index: index, line: nil, reason: "unexpected content after the array at byte \(consumed + position)"))
+            emit(
+                .error(
+                    index: index, line: nil, reason: "unexpected content after the array at byte \(consumed + position)"
+                ))
         }
     }
 
@@ -326,7 +370,13 @@ public struct RecordSplitter: Sendable {
             }
             if byte == 0x0A { if depth > 0 { lineAt += 1 } }
             if inString {
-                if escaped { escaped = false } else if byte == 0x5C { escaped = true } else if byte == 0x22 { inString = false }
+                if escaped {
+                    escaped = false
+                } else if byte == 0x5C {
+                    escaped = true
+                } else if byte == 0x22 {
+                    inString = false
+                }
             } else if byte == 0x22 {
                 inString = true
             } else if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
@@ -355,10 +405,18 @@ public struct RecordSplitter: Sendable {
     private mutating func emitObject(_ bytes: UnsafeBufferPointer<UInt8>, end: Int, _ emit: (SplitItem) -> Void) {
         if let skipped = oversized {
             oversized = nil
-            emit(.error(index: index, line: recordLine, reason: "object of \(skipped + end - recordStart) bytes is longer than the \(maxRecordBytes)-byte limit; skipped"))
+            emit(
+                .error(
+                    index: index, line: recordLine,
+                    reason:
+                        "object of \(skipped + end - recordStart) bytes is longer than the \(maxRecordBytes)-byte limit; skipped"
+                ))
         } else {
-            emit(.record(RawRecord(bytes: UnsafeBufferPointer(rebasing: bytes[recordStart..<end]), kind: .object,
-                                   index: index, line: recordLine)))
+            emit(
+                .record(
+                    RawRecord(
+                        bytes: UnsafeBufferPointer(rebasing: bytes[recordStart..<end]), kind: .object,
+                        index: index, line: recordLine)))
         }
         index += 1
     }

@@ -23,7 +23,8 @@ public enum SyslogParser {
 
     /// Parses into `event` in place (no copies of the event); returns why it failed, if it did.
     /// `event` must be fresh (`LogEvent(timestamp:kind:)` with nothing else set).
-    static func parse(_ line: UnsafeBufferPointer<UInt8>, referenceTime: Int64, into event: inout LogEvent) -> Failure? {
+    static func parse(_ line: UnsafeBufferPointer<UInt8>, referenceTime: Int64, into event: inout LogEvent) -> Failure?
+    {
         var c = ByteCursor(line)
         c.skipSpaces()
         guard !c.atEnd else { return .empty }
@@ -38,7 +39,7 @@ public enum SyslogParser {
         }
         guard let timestamp = timestamp(&c, referenceTime: referenceTime) else { return .noTimestamp }
         c.skipSpaces()
-        event.timestamp = timestamp // fresh otherwise: re-initialising would cost a copy
+        event.timestamp = timestamp  // fresh otherwise: re-initialising would cost a copy
         // Host, then "tag[pid]:" — the tag is absent when the token after the host has no colon.
         let afterTimestamp = c
         if let host = c.token() {
@@ -76,7 +77,9 @@ public enum SyslogParser {
     }
 
     /// Sets kind, fields, message and template from the message part.
-    static func classify(_ message: UnsafeBufferPointer<UInt8>, program: AuthMessages.Program, into event: inout LogEvent) {
+    static func classify(
+        _ message: UnsafeBufferPointer<UInt8>, program: AuthMessages.Program, into event: inout LogEvent
+    ) {
         let trimmed = trimmingTrailing(message) { $0 == 0x20 || $0 == 0x0D || $0 == 0x0A || $0 == 0x09 }
         event.message = String(bytes: trimmed)
         if !AuthMessages.parse(trimmed, program: program, into: &event) {
@@ -87,7 +90,8 @@ public enum SyslogParser {
         // No field can be longer than its line (and a template is at most a few times its
         // message), so only long lines need cutting.
         if message.count > LogEvent.maxFieldBytes || (event.host?.utf8.count ?? 0) > LogEvent.maxFieldBytes
-            || (event.service?.utf8.count ?? 0) > LogEvent.maxFieldBytes {
+            || (event.service?.utf8.count ?? 0) > LogEvent.maxFieldBytes
+        {
             event.limitFieldLengths()
         }
     }
@@ -105,7 +109,9 @@ public enum SyslogParser {
         return bsdTimestamp(&c, referenceTime: referenceTime)
     }
 
-    private static let months: [StaticString] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    private static let months: [StaticString] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
 
     /// "Mmm dd hh:mm:ss" or "Mmm dd yyyy hh:mm:ss" (day may be space-padded).
     private static func bsdTimestamp(_ c: inout ByteCursor, referenceTime: Int64) -> Int64? {
@@ -115,9 +121,15 @@ public enum SyslogParser {
             month = index + 1
             break
         }
-        guard month > 0, c.skip(" ") else { c = start; return nil }
+        guard month > 0, c.skip(" ") else {
+            c = start
+            return nil
+        }
         c.skipSpaces()
-        guard let day = c.number(), (1...31).contains(day), c.skip(" ") else { c = start; return nil }
+        guard let day = c.number(), (1...31).contains(day), c.skip(" ") else {
+            c = start
+            return nil
+        }
         c.skipSpaces()
         var year: Int? = nil
         var copy = c
@@ -126,7 +138,11 @@ public enum SyslogParser {
             c = copy
         }
         guard let hour = c.number(), hour < 24, c.skip(":"), let minute = c.number(), minute < 60, c.skip(":"),
-              let second = c.number(), second <= 60 else { c = start; return nil }
+            let second = c.number(), second <= 60
+        else {
+            c = start
+            return nil
+        }
         var millisecond = 0
         if c.skip(".") {
             var digits = 0
@@ -138,9 +154,13 @@ public enum SyslogParser {
             if digits == 1 { millisecond *= 100 } else if digits == 2 { millisecond *= 10 }
         }
         let resolvedYear = year ?? inferYear(month: month, day: day, referenceTime: referenceTime)
-        guard day <= UTC.daysIn(month: month, year: resolvedYear) else { c = start; return nil }
-        return UTC.milliseconds(year: resolvedYear, month: month, day: day, hour: hour, minute: minute,
-                                second: min(second, 59), millisecond: millisecond)
+        guard day <= UTC.daysIn(month: month, year: resolvedYear) else {
+            c = start
+            return nil
+        }
+        return UTC.milliseconds(
+            year: resolvedYear, month: month, day: day, hour: hour, minute: minute,
+            second: min(second, 59), millisecond: millisecond)
     }
 
     /// The reference year, or the year before when that would put the date more than a week
@@ -155,17 +175,19 @@ public enum SyslogParser {
 
     // MARK: RFC 5424
 
-    private static func rfc5424(_ c: inout ByteCursor, _ line: UnsafeBufferPointer<UInt8>, into event: inout LogEvent) -> Failure? {
+    private static func rfc5424(
+        _ c: inout ByteCursor, _ line: UnsafeBufferPointer<UInt8>, into event: inout LogEvent
+    ) -> Failure? {
         guard let time = c.token(), let timestamp = UTC.parse(time) else { return .noTimestamp }
-        event.timestamp = timestamp // fresh otherwise: re-initialising would cost a copy
+        event.timestamp = timestamp  // fresh otherwise: re-initialising would cost a copy
         c.skipSpaces()
         let host = c.token()
         c.skipSpaces()
         let app = c.token()
         c.skipSpaces()
-        _ = c.token() // procid
+        _ = c.token()  // procid
         c.skipSpaces()
-        _ = c.token() // msgid
+        _ = c.token()  // msgid
         c.skipSpaces()
         // Structured data: "-" or one or more "[id k="v" …]" elements (values may contain "]" escaped).
         if c.peek == UInt8(ascii: "-") {
@@ -176,15 +198,24 @@ public enum SyslogParser {
                 var inQuotes = false
                 while let b = c.peek {
                     c.i += 1
-                    if escaped { escaped = false; continue }
-                    if b == UInt8(ascii: "\\") { escaped = true; continue }
-                    if b == UInt8(ascii: "\"") { inQuotes.toggle(); continue }
+                    if escaped {
+                        escaped = false
+                        continue
+                    }
+                    if b == UInt8(ascii: "\\") {
+                        escaped = true
+                        continue
+                    }
+                    if b == UInt8(ascii: "\"") {
+                        inQuotes.toggle()
+                        continue
+                    }
                     if b == UInt8(ascii: "]") && !inQuotes { break }
                 }
             }
         }
         c.skipSpaces()
-        _ = c.skip("\u{FEFF}") // BOM before a UTF-8 message
+        _ = c.skip("\u{FEFF}")  // BOM before a UTF-8 message
         if let host, !isNil(host) { event.host = String(bytes: host) }
         var program = AuthMessages.Program.other
         if let app, !isNil(app) {
@@ -195,5 +226,7 @@ public enum SyslogParser {
         return nil
     }
 
-    private static func isNil(_ token: UnsafeBufferPointer<UInt8>) -> Bool { token.count == 1 && token[0] == UInt8(ascii: "-") }
+    private static func isNil(_ token: UnsafeBufferPointer<UInt8>) -> Bool {
+        token.count == 1 && token[0] == UInt8(ascii: "-")
+    }
 }

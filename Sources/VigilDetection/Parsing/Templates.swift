@@ -34,11 +34,16 @@ public enum Templates {
 
     private static func appendMasked(_ token: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         // Punctuation around a value ("[1.2.3.4]", "(uid=0)", "host:") stays.
-        var start = 0, end = token.count
+        var start = 0
+        var end = token.count
         while start < end, isWrapper(token[start]) { start += 1 }
         while end > start, isWrapper(token[end - 1]) { end -= 1 }
         let core = UnsafeBufferPointer(rebasing: token[start..<end])
-        var digits = 0, hexLetters = 0, colons = 0, dots = 0, others = 0
+        var digits = 0
+        var hexLetters = 0
+        var colons = 0
+        var dots = 0
+        var others = 0
         for b in core {
             switch b {
             case 48...57: digits += 1
@@ -56,9 +61,9 @@ public enum Templates {
         } else if others == 0 && digits > 0 && hexLetters == 0 && colons == 0 && dots <= 1 {
             out.append(contentsOf: "<NUM>".utf8)
         } else if others == 0 && dots == 3 && hexLetters == 0 && colons <= 1 && digits >= 4 {
-            out.append(contentsOf: "<IP>".utf8) // IPv4, optionally with :port
+            out.append(contentsOf: "<IP>".utf8)  // IPv4, optionally with :port
         } else if others == 0 && colons >= 2 && (digits + hexLetters) > 0 {
-            out.append(contentsOf: "<IP>".utf8) // IPv6 (or a MAC address)
+            out.append(contentsOf: "<IP>".utf8)  // IPv6 (or a MAC address)
         } else if others == 0 && colons == 0 && dots == 0 && core.count >= 8 && digits > 0 {
             out.append(contentsOf: "<HEX>".utf8)
         } else if core.count > 2, core[0] == 48, core[1] == UInt8(ascii: "x") || core[1] == UInt8(ascii: "X") {
@@ -83,8 +88,8 @@ public enum Templates {
     private static func isWrapper(_ b: UInt8) -> Bool {
         switch b {
         case UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: ","),
-             UInt8(ascii: ";"), UInt8(ascii: "'"), UInt8(ascii: "\""), UInt8(ascii: "<"), UInt8(ascii: ">"),
-             UInt8(ascii: "{"), UInt8(ascii: "}"):
+            UInt8(ascii: ";"), UInt8(ascii: "'"), UInt8(ascii: "\""), UInt8(ascii: "<"), UInt8(ascii: ">"),
+            UInt8(ascii: "{"), UInt8(ascii: "}"):
             true
         default:
             false

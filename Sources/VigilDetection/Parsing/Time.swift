@@ -26,8 +26,10 @@ public enum UTC {
         return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 
-    public static func milliseconds(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int,
-                                    millisecond: Int = 0) -> Int64 {
+    public static func milliseconds(
+        year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int,
+        millisecond: Int = 0
+    ) -> Int64 {
         let days = Int64(Self.days(year: year, month: month, day: day))
         return ((days * 24 + Int64(hour)) * 60 + Int64(minute)) * 60_000 + Int64(second) * 1000 + Int64(millisecond)
     }
@@ -50,15 +52,33 @@ public enum UTC {
         let days = Int(milliseconds.floorDiv(86_400_000))
         let msOfDay = Int(milliseconds.floorMod(86_400_000))
         let (y, m, d) = civil(days: days)
-        let h = msOfDay / 3_600_000, mi = msOfDay / 60_000 % 60, s = msOfDay / 1000 % 60, ms = msOfDay % 1000
+        let h = msOfDay / 3_600_000
+        let mi = msOfDay / 60_000 % 60
+        let s = msOfDay / 1000 % 60
+        let ms = msOfDay % 1000
         var out = [UInt8]()
         out.reserveCapacity(24)
-        func two(_ v: Int) { out.append(UInt8(48 + v / 10)); out.append(UInt8(48 + v % 10)) }
+        func two(_ v: Int) {
+            out.append(UInt8(48 + v / 10))
+            out.append(UInt8(48 + v % 10))
+        }
         let year = max(0, min(9999, y))
-        out.append(UInt8(48 + year / 1000)); out.append(UInt8(48 + year / 100 % 10)); two(year % 100)
-        out.append(UInt8(ascii: "-")); two(m); out.append(UInt8(ascii: "-")); two(d)
-        out.append(UInt8(ascii: "T")); two(h); out.append(UInt8(ascii: ":")); two(mi); out.append(UInt8(ascii: ":")); two(s)
-        out.append(UInt8(ascii: ".")); out.append(UInt8(48 + ms / 100)); two(ms % 100)
+        out.append(UInt8(48 + year / 1000))
+        out.append(UInt8(48 + year / 100 % 10))
+        two(year % 100)
+        out.append(UInt8(ascii: "-"))
+        two(m)
+        out.append(UInt8(ascii: "-"))
+        two(d)
+        out.append(UInt8(ascii: "T"))
+        two(h)
+        out.append(UInt8(ascii: ":"))
+        two(mi)
+        out.append(UInt8(ascii: ":"))
+        two(s)
+        out.append(UInt8(ascii: "."))
+        out.append(UInt8(48 + ms / 100))
+        two(ms % 100)
         out.append(UInt8(ascii: "Z"))
         return String(decoding: out, as: UTF8.self)
     }
@@ -91,7 +111,8 @@ public enum UTC {
             return true
         }
         guard let year = number(4), expect(0x2D), let month = number(2), expect(0x2D),
-              let day = number(2), (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year) else { return nil }
+            let day = number(2), (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year)
+        else { return nil }
         if i == n { return milliseconds(year: year, month: month, day: day, hour: 0, minute: 0, second: 0) }
         let sep = p[i]
         guard sep == UInt8(ascii: "T") || sep == UInt8(ascii: "t") || sep == UInt8(ascii: " ") else { return nil }
@@ -100,7 +121,7 @@ public enum UTC {
         var second = 0
         if expect(0x3A) {
             guard let s = number(2), s <= 60 else { return nil }
-            second = min(s, 59) // a leap second is read as :59
+            second = min(s, 59)  // a leap second is read as :59
         }
         var millisecond = 0
         if expect(UInt8(ascii: ".")) || expect(UInt8(ascii: ",")) {
@@ -128,8 +149,9 @@ public enum UTC {
             }
         }
         guard i == n else { return nil }
-        return milliseconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second,
-                            millisecond: millisecond) - Int64(offsetMinutes) * 60_000
+        return milliseconds(
+            year: year, month: month, day: day, hour: hour, minute: minute, second: second,
+            millisecond: millisecond) - Int64(offsetMinutes) * 60_000
     }
 
     public static func daysIn(month: Int, year: Int) -> Int {

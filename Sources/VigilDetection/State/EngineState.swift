@@ -77,7 +77,7 @@ struct EngineState: Sendable {
     /// Entities dropped from all maps so far, by capacity or expiry.
     var evictions: Int {
         var counter = EvictionCounter()
-        var copy = self // visiting needs `inout`; counting mutates nothing, so nothing is copied
+        var copy = self  // visiting needs `inout`; counting mutates nothing, so nothing is copied
         copy.visitMaps(&counter)
         return counter.total
     }

@@ -132,7 +132,8 @@ struct LRUMap<Value> {
     }
 
     private mutating func unlink(_ slot: Int32) {
-        let p = prev[Int(slot)], n = next[Int(slot)]
+        let p = prev[Int(slot)]
+        let n = next[Int(slot)]
         if p >= 0 { next[Int(p)] = n } else { head = n }
         if n >= 0 { prev[Int(n)] = p } else { tail = p }
         prev[Int(slot)] = -1

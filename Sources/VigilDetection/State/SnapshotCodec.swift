@@ -25,14 +25,15 @@ enum SnapshotCodec {
             writer.u64(UInt64(count))
         }
         var encoder = MapEncoder(writer: writer)
-        var copy = state // visiting needs `inout`; encoding mutates nothing, so nothing is copied
+        var copy = state  // visiting needs `inout`; encoding mutates nothing, so nothing is copied
         copy.visitMaps(&encoder)
         encoder.writer.bytes(end)
         return encoder.writer.data
     }
 
     /// Decodes a snapshot into fresh state (made by `empty`) and statistics.
-    static func decode(_ bytes: [UInt8], into empty: EngineState) throws(ModelError) -> (EngineState, EngineStatistics) {
+    static func decode(_ bytes: [UInt8], into empty: EngineState) throws(ModelError) -> (EngineState, EngineStatistics)
+    {
         var reader = BinaryReader(bytes)
         guard try reader.bytes(magic.count) == magic else { throw .corrupt("not an engine snapshot") }
         let found = try reader.u32()
@@ -52,7 +53,9 @@ enum SnapshotCodec {
         var decoder = MapDecoder(reader: reader)
         try state.visitMaps(&decoder)
         reader = decoder.reader
-        guard try reader.bytes(end.count) == end, reader.atEnd else { throw .corrupt("snapshot has trailing or missing data") }
+        guard try reader.bytes(end.count) == end, reader.atEnd else {
+            throw .corrupt("snapshot has trailing or missing data")
+        }
         statistics.evictions = state.evictions
         return (state, statistics)
     }
@@ -198,8 +201,11 @@ extension OnlineProfile: SnapshotValue {
         for _ in 0..<(try reader.count(max: 1_000_000)) { online.profile.prefixes.insert(try reader.u64()) }
         online.profile.rate = try reader.rate()
         if try reader.u8() == 1 {
-            let lat = try reader.f64(), lon = try reader.f64(), time = try reader.i64()
-            let label = try reader.string(), precise = try reader.u8() == 1
+            let lat = try reader.f64()
+            let lon = try reader.f64()
+            let time = try reader.i64()
+            let label = try reader.string()
+            let precise = try reader.u8() == 1
             online.lastLocation = (lat, lon, time, label, precise)
         }
         return online

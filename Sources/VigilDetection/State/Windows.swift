@@ -36,7 +36,8 @@ struct TimeWindow: Sendable {
 
     /// Number of entries ≤ `time`.
     private func upperBound(_ time: Int64) -> Int {
-        var low = 0, high = times.count
+        var low = 0
+        var high = times.count
         while low < high {
             let mid = (low + high) / 2
             if times[mid] <= time { low = mid + 1 } else { high = mid }
@@ -71,7 +72,9 @@ struct DistinctWindow: Sendable {
 
     /// Appends a member as stored (restoring a snapshot).
     mutating func appendRaw(_ member: UInt64, name: String, at time: Int64) {
-        members.append(member); names.append(name); times.append(time)
+        members.append(member)
+        names.append(name)
+        times.append(time)
     }
 
     /// Members seen in (`end` − `length`, `end`].
@@ -100,7 +103,11 @@ struct DistinctWindow: Sendable {
 
     private mutating func remove(at k: Int) {
         let last = members.count - 1
-        members.swapAt(k, last); names.swapAt(k, last); times.swapAt(k, last)
-        members.removeLast(); names.removeLast(); times.removeLast()
+        members.swapAt(k, last)
+        names.swapAt(k, last)
+        times.swapAt(k, last)
+        members.removeLast()
+        names.removeLast()
+        times.removeLast()
     }
 }

@@ -8,8 +8,16 @@ struct BinaryWriter {
     mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
     mutating func f32(_ v: Float) { u32(v.bitPattern) }
     mutating func f64(_ v: Double) { u64(v.bitPattern) }
-    mutating func rate(_ r: RateBaseline) { f32(r.median); f32(r.mad); u32(r.buckets) }
-    mutating func string(_ s: String) { let b = Array(s.utf8); u32(UInt32(b.count)); bytes(b) }
+    mutating func rate(_ r: RateBaseline) {
+        f32(r.median)
+        f32(r.mad)
+        u32(r.buckets)
+    }
+    mutating func string(_ s: String) {
+        let b = Array(s.utf8)
+        u32(UInt32(b.count))
+        bytes(b)
+    }
 }
 
 /// Reads what ``BinaryWriter`` wrote; every read is bounds-checked and a damaged input fails
@@ -36,18 +44,22 @@ struct BinaryReader {
     mutating func u32() throws(ModelError) -> UInt32 {
         guard data.count - offset >= 4 else { throw .corrupt("truncated at byte \(offset)") }
         defer { offset += 4 }
-        return UInt32(data[offset]) | UInt32(data[offset + 1]) << 8 | UInt32(data[offset + 2]) << 16 | UInt32(data[offset + 3]) << 24
+        return UInt32(data[offset]) | UInt32(data[offset + 1]) << 8 | UInt32(data[offset + 2]) << 16 | UInt32(
+            data[offset + 3]) << 24
     }
 
     mutating func u64() throws(ModelError) -> UInt64 {
-        let low = UInt64(try u32()), high = UInt64(try u32())
+        let low = UInt64(try u32())
+        let high = UInt64(try u32())
         return low | high << 32
     }
 
     mutating func i64() throws(ModelError) -> Int64 { Int64(bitPattern: try u64()) }
     mutating func f32() throws(ModelError) -> Float { Float(bitPattern: try u32()) }
     mutating func f64() throws(ModelError) -> Double { Double(bitPattern: try u64()) }
-    mutating func rate() throws(ModelError) -> RateBaseline { RateBaseline(median: try f32(), mad: try f32(), buckets: try u32()) }
+    mutating func rate() throws(ModelError) -> RateBaseline {
+        RateBaseline(median: try f32(), mad: try f32(), buckets: try u32())
+    }
 
     mutating func string() throws(ModelError) -> String {
         let n = try count(max: 1 << 20)

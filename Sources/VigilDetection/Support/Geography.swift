@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Places for impossible-travel checks: coordinates when events carry them, else the
@@ -11,7 +11,8 @@ public enum Geography {
     public static func distanceKm(_ a: (lat: Double, lon: Double), _ b: (lat: Double, lon: Double)) -> Double {
         let r = 6_371.0
         let toRad = Double.pi / 180
-        let dLat = (b.lat - a.lat) * toRad, dLon = (b.lon - a.lon) * toRad
+        let dLat = (b.lat - a.lat) * toRad
+        let dLon = (b.lon - a.lon) * toRad
         let h = sin(dLat / 2) * sin(dLat / 2) + cos(a.lat * toRad) * cos(b.lat * toRad) * sin(dLon / 2) * sin(dLon / 2)
         return 2 * r * asin(min(1, sqrt(h)))
     }

@@ -33,7 +33,10 @@ struct SlotIndex: Sendable {
         if (count + 1) * 2 > slots.count { grow() }
         var i = home(key)
         while slots[i] >= 0 {
-            if keys[i] == key { slots[i] = slot; return }
+            if keys[i] == key {
+                slots[i] = slot
+                return
+            }
             i = (i + 1) & mask
         }
         keys[i] = key
@@ -67,7 +70,8 @@ struct SlotIndex: Sendable {
     }
 
     private mutating func grow() {
-        let oldKeys = keys, oldSlots = slots
+        let oldKeys = keys
+        let oldSlots = slots
         let size = oldSlots.count * 2
         keys = Array(repeating: 0, count: size)
         slots = Array(repeating: -1, count: size)

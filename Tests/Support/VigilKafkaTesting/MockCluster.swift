@@ -1,6 +1,6 @@
 import CRdKafka
-import VigilKafka
 import Logging
+import VigilKafka
 
 /// librdkafka's in-process mock Kafka cluster (`rdkafka_mock.h`): real brokers on loopback
 /// sockets inside this process, with fault injection. For tests of failure handling that a real
@@ -16,8 +16,9 @@ public final class MockCluster: Sendable {
 
     /// Starts `brokers` mock brokers.
     public init(brokers: Int = 3, logger: Logger = Logger(label: "vigil.kafka.mock")) throws(KafkaError) {
-        handle = try RdKafkaHandle(type: RD_KAFKA_PRODUCER, entries: [("client.id", "vigil-mock-cluster")],
-                                   context: ClientContext(observer: KafkaClientObserver(logger: logger)))
+        handle = try RdKafkaHandle(
+            type: RD_KAFKA_PRODUCER, entries: [("client.id", "vigil-mock-cluster")],
+            context: ClientContext(observer: KafkaClientObserver(logger: logger)))
         guard let cluster = rd_kafka_mock_cluster_new(handle.rk, Int32(brokers)) else {
             throw KafkaError(code: .unknown, message: "rd_kafka_mock_cluster_new failed")
         }

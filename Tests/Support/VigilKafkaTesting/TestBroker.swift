@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import Logging
+import Synchronization
 import VigilKafka
 
 /// Helpers for tests against the local broker that `make test` starts.
@@ -11,7 +11,8 @@ public enum TestBroker {
     /// Quiet unless `VIGIL_TEST_LOG` names a level.
     public static let logger: Logger = {
         var logger = Logger(label: "vigil.test")
-        logger.logLevel = ProcessInfo.processInfo.environment["VIGIL_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        logger.logLevel =
+            ProcessInfo.processInfo.environment["VIGIL_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         return logger
     }()
 
@@ -32,7 +33,9 @@ public enum TestBroker {
     }
 
     /// A producer with a short linger, adjusted by `configure`.
-    public static func producer(_ bootstrap: String = address, configure: (inout ProducerConfiguration) -> Void = { _ in }) throws -> KafkaProducer {
+    public static func producer(
+        _ bootstrap: String = address, configure: (inout ProducerConfiguration) -> Void = { _ in }
+    ) throws -> KafkaProducer {
         var config = ProducerConfiguration(bootstrapServers: bootstrap)
         config.linger = .milliseconds(5)
         configure(&config)
@@ -56,8 +59,10 @@ public func nextBatch(_ consumer: KafkaConsumer, timeout: Duration) async -> Con
 
 /// Collects records from a consumer until `count` arrived or `timeout` passed, storing their
 /// offsets when `store` is set.
-public func collect(_ consumer: KafkaConsumer, count: Int, timeout: Duration,
-             store: Bool = false) async -> [ConsumerRecord] {
+public func collect(
+    _ consumer: KafkaConsumer, count: Int, timeout: Duration,
+    store: Bool = false
+) async -> [ConsumerRecord] {
     let deadline = ContinuousClock.now + timeout
     var records: [ConsumerRecord] = []
     while records.count < count && ContinuousClock.now < deadline {

@@ -16,7 +16,9 @@ public enum GeneratedFixture {
     /// Parses generated records the way a file of them would be read.
     public static func events(_ records: [String]) -> [LogEvent] {
         var text = records.joined(separator: "\n")
-        return text.withUTF8 { LogParser.parse($0, options: ParseOptions(referenceTime: GeneratorOptions().start)).events }
+        return text.withUTF8 {
+            LogParser.parse($0, options: ParseOptions(referenceTime: GeneratorOptions().start)).events
+        }
     }
 
     public static let history = events(data.history)

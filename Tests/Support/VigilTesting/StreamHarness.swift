@@ -1,8 +1,8 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import VigilDetection
 import VigilKafka
-import AsyncHTTPClient
 import VigilKafkaTesting
 import VigilSimulation
 
@@ -37,23 +37,31 @@ public enum StreamHarness {
 
     /// Fresh input and output topics with `partitions` each, a one-partition dead-letter topic,
     /// and a fresh group name, for one test's stream.
-    public static func freshTopics(partitions: Int) async throws -> (input: String, output: String, dlq: String, group: String) {
+    public static func freshTopics(
+        partitions: Int
+    ) async throws -> (input: String, output: String, dlq: String, group: String) {
         let (input, output, dlq) = (unique("in"), unique("out"), unique("dlq"))
         try await createTopics([input: partitions, output: partitions, dlq: 1])
         return (input, output, dlq, unique("g"))
     }
 
     /// Expected anomaly ids not `found`, and `found` ids the engine does not produce.
-    public static func difference<V>(expected: [String: (partition: Int32, offset: Int64)],
-                              found: [String: V]) -> (missing: Set<String>, unexpected: Set<String>) {
+    public static func difference<V>(
+        expected: [String: (partition: Int32, offset: Int64)],
+        found: [String: V]
+    ) -> (missing: Set<String>, unexpected: Set<String>) {
         (Set(expected.keys).subtracting(found.keys), Set(found.keys).subtracting(expected.keys))
     }
 
     public static func createTopics(_ names: [String: Int]) async throws {
-        let admin = try KafkaAdmin(configuration: AdminConfiguration(bootstrapServers: brokers), observer: KafkaClientObserver(logger: logger))
-        let results = try await admin.createTopics(names.map { TopicSpecification(name: $0.key, partitions: $0.value, replicationFactor: 1) },
-                                                   timeout: .seconds(15))
-        for (name, result) in results { do { try result.get() } catch { throw HarnessError("create \(name): \(error)") } }
+        let admin = try KafkaAdmin(
+            configuration: AdminConfiguration(bootstrapServers: brokers), observer: KafkaClientObserver(logger: logger))
+        let results = try await admin.createTopics(
+            names.map { TopicSpecification(name: $0.key, partitions: $0.value, replicationFactor: 1) },
+            timeout: .seconds(15))
+        for (name, result) in results {
+            do { try result.get() } catch { throw HarnessError("create \(name): \(error)") }
+        }
     }
 
     /// Input records: the value bytes, their partition and the record timestamp.
@@ -73,9 +81,11 @@ public enum StreamHarness {
         let every = malformed.isEmpty ? Int.max : max(1, records.count / (malformed.count + 1))
         for (i, line) in records.enumerated() {
             let value = Array(line.utf8)
-            let host = value.withUnsafeBufferPointer {
-                LogParser.parseRecord($0, options: ParseOptions(referenceTime: Input.timestamp, fallbackTime: Input.timestamp))
-            }.events.first?.host ?? ""
+            let host =
+                value.withUnsafeBufferPointer {
+                    LogParser.parseRecord(
+                        $0, options: ParseOptions(referenceTime: Input.timestamp, fallbackTime: Input.timestamp))
+                }.events.first?.host ?? ""
             let partition = Int32(StableHash.hash(host) % UInt64(partitions))
             input.records.append((partition, value))
             if i > 0 && i % every == 0, let bad = junk.next() { input.records.append((partition, bad)) }
@@ -95,7 +105,9 @@ public enum StreamHarness {
     }
 
     /// Produces the input in order; `perSecond` paces it (0: as fast as possible).
-    public static func produce(_ input: Input, topic: String, perSecond: Int = 0, bootstrap: String = brokers) async throws {
+    public static func produce(
+        _ input: Input, topic: String, perSecond: Int = 0, bootstrap: String = brokers
+    ) async throws {
         var config = ProducerConfiguration(bootstrapServers: bootstrap)
         config.linger = .milliseconds(5)
         let producer = try KafkaProducer(configuration: config, observer: KafkaClientObserver(logger: logger))
@@ -112,7 +124,9 @@ public enum StreamHarness {
 
     /// What the engine finds when it reads each partition in order, as the stream must:
     /// anomaly id → (partition, source record index within the partition).
-    public static func expected(_ input: Input, model: DetectionModel? = nil) -> [String: (partition: Int32, offset: Int64)] {
+    public static func expected(
+        _ input: Input, model: DetectionModel? = nil
+    ) -> [String: (partition: Int32, offset: Int64)] {
         var result: [String: (Int32, Int64)] = [:]
         var engines: [Int32: DetectionEngine] = [:]
         var offsets: [Int32: Int64] = [:]
@@ -120,10 +134,13 @@ public enum StreamHarness {
             let offset = offsets[partition, default: 0]
             offsets[partition] = offset + 1
             let parsed = value.withUnsafeBufferPointer {
-                LogParser.parseRecord($0, options: ParseOptions(referenceTime: Input.timestamp, fallbackTime: Input.timestamp))
+                LogParser.parseRecord(
+                    $0, options: ParseOptions(referenceTime: Input.timestamp, fallbackTime: Input.timestamp))
             }
             for event in parsed.events {
-                for anomaly in engines[partition, default: DetectionEngine(model: model)].process(event) { result[anomaly.id] = (partition, offset) }
+                for anomaly in engines[partition, default: DetectionEngine(model: model)].process(event) {
+                    result[anomaly.id] = (partition, offset)
+                }
             }
         }
         return result
@@ -138,20 +155,29 @@ public enum StreamHarness {
         public var headers: [String: String?]
     }
 
-    public static func dump(_ topic: String, expect: Int = 0, idle: Double = 3, timeout: Double = 120) throws -> [DumpedRecord] {
-        guard FileManager.default.isExecutableFile(atPath: python) else { throw HarnessError("\(python) missing; run the tests with `make test`") }
+    public static func dump(
+        _ topic: String, expect: Int = 0, idle: Double = 3, timeout: Double = 120
+    ) throws -> [DumpedRecord] {
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw HarnessError("\(python) missing; run the tests with `make test`")
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [root.appendingPathComponent("scripts/kafka-dump.py").path, "--brokers", brokers, "--topic", topic,
-                             "--expect", String(expect), "--idle", String(idle), "--timeout", String(timeout)]
-        let output = Pipe(), errors = Pipe()
+        process.arguments = [
+            root.appendingPathComponent("scripts/kafka-dump.py").path, "--brokers", brokers, "--topic", topic,
+            "--expect", String(expect), "--idle", String(idle), "--timeout", String(timeout),
+        ]
+        let output = Pipe()
+        let errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw HarnessError("kafka-dump failed: \(String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+            throw HarnessError(
+                "kafka-dump failed: \(String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))"
+            )
         }
         let decoder = JSONDecoder()
         return try data.split(separator: 0x0A).map { try decoder.decode(DumpedRecord.self, from: Data($0)) }
@@ -162,8 +188,9 @@ public enum StreamHarness {
         var ids: [String: [Int64]] = [:]
         for r in records {
             guard let value = r.value,
-                  let object = try? JSONSerialization.jsonObject(with: Data(value.utf8)) as? [String: Any],
-                  let id = object["id"] as? String else { continue }
+                let object = try? JSONSerialization.jsonObject(with: Data(value.utf8)) as? [String: Any],
+                let id = object["id"] as? String
+            else { continue }
             ids[id, default: []].append(Int64((r.headers["vigil.source.offset"] ?? nil) ?? "") ?? -1)
         }
         return ids
@@ -177,7 +204,9 @@ public enum StreamHarness {
 
         public init(arguments: [String], logPath: String) throws {
             self.logPath = logPath
-            if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+            if !FileManager.default.fileExists(atPath: logPath) {
+                _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+            }
             process.executableURL = URL(fileURLWithPath: try StreamHarness.vigil())
             process.arguments = ["stream"] + arguments
             logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -207,17 +236,25 @@ public enum StreamHarness {
     }
 
     /// The standard stream arguments for a test.
-    public static func streamArguments(input: String, output: String, dlq: String, group: String, stateDir: String,
-                                metricsPort: Int = 0, extra: [String] = []) -> [String] {
-        ["--brokers", brokers, "--input-topic", input, "--output-topic", output, "--dlq-topic", dlq, "--group-id", group,
-         "--state-dir", stateDir, "--metrics-port", String(metricsPort), "--commit-interval-ms", "500",
-         "--snapshot-interval-ms", "1000", "--consumer-property", "session.timeout.ms=6000", "--log-level", "info"] + extra
+    public static func streamArguments(
+        input: String, output: String, dlq: String, group: String, stateDir: String,
+        metricsPort: Int = 0, extra: [String] = []
+    ) -> [String] {
+        [
+            "--brokers", brokers, "--input-topic", input, "--output-topic", output, "--dlq-topic", dlq, "--group-id",
+            group,
+            "--state-dir", stateDir, "--metrics-port", String(metricsPort), "--commit-interval-ms", "500",
+            "--snapshot-interval-ms", "1000", "--consumer-property", "session.timeout.ms=6000", "--log-level", "info",
+        ] + extra
     }
 
     /// Committed offsets of a group (-1001 where none).
-    public static func committed(group: String, topic: String, partitions: Int, bootstrap: String = brokers) async throws -> [Int32: Int64] {
-        let consumer = try KafkaConsumer(configuration: ConsumerConfiguration(bootstrapServers: bootstrap, groupID: group),
-                                         observer: KafkaClientObserver(logger: logger))
+    public static func committed(
+        group: String, topic: String, partitions: Int, bootstrap: String = brokers
+    ) async throws -> [Int32: Int64] {
+        let consumer = try KafkaConsumer(
+            configuration: ConsumerConfiguration(bootstrapServers: bootstrap, groupID: group),
+            observer: KafkaClientObserver(logger: logger))
         let tps = (0..<partitions).map { TopicPartition(topic, Int32($0)) }
         let committed = try consumer.committed(tps, timeout: .seconds(10))
         try? await consumer.close(timeout: .seconds(2))
@@ -233,12 +270,15 @@ public enum StreamHarness {
     }
 
     /// Waits until the group has committed everything produced.
-    public static func waitUntilCommitted(group: String, topic: String, input: Input, timeout: Duration,
-                                   bootstrap: String = brokers) async throws -> Bool {
+    public static func waitUntilCommitted(
+        group: String, topic: String, input: Input, timeout: Duration,
+        bootstrap: String = brokers
+    ) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         let ends = Self.ends(input)
         while ContinuousClock.now < deadline {
-            let committed = try await committed(group: group, topic: topic, partitions: input.partitions, bootstrap: bootstrap)
+            let committed = try await committed(
+                group: group, topic: topic, partitions: input.partitions, bootstrap: bootstrap)
             if ends.allSatisfy({ committed[$0.key, default: -1] >= $0.value }) { return true }
             try await Task.sleep(for: .milliseconds(500))
         }
@@ -253,16 +293,20 @@ public enum StreamHarness {
 
 extension StreamHarness {
     /// Anomaly ids in a topic, read with Vigil's own consumer (for the in-process mock cluster).
-    public static func readAnomalyIDs(topic: String, partitions: Int, bootstrap: String, quiet: Duration = .seconds(3)) async throws -> [String: Int] {
-        let consumer = try KafkaConsumer(configuration: ConsumerConfiguration(bootstrapServers: bootstrap, groupID: unique("read")),
-                                         observer: KafkaClientObserver(logger: logger))
+    public static func readAnomalyIDs(
+        topic: String, partitions: Int, bootstrap: String, quiet: Duration = .seconds(3)
+    ) async throws -> [String: Int] {
+        let consumer = try KafkaConsumer(
+            configuration: ConsumerConfiguration(bootstrapServers: bootstrap, groupID: unique("read")),
+            observer: KafkaClientObserver(logger: logger))
         try consumer.assign((0..<partitions).map { TopicPartitionOffset(topic, Int32($0), offset: -2) })
         var ids: [String: Int] = [:]
         while let batch = await consumer.nextBatch(timeout: quiet) {
             for record in batch {
                 guard let value = record.value,
-                      let object = try? JSONSerialization.jsonObject(with: Data(value)) as? [String: Any],
-                      let id = object["id"] as? String else { continue }
+                    let object = try? JSONSerialization.jsonObject(with: Data(value)) as? [String: Any],
+                    let id = object["id"] as? String
+                else { continue }
                 ids[id, default: 0] += 1
             }
         }
