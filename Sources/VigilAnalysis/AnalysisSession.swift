@@ -30,26 +30,10 @@ public struct AnalysisSession: Sendable {
     /// was read is analysed); it never stops the session.
     @discardableResult
     public mutating func analyze(_ input: LogInput, emit: (Anomaly) -> Void) -> InputSummary {
-        let started = ContinuousClock.now
-        var inputSummary = InputSummary(name: input.name)
-        var parsed = ParsedInput()
-        do {
-            var reader = try InputReader(input, limits: limits)
-            inputSummary.compressed = reader.isCompressed
-            defer { inputSummary.bytes = reader.bytesRead }
-            do {
-                while try reader.next(into: &parsed) {
-                    analyze(parsed, into: &inputSummary, emit: emit)
-                }
-            } catch {
-                analyze(parsed, into: &inputSummary, emit: emit)
-                inputSummary.failure = error.reason
-            }
-        } catch {
-            inputSummary.failure = error.reason
-        }
-        finish(inputSummary, since: started)
-        return inputSummary
+        var reading = InputAnalysis(input, limits: limits)
+        while reading.step(&self, emit: emit) {}
+        finish(reading.summary, since: reading.started)
+        return reading.summary
     }
 
     /// Analyses events already parsed (a caller that reads its input itself), counting them
@@ -97,4 +81,41 @@ public struct AnalysisSession: Sendable {
 
     /// Continues from a snapshot; on error the session is unchanged.
     public mutating func restore(_ bytes: [UInt8]) throws(ModelError) { try engine.restore(bytes) }
+}
+
+/// One input being analysed, a step (a chunk of the input) at a time: what both the whole-input
+/// call and the asynchronous run iterate.
+struct InputAnalysis {
+    private(set) var summary: InputSummary
+    let started = ContinuousClock.now
+    private var reader: InputReader?
+    private var parsed = ParsedInput()
+
+    /// Opens the input; one that cannot be opened is finished at once, its summary saying why.
+    init(_ input: LogInput, limits: ReadLimits) {
+        summary = InputSummary(name: input.name)
+        do {
+            let reader = try InputReader(input, limits: limits)
+            summary.compressed = reader.isCompressed
+            self.reader = reader
+        } catch {
+            summary.failure = error.reason
+        }
+    }
+
+    /// Reads and analyses the next step; false once the input is done (read to its end, or
+    /// failed — what was read before a failure is analysed).
+    mutating func step(_ session: inout AnalysisSession, emit: (Anomaly) -> Void) -> Bool {
+        guard var reader else { return false }
+        var more = false
+        do {
+            more = try reader.next(into: &parsed)
+        } catch {
+            summary.failure = error.reason
+        }
+        session.analyze(parsed, into: &summary, emit: emit)
+        summary.bytes = reader.bytesRead
+        self.reader = more && summary.failure == nil ? reader : nil
+        return self.reader != nil
+    }
 }

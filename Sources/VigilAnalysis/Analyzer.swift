@@ -66,12 +66,9 @@ public struct AnalysisRun: AsyncSequence, Sendable {
         private var session: AnalysisSession
         private var inputs: [LogInput]
         private var position = 0
-        private var reader: InputReader? = nil
-        private var current: InputSummary? = nil
-        private var started = ContinuousClock.now
+        private var current: InputAnalysis? = nil
         private var pending: [AnalysisItem] = []
         private var pendingIndex = 0
-        private var parsed = ParsedInput()
         private var done = false
 
         init(session: AnalysisSession, inputs: [LogInput]) {
@@ -94,51 +91,24 @@ public struct AnalysisRun: AsyncSequence, Sendable {
 
         /// Fills `pending` with what the next step of reading gives.
         private mutating func step() {
-            guard var summary = current else {
+            guard var reading = current else {
                 guard position < inputs.count else {
                     done = true
                     pending.append(.finished(session.summary))
                     return
                 }
-                let input = inputs[position]
+                current = InputAnalysis(inputs[position], limits: session.limits)
                 position += 1
-                started = .now
-                var summary = InputSummary(name: input.name)
-                do {
-                    let opened = try InputReader(input, limits: session.limits)
-                    summary.compressed = opened.isCompressed
-                    reader = opened
-                    current = summary
-                } catch {
-                    summary.failure = error.reason
-                    finishInput(summary)
-                }
                 return
             }
-            guard var reader else { return }
-            var more = false
-            var failure: String? = nil
-            do {
-                more = try reader.next(into: &parsed)
-            } catch {
-                failure = error.reason
+            let more = reading.step(&session) { pending.append(.anomaly($0)) }
+            if more {
+                current = reading
+            } else {
+                current = nil
+                session.finish(reading.summary, since: reading.started)
+                pending.append(.inputFinished(reading.summary))
             }
-            session.analyze(parsed, into: &summary) { pending.append(.anomaly($0)) }
-            summary.bytes = reader.bytesRead
-            self.reader = reader
-            if more && failure == nil {
-                current = summary
-                return
-            }
-            summary.failure = failure
-            self.reader = nil
-            current = nil
-            finishInput(summary)
-        }
-
-        private mutating func finishInput(_ summary: InputSummary) {
-            session.finish(summary, since: started)
-            pending.append(.inputFinished(summary))
         }
     }
 }

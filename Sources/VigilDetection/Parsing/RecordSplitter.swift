@@ -67,9 +67,7 @@ public struct RecordSplitter: Sendable {
     private var recordStart = 0
     private var recordLine = 1
     private var index = 0
-    private var depth = 0
-    private var inString = false
-    private var escaped = false
+    private var nesting = JSONNesting()
     /// The record being scanned is too long: its bytes are dropped until it ends.
     private var oversized: Int? = nil
     /// After a closed top-level array: content there is reported once.
@@ -138,7 +136,7 @@ public struct RecordSplitter: Sendable {
             // Elements start after the bracket; what precedes it is whitespace.
             scanned = first + 1
             recordStart = first + 1
-            depth = 1
+            nesting.depth = 1
             return .array
         case UInt8(ascii: "{"):
             guard let end = Self.endOfFirstObject(bytes, from: first, limit: maxRecordBytes) else {
@@ -162,30 +160,15 @@ public struct RecordSplitter: Sendable {
 
     /// The end (exclusive) of the object starting at `start`, found by nesting alone.
     private static func endOfFirstObject(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, limit: Int) -> Int? {
-        var depth = 0
-        var inString = false
-        var escaped = false
-        var index = start
-        let end = min(bytes.count, start + limit)
-        while index < end {
-            let byte = bytes[index]
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == 0x5C {
-                    escaped = true
-                } else if byte == 0x22 {
-                    inString = false
-                }
-            } else if byte == 0x22 {
-                inString = true
-            } else if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
-                depth += 1
+        var nesting = JSONNesting()
+        for index in start..<min(bytes.count, start + limit) {
+            guard let byte = nesting.structural(bytes[index]) else { continue }
+            if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
+                nesting.depth += 1
             } else if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") {
-                depth -= 1
-                if depth == 0 { return index + 1 }
+                nesting.depth -= 1
+                if nesting.depth == 0 { return index + 1 }
             }
-            index += 1
         }
         return nil
     }
@@ -262,43 +245,32 @@ public struct RecordSplitter: Sendable {
             return
         }
         while position < bytes.count {
-            let byte = bytes[position]
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == 0x5C {
-                    escaped = true
-                } else if byte == 0x22 {
-                    inString = false
+            defer { position += 1 }
+            guard let byte = nesting.structural(bytes[position]) else { continue }
+            switch byte {
+            case UInt8(ascii: "{"), UInt8(ascii: "["): nesting.depth += 1
+            case UInt8(ascii: "}"): nesting.depth -= 1
+            case UInt8(ascii: "]") where nesting.depth == 1:
+                // The array closes: its last element, unless the array is empty.
+                if index > 0 || oversized != nil || !Self.isBlank(bytes, recordStart..<position) {
+                    emitRecord(bytes, end: position, kind: .element, emit)
                 }
-            } else {
-                switch byte {
-                case 0x22: inString = true
-                case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
-                case UInt8(ascii: "}"): depth -= 1
-                case UInt8(ascii: "]") where depth == 1:
-                    // The array closes: its last element, unless the array is empty.
-                    if index > 0 || oversized != nil || !Self.isBlank(bytes, recordStart..<position) {
-                        emitElement(bytes, end: position, emit)
-                    }
-                    afterArray = true
-                    trailing(bytes, from: position + 1, emit)
-                    scanned = bytes.count
-                    recordStart = bytes.count
-                    return
-                case UInt8(ascii: "]"): depth -= 1
-                case UInt8(ascii: ",") where depth == 1:
-                    emitElement(bytes, end: position, emit)
-                    recordStart = position + 1
-                default: break
-                }
+                afterArray = true
+                trailing(bytes, from: position + 1, emit)
+                scanned = bytes.count
+                recordStart = bytes.count
+                return
+            case UInt8(ascii: "]"): nesting.depth -= 1
+            case UInt8(ascii: ",") where nesting.depth == 1:
+                emitRecord(bytes, end: position, kind: .element, emit)
+                recordStart = position + 1
+            default: break
             }
-            position += 1
         }
         scanned = position
         if final {
             if oversized != nil || !Self.isBlank(bytes, recordStart..<position) {
-                emitElement(bytes, end: position, emit)
+                emitRecord(bytes, end: position, kind: .element, emit)
             }
             emit(.error(index: index, line: nil, reason: "the array is not closed (input ends inside it)"))
             recordStart = position
@@ -307,20 +279,27 @@ public struct RecordSplitter: Sendable {
         }
     }
 
-    private mutating func emitElement(_ bytes: UnsafeBufferPointer<UInt8>, end: Int, _ emit: (SplitItem) -> Void) {
+    /// Hands over the record from `recordStart` to `end` — or, if it grew past the limit, an
+    /// error saying so.
+    private mutating func emitRecord(
+        _ bytes: UnsafeBufferPointer<UInt8>, end: Int, kind: RawRecord.Kind,
+        _ emit: (SplitItem) -> Void
+    ) {
+        let line = kind == .object ? recordLine : nil
         if let skipped = oversized {
             oversized = nil
+            let what = kind == .object ? "object" : "array element"
             emit(
                 .error(
-                    index: index, line: nil,
+                    index: index, line: line,
                     reason:
-                        "array element of \(skipped + end - recordStart) bytes is longer than the \(maxRecordBytes)-byte limit; skipped"
+                        "\(what) of \(skipped + end - recordStart) bytes is longer than the \(maxRecordBytes)-byte limit; skipped"
                 ))
         } else {
             emit(
                 .record(
                     RawRecord(
-                        bytes: UnsafeBufferPointer(rebasing: bytes[recordStart..<end]), kind: .element,
+                        bytes: UnsafeBufferPointer(rebasing: bytes[recordStart..<end]), kind: kind,
                         index: index, line: recordLine)))
         }
         index += 1
@@ -349,7 +328,7 @@ public struct RecordSplitter: Sendable {
         for offset in 0..<position where bytes[offset] == 0x0A { lineAt += 1 }
         while position < bytes.count {
             let byte = bytes[position]
-            if depth == 0 {
+            if nesting.depth == 0 {
                 if byte == 0x0A { lineAt += 1 }
                 if Self.isSpace(byte) {
                     position += 1
@@ -368,57 +347,29 @@ public struct RecordSplitter: Sendable {
                 recordStart = position
                 recordLine = lineAt
             }
-            if byte == 0x0A { if depth > 0 { lineAt += 1 } }
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == 0x5C {
-                    escaped = true
-                } else if byte == 0x22 {
-                    inString = false
-                }
-            } else if byte == 0x22 {
-                inString = true
-            } else if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
-                depth += 1
-            } else if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") {
-                depth -= 1
-                if depth == 0 {
-                    emitObject(bytes, end: position + 1, emit)
+            if byte == 0x0A { lineAt += 1 }
+            defer { position += 1 }
+            guard let structural = nesting.structural(byte) else { continue }
+            if structural == UInt8(ascii: "{") || structural == UInt8(ascii: "[") {
+                nesting.depth += 1
+            } else if structural == UInt8(ascii: "}") || structural == UInt8(ascii: "]") {
+                nesting.depth -= 1
+                if nesting.depth == 0 {
+                    emitRecord(bytes, end: position + 1, kind: .object, emit)
                     recordStart = position + 1
                 }
             }
-            position += 1
         }
         scanned = position
         if final {
-            if depth > 0 || oversized != nil { emitObject(bytes, end: position, emit) }
-            depth = 0
+            if nesting.depth > 0 || oversized != nil { emitRecord(bytes, end: position, kind: .object, emit) }
+            nesting = JSONNesting()
             recordStart = position
-        } else if depth == 0 {
+        } else if nesting.depth == 0 {
             recordStart = position
         } else {
             dropIfOversized(bytes.count)
         }
-    }
-
-    private mutating func emitObject(_ bytes: UnsafeBufferPointer<UInt8>, end: Int, _ emit: (SplitItem) -> Void) {
-        if let skipped = oversized {
-            oversized = nil
-            emit(
-                .error(
-                    index: index, line: recordLine,
-                    reason:
-                        "object of \(skipped + end - recordStart) bytes is longer than the \(maxRecordBytes)-byte limit; skipped"
-                ))
-        } else {
-            emit(
-                .record(
-                    RawRecord(
-                        bytes: UnsafeBufferPointer(rebasing: bytes[recordStart..<end]), kind: .object,
-                        index: index, line: recordLine)))
-        }
-        index += 1
     }
 
     /// A record still open past the limit: count its bytes and drop them (its end is still
@@ -434,5 +385,32 @@ public struct RecordSplitter: Sendable {
 
     private static func isBlank(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
         range.allSatisfy { isSpace(bytes[$0]) }
+    }
+}
+
+/// Where a scan of JSON bytes is: inside a string (after an escape?) and how deep in brackets.
+private struct JSONNesting: Sendable {
+    var depth = 0
+    private var inString = false
+    private var escaped = false
+
+    /// Feeds one byte: returns it when it is structural (outside strings), nil otherwise.
+    @inline(__always)
+    mutating func structural(_ byte: UInt8) -> UInt8? {
+        if inString {
+            if escaped {
+                escaped = false
+            } else if byte == 0x5C {
+                escaped = true
+            } else if byte == 0x22 {
+                inString = false
+            }
+            return nil
+        }
+        if byte == 0x22 {
+            inString = true
+            return nil
+        }
+        return byte
     }
 }
