@@ -28,17 +28,9 @@ extension DetectionModel {
         // Users
         w.u32(UInt32(users.count))
         for key in users.keys.sorted() {
-            guard let p = users[key] else { continue }
+            guard let profile = users[key] else { continue }
             w.u64(key)
-            for h in p.hours { w.u32(h) }
-            w.u32(p.activity)
-            w.u32(p.successes)
-            w.u32(p.escalations)
-            w.u32(UInt32(p.sources.count))
-            for s in p.sources.sorted() { w.u64(s) }
-            w.u32(UInt32(p.prefixes.count))
-            for s in p.prefixes.sorted() { w.u64(s) }
-            w.rate(p.rate)
+            profile.encode(to: &w)
         }
         // Sources
         w.u32(UInt32(sources.count))
@@ -103,15 +95,7 @@ extension DetectionModel {
         users.reserveCapacity(userCount)
         for _ in 0..<userCount {
             let key = try r.u64()
-            var p = UserProfile()
-            for h in 0..<24 { p.hours[h] = try r.u32() }
-            p.activity = try r.u32()
-            p.successes = try r.u32()
-            p.escalations = try r.u32()
-            for _ in 0..<(try r.count(max: 1_000_000)) { p.sources.insert(try r.u64()) }
-            for _ in 0..<(try r.count(max: 1_000_000)) { p.prefixes.insert(try r.u64()) }
-            p.rate = try r.rate()
-            users[key] = p
+            users[key] = try UserProfile.decode(from: &r)
         }
         var sources: [UInt64: RateBaseline] = [:]
         let sourceCount = try r.count(max: 100_000_000)

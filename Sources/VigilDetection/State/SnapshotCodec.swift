@@ -170,15 +170,7 @@ extension VolumeState: SnapshotValue {
 
 extension OnlineProfile: SnapshotValue {
     func encode(to writer: inout BinaryWriter) {
-        for count in profile.hours { writer.u32(count) }
-        writer.u32(profile.activity)
-        writer.u32(profile.successes)
-        writer.u32(profile.escalations)
-        writer.u32(UInt32(profile.sources.count))
-        for source in profile.sources.sorted() { writer.u64(source) }
-        writer.u32(UInt32(profile.prefixes.count))
-        for prefix in profile.prefixes.sorted() { writer.u64(prefix) }
-        writer.rate(profile.rate)
+        profile.encode(to: &writer)
         if let location = lastLocation {
             writer.u8(1)
             writer.f64(location.lat)
@@ -192,14 +184,7 @@ extension OnlineProfile: SnapshotValue {
     }
 
     static func decode(from reader: inout BinaryReader) throws(ModelError) -> OnlineProfile {
-        var online = OnlineProfile()
-        for hour in 0..<24 { online.profile.hours[hour] = try reader.u32() }
-        online.profile.activity = try reader.u32()
-        online.profile.successes = try reader.u32()
-        online.profile.escalations = try reader.u32()
-        for _ in 0..<(try reader.count(max: 1_000_000)) { online.profile.sources.insert(try reader.u64()) }
-        for _ in 0..<(try reader.count(max: 1_000_000)) { online.profile.prefixes.insert(try reader.u64()) }
-        online.profile.rate = try reader.rate()
+        var online = OnlineProfile(profile: try UserProfile.decode(from: &reader))
         if try reader.u8() == 1 {
             let lat = try reader.f64()
             let lon = try reader.f64()
@@ -209,5 +194,32 @@ extension OnlineProfile: SnapshotValue {
             online.lastLocation = (lat, lon, time, label, precise)
         }
         return online
+    }
+}
+
+extension UserProfile: SnapshotValue {
+    /// The same layout in models (trained profiles) and snapshots (online ones).
+    func encode(to writer: inout BinaryWriter) {
+        for count in hours { writer.u32(count) }
+        writer.u32(activity)
+        writer.u32(successes)
+        writer.u32(escalations)
+        writer.u32(UInt32(sources.count))
+        for source in sources.sorted() { writer.u64(source) }
+        writer.u32(UInt32(prefixes.count))
+        for prefix in prefixes.sorted() { writer.u64(prefix) }
+        writer.rate(rate)
+    }
+
+    static func decode(from reader: inout BinaryReader) throws(ModelError) -> UserProfile {
+        var profile = UserProfile()
+        for hour in 0..<24 { profile.hours[hour] = try reader.u32() }
+        profile.activity = try reader.u32()
+        profile.successes = try reader.u32()
+        profile.escalations = try reader.u32()
+        for _ in 0..<(try reader.count(max: 1_000_000)) { profile.sources.insert(try reader.u64()) }
+        for _ in 0..<(try reader.count(max: 1_000_000)) { profile.prefixes.insert(try reader.u64()) }
+        profile.rate = try reader.rate()
+        return profile
     }
 }
