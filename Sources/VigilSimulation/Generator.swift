@@ -109,6 +109,7 @@ public struct Generator {
     private var users: [User] = []
     private var records: [Record] = []
     private var attacks: [InjectedAttack] = []
+    private var nextConnectionPID = 100_000
     private var nextPID = 1000
 
     private static let firstNames = [
@@ -212,8 +213,11 @@ public struct Generator {
             let t = dayStart + Int64(random.next() % 86_400_000)
             let ip = randomPublicIP()
             let user = Self.attackerUsers[Int(random.next() % UInt64(Self.attackerUsers.count))]
-            invalid(t, user: user, ip: ip, host: "bastion")
-            failure(t + 1_500, user: user, ip: ip, host: "bastion", country: "CN", unknownAccount: true)
+            let connection = nextConnection()
+            invalid(t, user: user, ip: ip, host: "bastion", connection: connection)
+            failure(
+                t + 1_500, user: user, ip: ip, host: "bastion", country: "CN", unknownAccount: true,
+                connection: connection)
         }
     }
 
@@ -359,6 +363,13 @@ public struct Generator {
 
     // MARK: Emitters
 
+    /// A pid for a connection's lines, from a sequence of its own (no random draw, so adding it
+    /// changed nothing else the seed produces).
+    private mutating func nextConnection() -> Int {
+        nextConnectionPID = nextConnectionPID >= 4_000_000 ? 100_000 : nextConnectionPID + 1
+        return nextConnectionPID
+    }
+
     private mutating func pid() -> Int {
         nextPID += 1 + Int(random.next() % 7)
         if nextPID > 60_000 { nextPID = 1000 }
@@ -380,7 +391,8 @@ public struct Generator {
     }
 
     private mutating func failure(
-        _ t: Int64, user: String, ip: String, host: String, country: String, unknownAccount: Bool = false
+        _ t: Int64, user: String, ip: String, host: String, country: String, unknownAccount: Bool = false,
+        connection: Int? = nil
     ) {
         switch options.format {
         case .json:
@@ -389,21 +401,23 @@ public struct Generator {
                 country: country, message: "Failed password for \(unknownAccount ? "invalid user " : "")\(user)")
         case .syslog:
             let port = 1024 + Int(random.next() % 60_000)
+            let connection = connection ?? nextConnection()
             if !unknownAccount {
                 emitSSHD(
                     t - 2, host: host,
                     message:
-                        "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=\(ip)  user=\(user)"
-                )
+                        "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=\(ip)  user=\(user)",
+                    connection: connection)
             }
             emitSSHD(
                 t, host: host,
                 message:
-                    "Failed password for \(unknownAccount ? "invalid user " : "")\(user) from \(ip) port \(port) ssh2")
+                    "Failed password for \(unknownAccount ? "invalid user " : "")\(user) from \(ip) port \(port) ssh2",
+                connection: connection)
         }
     }
 
-    private mutating func invalid(_ t: Int64, user: String, ip: String, host: String) {
+    private mutating func invalid(_ t: Int64, user: String, ip: String, host: String, connection: Int? = nil) {
         switch options.format {
         case .json:
             emitJSON(
@@ -411,7 +425,8 @@ public struct Generator {
                 message: "Invalid user \(user)")
         case .syslog:
             emitSSHD(
-                t, host: host, message: "Invalid user \(user) from \(ip) port \(1024 + Int(random.next() % 60_000))")
+                t, host: host, message: "Invalid user \(user) from \(ip) port \(1024 + Int(random.next() % 60_000))",
+                connection: connection)
         }
     }
 
@@ -488,7 +503,7 @@ public struct Generator {
 
     /// Emits an sshd line (JSON: with the message) and returns its template.
     @discardableResult
-    private mutating func emitSSHD(_ t: Int64, host: String, message: String) -> String {
+    private mutating func emitSSHD(_ t: Int64, host: String, message: String, connection: Int? = nil) -> String {
         switch options.format {
         case .json:
             appendJSON(t) { w in
@@ -497,9 +512,16 @@ public struct Generator {
                 w.field("message", message)
             }
         case .syslog:
-            records.append(Record(time: t, text: "\(iso(t)) \(host) sshd[\(pid())]: \(message)"))
+            // One connection's lines share sshd's pid, as they do on real machines. (A pid is
+            // drawn for every line regardless, so the data around it stays what the seed gave.)
+            let drawn = pid()
+            records.append(Record(time: t, text: "\(iso(t)) \(host) sshd[\(connection ?? drawn)]: \(message)"))
         }
-        return "sshd: " + Templates.mask(message)
+        // The template is what the engine makes of the record it just wrote: ground truth must
+        // name what the detector will report.
+        var text = records.last?.text ?? ""
+        return text.withUTF8 { LogParser.parseRecord($0, options: ParseOptions(referenceTime: t, fallbackTime: t)) }
+            .events.first?.template ?? ""
     }
 
     private mutating func emitJSON(

@@ -77,7 +77,7 @@ struct StreamProcessTests {
         // Output records: keyed by entity, with the documented headers, pointing at their source.
         for record in output {
             #expect(record.key?.contains(":") == true)
-            #expect(record.headers["vigil.schema_version"] == "1.0")
+            #expect(record.headers["vigil.schema_version"] == Anomaly.schemaVersion)
             #expect(record.headers["vigil.detector"] != nil)
             if let id = record.value.flatMap({
                 try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]

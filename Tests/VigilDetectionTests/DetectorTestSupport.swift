@@ -45,4 +45,6 @@ extension DetectionEngine {
 
 extension Array where Element == Anomaly {
     func of(_ detector: DetectorKind) -> [Anomaly] { filter { $0.detector == detector } }
+    /// The high-severity ones (brute force: Wazuh's two-minute rules, not the slower tier).
+    var high: [Anomaly] { filter { $0.severity >= .high } }
 }

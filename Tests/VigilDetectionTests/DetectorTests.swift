@@ -8,7 +8,7 @@ struct BruteForceTests {
     func positive() throws {
         var engine = DetectionEngine()
         let found = engine.run((0..<12).map { failure("root", from: "203.0.113.9", at: t0 + seconds(Double($0) * 10)) })
-        let alerts = found.of(.bruteForce)
+        let alerts = found.of(.bruteForce).high.high
         #expect(alerts.count == 1)  // suppressed after the first
         let a = try #require(alerts.first)
         #expect(a.eventTime == t0 + seconds(70))  // the 8th failure
@@ -28,12 +28,12 @@ struct BruteForceTests {
         #expect(
             engine.run((0..<7).map { failure("root", from: "203.0.113.9", at: t0 + seconds(Double($0))) }).of(
                 .bruteForce
-            ).isEmpty)
+            ).high.isEmpty)
         var spread = DetectionEngine()
         #expect(
             spread.run((0..<8).map { failure("bob", from: "198.51.100.1", at: t0 + seconds(Double($0) * 20)) }).of(
                 .bruteForce
-            ).isEmpty)
+            ).high.isEmpty)
     }
 
     @Test("window boundary: the window is (t − 120 s, t]")
@@ -41,11 +41,11 @@ struct BruteForceTests {
         // 8 failures spanning exactly 120 s: the first falls out of the window of the last.
         var exact = DetectionEngine()
         let atEdge = (0..<8).map { failure("root", from: "192.0.2.1", at: t0 + seconds(Double($0) * 120 / 7)) }
-        #expect(exact.run(atEdge).of(.bruteForce).isEmpty)
+        #expect(exact.run(atEdge).of(.bruteForce).high.isEmpty)
         // Spanning 119.999 s: all eight count.
         var inside = DetectionEngine()
         let justInside = (0..<8).map { failure("root", from: "192.0.2.1", at: t0 + Int64(Double($0) * 119_999 / 7)) }
-        #expect(inside.run(justInside).of(.bruteForce).count == 1)
+        #expect(inside.run(justInside).of(.bruteForce).high.count == 1)
     }
 
     @Test("out-of-order events within the lateness are counted where they belong")
@@ -54,12 +54,12 @@ struct BruteForceTests {
         var events = (0..<8).map { failure("root", from: "192.0.2.7", at: t0 + seconds(Double($0) * 5)) }
         events.swapAt(1, 6)
         events.swapAt(2, 5)
-        #expect(engine.run(events).of(.bruteForce).count == 1)
+        #expect(engine.run(events).of(.bruteForce).high.count == 1)
         // Too late: beyond the lateness the event is not counted (and counted as late).
         var late = DetectionEngine()
         var lateEvents = (0..<7).map { failure("root", from: "192.0.2.8", at: t0 + seconds(300 + Double($0))) }
         lateEvents.append(failure("root", from: "192.0.2.8", at: t0))
-        #expect(late.run(lateEvents).of(.bruteForce).isEmpty)
+        #expect(late.run(lateEvents).of(.bruteForce).high.isEmpty)
         #expect(late.statistics.lateEvents == 1)
     }
 
@@ -72,15 +72,17 @@ struct BruteForceTests {
         #expect(
             engine.run((0..<3).map { failure("a", from: "192.0.2.2", at: t0 + seconds(Double($0) * 4)) }).of(
                 .bruteForce
-            ).count == 1)
+            ).high.count == 1)
         var slow = DetectionEngine(config: config)
         #expect(
             slow.run((0..<3).map { failure("a", from: "192.0.2.2", at: t0 + seconds(Double($0) * 6)) }).of(.bruteForce)
+                .high.high
                 .isEmpty)
         config.bruteForce.enabled = false
         var off = DetectionEngine(config: config)
         #expect(
-            off.run((0..<30).map { failure("a", from: "192.0.2.2", at: t0 + seconds(Double($0))) }).of(.bruteForce)
+            off.run((0..<30).map { failure("a", from: "192.0.2.2", at: t0 + seconds(Double($0))) }).of(.bruteForce).high
+                .high
                 .isEmpty)
     }
 
@@ -89,14 +91,14 @@ struct BruteForceTests {
         var engine = DetectionEngine()
         var e = failure("root", from: "192.0.2.3", at: t0)
         e.repeatCount = 8
-        #expect(engine.run([e]).of(.bruteForce).count == 1)
+        #expect(engine.run([e]).of(.bruteForce).high.count == 1)
     }
 
     @Test("after the suppression period a continuing attack is reported again with the new count")
     func suppression() {
         var engine = DetectionEngine()
         let events = (0..<80).map { failure("root", from: "192.0.2.4", at: t0 + seconds(Double($0) * 5)) }
-        let alerts = engine.run(events).of(.bruteForce)
+        let alerts = engine.run(events).of(.bruteForce).high.high
         #expect(alerts.count == 2)  // at 35 s and again once 300 s of suppression are over
         #expect(engine.statistics.suppressed > 0)
     }
@@ -117,7 +119,7 @@ struct SprayingStuffingTests {
             a.summary.hasPrefix(
                 "198.51.100.5 failed against 10 different accounts within 300 s (threshold 10): user0, user1"))
         #expect(Dictionary(uniqueKeysWithValues: a.evidence)["users"] == .strings((0..<10).map { "user\($0)" }))
-        #expect(found.of(.bruteForce).isEmpty)
+        #expect(found.of(.bruteForce).high.isEmpty)
     }
 
     @Test("the same account repeatedly is not spraying; accounts spread past the window are not either")

@@ -8,11 +8,24 @@ extension DetectionEngine {
         state.templateTotal += 1
         state.templateCounts.update(key, time: event.timestamp, make: { 0 }) { $0 &+= 1 }
         guard rule.enabled, total >= UInt64(rule.minHistory) else { return }
+        // A kind of message is news once: after its report it is counted, not reported again,
+        // as long as it keeps occurring (each occurrence extends the quiet period); only after
+        // a quiet period without it can it be news again.
+        let quietKey = StableHash.combine(StableHash.hash(DetectorKind.rareEvent.rawValue), key)
+        let time = event.timestamp
+        let known = state.suppressedUntil.update(quietKey, time: time, make: { Int64.min }) { until -> Bool in
+            guard until > time else { return false }
+            until = time.addingSaturated(rule.quietMs)
+            return true
+        }
+        if known {
+            statistics.suppressed += 1
+            return
+        }
         let share = Double(seen) / Double(total)
         guard seen == 0 || share < rule.maxShare else { return }
         let entity = Entity(.template, event.template)
-        // A template is news once a day at most.
-        guard !suppressed(.rareEvent, entity, at: event.timestamp, period: 86_400_000) else { return }
+        guard !suppressed(.rareEvent, entity, at: time, key: key, period: rule.quietMs) else { return }
         let source = event.service.map { " from \($0)" } ?? ""
         found.append(
             anomaly(

@@ -27,9 +27,9 @@ public struct DetectionEngine: Sendable {
         privilegedKeys = Set(config.privileged.accounts.map(EntityKey.user))
         longestWindow =
             [
-                config.bruteForce.windowMs, config.passwordSpraying.windowMs, config.credentialStuffing.windowMs,
-                config.successAfterFailures.windowMs, config.accountEnumeration.windowMs,
-                config.privileged.windowMs,
+                config.bruteForce.windowMs, config.bruteForce.slowWindowMs, config.passwordSpraying.windowMs,
+                config.credentialStuffing.windowMs, config.successAfterFailures.windowMs,
+                config.accountEnumeration.windowMs, config.privileged.windowMs,
             ].max() ?? 0
     }
 
@@ -83,22 +83,50 @@ public struct DetectionEngine: Sendable {
         let late = time < state.watermark - config.latenessMs
         if late { statistics.lateEvents += 1 }
         if statistics.events & 1023 == 0 { expireIdleState() }
+        guard !late, event.failureReport != nil || event.isFailedAttempt else {
+            return detect(event, attempts: 0, late: late, observing: &observation, collectFeatures: collectFeatures)
+        }
+        let attempts = countAttempts(event)
+        guard attempts.source != event.sourceIP || attempts.user != event.user else {
+            return detect(
+                event, attempts: attempts.weight, late: late, observing: &observation,
+                collectFeatures: collectFeatures)
+        }
+        // The line itself does not name its source or account (or names the source by a host
+        // name its connection tied to an address): detect on the event as its connection says.
+        var resolved = event
+        resolved.sourceIP = attempts.source
+        resolved.user = attempts.user
+        return detect(
+            resolved, attempts: attempts.weight, late: late, observing: &observation,
+            collectFeatures: collectFeatures)
+    }
 
+    /// Runs the detectors on one event; `attempts` is how many new failed attempts it reports.
+    private mutating func detect(
+        _ event: LogEvent, attempts: Int, late: Bool, observing observation: inout Observation, collectFeatures: Bool
+    ) -> [Anomaly] {
         var found: [Anomaly] = []
         let userKey = event.user.map(EntityKey.user)
         let sourceKey = event.sourceIP.map(EntityKey.source)
         let weight = max(1, event.repeatCount)
 
         // Failed attempts: brute force, spraying, stuffing, privileged failures.
-        if event.isFailedAttempt && !late {
-            countFailure(event, userKey: userKey, sourceKey: sourceKey, weight: weight)
-            if let user = event.user, let source = event.sourceIP, let userKey, let sourceKey {
-                let pair = FailedPair(user: user, source: source, userKey: userKey, sourceKey: sourceKey)
-                bruteForce(event, pair, weight: weight, into: &found, &observation)
-                spraying(event, pair, into: &found, &observation)
-                stuffing(event, pair, into: &found, &observation)
-                if privilegedKeys.contains(userKey) {
-                    privilegedFailures(event, pair, weight: weight, into: &found, &observation)
+        if attempts > 0 && !late {
+            countFailure(event, userKey: userKey, sourceKey: sourceKey, weight: attempts)
+            if let source = event.sourceIP, let sourceKey {
+                let pair = event.user.flatMap { user in
+                    userKey.map { FailedPair(user: user, source: source, userKey: $0, sourceKey: sourceKey) }
+                }
+                bruteForce(
+                    event, source: source, sourceKey: sourceKey, pair: pair, weight: attempts,
+                    into: &found, &observation)
+                if let pair {
+                    spraying(event, pair, into: &found, &observation)
+                    stuffing(event, pair, into: &found, &observation)
+                    if privilegedKeys.contains(pair.userKey) {
+                        privilegedFailures(event, pair, weight: attempts, into: &found, &observation)
+                    }
                 }
             }
         }
@@ -178,11 +206,23 @@ public struct DetectionEngine: Sendable {
         return wasQuiet
     }
 
+    /// Whether `detector` reported under `key` less than its suppression period ago (without
+    /// starting a period).
+    func isSuppressed(_ detector: DetectorKind, key: UInt64, at time: Int64) -> Bool {
+        let suppressionKey = StableHash.combine(StableHash.hash(detector.rawValue), key)
+        return (state.suppressedUntil.peek(suppressionKey) ?? .min) > time
+    }
+
     func anomaly(
         _ detector: DetectorKind, _ event: LogEvent, entity: Entity, severity: Severity, score: Double,
         summary: String, evidence: [(String, EvidenceValue)], mitre: MITRE?
     ) -> Anomaly {
-        Anomaly(
+        var evidence = evidence
+        // PAM's rhost= may be a host name: say which the source is.
+        if let source = event.sourceIP {
+            evidence.append(("source_form", .string(LogEvent.isAddress(source) ? "address" : "hostname")))
+        }
+        return Anomaly(
             id: Anomaly.makeID(detector: detector, entity: entity, fingerprint: event.fingerprint), detector: detector,
             severity: severity, score: rounded(score), entity: entity, user: event.user, sourceIP: event.sourceIP,
             host: event.host, eventTime: event.timestamp, summary: summary, evidence: evidence, mitre: mitre,

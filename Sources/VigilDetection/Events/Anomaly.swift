@@ -102,7 +102,7 @@ public indirect enum EvidenceValue: Sendable, Hashable {
 /// only on the detector, the entity and the triggering record, so a replay produces the same
 /// id and a SIEM can drop the duplicate.
 public struct Anomaly: Sendable, Hashable {
-    public static let schemaVersion = "1.0"
+    public static let schemaVersion = "1.1"
 
     public var id: String
     public var detector: DetectorKind

@@ -52,6 +52,7 @@ public enum AnomalyJSON {
         w.field("source_port", e.sourcePort)
         w.field("host", e.host)
         w.field("service", e.service)
+        w.field("process_id", e.processID)
         w.field("destination_ip", e.destinationIP)
         w.field("country", e.country)
         w.field("latitude", e.latitude)

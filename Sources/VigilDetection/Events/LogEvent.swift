@@ -8,6 +8,11 @@ public enum EventKind: String, Sendable, Hashable, CaseIterable, Comparable {
     case invalidUser = "invalid_user"
     /// Reverse DNS did not match: sshd's "POSSIBLE BREAK-IN ATTEMPT!".
     case breakInAttempt = "break_in_attempt"
+    /// A connection that never tried to log in: a scanner or banner grabber (sshd's "Did not
+    /// receive identification string", "Bad protocol version", "Unable to negotiate").
+    case probe
+    /// An account locked out after failures (Windows 4740).
+    case lockout
     /// A connection closed or disconnected (often `[preauth]`).
     case disconnect
     case sessionOpen = "session_open"
@@ -27,6 +32,30 @@ public enum EventKind: String, Sendable, Hashable, CaseIterable, Comparable {
 
     public static func < (lhs: EventKind, rhs: EventKind) -> Bool { lhs.rawValue < rhs.rawValue }
 
+}
+
+/// How a record reports failed authentication. The same attempt is often reported by several
+/// lines of one sshd connection (sshd's own, PAM's, a summary); the engine counts the most any
+/// one form reports for the connection, so each attempt counts once — as Wazuh's and fail2ban's
+/// rules see every one of them.
+public enum FailureReport: UInt8, Sendable, Hashable {
+    /// One failed attempt (sshd's `Failed …`, a JSON or Windows logon failure), times
+    /// `repeatCount`.
+    case attempt
+    /// An attempt on an account that does not exist or may not log in (`Invalid user`, `User … not
+    /// allowed`, `ROOT LOGIN REFUSED`): logged once per connection.
+    case refusedAccount
+    /// sshd relaying PAM's verdict (`error: PAM: Authentication failure for …`).
+    case pamError
+    /// PAM's own `authentication failure` (1), or `N more authentication failures` (N, in
+    /// `repeatCount`).
+    case pam
+    /// The connection used up its tries (`maximum authentication attempts exceeded`, `Too many
+    /// authentication failures`): it stands for sshd's MaxAuthTries failures.
+    case triesExhausted
+    /// No failure: the connection's opening line (`Connection from …`), naming the source its
+    /// later lines may leave out.
+    case opened
 }
 
 /// Whether the action succeeded.
@@ -90,8 +119,40 @@ public struct LogEvent: Sendable, Hashable {
         self.template = template
     }
 
+    /// The process that wrote the line (syslog's `prog[pid]`, journald's `_PID`): with the host
+    /// and program it identifies one sshd connection, whose lines report the same attempts.
+    public var processID: Int? = nil
+    /// How this record reports failed authentication, if it does — what the attempt counting
+    /// of the brute-force family reads (see ``FailureReport``).
+    public var failureReport: FailureReport? = nil
+
     /// A failed authentication attempt (what brute-force style detectors count).
     public var isFailedAttempt: Bool { isAttempt && outcome == .failure }
+
+    /// The source is an address (IPv4 or IPv6), not a host name (PAM's `rhost=` may be either).
+    public var sourceIsAddress: Bool { sourceIP.map(LogEvent.isAddress) ?? false }
+
+    /// An IPv4 address or an IPv6 one (hex digits and colons, perhaps a zone or embedded v4).
+    public static func isAddress(_ text: String) -> Bool {
+        var dots = 0
+        var colons = 0
+        var digits = 0
+        var hex = 0
+        var other = 0
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1
+            case UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"): hex += 1
+            case UInt8(ascii: "."): dots += 1
+            case UInt8(ascii: ":"): colons += 1
+            case UInt8(ascii: "%"): return colons >= 2  // fe80::1%eth0
+            default: other += 1
+            }
+        }
+        if other > 0 { return false }
+        if colons >= 2 { return true }
+        return colons == 0 && hex == 0 && dots == 3 && digits >= 4
+    }
     /// A successful authentication.
     public var isSuccessfulLogin: Bool { isAttempt && outcome == .success }
 }

@@ -8,8 +8,20 @@ public struct DetectionConfig: Sendable, Hashable {
     /// 8 failures from one source within 120 s, then 60 s of suppression.
     public struct BruteForce: Sendable, Hashable {
         public var enabled = true
+        /// Failures from one source against one account in the window.
         public var failures = 8
         public var windowMs: Int64 = 120_000
+        /// Failures from one source against any accounts in the window — Wazuh 5712 (invalid
+        /// users), 5720 and 5763 (failed logins): 8 matching events from one source in 120 s.
+        public var sourceFailures = 8
+        /// What one "maximum authentication attempts exceeded" or "Too many authentication
+        /// failures" stands for: sshd's MaxAuthTries (default 6).
+        public var maxAuthTries = 6
+        /// Slower guessing, reported at medium severity: failures from one source within a
+        /// longer window — fail2ban's default ban (5 in 10 minutes), Sigma's password guessing
+        /// (5 per source in 5 minutes). 0 turns the tier off.
+        public var slowFailures = 5
+        public var slowWindowMs: Int64 = 600_000
     }
 
     /// One source failing against many accounts (T1110.003). A Sigma-style correlation.
@@ -79,6 +91,9 @@ public struct DetectionConfig: Sendable, Hashable {
         public var minHistory = 1_000
         /// Report templates whose share of all events is below this.
         public var maxShare = 0.000_05
+        /// After its report a kind of message stays quiet while it keeps occurring; it can be
+        /// news again after this long without it (in event time).
+        public var quietMs: Int64 = 7 * 86_400_000
     }
 
     /// An entity's event rate far above its baseline: count per bucket above

@@ -17,17 +17,22 @@ enum AuthMessages {
     }
 
     /// Fills in `event` from `message` and returns true if the message is recognised.
-    static func parse(_ message: UnsafeBufferPointer<UInt8>, program: Program, into event: inout LogEvent) -> Bool {
+    /// `pamModule`: the tag named a PAM module (`sshd(pam_unix)[…]:`), so the message is PAM's
+    /// without its `pam_unix(…)` prefix.
+    static func parse(
+        _ message: UnsafeBufferPointer<UInt8>, program: Program, pamModule: Bool = false, into event: inout LogEvent
+    ) -> Bool {
         var c = ByteCursor(message)
         // "message repeated 5 times: [ Failed password for root from 1.2.3.4 port 22 ssh2]"
         if c.skip("message repeated ") {
             guard let count = c.number(), c.skip(" times: [") else { return false }
             c.skipSpaces()
             let inner = trimmingTrailing(c.rest) { $0 == UInt8(ascii: "]") || $0 == 0x20 }
-            let recognised = parse(inner, program: program, into: &event)
+            let recognised = parse(inner, program: program, pamModule: pamModule, into: &event)
             event.repeatCount = max(1, count)
             return recognised
         }
+        if pamModule { return pamMessage(&c, &event, service: program, summary: false) }
         switch program {
         case .sshd: return sshd(&c, &event) || pam(&c, &event)
         case .sudo: return sudo(&c, &event) || pam(&c, &event)
@@ -54,6 +59,7 @@ enum AuthMessages {
             e.kind = .authFailure
             e.outcome = .failure
             e.isAttempt = true
+            e.failureReport = .attempt
             e.authMethod = String(bytes: method)
             e.template = e.accountUnknown ? "sshd:failed-invalid-user" : "sshd:failed"
             return true
@@ -71,7 +77,7 @@ enum AuthMessages {
             e.template = "sshd:accepted"
             return true
         }
-        // "Invalid user X from IP[ port N]"
+        // "Invalid user X from IP[ port N]" (the user may be empty)
         if c.skip("Invalid user ") || c.skip("Illegal user ") {
             guard userFromIP(&c, &e) else {
                 c = start
@@ -80,9 +86,56 @@ enum AuthMessages {
             e.kind = .invalidUser
             e.outcome = .failure
             e.accountUnknown = true
+            e.failureReport = .refusedAccount
             e.template = "sshd:invalid-user"
             return true
         }
+        // "User X from IP not allowed because not listed in AllowUsers" (… listed in DenyUsers, …)
+        if c.skip("User "), let at = c.find(" not allowed because ", from: c.i), userFromIP(&c, &e, before: at) {
+            e.kind = .authFailure
+            e.outcome = .failure
+            e.failureReport = .refusedAccount
+            e.template = "sshd:user-not-allowed"
+            return true
+        }
+        c = start
+        // "ROOT LOGIN REFUSED FROM IP" (older sshd with PermitRootLogin no)
+        if c.skip("ROOT LOGIN REFUSED FROM ") {
+            if let ip = c.token() { e.sourceIP = String(bytes: trimmingTrailing(ip) { $0 == UInt8(ascii: ",") }) }
+            e.user = "root"
+            e.kind = .authFailure
+            e.outcome = .failure
+            e.failureReport = .refusedAccount
+            e.template = "sshd:root-login-refused"
+            return true
+        }
+        // "error: PAM: Authentication failure for [illegal user ]X from IP" — and its variants
+        if c.skip("error: PAM: ") {
+            let unknown = c.startsWith("unknown user") || c.startsWith("User not known")
+            guard c.upTo(" for ") != nil else {
+                c = start
+                return false
+            }
+            e.accountUnknown = c.skip("illegal user ") || c.skip("invalid user ") || unknown
+            guard userFromIP(&c, &e) else {
+                c = start
+                return false
+            }
+            e.kind = .authFailure
+            e.outcome = .failure
+            e.failureReport = .pamError
+            e.template = "sshd:pam-error"
+            return true
+        }
+        // "Postponed keyboard-interactive for [invalid user ]X from IP port N ssh2 [preauth]"
+        if c.skip("Postponed "), c.upTo(" for ") != nil {
+            e.accountUnknown = c.skip("invalid user ")
+            _ = userFromIP(&c, &e)
+            e.kind = .authInfo
+            e.template = "sshd:postponed"
+            return true
+        }
+        c = start
         // "input_userauth_request: invalid user X [preauth]"
         if c.skip("input_userauth_request: invalid user ") {
             c.skipSpaces()
@@ -112,12 +165,18 @@ enum AuthMessages {
         // "[error: ]Received disconnect from IP[ port N]: 11: Bye Bye [preauth]"
         _ = c.skip("error: ")
         if c.skip("Received disconnect from ") {
-            if let ip = c.upTo(UInt8(ascii: ":")) {
-                var ipCursor = ByteCursor(ip)
-                if let address = ipCursor.token() { e.sourceIP = String(bytes: address) }
-            }
+            peerAddress(&c, &e)
             e.kind = .disconnect
             e.template = "sshd:received-disconnect"
+            // "…: 3: com.jcraft.jsch.JSchException: Auth fail": the client gave up after a
+            // failed login (fail2ban counts it as one).
+            _ = c.skip(":")
+            c.skipSpaces()
+            if c.skip("3: "), c.contains("Auth fail") {
+                e.outcome = .failure
+                e.failureReport = .attempt
+                e.template = "sshd:received-disconnect-auth-fail"
+            }
             return true
         }
         // "Disconnected from [authenticating |invalid ]user X IP port N [preauth]" / "Disconnected from IP port N"
@@ -134,15 +193,11 @@ enum AuthMessages {
             e.template = "sshd:connection-closed"
             return true
         }
-        if c.skip("Did not receive identification string from ") {
-            if let ip = c.token() { e.sourceIP = String(bytes: ip) }
-            e.kind = .disconnect
-            e.template = "sshd:no-identification"
-            return true
-        }
+
         // "Connection from IP port N on IP port 22"
         if c.skip("Connection from ") {
             if let ip = c.token() { e.sourceIP = String(bytes: ip) }
+            e.failureReport = .opened
             e.kind = .authInfo
             e.template = "sshd:connection-from"
             return true
@@ -153,6 +208,7 @@ enum AuthMessages {
             _ = userFromIP(&c, &e)
             e.kind = .authInfo
             e.outcome = .failure
+            e.failureReport = .triesExhausted
             e.template = "sshd:max-auth-attempts"
             return true
         }
@@ -164,7 +220,25 @@ enum AuthMessages {
             }
             e.kind = .authInfo
             e.outcome = .failure
+            e.failureReport = .triesExhausted
             e.template = "sshd:too-many-failures"
+            return true
+        }
+        // "Disconnecting [authenticating |invalid ]user X IP port N: Too many authentication failures [preauth]"
+        if c.skip("Disconnecting "), c.contains("Too many authentication failures") {
+            disconnectPeer(&c, &e)
+            if let ip = e.sourceIP, ip.hasSuffix(":") { e.sourceIP = String(ip.dropLast()) }
+            e.kind = .authInfo
+            e.outcome = .failure
+            e.failureReport = .triesExhausted
+            e.template = "sshd:too-many-failures"
+            return true
+        }
+        c = start
+        // Connections that never try to log in: scanners and banner grabbers.
+        if let probe = probe(&c, &e) {
+            e.kind = .probe
+            e.template = probe
             return true
         }
         c = start
@@ -173,21 +247,80 @@ enum AuthMessages {
 
     /// "X from IP[ port N …]" — the user may contain spaces only in broken logs; the last
     /// " from " wins so that a username like "from" still parses.
-    private static func userFromIP(_ c: inout ByteCursor, _ e: inout LogEvent) -> Bool {
+    private static func userFromIP(_ c: inout ByteCursor, _ e: inout LogEvent, before limit: Int? = nil) -> Bool {
         var lastFrom: Int? = nil
         var j = c.i
-        while let at = c.find(" from ", from: j) {
+        while let at = c.find(" from ", from: j), at < (limit ?? Int.max) {
             lastFrom = at
             j = at + 1
         }
+        // "Invalid user  from IP": an empty user name leaves one " from" right at the start.
+        if lastFrom == nil, c.startsWith("from ") {
+            c.i += 5
+            if let ip = c.token() { e.sourceIP = String(bytes: ip) }
+            c.skipSpaces()
+            if c.skip("port "), let port = c.number(), port <= 65_535 { e.sourcePort = port }
+            return true
+        }
         guard let at = lastFrom else { return false }
         let user = UnsafeBufferPointer(rebasing: c.bytes[c.i..<at])
-        e.user = String(bytes: user)
+        if !user.isEmpty { e.user = String(bytes: user) }
         c.i = at + 6
         if let ip = c.token() { e.sourceIP = String(bytes: ip) }
         c.skipSpaces()
-        if c.skip("port "), let port = c.number() { e.sourcePort = port }
+        if c.skip("port "), let port = c.number(), port <= 65_535 { e.sourcePort = port }
         return true
+    }
+
+    /// sshd's lines about connections that never tried to log in; the template, or nil.
+    private static func probe(_ c: inout ByteCursor, _ e: inout LogEvent) -> String? {
+        let start = c
+        _ = c.skip("error: ")
+        // "Did not receive identification string from IP[ port N]"
+        if c.skip("Did not receive identification string from ") {
+            peerAddress(&c, &e)
+            return "sshd:no-identification"
+        }
+        // "Bad protocol version identification 'GET / HTTP/1.1' from IP[ port N]"
+        if c.skip("Bad protocol version identification "), let at = c.find(" from ", from: c.i) {
+            c.i = at + 6
+            peerAddress(&c, &e)
+            return "sshd:bad-protocol-version"
+        }
+        // "Unable to negotiate with IP port N: no matching key exchange method found. …"
+        if c.skip("Unable to negotiate with ") {
+            peerAddress(&c, &e)
+            return "sshd:unable-to-negotiate"
+        }
+        // "kex_exchange_identification: …", "banner exchange: Connection from IP port N: invalid format"
+        if c.skip("kex_exchange_identification: ") || c.skip("banner exchange: ") {
+            if let at = c.find("Connection from ", from: c.i) ?? c.find("read: ", from: c.i).map({ $0 - 16 }),
+                at >= c.i, c.bytes.count > at + 16
+            {
+                c.i = at + 16
+                peerAddress(&c, &e)
+            }
+            return "sshd:kex-identification"
+        }
+        // tcp wrappers: "refused connect from HOST (IP)"
+        if c.skip("refused connect from ") {
+            if let name = c.token() { e.sourceIP = String(bytes: name) }
+            c.skipSpaces()
+            if c.skip("("), let ip = c.upTo(UInt8(ascii: ")")) { e.sourceIP = String(bytes: ip) }
+            return "sshd:refused-connect"
+        }
+        c = start
+        return nil
+    }
+
+    /// "IP[ port N][:…]" — an address (or name) and, if given, the port.
+    private static func peerAddress(_ c: inout ByteCursor, _ e: inout LogEvent) {
+        if let token = c.token() {
+            let address = trimmingTrailing(token) { $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ",") }
+            if !address.isEmpty { e.sourceIP = String(bytes: address) }
+        }
+        c.skipSpaces()
+        if c.skip("port "), let port = c.number(), port <= 65_535 { e.sourcePort = port }
     }
 
     private static func disconnectPeer(_ c: inout ByteCursor, _ e: inout LogEvent) {
@@ -197,7 +330,7 @@ enum AuthMessages {
         }
         if let ip = c.token(), !isPreauthMarker(ip) { e.sourceIP = String(bytes: ip) }
         c.skipSpaces()
-        if c.skip("port "), let port = c.number() { e.sourcePort = port }
+        if c.skip("port "), let port = c.number(), port <= 65_535 { e.sourcePort = port }
     }
 
     private static func isPreauthMarker(_ token: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -207,15 +340,23 @@ enum AuthMessages {
 
     // MARK: PAM
 
+    /// PAM's messages as most services log them: `pam_unix(sshd:auth): …`, or sshd's relay
+    /// `PAM 5 more authentication failures; …`.
     private static func pam(_ c: inout ByteCursor, _ e: inout LogEvent) -> Bool {
         let start = c
-        // "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=IP  user=root"
         let summary = c.skip("PAM ")  // "PAM 5 more authentication failures; …"
         guard summary || c.skip("pam_unix(") || c.skip("pam_") else { return false }
-        let isSession = c.contains(":session)")
         let service: Program =
             c.startsWith("su:") || c.startsWith("su-l:") ? .su : (c.startsWith("sudo") ? .sudo : .other)
-        if isSession, let at = c.find("session opened for user ", from: c.i) {
+        if pamMessage(&c, &e, service: service, summary: summary) { return true }
+        c = start
+        return false
+    }
+
+    /// The body of a PAM message — after `pam_unix(sshd:auth): `, or all of it when the tag
+    /// named the module (`sshd(pam_unix)[19939]: authentication failure; …`).
+    static func pamMessage(_ c: inout ByteCursor, _ e: inout LogEvent, service: Program, summary: Bool) -> Bool {
+        if let at = c.find("session opened for user ", from: c.i) {
             c.i = at + 24
             let target = c.token().map { String(bytes: stripUID($0)) }
             var actor: String? = nil
@@ -230,36 +371,54 @@ enum AuthMessages {
                 e.user = actor
                 e.targetUser = target
                 e.template = "pam:su-session-opened"
+            case .sudo:
+                e.kind = .authInfo
+                e.user = actor
+                e.targetUser = target
+                e.template = "pam:sudo-session-opened"
             default:
                 e.kind = .sessionOpen
                 e.user = target
-                if service == .sudo {
-                    e.targetUser = target
-                    e.user = actor
-                    e.kind = .authInfo
-                }
-                e.template = service == .sudo ? "pam:sudo-session-opened" : "pam:session-opened"
+                e.template = "pam:session-opened"
             }
             return true
         }
-        if isSession, let at = c.find("session closed for user ", from: c.i) {
+        if let at = c.find("session closed for user ", from: c.i) {
             c.i = at + 24
             e.user = c.token().map { String(bytes: stripUID($0)) }
-            e.kind = service == .other ? .sessionClose : .authInfo
+            e.kind = service == .su || service == .sudo ? .authInfo : .sessionClose
             e.template = "pam:session-closed"
             return true
         }
         if c.contains("authentication failure") {
-            e.kind = service == .su ? .su : .authInfo
             e.outcome = .failure
             if let rhost = keyValue(c, "rhost=") { e.sourceIP = rhost }
-            if service == .su {
+            switch service {
+            case .su:
+                e.kind = .su
                 e.user = keyValue(c, "ruser=") ?? keyValue(c, "logname=")
                 e.targetUser = keyValue(c, " user=")
                 e.template = "pam:su-auth-failure"
-            } else {
+            case .sudo:
+                // The user who ran sudo failed to authenticate (to root, unless sudo says otherwise).
+                e.kind = .sudo
+                e.user = keyValue(c, " user=") ?? keyValue(c, "ruser=") ?? keyValue(c, "logname=")
+                e.template = "pam:sudo-auth-failure"
+            default:
+                e.kind = .authInfo
                 e.user = keyValue(c, " user=")
-                e.template = summary ? "pam:more-auth-failures" : "pam:auth-failure"
+                // "5 more authentication failures" stands for five more failed attempts.
+                if let at = c.find(" more authentication failure", from: c.i) {
+                    var digits = at
+                    while digits > 0, c.bytes[digits - 1] >= 48, c.bytes[digits - 1] <= 57, at - digits < 6 {
+                        digits -= 1
+                    }
+                    var number = ByteCursor(c.bytes, at: digits)
+                    if let count = number.number() { e.repeatCount = max(1, count) }
+                }
+                let more = summary || e.repeatCount > 1
+                e.failureReport = .pam
+                e.template = more ? "pam:more-auth-failures" : "pam:auth-failure"
             }
             return true
         }
@@ -275,7 +434,6 @@ enum AuthMessages {
             e.template = "pam:ignoring-max-retries"
             return true
         }
-        c = start
         return false
     }
 

@@ -26,6 +26,10 @@ public enum JSONEventDecoder {
         case timestamp, user, sourceIP, eventType, action, outcome, success, message, host, service, destinationIP
         case country, latitude, longitude, geoLon, geoLat, userAgent, sessionID, targetUser, command, authMethod,
             sourcePort
+        /// journald: `__REALTIME_TIMESTAMP` (microseconds), `_PID`, `_COMM` (a fallback program).
+        case microseconds, processID, command_name
+        /// Windows Security events (Winlogbeat): the event id, logon type and failure sub-status.
+        case eventCode, logonType, subStatus
     }
 
     /// Field names (dotted paths) and their meaning; looked up by the path's bytes.
@@ -145,6 +149,24 @@ public enum JSONEventDecoder {
         "source.port": .sourcePort,
         "client.port": .sourcePort,
         "port": .sourcePort,
+        // systemd's journal (`journalctl -o json`)
+        "MESSAGE": .message,
+        "SYSLOG_IDENTIFIER": .service,
+        "_COMM": .command_name,
+        "_HOSTNAME": .host,
+        "__REALTIME_TIMESTAMP": .microseconds,
+        "_PID": .processID,
+        "SYSLOG_PID": .processID,
+        // Windows Security log as Winlogbeat ships it (ECS plus winlog.*)
+        "event.code": .eventCode,
+        "winlog.event_id": .eventCode,
+        "EventID": .eventCode,
+        "winlog.event_data.TargetUserName": .user,
+        "winlog.event_data.IpAddress": .sourceIP,
+        "winlog.event_data.IpPort": .sourcePort,
+        "winlog.event_data.LogonType": .logonType,
+        "winlog.event_data.SubStatus": .subStatus,
+        "winlog.computer_name": .host,
     ])
 
     /// Decodes one JSON object. `fallbackTime` dates an object without a timestamp (the Kafka
@@ -167,6 +189,7 @@ public enum JSONEventDecoder {
         var eventType: String? = nil
         var failure: Failure? = nil
         var explicitSuccess: Bool? = nil
+        var extras = Extras()
         var reader = JSONReader(bytes)
         do {
             try reader.readObject { pathBytes, value in
@@ -228,7 +251,27 @@ public enum JSONEventDecoder {
                 case .command: event.command = value.text
                 case .authMethod: event.authMethod = value.text
                 case .sourcePort:
-                    if let v = value.double, v >= 0, v <= 65535 { event.sourcePort = Int(v) }
+                    if let v = value.double ?? value.text.flatMap(Double.init), v >= 0, v <= 65535 {
+                        event.sourcePort = Int(v)
+                    }
+                case .microseconds:
+                    guard event.timestamp == Int64.min else { return }
+                    guard let micros = value.double ?? value.text.flatMap(Double.init), micros >= 0, micros < 1e18
+                    else {
+                        failure = .invalidField(path, "expected microseconds since the epoch")
+                        return
+                    }
+                    event.timestamp = Int64(micros / 1000)
+                case .processID:
+                    if let pid = value.double ?? value.text.flatMap(Double.init), pid >= 0, pid <= 4_194_304 {
+                        event.processID = Int(pid)
+                    }
+                case .command_name: extras.commandName = nonEmpty(value.text)
+                case .eventCode:
+                    extras.eventCode =
+                        extras.eventCode ?? (value.double.map { Int($0) } ?? value.text.flatMap { Int($0) })
+                case .logonType: extras.logonType = value.double.map { Int($0) } ?? value.text.flatMap { Int($0) }
+                case .subStatus: extras.subStatus = value.text?.lowercased()
                 }
             }
         } catch {
@@ -240,10 +283,60 @@ public enum JSONEventDecoder {
             event.timestamp = fallbackTime
         }
         if let explicitSuccess { event.outcome = explicitSuccess ? .success : .failure }
+        if event.service == nil { event.service = extras.commandName }
+        if let code = extras.eventCode, windowsLogon(&event, code: code, extras: extras) {
+            return nil
+        }
         classify(&event, eventType: eventType)
         // Unescaping never lengthens a string: a short object has no long field.
         if bytes.count > LogEvent.maxFieldBytes { event.limitFieldLengths() }
         return nil
+    }
+
+    /// Fields read on the way that only help classify.
+    private struct Extras {
+        var commandName: String? = nil
+        var eventCode: Int? = nil
+        var logonType: Int? = nil
+        var subStatus: String? = nil
+    }
+
+    /// Windows Security logon events (Winlogbeat's `event.code` / `winlog.event_id`); false for
+    /// other codes, which are classified as any JSON event.
+    private static func windowsLogon(_ event: inout LogEvent, code: Int, extras: Extras) -> Bool {
+        let logonType = extras.logonType.map { " type \($0)" } ?? ""
+        switch code {
+        case 4625:  // An account failed to log on.
+            event.kind = .authFailure
+            event.outcome = .failure
+            event.isAttempt = true
+            event.failureReport = .attempt
+            // 0xC0000064: the user name does not exist.
+            event.accountUnknown = extras.subStatus == "0xc0000064"
+            event.template = "windows:4625:logon-failed\(logonType)"
+        case 4624:  // An account was successfully logged on.
+            event.kind = .authSuccess
+            event.outcome = .success
+            event.isAttempt = true
+            event.template = "windows:4624:logon\(logonType)"
+        case 4740:  // A user account was locked out.
+            event.kind = .lockout
+            event.outcome = .failure
+            event.template = "windows:4740:account-locked-out"
+        case 4672:  // Special privileges assigned to a new logon.
+            event.kind = .authInfo
+            event.template = "windows:4672:special-privileges"
+        case 4648:  // A logon was attempted using explicit credentials.
+            event.kind = .authInfo
+            event.template = "windows:4648:explicit-credentials"
+        default:
+            return false
+        }
+        // Local and absent addresses say nothing about where an attack comes from.
+        if let source = event.sourceIP, source == "-" || source == "::1" || source == "127.0.0.1" {
+            event.sourceIP = nil
+        }
+        return true
     }
 
     /// `text` lower-cased; returned as is (no copy) when it has no upper-case ASCII.
@@ -386,9 +479,12 @@ public enum JSONEventDecoder {
             }
             event.isAttempt = event.outcome != .unknown
         } else if let message = event.message {
-            // A log line carried in JSON (Filebeat and friends): read the message itself.
+            // A log line carried in JSON (Filebeat, journald and friends): read the message
+            // itself, as the program that wrote it.
             var text = message
-            let recognised = text.withUTF8 { AuthMessages.parse($0, program: .other, into: &event) }
+            var service = event.service ?? ""
+            let program = service.withUTF8 { AuthMessages.program($0) }
+            let recognised = text.withUTF8 { AuthMessages.parse($0, program: program, into: &event) }
             if !recognised { event.kind = .unknown }
         } else {
             event.kind = .unknown
@@ -409,5 +505,6 @@ public enum JSONEventDecoder {
             }
         }
         if (event.kind == .sudo || event.kind == .su) && event.outcome == .unknown { event.outcome = .success }
+        if event.failureReport == nil && event.isAttempt && event.outcome == .failure { event.failureReport = .attempt }
     }
 }

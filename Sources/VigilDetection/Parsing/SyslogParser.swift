@@ -47,18 +47,14 @@ public enum SyslogParser {
             let tagStart = c
             if let tag = c.token(), let programEnd = tagEnd(tag) {
                 event.host = String(bytes: host)
-                let program = UnsafeBufferPointer(rebasing: tag[..<programEnd])
-                event.service = String(bytes: program)
                 c.skipSpaces()
-                classify(c.rest, program: AuthMessages.program(program), into: &event)
+                classifyTagged(tag, programEnd: programEnd, message: &c, into: &event)
                 return nil
             }
             // "host message…" without a tag, or the tag directly after the timestamp.
             c = tagStart
             if let programEnd = tagEnd(host) {
-                let program = UnsafeBufferPointer(rebasing: host[..<programEnd])
-                event.service = String(bytes: program)
-                classify(c.rest, program: AuthMessages.program(program), into: &event)
+                classifyTagged(host, programEnd: programEnd, message: &c, into: &event)
                 return nil
             }
             event.host = String(bytes: host)
@@ -67,6 +63,36 @@ public enum SyslogParser {
         }
         classify(afterTimestamp.rest, program: .other, into: &event)
         return nil
+    }
+
+    /// Takes the program and pid from a tag (`sshd[4211]:`; the older `sshd(pam_unix)[4211]:`
+    /// names PAM's module after the service), skips Solaris's message id (`[ID 800047
+    /// auth.info]`), and classifies the message.
+    private static func classifyTagged(
+        _ tag: UnsafeBufferPointer<UInt8>, programEnd: Int, message c: inout ByteCursor, into event: inout LogEvent
+    ) {
+        var program = UnsafeBufferPointer(rebasing: tag[..<programEnd])
+        if let open = tag.firstIndex(of: UInt8(ascii: "[")) {
+            var pid = ByteCursor(UnsafeBufferPointer(rebasing: tag[(open + 1)...]))
+            if let number = pid.number(), number <= 4_194_304, pid.skip("]") { event.processID = number }
+        }
+        // "sshd(pam_unix)": the service is sshd, and the message is PAM's.
+        var pamModule = false
+        if let paren = program.firstIndex(of: UInt8(ascii: "(")), paren > 0,
+            ByteCursor(UnsafeBufferPointer(rebasing: program[(paren + 1)...])).startsWith("pam_")
+        {
+            program = UnsafeBufferPointer(rebasing: program[..<paren])
+            pamModule = true
+        }
+        event.service = String(bytes: program)
+        if c.startsWith("[ID ") {
+            var skipped = c
+            if skipped.upTo(UInt8(ascii: "]")) != nil {
+                c = skipped
+                c.skipSpaces()
+            }
+        }
+        classify(c.rest, program: AuthMessages.program(program), pamModule: pamModule, into: &event)
     }
 
     /// Where the program name ends in a tag `prog[pid]:` or `prog:`; nil if not a tag.
@@ -78,11 +104,12 @@ public enum SyslogParser {
 
     /// Sets kind, fields, message and template from the message part.
     static func classify(
-        _ message: UnsafeBufferPointer<UInt8>, program: AuthMessages.Program, into event: inout LogEvent
+        _ message: UnsafeBufferPointer<UInt8>, program: AuthMessages.Program, pamModule: Bool = false,
+        into event: inout LogEvent
     ) {
         let trimmed = trimmingTrailing(message) { $0 == 0x20 || $0 == 0x0D || $0 == 0x0A || $0 == 0x09 }
         event.message = String(bytes: trimmed)
-        if !AuthMessages.parse(trimmed, program: program, into: &event) {
+        if !AuthMessages.parse(trimmed, program: program, pamModule: pamModule, into: &event) {
             event.kind = .unknown
             let prefix = event.service.map { "\($0): " } ?? ""
             event.template = prefix + Templates.mask(trimmed)
@@ -102,7 +129,28 @@ public enum SyslogParser {
         // ISO 8601 first token (rsyslog's RSYSLOG_FileFormat).
         if let first = c.peek, first >= 48 && first <= 57 {
             var copy = c
-            guard let token = copy.token(), let time = UTC.parse(token) else { return nil }
+            guard let token = copy.token() else { return nil }
+            // "2020-03-23 06:47:42.801612-0700": the date, a space, the time with its offset.
+            var clockCursor = copy
+            guard token.count == 10, clockCursor.skip(" "), let clock = clockCursor.token(), clock.count >= 8,
+                clock[2] == UInt8(ascii: ":")
+            else {
+                guard let time = UTC.parse(token) else { return nil }
+                c = copy
+                return time
+            }
+            copy = clockCursor
+            var joined = Array(token)
+            joined.append(UInt8(ascii: "T"))
+            joined.append(contentsOf: clock)
+            // An offset without its colon ("-0700") is not RFC 3339: put it in.
+            let count = joined.count
+            if count > 15, joined[count - 5] == UInt8(ascii: "+") || joined[count - 5] == UInt8(ascii: "-"),
+                joined[(count - 4)...].allSatisfy({ $0 >= 48 && $0 <= 57 })
+            {
+                joined.insert(UInt8(ascii: ":"), at: count - 2)
+            }
+            guard let time = joined.withUnsafeBufferPointer({ UTC.parse($0) }) else { return nil }
             c = copy
             return time
         }
@@ -185,7 +233,10 @@ public enum SyslogParser {
         c.skipSpaces()
         let app = c.token()
         c.skipSpaces()
-        _ = c.token()  // procid
+        if let procid = c.token() {
+            var pid = ByteCursor(procid)
+            if let number = pid.number(), pid.atEnd, number <= 4_194_304 { event.processID = number }
+        }
         c.skipSpaces()
         _ = c.token()  // msgid
         c.skipSpaces()

@@ -32,6 +32,10 @@ struct EngineState: Sendable {
     var templateCounts: LRUMap<UInt32>
     /// Until when a (detector, entity) pair stays quiet after reporting.
     var suppressedUntil: LRUMap<Int64>
+    /// What each sshd connection reported about failed attempts (see ``SessionReports``).
+    var sessions: LRUMap<SessionReports>
+    /// Host names seen to stand for an address.
+    var sourceAliases: LRUMap<SourceAlias>
 
     /// Maps hold at most `capacity` entities each.
     init(capacity: Int) {
@@ -47,6 +51,8 @@ struct EngineState: Sendable {
         sourceVolume = LRUMap(capacity: capacity)
         templateCounts = LRUMap(capacity: capacity)
         suppressedUntil = LRUMap(capacity: capacity)
+        sessions = LRUMap(capacity: capacity)
+        sourceAliases = LRUMap(capacity: capacity)
     }
 
     /// Calls `visitor` for every map, in the fixed order snapshots store them.
@@ -63,6 +69,8 @@ struct EngineState: Sendable {
         try visitor.visit(&sourceVolume, expiry: .volume)
         try visitor.visit(&templateCounts, expiry: .never)
         try visitor.visit(&suppressedUntil, expiry: .suppression)
+        try visitor.visit(&sessions, expiry: .window)
+        try visitor.visit(&sourceAliases, expiry: .suppression)
     }
 
     /// Drops entries idle for longer than their kind of state needs them.

@@ -6,7 +6,8 @@
 /// so that restoring rebuilds the same recency order — and `END.`.
 enum SnapshotCodec {
     static let magic: [UInt8] = Array("VGLSTATE".utf8)
-    static let version: UInt32 = 1
+    /// 2: connections and host-name aliases of the attempt counting.
+    static let version: UInt32 = 2
     private static let end: [UInt8] = Array("END.".utf8)
 
     static func encode(_ state: EngineState, statistics: EngineStatistics) -> [UInt8] {
@@ -221,5 +222,33 @@ extension UserProfile: SnapshotValue {
         for _ in 0..<(try reader.count(max: 1_000_000)) { profile.prefixes.insert(try reader.u64()) }
         profile.rate = try reader.rate()
         return profile
+    }
+}
+
+extension SessionReports: SnapshotValue {
+    func encode(to writer: inout BinaryWriter) {
+        for count in [attempts, refusedAccount, pamErrors, pam, triesExhausted, counted] { writer.u32(count) }
+        writer.optionalString(source)
+        writer.optionalString(user)
+    }
+
+    static func decode(from reader: inout BinaryReader) throws(ModelError) -> SessionReports {
+        var session = SessionReports()
+        session.attempts = try reader.u32()
+        session.refusedAccount = try reader.u32()
+        session.pamErrors = try reader.u32()
+        session.pam = try reader.u32()
+        session.triesExhausted = try reader.u32()
+        session.counted = try reader.u32()
+        session.source = try reader.optionalString()
+        session.user = try reader.optionalString()
+        return session
+    }
+}
+
+extension SourceAlias: SnapshotValue {
+    func encode(to writer: inout BinaryWriter) { writer.string(address) }
+    static func decode(from reader: inout BinaryReader) throws(ModelError) -> SourceAlias {
+        SourceAlias(address: try reader.string())
     }
 }

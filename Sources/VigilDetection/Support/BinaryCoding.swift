@@ -13,6 +13,15 @@ struct BinaryWriter {
         f32(r.mad)
         u32(r.buckets)
     }
+    /// A flag byte, then the string if there is one.
+    mutating func optionalString(_ s: String?) {
+        if let s {
+            u8(1)
+            string(s)
+        } else {
+            u8(0)
+        }
+    }
     mutating func string(_ s: String) {
         let b = Array(s.utf8)
         u32(UInt32(b.count))
@@ -59,6 +68,10 @@ struct BinaryReader {
     mutating func f64() throws(ModelError) -> Double { Double(bitPattern: try u64()) }
     mutating func rate() throws(ModelError) -> RateBaseline {
         RateBaseline(median: try f32(), mad: try f32(), buckets: try u32())
+    }
+
+    mutating func optionalString() throws(ModelError) -> String? {
+        try u8() == 1 ? try string() : nil
     }
 
     mutating func string() throws(ModelError) -> String {
