@@ -58,9 +58,9 @@ public enum ModelArchive {
     /// Verifies the manifest (format, version, checksum) and decodes the model.
     public static func decode(manifest: [UInt8], model: [UInt8]) throws(ModelError) -> DetectionModel {
         var formatName: String?
-        var version: Int?
+        var versionNumber: Double?
         var sha: String?
-        var size: Int?
+        var sizeNumber: Double?
         var parseError: JSONSyntaxError?
         manifest.withUnsafeBufferPointer { bytes in
             var reader = JSONReader(bytes)
@@ -69,9 +69,9 @@ public enum ModelArchive {
                     switch String(decoding: path, as: UTF8.self) {
                     case "format": formatName = value.text
                     // Numbers that are not exact integers in range (1e300, 1.5) are refused below.
-                    case "schema_version": version = value.double.map { Int(exactly: $0) ?? -1 }
+                    case "schema_version": versionNumber = value.double
                     case "sha256": sha = value.text
-                    case "bytes": size = value.double.map { Int(exactly: $0) ?? -1 }
+                    case "bytes": sizeNumber = value.double
                     default: break
                     }
                 }
@@ -83,7 +83,17 @@ public enum ModelArchive {
         guard formatName == format else {
             throw .incompatible("\(manifestFile) has format \(formatName ?? "none"), expected \(format)")
         }
-        guard let version else { throw .corrupt("\(manifestFile) has no schema_version") }
+        guard let versionNumber else { throw .corrupt("\(manifestFile) has no schema_version") }
+        guard let version = Int(exactly: versionNumber), (0...1_000_000).contains(version) else {
+            throw .corrupt("\(manifestFile): schema_version \(versionNumber) is not a version number")
+        }
+        var size: Int? = nil
+        if let sizeNumber {
+            guard let exact = Int(exactly: sizeNumber), exact >= 0 else {
+                throw .corrupt("\(manifestFile): bytes \(sizeNumber) is not a byte count")
+            }
+            size = exact
+        }
         guard version == Int(DetectionModel.formatVersion) else {
             throw .incompatible(
                 "schema version \(version); this Vigil reads version \(DetectionModel.formatVersion) — retrain with `vigil train`"

@@ -74,7 +74,16 @@ struct GeneratorFlags: ParsableArguments {
         guard let format = GeneratedFormat(rawValue: format) else {
             throw ValidationError("--format: expected json or syslog, got \"\(format)\"")
         }
-        guard users > 0, historyDays >= 0, attackDays >= 0 else { throw ValidationError("counts must not be negative") }
+        // The ranges keep every generated time and index in bounds; the limits are far above
+        // what a test or a benchmark needs.
+        for (flag, value, range) in [
+            ("--users", users, GeneratorOptions.userRange),
+            ("--history-days", historyDays, GeneratorOptions.dayRange),
+            ("--attack-days", attackDays, GeneratorOptions.dayRange),
+            ("--attacks-per-kind", attacksPerKind, GeneratorOptions.attacksPerKindRange),
+        ] where !range.contains(value) {
+            throw ValidationError("\(flag) must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+        }
         var options = GeneratorOptions()
         options.seed = seed
         options.users = users

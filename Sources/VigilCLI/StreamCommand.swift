@@ -43,6 +43,11 @@ struct StreamCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        do {
+            try settings.stream.consumerConfiguration.validate()
+        } catch {
+            throw ValidationError("consumer property: \(error.message)")
+        }
         return settings
     }
 

@@ -121,6 +121,25 @@ public struct ConsumerConfiguration: KafkaClientSettings {
         self.groupID = groupID
     }
 
+    /// Properties Vigil manages itself, with why: passed through, they would let records be
+    /// committed before their work is finished (at-least-once switched off silently).
+    public static let managedProperties: [String: String] = [
+        "enable.auto.offset.store":
+            "Vigil stores an offset only once its record's anomalies are acknowledged (at-least-once)",
+        "enable.auto.commit": "Vigil commits the offsets it stored itself (commit_interval_ms and on revoke)",
+        "auto.commit.enable": "Vigil commits the offsets it stored itself (commit_interval_ms and on revoke)",
+        "enable.partition.eof": "the consumer's batching relies on it being off",
+    ]
+
+    /// Throws if ``properties`` sets one of ``managedProperties``.
+    public func validate() throws(KafkaError) {
+        for name in properties.keys.sorted() {
+            if let reason = Self.managedProperties[name] {
+                throw .invalidConfiguration(property: name, message: "not configurable: \(reason)")
+            }
+        }
+    }
+
     var entries: [(String, String)] {
         var entries =
             commonEntries + [

@@ -58,6 +58,7 @@ public final class KafkaConsumer: Sendable {
         let core = ConsumerCore(
             buffer: buffer, poll: poll, listener: listener, logger: observer.logger,
             revokeTimeout: configuration.revokeTimeout, onError: observer.onError)
+        try configuration.validate()
         let context = ClientContext(observer: observer, rebalance: core)
         let handle = try RdKafkaHandle(type: RD_KAFKA_CONSUMER, entries: configuration.entries, context: context) {
             conf in

@@ -257,6 +257,12 @@ final class PartitionWorker: Sendable {
         let lateBefore = engine.statistics.lateEvents
         let batch = sub.batch
         var parsed = ParsedInput()
+        var futureEvents = 0
+        let partitionOrigin = ParseOptions.origin(topic: partition.topic, partition: partition.partition)
+        // Events dated past the skew are refused (dead-lettered with the reason): no clock can
+        // log in the future, and one such event would make every later one late.
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let latestTime = now.addingReportingOverflow(Int64(settings.maxFutureSkewMs)).partialValue
         var anomalies: [Anomaly] = []
         for index in sub.indices {
             let offset = batch.offset(at: index)
@@ -268,7 +274,9 @@ final class PartitionWorker: Sendable {
                 replayed += 1
             }
             let timestamp = batch.timestamp(at: index)
-            let options = ParseOptions(referenceTime: timestamp ?? latestEvent, fallbackTime: timestamp)
+            let options = ParseOptions(
+                referenceTime: timestamp ?? (latestEvent == .min ? now : latestEvent), fallbackTime: timestamp,
+                latestTime: latestTime, origin: ParseOptions.origin(partition: partitionOrigin, offset: offset))
             parsed.removeAll()
             batch.withValue(at: index) { value in
                 if let value {
@@ -280,6 +288,7 @@ final class PartitionWorker: Sendable {
                 }
             }
             parsedEvents += parsed.events.count
+            futureEvents += parsed.futureEvents
             anomalies.removeAll(keepingCapacity: true)
             // Through a buffer pointer the events are borrowed, not copied (a copy retains
             // every string field of the event).
@@ -312,6 +321,7 @@ final class PartitionWorker: Sendable {
         metrics.parsed.increment(by: parsedEvents)
         if failedRecords > 0 { metrics.failed.increment(by: failedRecords) }
         if replayed > 0 { metrics.replayed.increment(by: replayed) }
+        if futureEvents > 0 { metrics.future.increment(by: futureEvents) }
         let late = engine.statistics.lateEvents - lateBefore
         if late > 0 { metrics.late.increment(by: late) }
         metrics.batchDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))

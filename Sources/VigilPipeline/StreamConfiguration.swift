@@ -25,6 +25,10 @@ public struct StreamConfiguration: Sendable, Equatable {
     public var maxInFlightBytes = 64 << 20
     public var commitIntervalMs = 5_000
     public var snapshotIntervalMs = 60_000
+    /// Events dated more than this past the current time are dead-lettered, never analysed (a
+    /// far-future event would make every later event late). A day covers syslog written in
+    /// any local time zone and read as UTC.
+    public var maxFutureSkewMs = 86_400_000
     /// Graceful shutdown budget; past it the process exits non-zero and says what was left.
     public var shutdownTimeoutMs = 30_000
     /// librdkafka properties passed through unchanged.

@@ -12,6 +12,8 @@ final class StreamMetrics: Sendable {
     let deadLettered = Counter(label: "vigil_dlq_records_total")
     let replayed = Counter(label: "vigil_events_replayed_total")
     let late = Counter(label: "vigil_events_late_total")
+    /// Events refused for being dated more than `max_future_skew_ms` past the current time.
+    let future = Counter(label: "vigil_events_future_total")
     let rebalances = Counter(label: "vigil_rebalances_total")
     let commitFailures = Counter(label: "vigil_commit_failures_total")
     let produceRetries = Counter(label: "vigil_produce_retries_total")

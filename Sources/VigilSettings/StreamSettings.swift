@@ -59,6 +59,9 @@ public struct StreamSettings: Sendable, Equatable {
             "snapshot_interval_ms", \.stream.snapshotIntervalMs, in: 100...86_400_000, default: "60000",
             help: "How often detector state is snapshotted, in milliseconds."),
         .integer(
+            "max_future_skew_ms", \.stream.maxFutureSkewMs, in: 0...31_622_400_000, default: "86400000",
+            help: "Events dated more than this past the current time go to the dead-letter topic, unanalysed."),
+        .integer(
             "shutdown_timeout_ms", \.stream.shutdownTimeoutMs, in: 100...3_600_000, default: "30000",
             help: "Graceful shutdown budget in milliseconds; past it the exit status is 2."),
         .integer(

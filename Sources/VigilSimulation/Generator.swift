@@ -68,6 +68,12 @@ public struct GeneratorOptions: Sendable {
     public var attackDays = 7
     /// Injections of each attack kind over the attack days.
     public var attacksPerKind = 4
+
+    /// Accepted values (``Generator/generate(_:)`` clamps into them): attacks need a victim
+    /// and a second account; ten years of days keep every time in range.
+    public static let userRange = 2...100_000
+    public static let dayRange = 0...3_650
+    public static let attacksPerKindRange = 0...1_000
     public var format = GeneratedFormat.json
     /// 2026-11-01T00:00:00Z.
     public var start: Int64 = 1_793_491_200_000
@@ -128,6 +134,12 @@ public struct Generator {
     ]
 
     public init(options: GeneratorOptions) {
+        var options = options
+        options.users = options.users.clamped(to: GeneratorOptions.userRange)
+        options.historyDays = options.historyDays.clamped(to: GeneratorOptions.dayRange)
+        options.attackDays = options.attackDays.clamped(to: GeneratorOptions.dayRange)
+        options.attacksPerKind = options.attacksPerKind.clamped(to: GeneratorOptions.attacksPerKindRange)
+        options.start = UTC.clamp(options.start).clamped(to: 0...(UTC.supportedRange.upperBound / 2))
         self.options = options
         random = SeededRandom(seed: options.seed)
     }
@@ -562,4 +574,8 @@ public struct Generator {
         }
         return k
     }
+}
+
+extension Comparable {
+    fileprivate func clamped(to range: ClosedRange<Self>) -> Self { min(max(self, range.lowerBound), range.upperBound) }
 }

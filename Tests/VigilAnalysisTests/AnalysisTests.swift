@@ -59,9 +59,14 @@ struct AnalysisInputTests {
         #expect(fromBytes.anomalies.map(\.detector) == [.bruteForce, .bruteForce])
         #expect(fromBytes.anomalies.map(\.severity) == [.medium, .high])
         for other in [fromFile, fromGzip, fromRecords] {
-            #expect(other.anomalies.map(\.id) == fromBytes.anomalies.map(\.id))
+            // The same findings; ids differ, as they name the input and the line.
+            #expect(other.anomalies.map(\.finding) == fromBytes.anomalies.map(\.finding))
+            #expect(Set(other.anomalies.map(\.id)).isDisjoint(with: fromBytes.anomalies.map(\.id)))
             #expect(other.summary.events == 12)
         }
+        // Read again (from another directory, by another path): the same ids.
+        let again = analyzer.analyze([.file("\(dir)/./auth.log", referenceTime: reference)])
+        #expect(again.anomalies.map(\.id) == fromFile.anomalies.map(\.id))
         #expect(fromGzip.summary.inputs.first?.compressed == true)
         #expect(fromFile.summary.inputs.first?.compressed == false)
     }
@@ -165,8 +170,8 @@ struct AnalysisInputTests {
         for shape in shapes {
             var tiny = ReadLimits()
             tiny.chunkBytes = 7
-            let whole = Analyzer().analyze([.bytes(Array(shape.utf8), name: "whole")])
-            let chunked = Analyzer(limits: tiny).analyze([.bytes(Array(shape.utf8), name: "chunked")])
+            let whole = Analyzer().analyze([.bytes(Array(shape.utf8), name: "input")])
+            let chunked = Analyzer(limits: tiny).analyze([.bytes(Array(shape.utf8), name: "input")])
             #expect(whole.summary.events == 40, "\(shape.prefix(80))")
             #expect(whole.summary.errorCount == 0)
             #expect(chunked.summary.events == 40)
@@ -252,7 +257,9 @@ struct AnalysisRunTests {
             }
         }
         #expect(!whole.isEmpty)
-        #expect(chunked.map(\.id) == whole.map(\.id))
+        // The same findings (ids name each chunk and line, and stay unique).
+        #expect(chunked.map(\.finding) == whole.map(\.finding))
+        #expect(Set(chunked.map(\.id)).count == chunked.count)
         #expect(session.summary.inputs.count == (records.count + 999) / 1_000)
     }
 
@@ -267,5 +274,12 @@ struct AnalysisRunTests {
         #expect(line.hasPrefix(UTC.format(first.eventTime) + "  " + first.severity.rawValue.uppercased()))
         #expect(line.hasSuffix(first.summary))
         #expect(AnomalyText.line(json: Array("{\"not\":\"an anomaly\"}".utf8)) == nil)
+    }
+}
+
+extension Anomaly {
+    /// What was found, without the id (which names the input position).
+    var finding: String {
+        "\(detector.rawValue)|\(severity.rawValue)|\(entity.kind)=\(entity.value)|\(eventTime)|\(summary)"
     }
 }

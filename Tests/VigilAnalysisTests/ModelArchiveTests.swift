@@ -71,6 +71,19 @@ struct ModelArchiveTests {
             try ModelArchive.decode(manifest: Array("{\"format\":\"other\"}".utf8), model: bytes)
         }
         #expect(throws: ModelError.self) { try ModelArchive.decode(manifest: Array("not json".utf8), model: bytes) }
+        // Numbers that are no integers (or out of every range) are refused with the field named.
+        let text = String(decoding: manifest, as: UTF8.self)
+        for (field, bad) in [("schema_version", "1e300"), ("schema_version", "1.5"), ("bytes", "1e30"), ("bytes", "-4")] {
+            let damaged = text.replacingOccurrences(
+                of: "\"\(field)\":\(field == "bytes" ? String(bytes.count) : "1")", with: "\"\(field)\":\(bad)")
+            #expect(damaged != text)
+            do {
+                _ = try ModelArchive.decode(manifest: Array(damaged.utf8), model: bytes)
+                Issue.record("accepted \(field) \(bad)")
+            } catch {
+                #expect(error.description.contains(field), "\(error)")
+            }
+        }
         var versioned = bytes
         versioned[8] = 9  // format version in the binary
         #expect(throws: ModelError.self) { try DetectionModel.deserialize(versioned) }

@@ -119,4 +119,56 @@ struct CommandTests {
         #expect(version.output.hasPrefix("vigil "))
         #expect(version.output.contains("librdkafka 2."))
     }
+
+    @Test("out-of-range generator sizes are refused with the flag and its range, never a trap")
+    func generatorBounds() throws {
+        let dir = directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (flag, value) in [("--users", "1"), ("--history-days", "999999999999999"), ("--attacks-per-kind", "5000")] {
+            let run = try VigilCommand.run(["generate", "--output", "\(dir)/g", flag, value])
+            #expect(run.status == 64, "\(flag) \(value): \(run.errors)")
+            #expect(run.errors.contains("\(flag) must be between"), "\(run.errors)")
+        }
+        let two = try VigilCommand.run([
+            "generate", "--output", "\(dir)/two", "--users", "2", "--history-days", "1", "--attack-days", "1",
+        ])
+        #expect(two.status == 0, "\(two.errors)")
+    }
+
+    @Test("hostile lines through `vigil analyze`: no trap, the far-future line reported, the attack after it found")
+    func hostileFile() throws {
+        let dir = directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var lines = (0..<10).map {
+            "Nov 25 12:00:0\($0) web1 sshd[811]: message repeated 999999999999999999 times: [ Failed password for root from 203.0.113.9 port 22 ssh2]"
+        }
+        lines.append(
+            "Nov 25 12:01:00 web1 sudo:      bob : 9223372036854775807 incorrect password attempts ; TTY=pts/0 ; PWD=/home/bob ; USER=root ; COMMAND=/bin/ls"
+        )
+        try lines.joined(separator: "\n").write(toFile: "\(dir)/auth.log", atomically: true, encoding: .utf8)
+        let syslog = try VigilCommand.run(["analyze", "\(dir)/auth.log", "--reference-time", "2026-11-26T00:00:00Z"])
+        #expect(syslog.status == 0, "\(syslog.errors)")
+        #expect(syslog.output.contains("brute_force"))
+
+        var json = [#"{"timestamp": "9999-12-31T23:59:59Z", "event_type": "auth", "outcome": "failure", "user": "root"}"#]
+        for i in 10..<30 {
+            json.append(
+                #"{"timestamp": "2026-11-25T10:00:\#(i)Z", "event_type": "auth", "outcome": "failure", "user": "root", "source_ip": "198.51.100.7"}"#
+            )
+        }
+        try json.joined(separator: "\n").write(toFile: "\(dir)/events.ndjson", atomically: true, encoding: .utf8)
+        let future = try VigilCommand.run(["analyze", "\(dir)/events.ndjson"])
+        #expect(future.status == 0, "\(future.errors)")
+        #expect(future.output.contains("line 1: event time 9999-12-31T23:59:59.000Z is after"), "\(future.output)")
+        #expect(future.output.contains("8 failed logins for root from 198.51.100.7"), "\(future.output)")
+    }
+
+    @Test("consumer properties that would commit unfinished work are refused before anything starts")
+    func managedProperties() throws {
+        for property in ["enable.auto.offset.store=true", "enable.auto.commit=false", "enable.partition.eof=true"] {
+            let run = try VigilCommand.run(["stream", "--consumer-property", property, "--metrics-port", "0"])
+            #expect(run.status == 64, "\(property): \(run.errors)")
+            #expect(run.errors.contains("not configurable"), "\(run.errors)")
+        }
+    }
 }

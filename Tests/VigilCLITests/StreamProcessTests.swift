@@ -33,9 +33,9 @@ struct StreamProcessTests {
     @Test("generated logs in, the engine's anomalies out; malformed records to the dead-letter topic with headers")
     func endToEnd() async throws {
         let input = StreamHarness.input(partitions: 3, generator: generator(), malformed: Self.malformed)
-        let expected = StreamHarness.expected(input)
-        #expect(expected.count > 20)
         let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 3)
+        let expected = StreamHarness.expected(input, topic: inTopic)
+        #expect(expected.count > 20)
         try await StreamHarness.produce(input, topic: inTopic)
         let dir = StreamHarness.temporaryDirectory()
         let port = 20_000 + Int.random(in: 0..<20_000)
@@ -122,14 +122,14 @@ struct StreamProcessTests {
             for event in parsed.events { trainer.add(event) }
         }
         let model = trainer.finish()
-        let expected = StreamHarness.expected(input, model: model)
+        let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 2)
+        let expected = StreamHarness.expected(input, topic: inTopic, model: model)
         // Not vacuous: the model changes what is found.
-        #expect(Set(expected.keys) != Set(StreamHarness.expected(input).keys))
+        #expect(Set(expected.keys) != Set(StreamHarness.expected(input, topic: inTopic).keys))
 
         let dir = StreamHarness.temporaryDirectory()
         let modelDir = "\(dir)/model"
         try ModelDirectory.save(model, to: modelDir, vigilVersion: "test")
-        let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 2)
         let halves = StreamHarness.waves(input, count: 2)
         try await StreamHarness.produce(halves[0], topic: inTopic)
         let port = 20_000 + Int.random(in: 0..<20_000)
@@ -243,8 +243,8 @@ struct StreamFailureTests {
     @Test("kill -9 at random points and restart: nothing lost, duplicates only replays, commits never ahead of output")
     func crashSafety() async throws {
         let input = bigInput()
-        let expected = StreamHarness.expected(input)
         let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 4)
+        let expected = StreamHarness.expected(input, topic: inTopic)
         let dir = StreamHarness.temporaryDirectory()
         let arguments = StreamHarness.streamArguments(
             input: inTopic, output: outTopic, dlq: dlq, group: group,
@@ -321,8 +321,8 @@ struct StreamFailureTests {
     @Test("a second instance joins and leaves mid-stream: nothing lost, nothing extra")
     func rebalance() async throws {
         let input = bigInput()
-        let expected = StreamHarness.expected(input)
         let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 4)
+        let expected = StreamHarness.expected(input, topic: inTopic)
         let dir = StreamHarness.temporaryDirectory()
         let arguments = StreamHarness.streamArguments(
             input: inTopic, output: outTopic, dlq: dlq, group: group,

@@ -64,7 +64,7 @@ struct StreamFaultTests {
     ) async throws
         -> (expected: [String: (partition: Int32, offset: Int64)], dir: String, settings: StreamConfiguration)
     {
-        let expected = StreamHarness.expected(data)
+        let expected = StreamHarness.expected(data, topic: "in")
         try await StreamHarness.produce(data, topic: "in", bootstrap: cluster.bootstrapServers)
         let dir = StreamHarness.temporaryDirectory()
         return (expected, dir, settings(cluster, stateDir: dir))

@@ -7,6 +7,10 @@ public struct ReadLimits: Sendable, Hashable {
     public var chunkBytes = 1 << 20
     /// Records longer than this are reported and skipped.
     public var maxRecordBytes = 4 << 20
+    /// Events dated more than this after the current time are refused (reported as record
+    /// errors, never analysed): a far-future event would make every later event late. A day
+    /// leaves room for syslog lines written in local time (up to UTC+14) read as UTC.
+    public var maxFutureSkewMs: Int64 = 86_400_000
 
     public init() {}
 }
@@ -95,7 +99,10 @@ public struct InputReader {
         }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let reference = opened?.referenceTime ?? input.referenceTime ?? now
-        parser = InputParser(options: ParseOptions(referenceTime: reference), maxRecordBytes: limits.maxRecordBytes)
+        let options = ParseOptions(
+            referenceTime: reference, latestTime: now.addingReportingOverflow(limits.maxFutureSkewMs).partialValue,
+            origin: input.origin)
+        parser = InputParser(options: options, maxRecordBytes: limits.maxRecordBytes)
     }
 
     /// Parses the next step of the input into `result` (cleared first). Returns false once the
@@ -133,10 +140,14 @@ public struct InputReader {
         }
         let end = min(records.count, recordPosition + 1_000)
         var one = ParsedInput()
+        var options = parser.options
         for index in recordPosition..<end {
             one.removeAll()
-            records[index].withUnsafeBufferPointer { LogParser.parseRecord($0, options: parser.options, into: &one) }
+            // Each record is its own position (as a Kafka record is).
+            options.origin = StableHash.combine(input.origin, UInt64(index))
+            records[index].withUnsafeBufferPointer { LogParser.parseRecord($0, options: options, into: &one) }
             result.records += one.records
+            result.futureEvents += one.futureEvents
             result.events.append(contentsOf: one.events)
             result.errors.append(contentsOf: one.errors.map { RecordError(index: index, line: nil, reason: $0.reason) })
         }

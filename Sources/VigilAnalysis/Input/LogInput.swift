@@ -23,6 +23,13 @@ public struct LogInput: Sendable {
         self.referenceTime = referenceTime
     }
 
+    /// Where this input is, for anomaly ids (with each record's index): the last component of
+    /// its name, so the same file gives the same ids whichever directory it is read from, and
+    /// identical lines in different files or at different lines get different ids.
+    public var origin: UInt64 {
+        StableHash.hash(name.split(separator: "/").last.map(String.init) ?? name)
+    }
+
     public static func bytes(_ bytes: [UInt8], name: String, referenceTime: Int64? = nil) -> LogInput {
         LogInput(name: name, content: .bytes(bytes), referenceTime: referenceTime)
     }

@@ -109,11 +109,3 @@ extension DetectionEngine {
         return count
     }
 }
-
-extension UInt32 {
-    /// Adds without trapping: counts from input saturate instead of overflowing.
-    func addingSaturated(_ other: UInt32) -> UInt32 {
-        let (sum, overflow) = addingReportingOverflow(other)
-        return overflow ? .max : sum
-    }
-}

@@ -97,7 +97,7 @@ extension DetectionEngine {
                 return (0, volume.threshold, false, volume.baseline)  // a late event for a closed bucket
             }
             let before = volume.count
-            volume.count += weight
+            volume.count = volume.count.addingSaturated(weight)
             let crossed = !volume.alerted && before < volume.threshold && volume.count >= volume.threshold
             if crossed { volume.alerted = true }
             return (volume.count, volume.threshold, crossed, volume.baseline)

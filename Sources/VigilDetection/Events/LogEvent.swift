@@ -101,8 +101,16 @@ public struct LogEvent: Sendable, Hashable {
     public var isAttempt: Bool = false
     /// The account named does not exist on the target.
     public var accountUnknown: Bool = false
-    /// How many occurrences this record stands for ("message repeated 5 times").
-    public var repeatCount: Int = 1
+    /// How many occurrences this record stands for ("message repeated 5 times"), between 1 and
+    /// ``maximumRepeatCount``: the count comes from the input, so it is clamped where it enters
+    /// (a claimed 10^18 repeats must neither overflow a counter nor outweigh real evidence).
+    public var repeatCount: Int {
+        get { Int(storedRepeatCount) }
+        set { storedRepeatCount = UInt32(min(max(1, newValue), Self.maximumRepeatCount)) }
+    }
+    private var storedRepeatCount: UInt32 = 1
+    /// The largest repeat count a record can claim (sshd's own counters stay far below it).
+    public static let maximumRepeatCount = 100_000
     /// A stable fingerprint of the source record, the basis of deterministic anomaly ids.
     public var fingerprint: UInt64 = 0
 

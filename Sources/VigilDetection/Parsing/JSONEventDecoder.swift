@@ -269,8 +269,9 @@ public enum JSONEventDecoder {
                 case .command_name: extras.commandName = nonEmpty(value.text)
                 case .eventCode:
                     extras.eventCode =
-                        extras.eventCode ?? (value.double.map { Int($0) } ?? value.text.flatMap { Int($0) })
-                case .logonType: extras.logonType = value.double.map { Int($0) } ?? value.text.flatMap { Int($0) }
+                        extras.eventCode ?? (value.double.flatMap { Int(exactly: $0) } ?? value.text.flatMap { Int($0) })
+                case .logonType:
+                    extras.logonType = value.double.flatMap { Int(exactly: $0) } ?? value.text.flatMap { Int($0) }
                 case .subStatus: extras.subStatus = value.text?.lowercased()
                 }
             }

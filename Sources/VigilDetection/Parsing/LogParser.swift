@@ -19,18 +19,43 @@ public struct RecordError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// How to date events.
+/// How to date and place events.
 public struct ParseOptions: Sendable {
-    /// Anchors the year of RFC 3164 syslog timestamps (see ``SyslogParser``).
-    public var referenceTime: Int64
+    /// Anchors the year of RFC 3164 syslog timestamps (see ``SyslogParser``). Clamped to
+    /// ``UTC/supportedRange``: a Kafka record without a timestamp reports `Int64.min`.
+    public var referenceTime: Int64 {
+        didSet { referenceTime = UTC.clamp(referenceTime) }
+    }
     /// Dates records that carry no timestamp of their own (a Kafka record's timestamp). Lines
     /// without one otherwise take the previous line's time (continuation lines), and JSON
-    /// objects without one are errors.
-    public var fallbackTime: Int64?
+    /// objects without one are errors. Clamped like ``referenceTime``.
+    public var fallbackTime: Int64? {
+        didSet { fallbackTime = fallbackTime.map(UTC.clamp) }
+    }
+    /// Events dated after this are refused (a ``RecordError`` saying so, counted in
+    /// ``ParsedInput/futureEvents``): one far-future event would otherwise advance the
+    /// detectors' event time so that every later event is late. nil: no bound.
+    public var latestTime: Int64?
+    /// Where the input is (a hash of topic/partition/offset, or of the file's name). With each
+    /// record's index it makes event fingerprints — and so anomaly ids — unique per position
+    /// and identical on replay of the same input.
+    public var origin: UInt64
 
-    public init(referenceTime: Int64, fallbackTime: Int64? = nil) {
-        self.referenceTime = referenceTime
-        self.fallbackTime = fallbackTime
+    public init(referenceTime: Int64, fallbackTime: Int64? = nil, latestTime: Int64? = nil, origin: UInt64 = 0) {
+        self.referenceTime = UTC.clamp(referenceTime)
+        self.fallbackTime = fallbackTime.map(UTC.clamp)
+        self.latestTime = latestTime
+        self.origin = origin
+    }
+
+    /// The origin of a Kafka partition's records, before the offset: see ``origin(partition:offset:)``.
+    public static func origin(topic: String, partition: Int32) -> UInt64 {
+        StableHash.combine(StableHash.hash(topic), UInt64(UInt32(bitPattern: partition)))
+    }
+
+    /// The origin of the Kafka record at `offset` of a partition (``origin(topic:partition:)``).
+    public static func origin(partition: UInt64, offset: Int64) -> UInt64 {
+        StableHash.combine(partition, UInt64(bitPattern: offset))
     }
 }
 
@@ -40,6 +65,8 @@ public struct ParsedInput: Sendable {
     public var errors: [RecordError] = []
     /// Records seen (events + errors; a blank line is not a record).
     public var records = 0
+    /// Records refused for being dated after ``ParseOptions/latestTime`` (also in ``errors``).
+    public var futureEvents = 0
 
     public init() {}
 
@@ -48,6 +75,7 @@ public struct ParsedInput: Sendable {
         events.removeAll(keepingCapacity: true)
         errors.removeAll(keepingCapacity: true)
         records = 0
+        futureEvents = 0
     }
 }
 
@@ -206,8 +234,7 @@ public struct LineParser: Sendable {
                 result.events.removeLast()
                 result.errors.append(RecordError(index: index, line: lineNumber, reason: failure.description))
             } else {
-                result.events[slot].fingerprint = StableHash.hash(object)
-                lastTimestamp = result.events[slot].timestamp
+                accept(object, index: index, line: lineNumber, into: &result)
             }
             return
         }
@@ -218,8 +245,7 @@ public struct LineParser: Sendable {
             line, referenceTime: options.fallbackTime ?? options.referenceTime, into: &result.events[slot])
         {
         case nil:
-            result.events[slot].fingerprint = StableHash.hash(line)
-            lastTimestamp = result.events[slot].timestamp
+            accept(line, index: index, line: lineNumber, into: &result)
         case .noTimestamp:
             // Not syslog-dated: a continuation or free-form line. Still an event, dated by
             // the record or the line before it.
@@ -234,7 +260,7 @@ public struct LineParser: Sendable {
             result.events[slot] = LogEvent(timestamp: time, kind: .unknown)
             SyslogParser.classify(
                 UnsafeBufferPointer(rebasing: line[k...]), program: .other, into: &result.events[slot])
-            result.events[slot].fingerprint = StableHash.hash(line)
+            accept(line, index: index, line: lineNumber, keepTime: false, into: &result)
         case .empty:
             result.events.removeLast()
         }
@@ -273,8 +299,32 @@ public struct LineParser: Sendable {
             result.events.removeLast()
             result.errors.append(RecordError(index: index, line: line, reason: failure.description))
         } else {
-            result.events[slot].fingerprint = StableHash.hash(bytes)
-            lastTimestamp = result.events[slot].timestamp
+            accept(bytes, index: index, line: line, into: &result)
         }
+    }
+
+    /// Finishes the event just parsed into the last slot of `result.events` from `record`: it
+    /// is refused if dated after ``ParseOptions/latestTime``, else fingerprinted by its bytes
+    /// and its position (so identical records at different positions get different ids).
+    private mutating func accept(
+        _ record: UnsafeBufferPointer<UInt8>, index: Int, line: Int?, keepTime: Bool = true,
+        into result: inout ParsedInput
+    ) {
+        let slot = result.events.count - 1
+        let time = result.events[slot].timestamp
+        if let latest = options.latestTime, time > latest {
+            result.events.removeLast()
+            result.futureEvents += 1
+            result.errors.append(
+                RecordError(
+                    index: index, line: line,
+                    reason: "event time \(UTC.format(time)) is after \(UTC.format(latest)), the latest accepted"
+                        + " (max_future_skew past the current time): a clock or parsing error would otherwise"
+                        + " make every later event late"))
+            return
+        }
+        let position = StableHash.combine(options.origin, UInt64(truncatingIfNeeded: index))
+        result.events[slot].fingerprint = StableHash.combine(StableHash.hash(record), position)
+        if keepTime { lastTimestamp = time }
     }
 }

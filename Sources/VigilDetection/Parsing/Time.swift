@@ -34,6 +34,16 @@ public enum UTC {
         return ((days * 24 + Int64(hour)) * 60 + Int64(minute)) * 60_000 + Int64(second) * 1000 + Int64(millisecond)
     }
 
+    /// The times Vigil works with: years 1 to 9999. Times from input (Kafka record metadata,
+    /// reference times) are clamped into it where they enter, so no later arithmetic on them
+    /// (a window's end, a suppression period, year inference) can overflow.
+    public static let supportedRange: ClosedRange<Int64> = -62_135_596_800_000...253_402_300_799_999
+
+    /// `milliseconds` moved into ``supportedRange``.
+    public static func clamp(_ milliseconds: Int64) -> Int64 {
+        min(max(milliseconds, supportedRange.lowerBound), supportedRange.upperBound)
+    }
+
     /// Hour of day (0–23) of a timestamp, UTC.
     @inlinable
     public static func hour(_ milliseconds: Int64) -> Int {
@@ -166,7 +176,8 @@ public enum UTC {
     /// (10^11 seconds is the year 5138), smaller ones as seconds.
     public static func fromEpoch(_ value: Double) -> Int64? {
         guard value.isFinite, value >= 0, value < 1e15 else { return nil }
-        return value >= 1e11 ? Int64(value) : Int64((value * 1000).rounded())
+        let milliseconds = value >= 1e11 ? Int64(value) : Int64((value * 1000).rounded())
+        return milliseconds <= supportedRange.upperBound ? milliseconds : nil
     }
 }
 

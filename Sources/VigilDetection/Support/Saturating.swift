@@ -1,14 +1,16 @@
-extension Int64 {
+extension FixedWidthInteger {
     /// Adds without trapping: times and counts derived from input saturate at the ends of the
     /// range instead of overflowing (a record dated near `Int64.max` must not crash anything).
-    func addingSaturated(_ other: Int64) -> Int64 {
+    func addingSaturated(_ other: Self) -> Self {
         let (sum, overflow) = addingReportingOverflow(other)
-        return overflow ? (other > 0 ? .max : .min) : sum
+        guard overflow else { return sum }
+        return other > 0 ? .max : .min
     }
 
     /// Subtracts without trapping (see ``addingSaturated(_:)``).
-    func subtractingSaturated(_ other: Int64) -> Int64 {
+    func subtractingSaturated(_ other: Self) -> Self {
         let (difference, overflow) = subtractingReportingOverflow(other)
-        return overflow ? (other < 0 ? .max : .min) : difference
+        guard overflow else { return difference }
+        return other < 0 ? .max : .min
     }
 }

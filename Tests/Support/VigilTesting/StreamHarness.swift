@@ -125,7 +125,7 @@ public enum StreamHarness {
     /// What the engine finds when it reads each partition in order, as the stream must:
     /// anomaly id → (partition, source record index within the partition).
     public static func expected(
-        _ input: Input, model: DetectionModel? = nil
+        _ input: Input, topic: String, model: DetectionModel? = nil
     ) -> [String: (partition: Int32, offset: Int64)] {
         var result: [String: (Int32, Int64)] = [:]
         var engines: [Int32: DetectionEngine] = [:]
@@ -133,9 +133,14 @@ public enum StreamHarness {
         for (partition, value) in input.records {
             let offset = offsets[partition, default: 0]
             offsets[partition] = offset + 1
+            // Ids name the record's position, as the stream's do.
+            let origin = ParseOptions.origin(
+                partition: ParseOptions.origin(topic: topic, partition: partition), offset: offset)
             let parsed = value.withUnsafeBufferPointer {
                 LogParser.parseRecord(
-                    $0, options: ParseOptions(referenceTime: Input.timestamp, fallbackTime: Input.timestamp))
+                    $0,
+                    options: ParseOptions(
+                        referenceTime: Input.timestamp, fallbackTime: Input.timestamp, origin: origin))
             }
             for event in parsed.events {
                 for anomaly in engines[partition, default: DetectionEngine(model: model)].process(event) {
