@@ -52,6 +52,10 @@ public struct ConsumerBatch: Sendable, RandomAccessCollection {
     let headerLists: [[KafkaHeader]]
     /// The partitions that have records in this batch.
     public let partitions: Set<TopicPartition>
+    /// The consumer's assignment generation when the batch was delivered (see
+    /// ``KafkaConsumer/assignmentGeneration``): a batch older than its partition's current
+    /// assignment holds records fetched for an earlier owner and must not be processed.
+    public internal(set) var generation: UInt64 = 0
 
     init(topics: [String], storage: [UInt8], entries: [Entry], headerLists: [[KafkaHeader]]) {
         self.topics = topics
@@ -126,7 +130,9 @@ public struct ConsumerBatch: Sendable, RandomAccessCollection {
         if partitions.isDisjoint(with: self.partitions) { return self }
         let kept = entries.filter { !partitions.contains(TopicPartition(topics[Int($0.topicIndex)], $0.partition)) }
         if kept.isEmpty { return nil }
-        return ConsumerBatch(topics: topics, storage: storage, entries: kept, headerLists: headerLists)
+        var batch = ConsumerBatch(topics: topics, storage: storage, entries: kept, headerLists: headerLists)
+        batch.generation = generation
+        return batch
     }
 }
 

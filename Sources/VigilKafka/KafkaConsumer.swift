@@ -112,6 +112,14 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Advanced by every assignment change (rebalance or manual assign). Read it in
+    /// ``ConsumerRebalanceListener/partitionsAssigned(_:)`` to know the generation of the new
+    /// assignment: batches with an older ``ConsumerBatch/generation`` were fetched before it.
+    public var assignmentGeneration: UInt64 { core.generation }
+
+    /// Whether `tp` is in this member's current assignment.
+    public func isAssigned(_ tp: TopicPartition) -> Bool { core.isAssigned(tp) }
+
     /// Joins the group and subscribes to `topics` (replacing any earlier subscription).
     public func subscribe(_ topics: [String]) throws(KafkaError) {
         let list = PartitionList(topics.map { TopicPartition($0, vigil_partition_ua()) })
@@ -334,6 +342,8 @@ final class ConsumerCore: RebalanceHandling {
 
     private struct State {
         var assigned: Set<TopicPartition> = []
+        /// Advanced by every assignment change; each delivered batch carries the value then.
+        var generation: UInt64 = 0
         /// Set by close: revokes must finish before it.
         var deadline: ContinuousClock.Instant? = nil
     }
@@ -352,6 +362,10 @@ final class ConsumerCore: RebalanceHandling {
     }
 
     var assignedCount: Int { state.withLock { $0.assigned.count } }
+
+    var generation: UInt64 { state.withLock { $0.generation } }
+
+    func isAssigned(_ tp: TopicPartition) -> Bool { state.withLock { $0.assigned.contains(tp) } }
 
     func setDeadline(_ deadline: ContinuousClock.Instant) { state.withLock { $0.deadline = deadline } }
 
@@ -390,7 +404,8 @@ final class ConsumerCore: RebalanceHandling {
         guard var batch else { return }
         // Records fetched before a revoke can still be in the queue: they belong to the
         // partition's next owner (which reads them again from the committed offset).
-        let assigned = state.withLock { $0.assigned }
+        let (assigned, generation) = state.withLock { ($0.assigned, $0.generation) }
+        batch.generation = generation
         if !batch.partitions.isSubset(of: assigned) {
             guard let kept = batch.removing(batch.partitions.subtracting(assigned)) else { return }
             batch = kept
@@ -400,7 +415,10 @@ final class ConsumerCore: RebalanceHandling {
 
     /// A manual assignment replaces the current one (no rebalance callback runs for it).
     func willAssignManually(_ rk: OpaquePointer, _ partitions: [TopicPartition]) {
-        state.withLock { $0.assigned = Set(partitions) }
+        state.withLock {
+            $0.assigned = Set(partitions)
+            $0.generation += 1
+        }
         redirect(rk, partitions)
     }
 
@@ -420,6 +438,9 @@ final class ConsumerCore: RebalanceHandling {
     ) {
         let list = PartitionList.topicPartitions(partitions)
         let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
+        // Batches delivered from now on belong to the new assignment (callbacks and deliveries
+        // both run on the poll thread, so the order is exact).
+        state.withLock { $0.generation += 1 }
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             logger.info(

@@ -15,10 +15,17 @@ struct OffsetTracker: Sendable {
 
     var unfinished: Int { pending.count - head }
 
-    /// Registers records `first...last` (in offset order) as started; returns a token.
-    mutating func start(first: Int64, last: Int64) -> Int64 {
+    /// The last offset registered.
+    private(set) var lastStarted: Int64? = nil
+
+    /// Registers records `first...last` as started. Ranges must come in offset order: one at
+    /// or before a range already registered is refused (false), since finishing it could move
+    /// the committable position past records that are not finished.
+    mutating func start(first: Int64, last: Int64) -> Bool {
+        guard first <= last, lastStarted.map({ first > $0 }) ?? true else { return false }
         pending.append(Range(first: first, last: last, done: false))
-        return first
+        lastStarted = last
+        return true
     }
 
     /// Marks the range starting at `first` finished; returns the new committable offset if it

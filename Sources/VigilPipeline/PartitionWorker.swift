@@ -79,11 +79,15 @@ final class PartitionWorker: Sendable {
     /// `restored`: the engine comes from a snapshot (otherwise the worker snapshots its empty
     /// state at the first record, so recovery can always start from a snapshot).
     /// `committed`: the group's committed offset at assignment, if any.
+    /// The consumer's assignment generation this worker was created for.
+    let generation: UInt64
+
     init(
         partition: TopicPartition, engine: DetectionEngine, replayUntil: Int64, restored: Bool, committed: Int64?,
-        context: PartitionContext
+        generation: UInt64, context: PartitionContext
     ) {
         self.partition = partition
+        self.generation = generation
         self.context = context
         self.state = Mutex(State(committed: committed))
         (workItems, work) = AsyncStream<PartitionWork>.makeStream()
@@ -112,6 +116,18 @@ final class PartitionWorker: Sendable {
         for await item in workItems {
             switch item {
             case .records(let sub):
+                if let next = processedUpTo, let first = sub.indices.first, sub.batch.offset(at: first) < next {
+                    // Records this worker already processed (a batch fetched for an earlier
+                    // assignment): processing them again would count them twice.
+                    context.logger.warning(
+                        "\(partition): dropped records from offset \(sub.batch.offset(at: first)), already processed up to \(next)"
+                    )
+                    context.metrics.staleRecords.increment(by: sub.indices.count)
+                    context.gate.release(events: sub.indices.count, bytes: sub.bytes)
+                    state.withLock { $0.queued -= 1 }
+                    notifyIfDrained()
+                    continue
+                }
                 if needsBaseSnapshot, let store = context.stateStore, let first = sub.indices.first {
                     // The state before this partition's first record here: everything
                     // before it is already committed (or there is nothing before it).
@@ -152,8 +168,14 @@ final class PartitionWorker: Sendable {
         }
     }
 
-    /// Queues records; false if the worker no longer accepts work (partition revoked).
+    /// Queues records; false if the worker no longer accepts work (partition revoked) or the
+    /// records were fetched before this worker's assignment (for an earlier owner: the
+    /// consumer reads them again from the committed offset for this one).
     func submit(_ sub: SubBatch) -> Bool {
+        guard sub.batch.generation >= generation else {
+            context.metrics.staleRecords.increment(by: sub.indices.count)
+            return false
+        }
         let accepted = state.withLock { s -> Bool in
             guard s.accepting else { return false }
             s.queued += 1
@@ -331,9 +353,17 @@ final class PartitionWorker: Sendable {
             context.gate.release(events: sub.indices.count, bytes: sub.bytes)
             return
         }
-        state.withLock { s in
-            _ = s.tracker.start(first: first, last: lastLive)
+        let registered = state.withLock { s -> Bool in
+            guard s.tracker.start(first: first, last: lastLive) else { return false }
             s.unfinished += 1
+            return true
+        }
+        guard registered else {
+            // Cannot happen after the order check in processLoop; kept so that no path can
+            // register a range that would let the commit pass unfinished records.
+            context.logger.error("\(partition): records \(first)...\(lastLive) out of order; not published")
+            context.gate.release(events: sub.indices.count, bytes: sub.bytes)
+            return
         }
         let deadLetters = messages.filter { $0.topic == settings.deadLetterTopic }.count
         let range = FinishedRange(

@@ -14,6 +14,8 @@ final class StreamMetrics: Sendable {
     let late = Counter(label: "vigil_events_late_total")
     /// Events refused for being dated more than `max_future_skew_ms` past the current time.
     let future = Counter(label: "vigil_events_future_total")
+    /// Records dropped because they were fetched for an earlier assignment of their partition.
+    let staleRecords = Counter(label: "vigil_records_stale_total")
     let rebalances = Counter(label: "vigil_rebalances_total")
     let commitFailures = Counter(label: "vigil_commit_failures_total")
     let produceRetries = Counter(label: "vigil_produce_retries_total")

@@ -252,7 +252,27 @@ public final class StreamPipeline: Service, Sendable {
                 gate.release(events: batch.count, bytes: batch.byteCount)
                 break
             }
+            await waitForWorkers(of: batch)
             dispatch(batch)
+        }
+    }
+
+    /// Waits until every assigned partition of `batch` has its worker. The consumer's wait for
+    /// the assignment listener is bounded; a listener still restoring a snapshot past it has
+    /// not created the worker yet, and dropping the partition's records meanwhile would let
+    /// that worker commit past them. Intake waits instead (the gate bounds what is held).
+    private func waitForWorkers(of batch: ConsumerBatch) async {
+        var warned = false
+        for tp in batch.partitions {
+            while registry.worker(tp) == nil, consumer.isAssigned(tp), stopRequested.current == nil,
+                !Task.isCancelled
+            {
+                if !warned {
+                    logger.warning("\(tp): assigned but its worker is not ready (restoring state); intake waits")
+                    warned = true
+                }
+                try? await Task.sleep(for: .milliseconds(10))
+            }
         }
     }
 
@@ -390,10 +410,14 @@ final class PartitionRegistry: ConsumerRebalanceListener {
     func partitionsAssigned(_ partitions: [TopicPartitionOffset]) async -> [TopicPartition: Int64] {
         metrics.rebalances.increment()
         guard let context else { return [:] }
-        let model = state.withLock { $0.model }
+        let generation = context.consumer.assignmentGeneration
         var overrides: [TopicPartition: Int64] = [:]
         for assigned in partitions {
             let tp = assigned.topicPartition
+            // Read per partition: a model reloaded while earlier partitions restore is used
+            // by the later ones, and replaceModel reaches the earlier ones (they are in
+            // `workers` before the next model is read).
+            let model = state.withLock { $0.model }
             var engine = DetectionEngine(config: detection, model: model)
             var replayUntil = Int64.min
             var restored = false
@@ -422,8 +446,14 @@ final class PartitionRegistry: ConsumerRebalanceListener {
             }
             let worker = PartitionWorker(
                 partition: tp, engine: engine, replayUntil: replayUntil, restored: restored,
-                committed: assigned.offset >= 0 ? assigned.offset : nil, context: context)
-            state.withLock { $0.workers[tp] = worker }
+                committed: assigned.offset >= 0 ? assigned.offset : nil, generation: generation, context: context)
+            // Registered under the same lock that replaceModel reads the workers with: a model
+            // set after `model` was read above reaches this worker too (its queue applies it).
+            let current = state.withLock { s -> DetectionModel? in
+                s.workers[tp] = worker
+                return s.model
+            }
+            if current !== model { worker.replaceModel(current, config: detection) }
             starting.yield(worker)
         }
         return overrides

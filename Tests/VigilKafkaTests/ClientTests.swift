@@ -40,6 +40,46 @@ struct ClientTests {
         }
     }
 
+    @Test("properties that would commit unfinished work are refused at construction, naming why")
+    func managedProperties() {
+        for name in ConsumerConfiguration.managedProperties.keys.sorted() {
+            var config = TestBroker.consumerConfig("g")
+            config.properties[name] = "true"
+            #expect {
+                _ = try KafkaConsumer(configuration: config, observer: TestBroker.observer)
+            } throws: { error in
+                guard let error = error as? KafkaError else { return false }
+                return error.code == .invalidConfiguration && error.message.contains(name)
+                    && error.message.contains("not configurable")
+            }
+        }
+    }
+
+    @Test("every assignment change advances the generation; batches carry the one they were delivered in")
+    func assignmentGeneration() async throws {
+        let topic = TestBroker.unique("generation")
+        try await TestBroker.createTopic(topic, partitions: 1)
+        let producer = try TestBroker.producer()
+        for result in await producer.send((0..<20).map { ProducerMessage(topic: topic, value: Array("\($0)".utf8)) }) {
+            _ = try result.get()
+        }
+        let consumer = try KafkaConsumer(
+            configuration: TestBroker.consumerConfig(TestBroker.unique("g")), observer: TestBroker.observer)
+        let before = consumer.assignmentGeneration
+        try consumer.assign([TopicPartitionOffset(topic, 0, offset: -2)])
+        let first = consumer.assignmentGeneration
+        #expect(first > before)
+        #expect(consumer.isAssigned(TopicPartition(topic, 0)))
+        let batch = await consumer.nextBatch(timeout: .seconds(30))
+        #expect(batch?.generation == first)
+        try consumer.assign([TopicPartitionOffset(topic, 0, offset: -2)])
+        #expect(consumer.assignmentGeneration > first)
+        // The batch from the first assignment is now recognisably older than the assignment.
+        #expect((batch?.generation ?? .max) < consumer.assignmentGeneration)
+        try await consumer.close()
+        producer.close(timeout: .seconds(5))
+    }
+
     @Test("admin creates, lists and describes topics; a second create reports TOPIC_ALREADY_EXISTS")
     func admin() async throws {
         let admin = try KafkaAdmin(

@@ -24,6 +24,21 @@ struct OffsetTrackerTests {
         #expect(tracker.finish(first: 999) == nil)  // unknown range: ignored
     }
 
+    @Test("a range at or before one already started is refused: the commit can never pass unfinished records")
+    func refusesOutOfOrderRanges() {
+        var tracker = OffsetTracker()
+        let started = [
+            tracker.start(first: 0, last: 9), tracker.start(first: 10, last: 19),
+            // A stale batch re-fetched for a new assignment: offsets 5...14 again.
+            tracker.start(first: 5, last: 14), tracker.start(first: 19, last: 25), tracker.start(first: 30, last: 29),
+        ]
+        #expect(started == [true, true, false, false, false])
+        #expect(tracker.unfinished == 2)
+        #expect(tracker.finish(first: 10) == nil)
+        #expect(tracker.committable == nil)  // 0...9 is not finished
+        #expect(tracker.finish(first: 0) == 20)
+    }
+
     @Test("long runs stay compact")
     func compaction() {
         var tracker = OffsetTracker()
