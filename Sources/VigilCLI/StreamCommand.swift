@@ -113,7 +113,7 @@ struct StreamCommand: AsyncParsableCommand {
         guard let report = pipeline.report else { throw CommandFailure("the stream ended without a report") }
         if !report.clean {
             FileHandle.standardError.write(Data("vigil stream: \(report)\n".utf8))
-            throw ExitCode(report.startError == nil ? 2 : 1)
+            throw ExitCode(report.startError != nil ? 1 : report.permanentError != nil ? 3 : 2)
         }
     }
 
@@ -140,11 +140,20 @@ struct StreamCommand: AsyncParsableCommand {
     }
 
     private static func readiness(_ health: StreamHealth) -> ProbeResult {
-        ProbeResult(
-            healthy: health.ready,
-            body:
-                "{\"status\":\"\(health.ready ? "ready" : "not ready")\",\"assigned_partitions\":\(health.assignedPartitions),\"inflight_events\":\(health.inFlightEvents)}"
-        )
+        var json = JSONWriter()
+        json.beginObject()
+        json.key("status")
+        json.string(health.ready ? "ready" : "not ready")
+        json.key("assigned_partitions")
+        json.int(health.assignedPartitions)
+        json.key("inflight_events")
+        json.int(health.inFlightEvents)
+        if let problem = health.deliveryProblem {
+            json.key("delivery_problem")
+            json.string(problem)
+        }
+        json.endObject()
+        return ProbeResult(healthy: health.ready, body: json.string)
     }
 }
 

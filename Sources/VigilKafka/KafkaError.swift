@@ -54,6 +54,22 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unknownMemberID = Code(RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID)
     }
 
+    /// Delivery failures that retrying cannot fix: the broker refuses this client or this
+    /// message (authorization, a missing topic, a record too large, an invalid record or
+    /// topic, a policy). Retrying them forever stalls the partition silently; they are for an
+    /// operator to fix. Retriable conditions (leader changes, timeouts, brokers down) are not.
+    public static let permanentDeliveryCodes: Set<Int32> = [
+        RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED,
+        RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC,
+        RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+        RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE, RD_KAFKA_RESP_ERR_INVALID_RECORD, RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION,
+        RD_KAFKA_RESP_ERR_POLICY_VIOLATION, RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT,
+        RD_KAFKA_RESP_ERR__INVALID_ARG,
+    ].reduce(into: []) { $0.insert($1.rawValue) }
+
+    /// Whether this delivery failure is one of ``permanentDeliveryCodes``.
+    public var isPermanentDeliveryError: Bool { Self.permanentDeliveryCodes.contains(code.rawValue) }
+
     /// The librdkafka code (or the closest one for conditions detected in Swift).
     public var code: Code
     /// A human-readable explanation: librdkafka's own message where it gave one.

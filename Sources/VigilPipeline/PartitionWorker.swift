@@ -29,6 +29,9 @@ struct PartitionContext: Sendable {
     let metrics: StreamMetrics
     let stateStore: StateStore?
     let logger: Logger
+    let problems: DeliveryProblems
+    /// Stops the stream (a permanent delivery error under ``PermanentErrorPolicy/exit``).
+    let stop: @Sendable (String) -> Void
 }
 
 /// Owns the detection state of one assigned partition and processes its records serially, in
@@ -385,9 +388,20 @@ final class PartitionWorker: Sendable {
         await context.producer.enqueue(messages) { [self] results in
             var failed: [ProducerMessage] = []
             var firstError: KafkaError? = nil
+            var permanent: [(topic: String, error: KafkaError)] = []
+            var deliveredTopics: Set<String> = []
             for (message, result) in zip(messages, results) {
-                guard case .failure(let error) = result else { continue }
+                guard case .failure(let error) = result else {
+                    deliveredTopics.insert(message.topic)
+                    continue
+                }
                 if firstError == nil { firstError = error }
+                if error.isPermanentDeliveryError && !(error.code == .messageTooLarge
+                    && message.topic == context.settings.deadLetterTopic
+                    && !message.headers.contains(where: { $0.name == StreamMessages.truncatedHeader }))
+                {
+                    permanent.append((message.topic, error))
+                }
                 if error.code == .messageTooLarge && message.topic == context.settings.deadLetterTopic
                     && !message.headers.contains(where: { $0.name == StreamMessages.truncatedHeader })
                 {
@@ -399,9 +413,21 @@ final class PartitionWorker: Sendable {
                     failed.append(message)
                 }
             }
+            for topic in deliveredTopics { context.problems.delivered(topic: topic) }
             if failed.isEmpty {
                 finish(range)
                 return
+            }
+            for (topic, error) in permanent where context.problems.report(topic: topic, error) {
+                context.metrics.permanentErrors.increment()
+                context.logger.error(
+                    "delivery to \(topic) refused permanently (\(error.code.name): \(error.message)); records from \(partition)@\(range.first) stay uncommitted (on_permanent_produce_error: \(context.settings.onPermanentError.rawValue))"
+                )
+            }
+            if !permanent.isEmpty {
+                if context.settings.onPermanentError == .exit {
+                    context.stop("permanent delivery error: \(context.problems.firstProblem ?? "")")
+                }
             }
             if firstError?.isClientClosing == true {
                 // The producer is closing (shutdown past its deadline): retrying cannot

@@ -29,6 +29,8 @@ public struct StreamConfiguration: Sendable, Equatable {
     /// far-future event would make every later event late). A day covers syslog written in
     /// any local time zone and read as UTC.
     public var maxFutureSkewMs = 86_400_000
+    /// A delivery the broker refuses for good: keep retrying with `/readyz` failing, or stop.
+    public var onPermanentError = PermanentErrorPolicy.retry
     /// Graceful shutdown budget; past it the process exits non-zero and says what was left.
     public var shutdownTimeoutMs = 30_000
     /// librdkafka properties passed through unchanged.

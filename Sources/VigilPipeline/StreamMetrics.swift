@@ -19,6 +19,8 @@ final class StreamMetrics: Sendable {
     let rebalances = Counter(label: "vigil_rebalances_total")
     let commitFailures = Counter(label: "vigil_commit_failures_total")
     let produceRetries = Counter(label: "vigil_produce_retries_total")
+    /// Delivery failures retrying cannot fix (authorization, missing topic, record too large).
+    let permanentErrors = Counter(label: "vigil_produce_permanent_errors_total")
     let modelReloaded = Counter(label: "vigil_model_reloads_total", dimensions: [("result", "ok")])
     let modelReloadFailed = Counter(label: "vigil_model_reloads_total", dimensions: [("result", "failed")])
     let inFlight = Gauge(label: "vigil_inflight_events")

@@ -23,9 +23,14 @@ public struct ShutdownReport: Sendable, CustomStringConvertible {
     public var closeError: String?
     /// Why the stream did not start (a missing topic, a failed subscription); nil if it ran.
     public var startError: String?
+    /// The permanent delivery error that stopped the stream (``PermanentErrorPolicy/exit``).
+    public var permanentError: String?
 
     public var description: String {
         if let startError { return "did not start: \(startError)" }
+        if let permanentError {
+            return "stopped on a permanent delivery error (\(permanentError)); \(unfinished) record range(s) left uncommitted"
+        }
         if clean { return "clean shutdown: everything finished, flushed and committed" }
         var parts: [String] = []
         if unfinished > 0 { parts.append("\(unfinished) unfinished record range(s) will be read again") }
@@ -40,8 +45,11 @@ public struct ShutdownReport: Sendable, CustomStringConvertible {
 public struct StreamHealth: Sendable {
     /// The consumer's poll thread runs and polled recently.
     public var live: Bool
-    /// Joined the group with at least one partition assigned.
+    /// Joined the group with at least one partition assigned, and no delivery is refused
+    /// permanently.
     public var ready: Bool
+    /// Why deliveries are refused for good, if they are (readiness fails while they are).
+    public var deliveryProblem: String?
     public var assignedPartitions: Int
     public var inFlightEvents: Int
     public var millisecondsSinceLastPoll: UInt64
@@ -70,6 +78,7 @@ public final class StreamPipeline: Service, Sendable {
     private let logger: Logger
     private let stopRequested = Promise<String>()
     private let finalReport = Promise<ShutdownReport>()
+    private let problems = DeliveryProblems()
 
     /// Creates the Kafka clients (failing on invalid properties) without joining the group yet.
     public init(
@@ -101,7 +110,7 @@ public final class StreamPipeline: Service, Sendable {
         registry.context = PartitionContext(
             settings: configuration, detection: detection, producer: producer,
             consumer: consumer, gate: gate, metrics: metrics, stateStore: store,
-            logger: logger)
+            logger: logger, problems: problems, stop: { stop.fulfill($0) })
     }
 
     /// Asks for a graceful shutdown.
@@ -113,9 +122,11 @@ public final class StreamPipeline: Service, Sendable {
     public var health: StreamHealth {
         let consumerHealth = consumer.health
         let assigned = registry.count
+        let problem = problems.summary
         return StreamHealth(
             live: consumerHealth.pollThreadRunning && consumerHealth.millisecondsSinceLastPoll < 15_000,
-            ready: assigned > 0, assignedPartitions: assigned, inFlightEvents: gate.events,
+            ready: assigned > 0 && problem == nil, deliveryProblem: problem, assignedPartitions: assigned,
+            inFlightEvents: gate.events,
             millisecondsSinceLastPoll: consumerHealth.millisecondsSinceLastPoll)
     }
 
@@ -341,8 +352,9 @@ public final class StreamPipeline: Service, Sendable {
         }
         do { try await consumer.close(timeout: remaining()) } catch { report.closeError = "\(error)" }
         report.unflushed = max(report.unflushed, producer.close(timeout: remaining()))
+        if configuration.onPermanentError == .exit { report.permanentError = problems.firstProblem }
         report.clean =
-            report.startError == nil && report.unfinished == 0 && report.unflushed == 0
+            report.startError == nil && report.permanentError == nil && report.unfinished == 0 && report.unflushed == 0
             && report.commitError == nil && report.closeError == nil && ContinuousClock.now <= deadline
         if report.clean { logger.notice("\(report)") } else { logger.error("\(report)") }
         return report

@@ -61,6 +61,9 @@ public struct StreamSettings: Sendable, Equatable {
         .integer(
             "max_future_skew_ms", \.stream.maxFutureSkewMs, in: 0...31_622_400_000, default: "86400000",
             help: "Events dated more than this past the current time go to the dead-letter topic, unanalysed."),
+        .choice(
+            "on_permanent_produce_error", \.stream.onPermanentError, default: "retry",
+            help: "A delivery the broker refuses for good: retry (and fail /readyz) or exit (status 3); never committed."),
         .integer(
             "shutdown_timeout_ms", \.stream.shutdownTimeoutMs, in: 100...3_600_000, default: "30000",
             help: "Graceful shutdown budget in milliseconds; past it the exit status is 2."),

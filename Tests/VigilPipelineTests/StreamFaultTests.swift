@@ -242,4 +242,78 @@ struct StreamFaultTests {
         #expect(lost.isEmpty)
         try? FileManager.default.removeItem(atPath: dir)
     }
+
+    /// Waits (up to `timeout`) until `condition` holds; the condition is the event itself, so
+    /// a slow machine only makes the wait longer.
+    func eventually(_ timeout: Duration, _ condition: () async throws -> Bool) async rethrows -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return try await condition()
+    }
+
+    @Test("a delivery refused for good fails readiness with the reason, commits nothing past it, and recovers")
+    func permanentErrorRetried() async throws {
+        let cluster = try MockCluster(brokers: 1)
+        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] {
+            try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1)
+        }
+        let data = input()
+        let (expected, dir, settings) = try await load(data, into: cluster)
+        // Every produce request is refused until the errors run out (an ACL fixed later).
+        cluster.pushRequestErrors(.produce, Array(repeating: .topicAuthorizationFailed, count: 8))
+        let pipeline = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
+        let running = Task { await pipeline.runToCompletion() }
+        let refused = await eventually(.seconds(60)) { pipeline.health.deliveryProblem != nil }
+        #expect(refused, "the refusal never showed in the health")
+        let health = pipeline.health
+        #expect(!health.ready)
+        #expect(health.deliveryProblem?.contains("TOPIC_AUTHORIZATION_FAILED") == true, "\(health)")
+        // The errors run out: deliveries succeed, readiness returns, everything is committed.
+        let done = try await StreamHarness.waitUntilCommitted(
+            group: settings.groupID, topic: "in", input: data, timeout: .seconds(120),
+            bootstrap: cluster.bootstrapServers)
+        #expect(done)
+        #expect(pipeline.health.deliveryProblem == nil)
+        #expect(pipeline.health.ready)
+        pipeline.stop()
+        let report = await running.value
+        #expect(report.clean, "\(report)")
+        let (lost, unexpected) = try await outputDifference(cluster, expected)
+        #expect(lost.isEmpty, "\(lost.count) of \(expected.count) anomalies lost")
+        #expect(unexpected.isEmpty)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    @Test("with on_permanent_produce_error=exit the stream stops, reports the error and commits nothing unfinished")
+    func permanentErrorExits() async throws {
+        let cluster = try MockCluster(brokers: 1)
+        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] {
+            try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1)
+        }
+        let data = input()
+        let (_, dir, loaded) = try await load(data, into: cluster)
+        var settings = loaded
+        settings.onPermanentError = .exit
+        settings.shutdownTimeoutMs = 3_000
+        cluster.pushRequestErrors(.produce, Array(repeating: .topicAuthorizationFailed, count: 10_000))
+        let pipeline = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
+        let report = await pipeline.runToCompletion()
+        #expect(!report.clean)
+        #expect(report.permanentError?.contains("TOPIC_AUTHORIZATION_FAILED") == true, "\(report)")
+        #expect(report.description.contains("permanent delivery error"))
+        // No anomaly was delivered, so no record with an anomaly may be committed: every
+        // partition's commit stays at or before its first record with anomalies.
+        let committed = try await StreamHarness.committed(
+            group: settings.groupID, topic: "in", partitions: 2, bootstrap: cluster.bootstrapServers)
+        let firstWithAnomaly = StreamHarness.expected(data, topic: "in").values.reduce(into: [Int32: Int64]()) {
+            $0[$1.partition] = min($0[$1.partition] ?? .max, $1.offset)
+        }
+        for (partition, first) in firstWithAnomaly {
+            #expect(committed[partition, default: -1] <= first, "partition \(partition) committed past \(first)")
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
 }
