@@ -50,6 +50,8 @@ final class PartitionWorker: Sendable {
     private let engine: Mutex<DetectionEngine?>
     private let replayUntil: Int64
     private let restored: Bool
+    /// The records the process died on last time, if it did (see ``StateStore/ProcessingMarker``).
+    private let interrupted: StateStore.ProcessingMarker?
     /// Fulfilled when ``run()`` returns.
     private let stopped = Promise<Void>()
     private let state: Mutex<State>
@@ -87,10 +89,11 @@ final class PartitionWorker: Sendable {
 
     init(
         partition: TopicPartition, engine: DetectionEngine, replayUntil: Int64, restored: Bool, committed: Int64?,
-        generation: UInt64, context: PartitionContext
+        generation: UInt64, interrupted: StateStore.ProcessingMarker? = nil, context: PartitionContext
     ) {
         self.partition = partition
         self.generation = generation
+        self.interrupted = interrupted
         self.context = context
         self.state = Mutex(State(committed: committed))
         (workItems, work) = AsyncStream<PartitionWork>.makeStream()
@@ -116,6 +119,14 @@ final class PartitionWorker: Sendable {
         var processedUpTo: Int64? = nil
         var snapshotAt: Int64? = nil
         var needsBaseSnapshot = !restored
+        // Records the process died on: analysed one at a time, so a record that kills it
+        // again is known exactly and dead-lettered instead of killing it for ever.
+        var suspect = interrupted.map { StateStore.ProcessingMarker(first: $0.first, last: $0.last, deaths: $0.deaths + 1) }
+        if let suspect {
+            context.logger.warning(
+                "\(partition): the process stopped while analysing offsets \(suspect.first)...\(suspect.last) (\(suspect.deaths) time(s)); analysing them one by one"
+            )
+        }
         for await item in workItems {
             switch item {
             case .records(let sub):
@@ -138,7 +149,7 @@ final class PartitionWorker: Sendable {
                     snapshotAt = sub.batch[first].offset
                 }
                 needsBaseSnapshot = false
-                await process(sub, engine: &engine, replayUntil: replayUntil)
+                await process(sub, engine: &engine, replayUntil: replayUntil, suspect: &suspect)
                 if let last = sub.indices.last { processedUpTo = sub.batch[last].offset + 1 }
                 state.withLock { $0.queued -= 1 }
                 notifyIfDrained()
@@ -269,7 +280,32 @@ final class PartitionWorker: Sendable {
 
     // MARK: Processing
 
-    private func process(_ sub: SubBatch, engine: inout DetectionEngine, replayUntil: Int64) async {
+    #if DEBUG
+        /// Tests only (debug builds): a record containing these bytes crashes the process, to
+        /// prove that a poison record cannot stop a partition — every real crash found is fixed,
+        /// so none is left to test with.
+        private static let crashTrigger: [UInt8]? = ProcessInfo.processInfo.environment["VIGIL_TEST_CRASH_ON"].map {
+            Array($0.utf8)
+        }
+    #endif
+
+    /// The dead letter of a record that stopped the process twice while it was analysed.
+    private func poisonLetter(_ record: ConsumerRecord, deaths: Int) -> ProducerMessage {
+        var letter = StreamMessages.deadLetter(
+            record, topic: context.settings.deadLetterTopic,
+            errors: [
+                RecordError(
+                    index: 0, line: nil,
+                    reason: "poison record: the process stopped \(deaths) times while analysing it; not analysed")
+            ])
+        letter.headers.append(KafkaHeader(name: StreamMessages.poisonHeader, string: String(deaths)))
+        return letter
+    }
+
+    private func process(
+        _ sub: SubBatch, engine: inout DetectionEngine, replayUntil: Int64,
+        suspect: inout StateStore.ProcessingMarker?
+    ) async {
         let started = DispatchTime.now().uptimeNanoseconds
         let settings = context.settings
         var messages: [ProducerMessage] = []
@@ -289,6 +325,12 @@ final class PartitionWorker: Sendable {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let latestTime = now.addingReportingOverflow(Int64(settings.maxFutureSkewMs)).partialValue
         var anomalies: [Anomaly] = []
+        let store = context.stateStore
+        let span = (first: batch.offset(at: sub.indices.first ?? 0), last: batch.offset(at: sub.indices.last ?? 0))
+        let careful = store != nil && suspect.map { $0.first <= span.last && $0.last >= span.first } == true
+        if let store, !careful {
+            store.beginProcessing(partition, .init(first: span.first, last: span.last, deaths: 0))
+        }
         for index in sub.indices {
             let offset = batch.offset(at: index)
             let live = offset >= replayUntil
@@ -298,6 +340,31 @@ final class PartitionWorker: Sendable {
             } else {
                 replayed += 1
             }
+            if careful, let store {
+                let single = suspect.map { $0.first == offset && $0.last == offset } == true
+                let deaths = single ? suspect?.deaths ?? 0 : 0
+                if single && deaths >= 2 {
+                    context.logger.error(
+                        "\(partition)@\(offset): the process stopped \(deaths) times analysing this record; sending it to the dead-letter topic unanalysed"
+                    )
+                    context.metrics.poisonRecords.increment()
+                    if live {
+                        failedRecords += 1
+                        messages.append(poisonLetter(batch[index], deaths: deaths))
+                    }
+                    suspect = nil
+                    continue
+                }
+                store.beginProcessing(partition, .init(first: offset, last: offset, deaths: deaths))
+                if let s = suspect, offset >= s.last { suspect = nil }
+            }
+            #if DEBUG
+                if let trigger = Self.crashTrigger,
+                    batch.withValue(at: index, { $0.map { Array($0).contains(trigger) } ?? false })
+                {
+                    fatalError("VIGIL_TEST_CRASH_ON matched \(partition)@\(offset)")
+                }
+            #endif
             let timestamp = batch.timestamp(at: index)
             let options = ParseOptions(
                 referenceTime: timestamp ?? (latestEvent == .min ? now : latestEvent), fallbackTime: timestamp,
@@ -341,6 +408,7 @@ final class PartitionWorker: Sendable {
                 }
             }
         }
+        store?.endProcessing(partition)
         let metrics = context.metrics
         metrics.consumed.increment(by: sub.indices.count)
         metrics.parsed.increment(by: parsedEvents)

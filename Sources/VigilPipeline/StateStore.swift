@@ -107,6 +107,47 @@ public struct StateStore: Sendable {
         return nil
     }
 
+    // MARK: Poison records
+
+    /// The records a partition's worker was analysing: written before it starts on them and
+    /// removed when it is done. Found at assignment, it means the process died on them (a
+    /// crash, or a kill at that moment). `deaths` counts the deaths seen on exactly this range.
+    public struct ProcessingMarker: Sendable, Equatable {
+        public var first: Int64
+        public var last: Int64
+        public var deaths: Int
+
+        public init(first: Int64, last: Int64, deaths: Int) {
+            self.first = first
+            self.last = last
+            self.deaths = deaths
+        }
+    }
+
+    private func markerPath(_ tp: TopicPartition) -> String { "\(folder(tp))/processing" }
+
+    /// Records that `marker`'s records are being analysed. Not synced: it has to survive the
+    /// process dying, not the machine.
+    public func beginProcessing(_ tp: TopicPartition, _ marker: ProcessingMarker) {
+        let path = markerPath(tp)
+        let text = Data("\(marker.first) \(marker.last) \(marker.deaths)\n".utf8)
+        if !FileManager.default.createFile(atPath: path, contents: text) {
+            try? FileManager.default.createDirectory(atPath: folder(tp), withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: path, contents: text)
+        }
+    }
+
+    /// The analysis begun last is finished.
+    public func endProcessing(_ tp: TopicPartition) { unlink(markerPath(tp)) }
+
+    /// The records the process died on, if it did (a damaged marker is ignored).
+    public func interruptedProcessing(_ tp: TopicPartition) -> ProcessingMarker? {
+        guard let data = FileManager.default.contents(atPath: markerPath(tp)) else { return nil }
+        let fields = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Int64($0) }
+        guard fields.count == 3, fields[0] <= fields[1], fields[2] >= 0, fields[2] < 1_000 else { return nil }
+        return ProcessingMarker(first: fields[0], last: fields[1], deaths: Int(fields[2]))
+    }
+
     /// Removes a partition's snapshots (for tests and resets).
     public func clear(_ tp: TopicPartition) {
         try? FileManager.default.removeItem(atPath: folder(tp))

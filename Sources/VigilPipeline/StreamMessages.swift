@@ -23,6 +23,8 @@ enum StreamMessages {
 
     /// A record that could not be decoded, for the dead-letter topic: key, value and headers
     /// unchanged, plus Kafka Connect's error headers.
+    /// Marks a poison record's dead letter; its value is how often the record stopped the process.
+    static let poisonHeader = "vigil.dlq.poison"
     /// Marks a dead letter whose value was cut; its value is the original size in bytes.
     static let truncatedHeader = "vigil.dlq.truncated_from"
     /// What a dead letter refused as too large keeps of its value and key.

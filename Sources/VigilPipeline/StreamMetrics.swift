@@ -16,6 +16,8 @@ final class StreamMetrics: Sendable {
     let future = Counter(label: "vigil_events_future_total")
     /// Records dropped because they were fetched for an earlier assignment of their partition.
     let staleRecords = Counter(label: "vigil_records_stale_total")
+    /// Records that stopped the process twice while analysed, dead-lettered unanalysed.
+    let poisonRecords = Counter(label: "vigil_poison_records_total")
     let rebalances = Counter(label: "vigil_rebalances_total")
     let commitFailures = Counter(label: "vigil_commit_failures_total")
     let produceRetries = Counter(label: "vigil_produce_retries_total")

@@ -458,7 +458,8 @@ final class PartitionRegistry: ConsumerRebalanceListener {
             }
             let worker = PartitionWorker(
                 partition: tp, engine: engine, replayUntil: replayUntil, restored: restored,
-                committed: assigned.offset >= 0 ? assigned.offset : nil, generation: generation, context: context)
+                committed: assigned.offset >= 0 ? assigned.offset : nil, generation: generation,
+                interrupted: context.stateStore?.interruptedProcessing(tp), context: context)
             // Registered under the same lock that replaceModel reads the workers with: a model
             // set after `model` was read above reaches this worker too (its queue applies it).
             let current = state.withLock { s -> DetectionModel? in

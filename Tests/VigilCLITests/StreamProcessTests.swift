@@ -318,6 +318,57 @@ struct StreamFailureTests {
         }
     }
 
+    @Test("a record that crashes the process twice on its own goes to the dead-letter topic marked as poison; the partition goes on")
+    func poisonRecord() async throws {
+        var options = GeneratorOptions()
+        options.users = 30
+        options.historyDays = 1
+        options.attackDays = 1
+        options.attacksPerKind = 1
+        // Unterminated JSON: no event either way, so the expected anomalies are the engine's.
+        let poison = Array(#"{"note": "VIGIL-POISON-RECORD""#.utf8)
+        let input = StreamHarness.input(partitions: 1, generator: options, malformed: [poison])
+        let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 1)
+        let expected = StreamHarness.expected(input, topic: inTopic)
+        try await StreamHarness.produce(input, topic: inTopic)
+        let dir = StreamHarness.temporaryDirectory()
+        let arguments = StreamHarness.streamArguments(
+            input: inTopic, output: outTopic, dlq: dlq, group: group, stateDir: "\(dir)/state",
+            extra: ["--group-instance-id", "poison-test"])
+        // A debug-build hook crashes the process on this record: every real crash found is
+        // fixed, so a deliberate one stands in for the next unknown one.
+        var crashes = 0
+        var finished = false
+        for _ in 0..<5 where !finished {
+            let stream = try StreamHarness.StreamProcess(
+                arguments: arguments, logPath: "\(dir)/stream.log",
+                environment: ["VIGIL_TEST_CRASH_ON": "VIGIL-POISON-RECORD"])
+            while stream.process.isRunning, !finished {
+                finished = try await StreamHarness.waitUntilCommitted(
+                    group: group, topic: inTopic, input: input, timeout: .seconds(2))
+            }
+            if finished {
+                stream.terminate()
+                #expect(await stream.wait(timeout: .seconds(40)) == 0)
+            } else {
+                crashes += 1
+            }
+        }
+        #expect(finished, "the partition never got past the poison record:\n\(String(decoding: FileManager.default.contents(atPath: "\(dir)/stream.log") ?? Data(), as: UTF8.self).suffix(3000))")
+        // The first death narrows it to its batch; then it is analysed alone, and two deaths
+        // alone make it poison (two in all if it was alone in its batch, else three).
+        #expect((2...3).contains(crashes), "crashes: \(crashes)")
+        let letters = try StreamHarness.dump(dlq, expect: 1)
+        let marked = letters.filter { ($0.headers["vigil.dlq.poison"] ?? nil) != nil }
+        #expect(marked.count == 1)
+        #expect(marked.first?.value == String(decoding: poison, as: UTF8.self))
+        let output = StreamHarness.anomalyIDs(try StreamHarness.dump(outTopic, expect: expected.count))
+        let (lost, unexpected) = StreamHarness.difference(expected: expected, found: output)
+        #expect(lost.isEmpty, "\(lost.count) of \(expected.count) anomalies lost")
+        #expect(unexpected.isEmpty)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
     @Test("a second instance joins and leaves mid-stream: nothing lost, nothing extra")
     func rebalance() async throws {
         let input = bigInput()

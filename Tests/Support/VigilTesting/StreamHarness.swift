@@ -207,13 +207,17 @@ public enum StreamHarness {
         public let logPath: String
         private let logHandle: FileHandle
 
-        public init(arguments: [String], logPath: String) throws {
+        /// `environment` is added to this process's own.
+        public init(arguments: [String], logPath: String, environment: [String: String] = [:]) throws {
             self.logPath = logPath
             if !FileManager.default.fileExists(atPath: logPath) {
                 _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             }
             process.executableURL = URL(fileURLWithPath: try StreamHarness.vigil())
             process.arguments = ["stream"] + arguments
+            if !environment.isEmpty {
+                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            }
             logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
             logHandle.seekToEndOfFile()
             process.standardOutput = logHandle
