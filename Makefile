@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PKG_CONFIG_PATH := $(CURDIR)/.deps/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
 
-.PHONY: all bootstrap build release test run bench bench-stream format broker-up broker-down broker-status clean
+.PHONY: all bootstrap build release test fuzz run bench bench-stream format broker-up broker-down broker-status clean
 
 all: build
 
@@ -22,6 +22,11 @@ release: bootstrap
 ## Everything the tests need (librdkafka, the local broker), then all tests.
 test:
 	@scripts/test
+
+## libFuzzer targets (Fuzz/), FUZZ_SECONDS each (default 60); fails on the first crash.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/fuzz $(FUZZ_SECONDS)
 
 ## Bootstrap, start the local broker, create the topics, run the main job.
 run:

@@ -254,6 +254,7 @@ struct StreamFailureTests {
                 "--snapshot-interval-ms", "200",
             ])
         var killsAt: [[Int32: Int64]] = []
+        var keep = false
         var kills = 0
         var produced = 0
         for (round, wave) in StreamHarness.waves(input, count: 5).enumerated() {
@@ -270,7 +271,8 @@ struct StreamFailureTests {
                 try await feeding.value
                 let done = try await StreamHarness.waitUntilCommitted(
                     group: group, topic: inTopic, input: input, timeout: .seconds(180))
-                #expect(done, "not all committed; log:\n\(stream.log.suffix(3000))")
+                #expect(done, "not all committed (files kept in \(dir)); log:\n\(stream.log.suffix(3000))")
+                if !done { keep = true }
                 stream.terminate()
                 #expect(await stream.wait(timeout: .seconds(40)) == 0)
                 break
@@ -311,7 +313,7 @@ struct StreamFailureTests {
         print(
             "crash test: \(kills) kills, \(produced) records, \(expected.count) expected anomalies, lost \(lost.count), duplicates \(duplicates)"
         )
-        if lost.isEmpty && unexpected.isEmpty {
+        if lost.isEmpty && unexpected.isEmpty && !keep {
             try? FileManager.default.removeItem(atPath: dir)
         } else {
             print("crash test files kept in \(dir)")

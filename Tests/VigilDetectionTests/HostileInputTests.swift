@@ -124,4 +124,45 @@ struct HostileInputTests {
         #expect(ids(origin: partition) == first)
         #expect(Set(ids(origin: ParseOptions.origin(topic: "raw-logs", partition: 1))).isDisjoint(with: first))
     }
+
+    // Found by the fuzzers (Fuzz/): each trapped before it was fixed.
+
+    @Test("a latest time that wrapped around, and formatting any Int64 as a time, do not trap (FuzzDetect)")
+    func extremeLatestTime() {
+        #expect(UTC.format(.min) == UTC.format(UTC.supportedRange.lowerBound))
+        #expect(UTC.format(.max) == "9999-12-31T23:59:59.999Z")
+        let options = ParseOptions(referenceTime: .max, fallbackTime: .max, latestTime: .min)
+        let parsed = parse("Nov 25 12:00:01 web1 sshd[811]: Failed password for root from 203.0.113.9 port 22 ssh2", options)
+        #expect(parsed.futureEvents == 1)
+        #expect(parsed.errors.first?.reason.contains("0001-01-01") == true)
+    }
+
+    @Test("a snapshot with impossible counts, times or numbers is refused, never restored into a trap (FuzzSnapshot)")
+    func damagedSnapshot() {
+        var engine = DetectionEngine()
+        for i in 0..<12 { _ = engine.process(failure("root", from: "203.0.113.9", at: t0 + seconds(Double(i)))) }
+        let snapshot = engine.snapshot()
+        // Layout: magic (8), version (4), watermark (8), template total (8), events (8), …
+        for (offset, what) in [(12, "watermark"), (20, "template total"), (28, "events")] {
+            var damaged = snapshot
+            for k in offset..<offset + 8 { damaged[k] = 0xFF }
+            damaged[offset + 7] = 0x7F
+            var restored = DetectionEngine()
+            #expect(throws: ModelError.self, "\(what)") { try restored.restore(damaged) }
+        }
+        var fresh = DetectionEngine()
+        #expect(throws: Never.self) { try fresh.restore(snapshot) }
+    }
+
+    @Test("a model holding NaN is refused; a NaN baseline yields no threshold rather than a trap (FuzzSnapshot)")
+    func nonFiniteNumbers() {
+        let bytes = Trainer().finish().serialized()
+        // TrainingInfo: magic (8), version (4), events, errors, first, last (4 × 8), then the
+        // target false-positive rate, a Double.
+        var damaged = bytes
+        withUnsafeBytes(of: Double.nan.bitPattern.littleEndian) { damaged.replaceSubrange(44..<52, with: $0) }
+        #expect(throws: ModelError.self) { try DetectionModel.deserialize(damaged) }
+        #expect(RateBaseline(median: .nan, mad: 1, buckets: 3).threshold(k: 8, floor: 50) == Int.max)
+        #expect(RateBaseline(median: 3e38, mad: 1, buckets: 3).threshold(k: 8, floor: 50) == Int.max)
+    }
 }

@@ -36,7 +36,7 @@ extension DetectionEngine {
                     : "Rare kind of message\(source) (\(seen) of \(total) earlier events): \(event.template)",
                 evidence: [
                     ("template", .string(event.template)), ("seen_before", .int(Int(seen))),
-                    ("events_before", .int(Int(total))), ("threshold_share", .double(rule.maxShare)),
+                    ("events_before", .int(Int(clamping: total))), ("threshold_share", .double(rule.maxShare)),
                 ],
                 mitre: event.service == "sshd" ? .ssh : nil))
     }

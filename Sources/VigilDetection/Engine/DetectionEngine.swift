@@ -71,6 +71,13 @@ public struct DetectionEngine: Sendable {
     /// Processes one event and returns the anomalies it triggers, in detector order.
     public mutating func process(_ event: LogEvent) -> [Anomaly] {
         var observation = Observation()
+        guard UTC.supportedRange.contains(event.timestamp) else {
+            // Parsers never make such times; an event built by hand can. Clamped, so that no
+            // window or suppression period can overflow.
+            var clamped = event
+            clamped.timestamp = UTC.clamp(event.timestamp)
+            return process(clamped, observing: &observation, collectFeatures: false)
+        }
         return process(event, observing: &observation, collectFeatures: false)
     }
 

@@ -70,7 +70,9 @@ public struct RateBaseline: Sendable, Hashable {
     /// a standard deviation, and at least 1 so a flat baseline still has room).
     func threshold(k: Double, floor: Int) -> Int {
         let spread = max(1.0, 1.4826 * Double(mad))
-        return max(floor, Int((Double(median) + k * spread).rounded(.up)))
+        // A baseline read from a damaged model or snapshot can hold anything: no threshold.
+        guard let value = Int(exactly: (Double(median) + k * spread).rounded(.up)) else { return Int.max }
+        return max(floor, value)
     }
 }
 

@@ -35,7 +35,9 @@ public struct ParseOptions: Sendable {
     /// Events dated after this are refused (a ``RecordError`` saying so, counted in
     /// ``ParsedInput/futureEvents``): one far-future event would otherwise advance the
     /// detectors' event time so that every later event is late. nil: no bound.
-    public var latestTime: Int64?
+    public var latestTime: Int64? {
+        didSet { latestTime = latestTime.map(UTC.clamp) }
+    }
     /// Where the input is (a hash of topic/partition/offset, or of the file's name). With each
     /// record's index it makes event fingerprints — and so anomaly ids — unique per position
     /// and identical on replay of the same input.
@@ -44,7 +46,7 @@ public struct ParseOptions: Sendable {
     public init(referenceTime: Int64, fallbackTime: Int64? = nil, latestTime: Int64? = nil, origin: UInt64 = 0) {
         self.referenceTime = UTC.clamp(referenceTime)
         self.fallbackTime = fallbackTime.map(UTC.clamp)
-        self.latestTime = latestTime
+        self.latestTime = latestTime.map(UTC.clamp)
         self.origin = origin
     }
 

@@ -59,6 +59,7 @@ public enum UTC {
 
     /// `2026-11-25T21:47:00.123Z`.
     public static func format(_ milliseconds: Int64) -> String {
+        let milliseconds = clamp(milliseconds)
         let days = Int(milliseconds.floorDiv(86_400_000))
         let msOfDay = Int(milliseconds.floorMod(86_400_000))
         let (y, m, d) = civil(days: days)

@@ -41,15 +41,15 @@ enum SnapshotCodec {
         guard found == version else { throw .incompatible("snapshot version \(found), expected \(version)") }
         var state = empty
         var statistics = EngineStatistics()
-        state.watermark = try reader.i64()
-        state.templateTotal = try reader.u64()
-        statistics.events = Int(clamping: try reader.u64())
-        statistics.lateEvents = Int(clamping: try reader.u64())
-        statistics.suppressed = Int(clamping: try reader.u64())
+        state.watermark = try reader.time()
+        state.templateTotal = UInt64(try reader.count64())
+        statistics.events = try reader.count64()
+        statistics.lateEvents = try reader.count64()
+        statistics.suppressed = try reader.count64()
         for _ in 0..<(try reader.count(max: 64)) {
             let name = try reader.string()
             guard let detector = DetectorKind(rawValue: name) else { throw .corrupt("unknown detector \(name)") }
-            statistics.anomalies[detector] = Int(clamping: try reader.u64())
+            statistics.anomalies[detector] = try reader.count64()
         }
         var decoder = MapDecoder(reader: reader)
         try state.visitMaps(&decoder)
@@ -83,10 +83,10 @@ private struct MapDecoder: StateMapVisitor {
 
     mutating func visit<Value: SnapshotValue>(_ map: inout LRUMap<Value>, expiry: StateExpiry) throws(ModelError) {
         let count = try reader.count(max: 50_000_000)
-        map.setEvictions(Int(clamping: try reader.u64()))
+        map.setEvictions(try reader.count64())
         for _ in 0..<count {
             let key = try reader.u64()
-            let time = try reader.i64()
+            let time = try reader.time()
             map.restore(key, time: time, value: try Value.decode(from: &reader))
         }
     }
@@ -105,7 +105,7 @@ extension UInt32: SnapshotValue {
 
 extension Int64: SnapshotValue {
     func encode(to writer: inout BinaryWriter) { writer.i64(self) }
-    static func decode(from reader: inout BinaryReader) throws(ModelError) -> Int64 { try reader.i64() }
+    static func decode(from reader: inout BinaryReader) throws(ModelError) -> Int64 { try reader.time() }
 }
 
 extension TimeWindow: SnapshotValue {
@@ -116,7 +116,7 @@ extension TimeWindow: SnapshotValue {
 
     static func decode(from reader: inout BinaryReader) throws(ModelError) -> TimeWindow {
         var window = TimeWindow()
-        for _ in 0..<(try reader.count(max: 1_000_000)) { window.appendSorted(try reader.i64()) }
+        for _ in 0..<(try reader.count(max: 1_000_000)) { window.appendSorted(try reader.time()) }
         return window
     }
 }
@@ -136,7 +136,7 @@ extension DistinctWindow: SnapshotValue {
         for _ in 0..<(try reader.count(max: 1_000_000)) {
             let member = try reader.u64()
             let name = try reader.string()
-            let time = try reader.i64()
+            let time = try reader.time()
             window.appendRaw(member, name: name, at: time)
         }
         return window
@@ -157,8 +157,8 @@ extension VolumeState: SnapshotValue {
 
     static func decode(from reader: inout BinaryReader) throws(ModelError) -> VolumeState {
         var volume = VolumeState()
-        volume.bucket = try reader.i64()
-        volume.count = Int(clamping: try reader.i64())
+        volume.bucket = try reader.time()
+        volume.count = try reader.count64()
         let threshold = try reader.i64()
         volume.threshold = threshold < 0 ? Int.max : Int(clamping: threshold)
         volume.baseline = try reader.rate()
@@ -189,7 +189,7 @@ extension OnlineProfile: SnapshotValue {
         if try reader.u8() == 1 {
             let lat = try reader.f64()
             let lon = try reader.f64()
-            let time = try reader.i64()
+            let time = try reader.time()
             let label = try reader.string()
             let precise = try reader.u8() == 1
             online.lastLocation = (lat, lon, time, label, precise)

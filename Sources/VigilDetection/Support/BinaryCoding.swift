@@ -64,8 +64,33 @@ struct BinaryReader {
     }
 
     mutating func i64() throws(ModelError) -> Int64 { Int64(bitPattern: try u64()) }
-    mutating func f32() throws(ModelError) -> Float { Float(bitPattern: try u32()) }
-    mutating func f64() throws(ModelError) -> Double { Double(bitPattern: try u64()) }
+    /// A time: within ``UTC/supportedRange``, or `Int64.min` ("never"). Anything else is
+    /// damage, refused here so no later arithmetic on it can overflow.
+    mutating func time() throws(ModelError) -> Int64 {
+        let value = try i64()
+        guard value == .min || UTC.supportedRange.contains(value) else {
+            throw .corrupt("time \(value) out of range at byte \(offset - 8)")
+        }
+        return value
+    }
+    /// A count: refused past 2^48 (no real count comes near), so adding to it cannot overflow.
+    mutating func count64() throws(ModelError) -> Int {
+        let value = try u64()
+        guard value < 1 << 48 else { throw .corrupt("count \(value) out of range at byte \(offset - 8)") }
+        return Int(value)
+    }
+    /// Numbers Vigil writes are finite; NaN or infinity is damage (it would poison every
+    /// threshold computed from it).
+    mutating func f32() throws(ModelError) -> Float {
+        let value = Float(bitPattern: try u32())
+        guard value.isFinite else { throw .corrupt("non-finite number at byte \(offset - 4)") }
+        return value
+    }
+    mutating func f64() throws(ModelError) -> Double {
+        let value = Double(bitPattern: try u64())
+        guard value.isFinite else { throw .corrupt("non-finite number at byte \(offset - 8)") }
+        return value
+    }
     mutating func rate() throws(ModelError) -> RateBaseline {
         RateBaseline(median: try f32(), mad: try f32(), buckets: try u32())
     }
