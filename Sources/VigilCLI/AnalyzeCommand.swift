@@ -35,16 +35,22 @@ struct AnalyzeCommand: AsyncParsableCommand {
         do { inputs = try LogInput.files(files, referenceTime: reference) } catch { throw CommandFailure("\(error)") }
         guard !inputs.isEmpty else { throw CommandFailure("\(files.joined(separator: ", ")): no files to analyse") }
 
-        var anomalies: [Anomaly] = []
+        // Anomalies are written as they are found, never collected: memory stays bounded by
+        // the engine's state however many there are.
         var summary = AnalysisSummary(model: modelPath)
+        var found = 0
+        if format == .json { print("{\"anomalies\":[", terminator: "") }
         for await item in Analyzer(model: loaded, modelName: modelPath).run(inputs) {
             switch item {
             case .anomaly(let anomaly):
-                if format == .ndjson {
-                    print(String(decoding: AnomalyJSON.encode(anomaly), as: UTF8.self))
-                } else {
-                    anomalies.append(anomaly)
+                switch format {
+                case .ndjson: print(String(decoding: AnomalyJSON.encode(anomaly), as: UTF8.self))
+                case .json:
+                    print(found == 0 ? "" : ",", String(decoding: AnomalyJSON.encode(anomaly), as: UTF8.self),
+                        separator: "", terminator: "")
+                case .text: print(AnomalyText.line(anomaly))
                 }
+                found += 1
             case .inputFinished:
                 break
             case .finished(let finished):
@@ -54,20 +60,12 @@ struct AnalyzeCommand: AsyncParsableCommand {
         switch format {
         case .json:
             var writer = JSONWriter()
-            writer.beginObject()
-            writer.key("summary")
             summary.write(to: &writer)
-            writer.key("anomalies")
-            writer.beginArray()
-            for anomaly in anomalies { AnomalyJSON.write(anomaly, to: &writer) }
-            writer.endArray()
-            writer.endObject()
-            print(writer.string)
+            print("],\"summary\":\(writer.string)}")
         case .ndjson:
             FileHandle.standardError.write(Data(summary.text.utf8))
         case .text:
-            for anomaly in anomalies { print(AnomalyText.line(anomaly)) }
-            if !anomalies.isEmpty { print("") }
+            if found > 0 { print("") }
             print(summary.text, terminator: "")
         }
         if !summary.failures.isEmpty {
