@@ -154,6 +154,7 @@ let package = Package(
             dependencies: [
                 "VigilPipeline", "VigilKafka", "VigilDetection", "VigilSimulation", "VigilKafkaTesting", "VigilTesting",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

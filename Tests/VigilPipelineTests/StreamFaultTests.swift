@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import Metrics
+import MetricsTestKit
 import Testing
 import VigilDetection
 import VigilKafka
@@ -81,6 +83,23 @@ struct StreamFaultTests {
         return StreamHarness.difference(expected: expected, found: output)
     }
 
+    /// The pipeline's metrics, recorded: a fault test must show that its fault happened.
+    /// Bootstrapped once for the test process (no other test bootstraps metrics).
+    static let metrics: TestMetrics = {
+        let metrics = TestMetrics()
+        MetricsSystem.bootstrap(metrics)
+        return metrics
+    }()
+
+    /// Per partition, the offset of the first record with an anomaly: with nothing published,
+    /// no commit may pass it.
+    func firstAnomalyOffsets(_ expected: [String: (partition: Int32, offset: Int64)]) -> [Int32: Int64] {
+        expected.values.reduce(into: [Int32: Int64]()) { $0[$1.partition] = min($0[$1.partition] ?? .max, $1.offset) }
+    }
+
+    /// A counter's total so far in this process (0 before its first use).
+    func counter(_ label: String) -> Int64 { (try? Self.metrics.expectCounter(label))?.totalValue ?? 0 }
+
     static var logger: Logger {
         var logger = Logger(label: "vigil.test.faults")
         logger.logLevel =
@@ -88,23 +107,37 @@ struct StreamFaultTests {
         return logger
     }
 
-    @Test("brokers down and back, produce errors injected: every anomaly arrives, nothing is lost")
+    @Test("brokers down and back, produce errors injected: every anomaly arrives, nothing is lost, retries happened")
     func brokerDownAndBack() async throws {
-        let cluster = try MockCluster(brokers: 3)
-        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] {
-            try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1)
-        }
+        // The output on broker 2 only: taking it away while records keep arriving makes
+        // deliveries fail for certain; then every broker goes down for a while.
+        let cluster = try splitCluster()
         let data = input()
-        let (expected, dir, settings) = try await load(data, into: cluster)
-        let pipeline = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
-        let running = Task { await pipeline.runToCompletion() }
-        try await Task.sleep(for: .seconds(4))
-        // Produce errors the producer retries, then every broker down for a while.
+        let waves = StreamHarness.waves(data, count: 2)
+        let expected = StreamHarness.expected(data, topic: "in")
+        try await StreamHarness.produce(waves[0], topic: "in", bootstrap: cluster.bootstrapServers)
+        let dir = StreamHarness.temporaryDirectory()
+        let settings = settings(cluster, stateDir: dir)
+        try cluster.setGroupCoordinator(settings.groupID, brokerID: 1)
+        let retriesBefore = counter("vigil_produce_retries_total")
+        // Produce errors the producer retries itself, waiting for the first produce requests.
         cluster.pushRequestErrors(
             .produce, [.notLeaderForPartition, .requestTimedOut, .notEnoughReplicas, .notLeaderForPartition])
-        for id in 1...3 { try cluster.setBrokerDown(Int32(id)) }
-        try await Task.sleep(for: .seconds(5))
-        for id in 1...3 { try cluster.setBrokerUp(Int32(id)) }
+        let pipeline = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
+        let running = Task { await pipeline.runToCompletion() }
+        #expect(await eventually(.seconds(60)) { pipeline.health.assignedPartitions == 2 })
+        try cluster.setBrokerDown(2)
+        let feeding = Task {
+            try await StreamHarness.produce(waves[1], topic: "in", perSecond: 4_000, bootstrap: cluster.bootstrapServers)
+        }
+        // Down until the pipeline has had to retry (the message timeout is 3 s) — the event
+        // itself, however slow the machine.
+        let retried = await eventually(.seconds(90)) { counter("vigil_produce_retries_total") > retriesBefore }
+        #expect(retried, "the output went down but no delivery was retried: the fault never took effect")
+        try await feeding.value
+        for id in Int32(1)...2 { try cluster.setBrokerDown(id) }
+        try await Task.sleep(for: .seconds(2))
+        for id in Int32(1)...2 { try cluster.setBrokerUp(id) }
         let done = try await StreamHarness.waitUntilCommitted(
             group: settings.groupID, topic: "in", input: data, timeout: .seconds(120),
             bootstrap: cluster.bootstrapServers)
@@ -112,9 +145,15 @@ struct StreamFaultTests {
         pipeline.stop()
         let report = await running.value
         #expect(report.clean, "\(report)")
-        let (lost, unexpected) = try await outputDifference(cluster, expected)
+        let output = try await StreamHarness.readAnomalyIDs(
+            topic: "out", partitions: 2, bootstrap: cluster.bootstrapServers)
+        let (lost, unexpected) = StreamHarness.difference(expected: expected, found: output)
         #expect(lost.isEmpty, "\(lost.count) of \(expected.count) anomalies lost")
         #expect(unexpected.isEmpty)
+        // A duplicate can only be a retried message the broker had in fact written (a timeout
+        // racing the broker's answer): never more than the retries.
+        let duplicates = output.values.reduce(0) { $0 + $1 - 1 }
+        #expect(Int64(duplicates) <= counter("vigil_produce_retries_total") - retriesBefore, "\(duplicates) duplicates")
         try? FileManager.default.removeItem(atPath: dir)
     }
 
@@ -128,14 +167,20 @@ struct StreamFaultTests {
         settings.batchSize = 200
         try cluster.setGroupCoordinator(settings.groupID, brokerID: 1)
         try cluster.setBrokerDown(2)  // the output is unreachable from the start
+        // The baseline is taken before intake starts, so growth up to the cap counts.
+        let baseline = StreamHarness.rssMiB()
         let pipeline = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
         let running = Task { await pipeline.runToCompletion() }
-        try await Task.sleep(for: .seconds(3))
-        let baseline = StreamHarness.rssMiB()
         var peakInFlight = 0
         var peakRSS = baseline
+        // Wait for intake to reach the cap (the event itself), then watch for a while longer.
+        let capped = await eventually(.seconds(60)) {
+            peakInFlight = max(peakInFlight, pipeline.health.inFlightEvents)
+            return peakInFlight >= settings.maxInFlightEvents
+        }
+        #expect(capped, "intake never reached the in-flight cap (peak \(peakInFlight))")
         for _ in 0..<20 {
-            try await Task.sleep(for: .milliseconds(500))
+            try await Task.sleep(for: .milliseconds(250))
             peakInFlight = max(peakInFlight, pipeline.health.inFlightEvents)
             peakRSS = max(peakRSS, StreamHarness.rssMiB())
         }
@@ -143,10 +188,15 @@ struct StreamFaultTests {
         #expect(peakInFlight > 0)
         #expect(peakInFlight <= settings.maxInFlightEvents + settings.batchSize, "in flight \(peakInFlight)")
         #expect(peakRSS - baseline < 100, "RSS grew from \(baseline) to \(peakRSS) MiB while the output was down")
-        // Nothing is committed while nothing is published.
+        // Nothing published, so no partition's commit may pass its first record with an
+        // anomaly (records before it have nothing to publish and may be committed).
         let committed = try await StreamHarness.committed(
             group: settings.groupID, topic: "in", partitions: 2, bootstrap: cluster.bootstrapServers)
-        #expect(committed.values.allSatisfy { $0 <= Int64(settings.maxInFlightEvents) || $0 < 0 })
+        let firstWithAnomaly = firstAnomalyOffsets(expected)
+        #expect(firstWithAnomaly.count == 2)
+        for (partition, first) in firstWithAnomaly {
+            #expect(committed[partition, default: -1] <= first, "partition \(partition) committed past \(first)")
+        }
         try cluster.setBrokerUp(2)
         let done = try await StreamHarness.waitUntilCommitted(
             group: settings.groupID, topic: "in", input: data, timeout: .seconds(180),
@@ -308,9 +358,7 @@ struct StreamFaultTests {
         // partition's commit stays at or before its first record with anomalies.
         let committed = try await StreamHarness.committed(
             group: settings.groupID, topic: "in", partitions: 2, bootstrap: cluster.bootstrapServers)
-        let firstWithAnomaly = StreamHarness.expected(data, topic: "in").values.reduce(into: [Int32: Int64]()) {
-            $0[$1.partition] = min($0[$1.partition] ?? .max, $1.offset)
-        }
+        let firstWithAnomaly = firstAnomalyOffsets(StreamHarness.expected(data, topic: "in"))
         for (partition, first) in firstWithAnomaly {
             #expect(committed[partition, default: -1] <= first, "partition \(partition) committed past \(first)")
         }
