@@ -383,17 +383,37 @@ struct StreamFailureTests {
         let parts = StreamHarness.waves(input, count: 3)
         try await StreamHarness.produce(parts[0], topic: inTopic)
         let a = try StreamHarness.StreamProcess(arguments: arguments, logPath: "\(dir)/a.log")
-        try await Task.sleep(for: .seconds(5))
-        let b = try StreamHarness.StreamProcess(arguments: arguments, logPath: "\(dir)/b.log")
-        try await StreamHarness.produce(parts[1], topic: inTopic)
+        // a has processed the first part before b joins (so there is state to hand over).
+        let first = StreamHarness.ends(parts[0])
+        let aStarted = try await StreamHarness.waitUntilCommitted(
+            group: group, topic: inTopic, input: parts[0], timeout: .seconds(120))
+        #expect(aStarted, "a never committed the first part: \(first)")
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let b = try StreamHarness.StreamProcess(
+            arguments: StreamHarness.streamArguments(
+                input: inTopic, output: outTopic, dlq: dlq, group: group, stateDir: "\(dir)/state", metricsPort: port,
+                extra: ["--batch-size", "200"]),
+            logPath: "\(dir)/b.log")
         // Cooperative rebalancing takes two rounds (revoke, then assign) of a few seconds each.
-        for _ in 0..<60 where !b.log.contains("partitions assigned: \(inTopic)") {
+        for _ in 0..<120 where !b.log.contains("partitions assigned: \(inTopic)") {
             try await Task.sleep(for: .milliseconds(500))
         }
-        try await Task.sleep(for: .seconds(2))
         #expect(
             b.log.contains("partitions assigned: \(inTopic)"),
             "b never got partitions:\n\(b.log.suffix(2000))\na:\n\(a.log.suffix(3000))")
+        // b continues from a's state (a left a snapshot on revoke) …
+        #expect(b.log.contains("restored detector state"), "b did not restore a's state:\n\(b.log.suffix(2000))")
+        try await StreamHarness.produce(parts[1], topic: inTopic)
+        // … and processes records (waited for, not slept for).
+        var consumed = 0
+        for _ in 0..<240 where consumed == 0 {
+            if let (_, body) = await StreamHarness.httpGet(port: port, path: "/metrics") {
+                consumed = body.split(separator: "\n").first { $0.hasPrefix("vigil_events_consumed_total") }
+                    .flatMap { Int(Double($0.split(separator: " ").last ?? "") ?? 0) } ?? 0
+            }
+            if consumed == 0 { try await Task.sleep(for: .milliseconds(500)) }
+        }
+        #expect(consumed > 0, "b was assigned partitions but processed no record")
         b.terminate()
         #expect(await b.wait(timeout: .seconds(40)) == 0)
         try await StreamHarness.produce(parts[2], topic: inTopic)
