@@ -87,3 +87,55 @@ struct SnapshotTests {
         #expect(engine.model === Fixture.model)
     }
 }
+
+@Suite("Outlier detector (isolation forest)")
+struct OutlierTests {
+    /// A trained user (with a profile) logging in at 03:00 UTC from an address never seen for
+    /// them, with a message never seen in training — the shape of a taken-over account.
+    func takeover() -> LogEvent {
+        let user = Fixture.history.first { $0.outcome == .success && $0.user != nil }?.user ?? "root"
+        let last = Fixture.history.last?.timestamp ?? t0
+        var event = success(user, from: "203.0.113.250", at: (last / 86_400_000 + 1) * 86_400_000 + 3 * 3_600_000)
+        event.template = "sshd:never-seen-before"
+        return event
+    }
+
+    @Test("a combination unlike anything in training is an outlier, with its score and features")
+    func positive() {
+        var engine = DetectionEngine(model: Fixture.model)
+        for e in Fixture.history.suffix(2_000) { _ = engine.process(e) }
+        let found = engine.process(takeover()).filter { $0.detector == .outlier }
+        #expect(found.count == 1)
+        if let first = found.first {
+            #expect(first.score >= Fixture.model.thresholds.outlierThreshold)
+            #expect(first.summary.contains("isolation-forest score"))
+            #expect(first.evidence.contains { $0.0 == "unusual_features" })
+            #expect(first.evidence.contains { $0.0 == "features" })
+        }
+    }
+
+    @Test("training's own normal activity is rarely an outlier, and never without a model or when disabled")
+    func negative() {
+        var engine = DetectionEngine(model: Fixture.model)
+        let history = Array(Fixture.history.suffix(5_000))
+        let outliers = history.flatMap { engine.process($0) }.filter { $0.detector == .outlier }
+        // Calibrated to the model's target false-positive rate (with suppression per entity).
+        #expect(Double(outliers.count) <= Double(history.count) * 0.01, "\(outliers.count) of \(history.count)")
+        var noModel = DetectionEngine()
+        #expect(!noModel.process(takeover()).contains { $0.detector == .outlier })
+        var config = DetectionConfig.default
+        config.outlier.enabled = false
+        var disabled = DetectionEngine(config: config, model: Fixture.model)
+        for e in Fixture.history.suffix(2_000) { _ = disabled.process(e) }
+        #expect(!disabled.process(takeover()).contains { $0.detector == .outlier })
+        // Scanners' failure bursts are in the training history (internet noise): not outliers,
+        // the rules report them.
+        var scanned = DetectionEngine(model: Fixture.model)
+        let burst = (0..<30).map { i in
+            failure("nosuchuser\(i)", from: "203.0.113.251", at: t0 + seconds(Double(i) * 4), unknownAccount: true)
+        }
+        let fromBurst = burst.flatMap { scanned.process($0) }
+        #expect(!fromBurst.contains { $0.detector == .outlier })
+        #expect(fromBurst.contains { $0.detector == .accountEnumeration })
+    }
+}
