@@ -414,8 +414,9 @@ struct StreamFailureTests {
             if consumed == 0 { try await Task.sleep(for: .milliseconds(500)) }
         }
         #expect(consumed > 0, "b was assigned partitions but processed no record")
-        b.terminate()
+        b.interrupt()  // SIGINT: a graceful leave, exit 0, like SIGTERM
         #expect(await b.wait(timeout: .seconds(40)) == 0)
+        #expect(b.log.contains("clean shutdown"), "\(b.log.suffix(1500))")
         try await StreamHarness.produce(parts[2], topic: inTopic)
         let done = try await StreamHarness.waitUntilCommitted(
             group: group, topic: inTopic, input: input, timeout: .seconds(180))

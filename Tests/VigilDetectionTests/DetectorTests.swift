@@ -379,7 +379,7 @@ struct EngineTests {
         #expect(first == second)
     }
 
-    @Test("ids depend on detector, entity and record only")
+    @Test("ids depend on detector, entity and the record fingerprint (its bytes and position)")
     func ids() {
         let id1 = Anomaly.makeID(detector: .bruteForce, entity: Entity(.user, "a"), fingerprint: 1)
         #expect(id1 == Anomaly.makeID(detector: .bruteForce, entity: Entity(.user, "a"), fingerprint: 1))

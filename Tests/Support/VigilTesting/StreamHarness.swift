@@ -229,6 +229,8 @@ public enum StreamHarness {
         public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
         public func terminate() { kill(pid, SIGTERM) }
+        /// Ctrl-C: the same graceful shutdown as SIGTERM.
+        public func interrupt() { kill(pid, SIGINT) }
         public func kill9() { kill(pid, SIGKILL) }
 
         /// Waits for exit; nil on timeout (the process is then killed).
