@@ -456,7 +456,12 @@ final class ConsumerCore: RebalanceHandling {
                     err == RD_KAFKA_RESP_ERR_NO_ERROR
                     ? committed.offsets : list.map { TopicPartitionOffset($0, offset: vigil_offset_invalid()) }
                 let overrides = SharedValue<[TopicPartition: Int64]>([:])
-                waitFor("assign") { overrides.set(await listener.partitionsAssigned(offsets)) }
+                // Not bounded by revokeTimeout: assigning before the listener has chosen where
+                // to start would start from the committed offset while its restored state is
+                // from an earlier one (the records between would never be replayed). Blocking
+                // here is what librdkafka expects of a rebalance callback; only a close's
+                // deadline cuts it short.
+                waitFor("assign", bounded: false) { overrides.set(await listener.partitionsAssigned(offsets)) }
                 let starts = overrides.value
                 if !starts.isEmpty, let elements = partitions.pointee.elems {
                     for index in 0..<Int(partitions.pointee.cnt) {
@@ -517,8 +522,8 @@ final class ConsumerCore: RebalanceHandling {
     }
 
     /// Runs an async listener method and blocks the poll thread until it returns, at most
-    /// `revokeTimeout` (or the close deadline).
-    private func waitFor(_ what: String, _ body: @escaping @Sendable () async -> Void) {
+    /// `revokeTimeout` (unless not `bounded`) or until the close deadline.
+    private func waitFor(_ what: String, bounded: Bool = true, _ body: @escaping @Sendable () async -> Void) {
         let done = DispatchSemaphore(value: 0)
         // The caller is librdkafka's poll thread, not a task, so there is no task tree to join:
         // the thread itself waits for this one (bounded), and nothing cancels it.
@@ -526,7 +531,7 @@ final class ConsumerCore: RebalanceHandling {
             await body()
             done.signal()
         }
-        let limit = remaining(revokeTimeout)
+        let limit = remaining(bounded ? revokeTimeout : .seconds(86_400 * 365))
         if done.wait(timeout: .now() + .milliseconds(limit.wholeMilliseconds)) == .timedOut {
             logger.error("rebalance listener (\(what)) did not return within \(limit); continuing without it")
         }

@@ -165,4 +165,21 @@ struct HostileInputTests {
         #expect(RateBaseline(median: .nan, mad: 1, buckets: 3).threshold(k: 8, floor: 50) == Int.max)
         #expect(RateBaseline(median: 3e38, mad: 1, buckets: 3).threshold(k: 8, floor: 50) == Int.max)
     }
+
+    @Test("an engine that saw events at the end of the year 9999 snapshots and restores (FuzzDetect, long run)")
+    func snapshotAtTheEndOfTime() throws {
+        var engine = DetectionEngine()
+        var config = DetectionConfig.default
+        config.rareEvent.minHistory = 1
+        engine = DetectionEngine(config: config)
+        let end = UTC.supportedRange.upperBound
+        for i in 0..<20 {
+            var e = failure("root", from: "203.0.113.9", at: end - 20_000 + Int64(i) * 1_000)
+            e.template = "sshd:rare-\(i % 3)"
+            _ = engine.process(e)
+        }
+        var restored = DetectionEngine(config: config)
+        try restored.restore(engine.snapshot())
+        #expect(restored.snapshot() == engine.snapshot())
+    }
 }

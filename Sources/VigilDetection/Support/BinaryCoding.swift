@@ -64,11 +64,15 @@ struct BinaryReader {
     }
 
     mutating func i64() throws(ModelError) -> Int64 { Int64(bitPattern: try u64()) }
-    /// A time: within ``UTC/supportedRange``, or `Int64.min` ("never"). Anything else is
-    /// damage, refused here so no later arithmetic on it can overflow.
+    /// Times a live engine can store: ``UTC/supportedRange`` with room for the periods added
+    /// to it (a quiet period after an event dated 9999-12-31), and `Int64.min` ("never").
+    static let storedTimes: ClosedRange<Int64> = -1_000_000_000_000_000...1_000_000_000_000_000
+
+    /// A time (see ``storedTimes``). Anything else is damage, refused here so no later
+    /// arithmetic on it can overflow.
     mutating func time() throws(ModelError) -> Int64 {
         let value = try i64()
-        guard value == .min || UTC.supportedRange.contains(value) else {
+        guard value == .min || Self.storedTimes.contains(value) else {
             throw .corrupt("time \(value) out of range at byte \(offset - 8)")
         }
         return value
