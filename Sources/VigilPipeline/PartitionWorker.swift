@@ -188,6 +188,9 @@ final class PartitionWorker: Sendable {
     func submit(_ sub: SubBatch) -> Bool {
         guard sub.batch.generation >= generation else {
             context.metrics.staleRecords.increment(by: sub.indices.count)
+            context.logger.warning(
+                "\(partition): \(sub.indices.count) record(s) from offset \(sub.batch.offset(at: sub.indices.first ?? 0)) fetched for an earlier assignment (generation \(sub.batch.generation), this one \(generation)); the new assignment reads them again"
+            )
             return false
         }
         let accepted = state.withLock { s -> Bool in
