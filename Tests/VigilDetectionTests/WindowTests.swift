@@ -102,4 +102,29 @@ struct WindowTests {
         }
         #expect(fires(c, spread(c, c.count * 3, over: 1_000), config: off) == 0)
     }
+
+    @Test("success after failures: window (t − 600 s, t], a late failure does not count, configured threshold")
+    func successAfterFailures() {
+        func run(_ failures: [Int64], successAt: Int64, config: DetectionConfig = .default) -> Int {
+            var engine = DetectionEngine(config: config)
+            var events = failures.map { failure("erin", from: "198.51.100.60", at: $0) }
+            events.append(success("erin", from: "198.51.100.60", at: successAt))
+            return engine.run(events).of(.successAfterFailures).count
+        }
+        let five = (0..<5).map { t0 + Int64($0) * 1_000 }
+        #expect(run(five, successAt: t0 + 599_999) == 1)
+        #expect(run(five, successAt: t0 + 600_000) == 0)  // the first failure is out of the window
+        // Four in time, the fifth dated 204 s before the newest: late, not counted.
+        let four = (0..<4).map { t0 + 200_000 + Int64($0) * 1_000 }
+        #expect(run(four + [t0], successAt: t0 + 205_000) == 0)
+        #expect(run(four + [t0 + 150_000], successAt: t0 + 205_000) == 1)
+        var config = DetectionConfig.default
+        config.successAfterFailures.failures = 3
+        config.successAfterFailures.windowMs = 10_000
+        let three = (0..<3).map { t0 + Int64($0) * 1_000 }
+        #expect(run(three, successAt: t0 + 5_000, config: config) == 1)
+        #expect(run(three, successAt: t0 + 10_000, config: config) == 0)
+        config.successAfterFailures.enabled = false
+        #expect(run(five, successAt: t0 + 5_000, config: config) == 0)
+    }
 }
