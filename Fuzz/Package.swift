@@ -20,17 +20,9 @@ let package = Package(
     targets: [
         .target(name: "VigilDetection", swiftSettings: swiftSettings),
         .target(name: "FuzzSupport", swiftSettings: swiftSettings),
+    ] + ["FuzzJSON", "FuzzParse", "FuzzDetect", "FuzzSnapshot"].map {
         .executableTarget(
-            name: "FuzzJSON", dependencies: ["VigilDetection", "FuzzSupport"], swiftSettings: swiftSettings,
-            linkerSettings: linkerSettings),
-        .executableTarget(
-            name: "FuzzParse", dependencies: ["VigilDetection", "FuzzSupport"], swiftSettings: swiftSettings,
-            linkerSettings: linkerSettings),
-        .executableTarget(
-            name: "FuzzDetect", dependencies: ["VigilDetection", "FuzzSupport"], swiftSettings: swiftSettings,
-            linkerSettings: linkerSettings),
-        .executableTarget(
-            name: "FuzzSnapshot", dependencies: ["VigilDetection", "FuzzSupport"], swiftSettings: swiftSettings,
-            linkerSettings: linkerSettings),
-    ]
+            name: $0, dependencies: ["VigilDetection", "FuzzSupport"], swiftSettings: swiftSettings,
+            linkerSettings: linkerSettings)
+    }
 )

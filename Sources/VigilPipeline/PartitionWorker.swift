@@ -86,12 +86,15 @@ final class PartitionWorker: Sendable {
     /// `committed`: the group's committed offset at assignment, if any.
     /// The consumer's assignment generation this worker was created for.
     let generation: UInt64
+    /// The partition's part of every record's origin (anomaly ids name the record's position).
+    private let origin: UInt64
 
     init(
         partition: TopicPartition, engine: DetectionEngine, replayUntil: Int64, restored: Bool, committed: Int64?,
         generation: UInt64, interrupted: StateStore.ProcessingMarker? = nil, context: PartitionContext
     ) {
         self.partition = partition
+        self.origin = ParseOptions.origin(topic: partition.topic, partition: partition.partition)
         self.generation = generation
         self.interrupted = interrupted
         self.context = context
@@ -322,11 +325,10 @@ final class PartitionWorker: Sendable {
         let batch = sub.batch
         var parsed = ParsedInput()
         var futureEvents = 0
-        let partitionOrigin = ParseOptions.origin(topic: partition.topic, partition: partition.partition)
         // Events dated past the skew are refused (dead-lettered with the reason): no clock can
         // log in the future, and one such event would make every later one late.
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        let latestTime = now.addingReportingOverflow(Int64(settings.maxFutureSkewMs)).partialValue
+        let latestTime = now.addingSaturated(Int64(settings.maxFutureSkewMs))
         var anomalies: [Anomaly] = []
         let store = context.stateStore
         let span = (first: batch.offset(at: sub.indices.first ?? 0), last: batch.offset(at: sub.indices.last ?? 0))
@@ -371,7 +373,7 @@ final class PartitionWorker: Sendable {
             let timestamp = batch.timestamp(at: index)
             let options = ParseOptions(
                 referenceTime: timestamp ?? (latestEvent == .min ? now : latestEvent), fallbackTime: timestamp,
-                latestTime: latestTime, origin: ParseOptions.origin(partition: partitionOrigin, offset: offset))
+                latestTime: latestTime, origin: ParseOptions.origin(partition: origin, offset: offset))
             parsed.removeAll()
             batch.withValue(at: index) { value in
                 if let value {

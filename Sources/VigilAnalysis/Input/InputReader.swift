@@ -100,7 +100,7 @@ public struct InputReader {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let reference = opened?.referenceTime ?? input.referenceTime ?? now
         let options = ParseOptions(
-            referenceTime: reference, latestTime: now.addingReportingOverflow(limits.maxFutureSkewMs).partialValue,
+            referenceTime: reference, latestTime: now.addingSaturated(limits.maxFutureSkewMs),
             origin: input.origin)
         parser = InputParser(options: options, maxRecordBytes: limits.maxRecordBytes)
     }
