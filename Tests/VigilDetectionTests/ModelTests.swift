@@ -114,7 +114,7 @@ struct OutlierTests {
         }
     }
 
-    @Test("training's own normal activity is rarely an outlier, and never without a model or when disabled")
+    @Test("training's own normal activity is rarely an outlier; never without a model, when disabled, or past a configured threshold")
     func negative() {
         var engine = DetectionEngine(model: Fixture.model)
         let history = Array(Fixture.history.suffix(5_000))
@@ -128,6 +128,12 @@ struct OutlierTests {
         var disabled = DetectionEngine(config: config, model: Fixture.model)
         for e in Fixture.history.suffix(2_000) { _ = disabled.process(e) }
         #expect(!disabled.process(takeover()).contains { $0.detector == .outlier })
+        // A configured threshold above the learnt one wins (no forest score reaches 1.01).
+        config = DetectionConfig.default
+        config.outlier.threshold = 1.01
+        var strict = DetectionEngine(config: config, model: Fixture.model)
+        for e in Fixture.history.suffix(2_000) { _ = strict.process(e) }
+        #expect(!strict.process(takeover()).contains { $0.detector == .outlier })
         // Scanners' failure bursts are in the training history (internet noise): not outliers,
         // the rules report them.
         var scanned = DetectionEngine(model: Fixture.model)
