@@ -148,6 +148,8 @@ struct StreamCommand: AsyncParsableCommand {
         json.int(health.assignedPartitions)
         json.key("inflight_events")
         json.int(health.inFlightEvents)
+        json.key("inflight_bytes")
+        json.int(health.inFlightBytes)
         if let problem = health.deliveryProblem {
             json.key("delivery_problem")
             json.string(problem)

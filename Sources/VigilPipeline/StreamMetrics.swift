@@ -19,6 +19,9 @@ final class StreamMetrics: Sendable {
     /// Records that stopped the process twice while analysed, dead-lettered unanalysed.
     let poisonRecords = Counter(label: "vigil_poison_records_total")
     let rebalances = Counter(label: "vigil_rebalances_total")
+    /// Partitions whose assignment was lost (the group coordinator unreachable past the
+    /// session timeout, or this member fenced): revoked without a commit.
+    let partitionsLost = Counter(label: "vigil_partitions_lost_total")
     let commitFailures = Counter(label: "vigil_commit_failures_total")
     let produceRetries = Counter(label: "vigil_produce_retries_total")
     /// Delivery failures retrying cannot fix (authorization, missing topic, record too large).

@@ -51,7 +51,9 @@ public struct StreamHealth: Sendable {
     /// Why deliveries are refused for good, if they are (readiness fails while they are).
     public var deliveryProblem: String?
     public var assignedPartitions: Int
+    /// Records and bytes read but not finished (bounded by the in-flight caps).
     public var inFlightEvents: Int
+    public var inFlightBytes: Int
     public var millisecondsSinceLastPoll: UInt64
 }
 
@@ -126,7 +128,7 @@ public final class StreamPipeline: Service, Sendable {
         return StreamHealth(
             live: consumerHealth.pollThreadRunning && consumerHealth.millisecondsSinceLastPoll < 15_000,
             ready: assigned > 0 && problem == nil, deliveryProblem: problem, assignedPartitions: assigned,
-            inFlightEvents: gate.events,
+            inFlightEvents: gate.events, inFlightBytes: gate.bytes,
             millisecondsSinceLastPoll: consumerHealth.millisecondsSinceLastPoll)
     }
 
@@ -474,6 +476,7 @@ final class PartitionRegistry: ConsumerRebalanceListener {
 
     func partitionsRevoked(_ partitions: [TopicPartition], lost: Bool) async {
         metrics.rebalances.increment()
+        if lost { metrics.partitionsLost.increment(by: partitions.count) }
         let workers = state.withLock { s in partitions.compactMap { s.workers.removeValue(forKey: $0) } }
         // Finish in-flight work so its offsets are stored before the consumer commits; a lost
         // partition is not committed, but finishing still publishes what was detected.

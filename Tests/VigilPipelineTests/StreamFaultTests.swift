@@ -364,4 +364,170 @@ struct StreamFaultTests {
         }
         try? FileManager.default.removeItem(atPath: dir)
     }
+
+    /// A gauge's last recorded value (nil before its first).
+    func gauge(_ label: String) -> Int64? { (try? Self.metrics.expectGauge(label))?.lastValue.map { Int64($0) } }
+
+    @Test(
+        "the group coordinator gone past the session timeout: the assignment is lost, commits fail meanwhile, and after rejoining nothing is lost"
+    )
+    func lostAssignment() async throws {
+        // Input and output on broker 1, the group's coordinator alone on broker 2.
+        let cluster = try MockCluster(brokers: 2)
+        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] {
+            try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1)
+            for p in 0..<Int32(partitions) { try cluster.setPartitionLeader(topic, p, brokerID: 1) }
+        }
+        let data = input(users: 80, days: 3)
+        let waves = StreamHarness.waves(data, count: 2)
+        let expected = StreamHarness.expected(data, topic: "in")
+        try await StreamHarness.produce(waves[0], topic: "in", bootstrap: cluster.bootstrapServers)
+        let dir = StreamHarness.temporaryDirectory()
+        let settings = settings(cluster, stateDir: dir)
+        try cluster.setGroupCoordinator(settings.groupID, brokerID: 2)
+        let (lostBefore, failuresBefore, rebalancesBefore) = (
+            counter("vigil_partitions_lost_total"), counter("vigil_commit_failures_total"),
+            counter("vigil_rebalances_total")
+        )
+        let pipeline = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
+        let running = Task { await pipeline.runToCompletion() }
+        #expect(await eventually(.seconds(60)) { pipeline.health.assignedPartitions == 2 })
+
+        // The coordinator goes away while the second half of the input arrives.
+        try cluster.setBrokerDown(2)
+        try await StreamHarness.produce(waves[1], topic: "in", bootstrap: cluster.bootstrapServers)
+        let lost = await eventually(.seconds(60)) { counter("vigil_partitions_lost_total") > lostBefore }
+        #expect(lost, "the assignment was never lost")
+        #expect(counter("vigil_commit_failures_total") > failuresBefore, "no commit failed while the coordinator was away")
+        #expect(!pipeline.health.ready)
+
+        try cluster.setBrokerUp(2)
+        let done = try await StreamHarness.waitUntilCommitted(
+            group: settings.groupID, topic: "in", input: data, timeout: .seconds(120),
+            bootstrap: cluster.bootstrapServers)
+        #expect(done)
+        // Assigned, lost (a revoke), assigned again.
+        #expect(counter("vigil_rebalances_total") >= rebalancesBefore + 3)
+        pipeline.stop()
+        #expect((await running.value).clean)
+        let (missing, unexpected) = try await outputDifference(cluster, expected)
+        #expect(missing.isEmpty, "\(missing.count) of \(expected.count) anomalies lost")
+        #expect(unexpected.isEmpty)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    @Test("max_inflight_bytes binds when it is the smaller cap: intake stops at it, the gauges show it, nothing is lost")
+    func bytesCapBinds() async throws {
+        let cluster = try splitCluster()
+        let data = input(users: 80, days: 3)
+        let (expected, dir, loaded) = try await load(data, into: cluster)
+        var settings = loaded
+        settings.batchSize = 50
+        settings.maxInFlightEvents = 1_000_000
+        settings.maxInFlightBytes = 100_000
+        try cluster.setGroupCoordinator(settings.groupID, brokerID: 1)
+        try cluster.setBrokerDown(2)
+        let pipeline = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
+        let running = Task { await pipeline.runToCompletion() }
+        // Nothing can be published: intake fills up to the byte cap, then waits.
+        let full = await eventually(.seconds(60)) { pipeline.health.inFlightBytes > settings.maxInFlightBytes / 2 }
+        #expect(full)
+        var peakBytes = 0
+        var peakEvents = 0
+        for _ in 0..<30 {  // three seconds of samples, the gauges recorded meanwhile
+            let health = pipeline.health
+            peakBytes = max(peakBytes, health.inFlightBytes)
+            peakEvents = max(peakEvents, health.inFlightEvents)
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(peakBytes <= settings.maxInFlightBytes, "\(peakBytes) bytes in flight")
+        #expect(peakEvents < data.records.count, "everything was read: no cap held")
+        #expect((gauge("vigil_inflight_bytes") ?? 0) > 0)
+        #expect((gauge("vigil_inflight_events") ?? 0) > 0)
+        #expect((gauge("vigil_assigned_partitions") ?? 0) == 2)
+
+        try cluster.setBrokerUp(2)
+        let done = try await StreamHarness.waitUntilCommitted(
+            group: settings.groupID, topic: "in", input: data, timeout: .seconds(120),
+            bootstrap: cluster.bootstrapServers)
+        #expect(done)
+        pipeline.stop()
+        #expect((await running.value).clean)
+        let (missing, unexpected) = try await outputDifference(cluster, expected)
+        #expect(missing.isEmpty, "\(missing.count) of \(expected.count) anomalies lost")
+        #expect(unexpected.isEmpty)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    @Test(
+        "a restart from an older snapshot replays up to the committed offset, counted and publishing nothing twice; late events are counted"
+    )
+    func replayAndLate() async throws {
+        let cluster = try MockCluster(brokers: 1)
+        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] {
+            try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1)
+        }
+        var data = input()
+        // The partition's earliest record once more at its end: far behind its watermark.
+        let earliest = try #require(data.records.first { $0.partition == 0 })
+        data.records.append(earliest)
+        let (expected, dir, loaded) = try await load(data, into: cluster)
+        var settings = loaded
+        settings.snapshotIntervalMs = 3_600_000  // only the first record's and the final snapshot
+        let lateBefore = counter("vigil_events_late_total")
+        let first = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
+        let running = Task { await first.runToCompletion() }
+        #expect(
+            try await StreamHarness.waitUntilCommitted(
+                group: settings.groupID, topic: "in", input: data, timeout: .seconds(60),
+                bootstrap: cluster.bootstrapServers))
+        first.stop()
+        #expect((await running.value).clean)
+        #expect(counter("vigil_events_late_total") > lateBefore, "the late event was not counted")
+        let published = try await StreamHarness.readAnomalyIDs(
+            topic: "out", partitions: 2, bootstrap: cluster.bootstrapServers)
+
+        // As after a kill -9 before the final snapshots were written: only the oldest remain.
+        let group = "\(dir)/\(settings.groupID)"
+        for partition in try FileManager.default.contentsOfDirectory(atPath: group) {
+            let snapshots = try FileManager.default.contentsOfDirectory(atPath: "\(group)/\(partition)")
+                .compactMap { $0.hasSuffix(".snapshot") ? Int64($0.dropLast(9)) : nil }.sorted()
+            for offset in snapshots.dropFirst() {
+                try FileManager.default.removeItem(atPath: "\(group)/\(partition)/\(offset).snapshot")
+            }
+            #expect(snapshots.first == 0, "\(partition): \(snapshots)")
+        }
+        let replayedBefore = counter("vigil_events_replayed_total")
+        let second = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
+        let again = Task { await second.runToCompletion() }
+        let replayed = await eventually(.seconds(60)) {
+            counter("vigil_events_replayed_total") - replayedBefore == Int64(data.records.count)
+        }
+        #expect(replayed, "replayed \(counter("vigil_events_replayed_total") - replayedBefore) of \(data.records.count)")
+        second.stop()
+        #expect((await again.value).clean)
+        let after = try await StreamHarness.readAnomalyIDs(
+            topic: "out", partitions: 2, bootstrap: cluster.bootstrapServers)
+        #expect(after == published, "the replay published again")
+        #expect(Set(after.keys) == Set(expected.keys))
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    @Test("a missing input, output or dead-letter topic stops the stream at start, naming each; nothing is consumed", arguments: [["in"], ["dlq"], ["in", "out", "dlq"]])
+    func missingTopics(_ missing: [String]) async throws {
+        let cluster = try MockCluster(brokers: 1)
+        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] where !missing.contains(topic) {
+            try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1)
+        }
+        let dir = StreamHarness.temporaryDirectory()
+        let settings = settings(cluster, stateDir: dir)
+        let pipeline = try StreamPipeline(configuration: settings, model: nil, logger: Self.logger)
+        let report = await pipeline.runToCompletion()
+        #expect(!report.clean)
+        let error = try #require(report.startError, "\(report)")
+        #expect(error.hasPrefix("topic(s) \(missing.joined(separator: ", ")) do not exist"), "\(error)")
+        #expect(error.contains("vigil topics apply"))
+        #expect(pipeline.health.assignedPartitions == 0)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
 }
