@@ -430,4 +430,46 @@ struct StreamFailureTests {
         #expect(output.values.allSatisfy { $0.count == 1 }, "duplicates although every revoke finished its work")
         try? FileManager.default.removeItem(atPath: dir)
     }
+
+    @Test(
+        "a delivery refused for good: /readyz 503 with the reason while /healthz stays 200; SIGTERM with work unfinished exits 2 at the deadline"
+    )
+    func probesAndDeadlineExit() async throws {
+        // librdkafka's mock cluster runs in this test process, listening on loopback: the
+        // stream process connects to it like to any broker, and the test injects the refusal.
+        let cluster = try MockCluster(brokers: 1)
+        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] {
+            try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1)
+        }
+        var options = GeneratorOptions()
+        options.users = 40
+        options.historyDays = 1
+        options.attackDays = 2
+        let input = StreamHarness.input(partitions: 2, generator: options)
+        try await StreamHarness.produce(input, topic: "in", bootstrap: cluster.bootstrapServers)
+        cluster.pushRequestErrors(.produce, Array(repeating: .topicAuthorizationFailed, count: 100_000))
+        let dir = StreamHarness.temporaryDirectory()
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let stream = try StreamHarness.StreamProcess(
+            arguments: StreamHarness.streamArguments(
+                input: "in", output: "out", dlq: "dlq", group: StreamHarness.unique("g"),
+                stateDir: "\(dir)/state", metricsPort: port, brokers: cluster.bootstrapServers,
+                extra: ["--shutdown-timeout-ms", "2000"]),
+            logPath: "\(dir)/stream.log")
+        var ready: (Int, String)? = nil
+        for _ in 0..<240 {
+            ready = await StreamHarness.httpGet(port: port, path: "/readyz")
+            if ready?.1.contains("delivery_problem") == true { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        #expect(ready?.0 == 503, "readyz: \(String(describing: ready))\n\(stream.log.suffix(2000))")
+        #expect(ready?.1.contains("TOPIC_AUTHORIZATION_FAILED") == true, "\(String(describing: ready))")
+        #expect(await StreamHarness.httpGet(port: port, path: "/healthz")?.0 == 200)
+
+        stream.terminate()
+        let status = await stream.wait(timeout: .seconds(60))
+        #expect(status == 2, "exit \(String(describing: status)):\n\(stream.log.suffix(2000))")
+        #expect(stream.log.contains("shutdown deadline exceeded"), "\(stream.log.suffix(2000))")
+        try? FileManager.default.removeItem(atPath: dir)
+    }
 }

@@ -249,7 +249,7 @@ public enum StreamHarness {
     /// The standard stream arguments for a test.
     public static func streamArguments(
         input: String, output: String, dlq: String, group: String, stateDir: String,
-        metricsPort: Int = 0, extra: [String] = []
+        metricsPort: Int = 0, brokers: String = brokers, extra: [String] = []
     ) -> [String] {
         [
             "--brokers", brokers, "--input-topic", input, "--output-topic", output, "--dlq-topic", dlq, "--group-id",
