@@ -29,7 +29,7 @@ struct TopicsCommand: AsyncParsableCommand {
             let logger = try logging.makeLogger(label: "vigil.topics")
             let declared: TopicsFile
             do { declared = try TopicsFile.load(path: file) } catch {
-                throw CleanExit.message("error: \(error)")
+                throw ValidationError("\(error)")
             }
             let admin = try KafkaAdmin(
                 configuration: AdminConfiguration(bootstrapServers: broker.resolved),

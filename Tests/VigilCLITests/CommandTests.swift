@@ -109,6 +109,44 @@ struct CommandTests {
         #expect(consumed.output == anomalies.map(AnomalyText.line).joined(separator: "\n") + "\n")
     }
 
+    @Test("topics apply --check reports what is missing (exit 1), apply creates it, a second run matches; list shows it")
+    func topicsCommand() throws {
+        let dir = directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (input, output) = (StreamHarness.unique("raw"), StreamHarness.unique("out"))
+        let file = "\(dir)/topics.yml"
+        try """
+            topics:
+              - name: \(input)
+                role: input
+                partitions: 3
+                replication_factor: 1
+              - name: \(output)
+                role: output
+                partitions: 2
+                replication_factor: 1
+                configs:
+                  retention.ms: "86400000"
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let brokers = ["--brokers", StreamHarness.brokers]
+        let check = try VigilCommand.run(["topics", "apply", "--file", file, "--check"] + brokers)
+        #expect(check.status == 1, "\(check.output)\(check.errors)")
+        #expect(check.output.contains("\(input)  missing") || check.output.contains("\(input)   missing"), "\(check.output)")
+        let apply = try VigilCommand.run(["topics", "apply", "--file", file] + brokers)
+        #expect(apply.status == 0, "\(apply.output)\(apply.errors)")
+        #expect(apply.output.contains("created (3 partitions, replication 1)"), "\(apply.output)")
+        let again = try VigilCommand.run(["topics", "apply", "--file", file, "--check"] + brokers)
+        #expect(again.status == 0, "\(again.output)\(again.errors)")
+        #expect(again.output.components(separatedBy: "exists, matches").count == 3, "\(again.output)")
+        let list = try VigilCommand.run(["topics", "list"] + brokers)
+        #expect(list.output.contains("\(input)\tpartitions=3\treplication=1"), "\(list.output)")
+        // A broken file is refused (exit 64) naming the file and line, before any broker is contacted.
+        try "topics:\n  - name: x\n    partitions: many\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let broken = try VigilCommand.run(["topics", "apply", "--file", file] + brokers)
+        #expect(broken.status == 64, "\(broken.output)\(broken.errors)")
+        #expect((broken.output + broken.errors).contains("topics.yml:2"), "\(broken.output)\(broken.errors)")
+    }
+
     @Test("the benchmarks are not in the production binary; version names the librdkafka in use")
     func binaryShape() throws {
         let help = try VigilCommand.run(["--help"])
