@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // MARK: C bindings
@@ -75,6 +77,25 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
+        // The REST API (`vigil serve`) over the analysis library: analysis, model loading,
+        // contexts, cache, auth, rate limits, OpenAPI document and reference page.
+        .target(
+            name: "VigilAPI",
+            dependencies: [
+                "VigilAnalysis", "VigilDetection",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings),
         // Log output: text or one JSON object per line, and the level.
         .target(
             name: "VigilLogging",
@@ -85,7 +106,7 @@ let package = Package(
         .target(
             name: "VigilSettings",
             dependencies: [
-                "VigilKafka", "VigilPipeline", "VigilServers", "VigilLogging", "VigilAnalysis",
+                "VigilKafka", "VigilPipeline", "VigilServers", "VigilLogging", "VigilAnalysis", "VigilAPI",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings),
@@ -94,7 +115,7 @@ let package = Package(
             name: "VigilCLI",
             dependencies: [
                 "VigilKafka", "VigilDetection", "VigilSimulation", "VigilAnalysis", "VigilPipeline", "VigilServers",
-                "VigilLogging", "VigilSettings", "CVigilSupport",
+                "VigilAPI", "VigilLogging", "VigilSettings", "CVigilSupport",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -160,6 +181,14 @@ let package = Package(
         .testTarget(
             name: "VigilServersTests",
             dependencies: ["VigilServers", "VigilTesting", .product(name: "Prometheus", package: "swift-prometheus")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "VigilAPITests",
+            dependencies: [
+                "VigilAPI", "VigilAnalysis", "VigilDetection", "VigilSimulation", "VigilTesting",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "VigilLoggingTests",

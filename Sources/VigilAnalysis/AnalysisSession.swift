@@ -30,8 +30,21 @@ public struct AnalysisSession: Sendable {
     /// was read is analysed); it never stops the session.
     @discardableResult
     public mutating func analyze(_ input: LogInput, emit: (Anomaly) -> Void) -> InputSummary {
+        analyze(input, until: { false }, emit: emit)
+    }
+
+    /// Like ``analyze(_:emit:)``, asking `stop` between steps (a chunk of about
+    /// ``ReadLimits/chunkBytes``): once it says true the input is left there, its summary's
+    /// failure saying so (a server's request deadline).
+    @discardableResult
+    public mutating func analyze(_ input: LogInput, until stop: () -> Bool, emit: (Anomaly) -> Void) -> InputSummary {
         var reading = InputAnalysis(input, limits: limits)
-        while reading.step(&self, emit: emit) {}
+        while reading.step(&self, emit: emit) {
+            if stop() {
+                reading.stopped()
+                break
+            }
+        }
         finish(reading.summary, since: reading.started)
         return reading.summary
     }
@@ -101,6 +114,12 @@ struct InputAnalysis {
         } catch {
             summary.failure = error.reason
         }
+    }
+
+    /// Leaves the input unfinished, saying so.
+    mutating func stopped() {
+        reader = nil
+        summary.failure = "stopped before the end (deadline)"
     }
 
     /// Reads and analyses the next step; false once the input is done (read to its end, or

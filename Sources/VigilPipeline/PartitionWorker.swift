@@ -77,6 +77,27 @@ final class PartitionWorker: Sendable {
         /// The newest offset known to be committed in the group: the snapshot that recovery
         /// from it needs is never pruned, however long commits fail.
         var committed: Int64? = nil
+        /// The newest record received (offset) and when: for the stall watch.
+        var lastReceived: (offset: Int64, at: ContinuousClock.Instant)? = nil
+    }
+
+    /// What the stall watch looks at: where the commit stands, what is in hand, and when the
+    /// last record arrived.
+    struct Progress: Sendable {
+        var stored: Int64?
+        var queued: Int
+        var unfinished: Int
+        var lastReceived: Int64?
+        var sinceLastReceived: Duration?
+    }
+
+    var progress: Progress {
+        let now = ContinuousClock.now
+        return state.withLock { s in
+            Progress(
+                stored: s.stored, queued: s.queued, unfinished: s.unfinished, lastReceived: s.lastReceived?.offset,
+                sinceLastReceived: s.lastReceived.map { now - $0.at })
+        }
     }
 
     /// `replayUntil`: records before this offset were already published and committed; they are
@@ -196,9 +217,11 @@ final class PartitionWorker: Sendable {
             )
             return false
         }
+        let last = sub.batch.offset(at: sub.indices.last ?? 0)
         let accepted = state.withLock { s -> Bool in
             guard s.accepting else { return false }
             s.queued += 1
+            s.lastReceived = (last, ContinuousClock.now)
             return true
         }
         if accepted { work.yield(.records(sub)) }

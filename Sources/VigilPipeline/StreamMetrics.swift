@@ -35,6 +35,9 @@ final class StreamMetrics: Sendable {
     let endToEnd = Timer(label: "vigil_event_to_publish_seconds")
     private let anomalyCounters = Mutex<[String: Counter]>([:])
     private let lagGauges = Mutex<[String: Gauge]>([:])
+    /// The consumer's view of each partition from the latest statistics (fetch state, lag),
+    /// for the stall watch's report.
+    private let fetchStates = Mutex<[String: String]>([:])
     let group: String
 
     init(group: String) { self.group = group }
@@ -61,6 +64,11 @@ final class StreamMetrics: Sendable {
         return nil
     }
 
+    /// librdkafka's latest word on fetching `topic`/`partition`, if statistics arrived.
+    func fetchState(topic: String, partition: Int32) -> String? {
+        fetchStates.withLock { $0["\(topic)|\(partition)"] }
+    }
+
     /// Consumer lag per partition from librdkafka's statistics JSON.
     func statistics(_ json: [UInt8]) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
@@ -71,6 +79,11 @@ final class StreamMetrics: Sendable {
             for (partition, stats) in partitions where partition != "-1" {
                 guard let stats = stats as? [String: Any], let lag = Self.lag(stats) else { continue }
                 let key = "\(topic)|\(partition)"
+                if let fetchState = stats["fetch_state"] as? String {
+                    let detail =
+                        "fetch_state \(fetchState), lag \(lag), fetched up to \(stats["next_offset"] ?? "?"), high watermark \(stats["hi_offset"] ?? "?"), \(stats["msgq_cnt"] ?? "?") message(s) queued in librdkafka"
+                    fetchStates.withLock { $0[key] = detail }
+                }
                 let gauge = lagGauges.withLock { gauges -> Gauge in
                     if let g = gauges[key] { return g }
                     let g = Gauge(

@@ -250,10 +250,16 @@ public final class StreamPipeline: Service, Sendable {
     }
 
     private func gaugeLoop() async {
+        var watch = StallWatch()
+        var tick = 0
         repeat {
             metrics.inFlight.record(gate.events)
             metrics.inFlightBytes.record(gate.bytes)
             metrics.assigned.record(registry.count)
+            tick += 1
+            if tick % 10 == 0 {
+                for warning in watch.check(registry.progress(), metrics: metrics) { logger.warning("\(warning)") }
+            }
         } while (try? await Task.sleep(for: .seconds(1))) != nil
     }
 
@@ -495,6 +501,12 @@ final class PartitionRegistry: ConsumerRebalanceListener {
     }
 
     /// Drains every worker (shutdown); returns the unfinished record ranges left.
+    /// Each worker's progress, for the stall watch.
+    func progress() -> [TopicPartition: PartitionWorker.Progress] {
+        let workers = state.withLock { Array($0.workers.values) }
+        return Dictionary(workers.map { ($0.partition, $0.progress) }, uniquingKeysWith: { a, _ in a })
+    }
+
     /// Each partition's offset last stored for commit.
     func storedOffsets() -> [TopicPartition: Int64] {
         let workers = state.withLock { Array($0.workers.values) }
@@ -519,5 +531,40 @@ final class PartitionRegistry: ConsumerRebalanceListener {
             for await n in group { left += n }
             return left
         }
+    }
+}
+
+/// Notices partitions that stop making progress: work in hand (queued or unpublished) while
+/// the stored offset has not moved for a minute. Says so once per stall, with what the
+/// consumer reports for the partition, so a stall in the field can be told apart (records not
+/// fetched, deliveries not acknowledged) without a debugger.
+struct StallWatch {
+    private var last: [TopicPartition: (stored: Int64?, since: ContinuousClock.Instant, reported: Bool)] = [:]
+    var threshold: Duration = .seconds(60)
+
+    mutating func check(
+        _ progress: [TopicPartition: PartitionWorker.Progress], metrics: StreamMetrics,
+        now: ContinuousClock.Instant = .now
+    ) -> [String] {
+        var warnings: [String] = []
+        last = last.filter { progress[$0.key] != nil }
+        for (tp, p) in progress.sorted(by: { $0.key < $1.key }) {
+            guard let previous = last[tp], previous.stored == p.stored else {
+                last[tp] = (p.stored, now, false)
+                continue
+            }
+            let busy = p.queued > 0 || p.unfinished > 0
+            let fetchState = metrics.fetchState(topic: tp.topic, partition: tp.partition)
+            guard busy || fetchState?.contains("lag 0,") == false, !previous.reported, now - previous.since >= threshold
+            else { continue }
+            last[tp] = (previous.stored, previous.since, true)
+            let received = p.lastReceived.map { offset in
+                "last record received at offset \(offset) \(p.sinceLastReceived.map { "\($0.components.seconds) s" } ?? "?") ago"
+            } ?? "no record received yet"
+            warnings.append(
+                "\(tp): no progress for \((now - previous.since).components.seconds) s at stored offset \(p.stored.map(String.init) ?? "none") (\(p.queued) batch(es) queued, \(p.unfinished) range(s) published and not yet acknowledged; \(received); librdkafka: \(fetchState ?? "no statistics yet"))"
+            )
+        }
+        return warnings
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// One setting of a command, named once: its file key (`batch_size:`), and from it the
@@ -76,10 +77,11 @@ extension Setting {
     /// Text that must not be empty.
     public static func text(
         _ key: String, _ path: any WritableKeyPath<Root, String> & Sendable, default defaultText: String,
-        help: String, flagAliases: [String] = []
+        help: String, environmentAliases: [String] = [], flagAliases: [String] = []
     ) -> Setting {
         Setting(
-            key: key, help: help, defaultText: defaultText, flagAliases: flagAliases,
+            key: key, help: help, defaultText: defaultText, environmentAliases: environmentAliases,
+            flagAliases: flagAliases,
             set: { root, text throws(SettingError) in
                 guard !text.isEmpty else { throw SettingError(message: "must not be empty") }
                 root[keyPath: path] = text
@@ -145,6 +147,40 @@ extension Setting {
             set: { _, _ throws(SettingError) in throw SettingError(message: "expected name=value properties") },
             setProperty: { root, name, value in root[keyPath: path][name] = value },
             get: { .properties($0[keyPath: path]) })
+    }
+
+    /// A comma-separated list (empty entries dropped); `secret` masks it in `--print-config`.
+    public static func list(
+        _ key: String, _ path: any WritableKeyPath<Root, [String]> & Sendable, default defaultText: String,
+        help: String, secret: Bool = false
+    ) -> Setting {
+        Setting(
+            key: key, help: help, defaultText: defaultText,
+            set: { root, text throws(SettingError) in
+                root[keyPath: path] = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                    .filter { !$0.isEmpty }
+            },
+            get: { root in
+                let values = root[keyPath: path]
+                if values.isEmpty { return .none }
+                return .text(secret ? "***" : values.joined(separator: ","))
+            })
+    }
+
+    /// `true` or `false` (also yes/no, on/off, 1/0).
+    public static func boolean(
+        _ key: String, _ path: any WritableKeyPath<Root, Bool> & Sendable, default defaultText: String, help: String
+    ) -> Setting {
+        Setting(
+            key: key, help: help, defaultText: defaultText,
+            set: { root, text throws(SettingError) in
+                switch text.lowercased() {
+                case "true", "yes", "on", "1": root[keyPath: path] = true
+                case "false", "no", "off", "0": root[keyPath: path] = false
+                default: throw SettingError(message: "expected true or false, got \"\(text)\"")
+                }
+            },
+            get: { .text($0[keyPath: path] ? "true" : "false") })
     }
 
     static func alternatives(_ names: [String]) -> String {

@@ -99,9 +99,10 @@ public struct InputReader {
         }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let reference = opened?.referenceTime ?? input.referenceTime ?? now
-        let options = ParseOptions(
+        var options = ParseOptions(
             referenceTime: reference, latestTime: now.addingSaturated(limits.maxFutureSkewMs),
             origin: input.origin)
+        options.firstIndex = input.firstIndex
         parser = InputParser(options: options, maxRecordBytes: limits.maxRecordBytes)
     }
 
@@ -141,10 +142,11 @@ public struct InputReader {
         let end = min(records.count, recordPosition + 1_000)
         var one = ParsedInput()
         var options = parser.options
+        options.firstIndex = 0  // the record's own index is in its origin
         for index in recordPosition..<end {
             one.removeAll()
             // Each record is its own position (as a Kafka record is).
-            options.origin = StableHash.combine(input.origin, UInt64(index))
+            options.origin = StableHash.combine(input.origin, UInt64(index.addingSaturated(input.firstIndex)))
             records[index].withUnsafeBufferPointer { LogParser.parseRecord($0, options: options, into: &one) }
             result.records += one.records
             result.futureEvents += one.futureEvents

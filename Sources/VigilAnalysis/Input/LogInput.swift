@@ -16,6 +16,9 @@ public struct LogInput: Sendable {
     /// Anchors the year of RFC 3164 syslog timestamps; default: a file's modification time,
     /// else the current time.
     public var referenceTime: Int64?
+    /// The index of this input's first record in a longer log it continues (see
+    /// ``ParseOptions/firstIndex``); 0 for a whole input.
+    public var firstIndex = 0
 
     public init(name: String, content: Content, referenceTime: Int64? = nil) {
         self.name = name

@@ -46,6 +46,63 @@ public struct JSONReader: ~Copyable {
         guard i == p.count else { throw error("unexpected \(describe(p[i])) after the object") }
     }
 
+    /// Reads exactly one object and returns each member's key with the byte range of its value
+    /// (validated, not decoded): for envelopes whose members are handled apart, such as an API
+    /// request's `logs` array, fed on to the record reader as it stands.
+    public mutating func readMembers() throws(JSONSyntaxError) -> [(key: String, value: Range<Int>)] {
+        skipWhitespace()
+        guard i < p.count else { throw error("empty input") }
+        guard p[i] == UInt8(ascii: "{") else { throw error("expected an object, found \(describe(p[i]))") }
+        i += 1
+        var members: [(key: String, value: Range<Int>)] = []
+        skipWhitespace()
+        if i < p.count, p[i] == UInt8(ascii: "}") {
+            i += 1
+        } else {
+            while true {
+                skipWhitespace()
+                guard i < p.count, p[i] == UInt8(ascii: "\"") else {
+                    throw i < p.count
+                        ? error("expected a key string, found \(describe(p[i]))") : error("unterminated object")
+                }
+                var key: [UInt8] = []
+                try Self.appendString(p, &i, to: &key)
+                skipWhitespace()
+                guard i < p.count, p[i] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
+                i += 1
+                skipWhitespace()
+                let start = i
+                try readValue(depth: 1) { _, _ in }
+                members.append((String(decoding: key, as: UTF8.self), start..<i))
+                skipWhitespace()
+                guard i < p.count else { throw error("unterminated object") }
+                if p[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                if p[i] == UInt8(ascii: "}") {
+                    i += 1
+                    break
+                }
+                throw error("expected ',' or '}', found \(describe(p[i]))")
+            }
+        }
+        skipWhitespace()
+        guard i == p.count else { throw error("unexpected \(describe(p[i])) after the object") }
+        return members
+    }
+
+    /// The text of a JSON string literal that is all of `bytes` (escapes decoded); nil when
+    /// `bytes` is some other value.
+    public static func string(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONSyntaxError) -> [UInt8]? {
+        guard bytes.first == UInt8(ascii: "\"") else { return nil }
+        var i = 0
+        var out: [UInt8] = []
+        try appendString(bytes, &i, to: &out)
+        guard i == bytes.count else { return nil }
+        return out
+    }
+
     private func error(_ reason: String) -> JSONSyntaxError { JSONSyntaxError(offset: i, reason: reason) }
 
     private func describe(_ c: UInt8) -> String {

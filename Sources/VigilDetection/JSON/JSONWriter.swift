@@ -119,6 +119,12 @@ public struct JSONWriter {
         }
     }
 
+    /// A value already encoded as JSON (an anomaly from ``AnomalyJSON``), written as it is.
+    public mutating func raw(_ json: [UInt8]) {
+        valueSeparator()
+        bytes.append(contentsOf: json)
+    }
+
     /// An object value for the pending key.
     public mutating func objectValue(_ body: (inout JSONWriter) -> Void) {
         beginObject()

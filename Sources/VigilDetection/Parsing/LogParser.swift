@@ -42,6 +42,10 @@ public struct ParseOptions: Sendable {
     /// record's index it makes event fingerprints — and so anomaly ids — unique per position
     /// and identical on replay of the same input.
     public var origin: UInt64
+    /// Added to each record's index in its fingerprint: an input that continues another (an
+    /// API client's next chunk under the same context) numbers its records on from there, so
+    /// the whole gives the ids one input would.
+    public var firstIndex: Int = 0
 
     public init(referenceTime: Int64, fallbackTime: Int64? = nil, latestTime: Int64? = nil, origin: UInt64 = 0) {
         self.referenceTime = UTC.clamp(referenceTime)
@@ -325,7 +329,8 @@ public struct LineParser: Sendable {
                         + " make every later event late"))
             return
         }
-        let position = StableHash.combine(options.origin, UInt64(truncatingIfNeeded: index))
+        let position = StableHash.combine(
+            options.origin, UInt64(truncatingIfNeeded: index.addingSaturated(options.firstIndex)))
         result.events[slot].fingerprint = StableHash.combine(StableHash.hash(record), position)
         if keepTime { lastTimestamp = time }
     }
