@@ -58,6 +58,9 @@ struct APIMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch let error as APIError {
             response = try error.response(from: request, context: context)
+        } catch is NIOTooManyBytesError {
+            response = try APIError.tooLarge("the request body is larger than allowed").response(
+                from: request, context: context)
         } catch let error as HTTPError {
             response = try Self.translate(error).response(from: request, context: context)
         } catch {

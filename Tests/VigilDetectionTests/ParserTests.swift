@@ -258,6 +258,19 @@ struct JSONEventTests {
         #expect(e.timestamp == reference)
     }
 
+    @Test(
+        "an outcome only in the event type's words counts: login_failed, failed_login, authentication_failure, login_success",
+        arguments: [
+            ("login_failed", EventKind.authFailure), ("failed_login", .authFailure),
+            ("authentication_failure", .authFailure), ("login_success", .authSuccess),
+            ("user_login", .authInfo),
+        ])
+    func outcomeInEventType(_ type: String, _ kind: EventKind) throws {
+        let e = try event(#"{"timestamp":"2026-11-25T12:00:00Z","user":"root","source_ip":"192.0.2.9","event_type":"\#(type)"}"#)
+        #expect(e.kind == kind, "\(type)")
+        #expect(e.isFailedAttempt == (kind == .authFailure), "\(type)")
+    }
+
     @Test("ECS nested fields and GeoJSON location")
     func ecs() throws {
         let e = try event(

@@ -438,8 +438,10 @@ public enum JSONEventDecoder {
     /// Decides the kind from event type, action, outcome and (for log-shaped JSON) the message.
     static func classify(_ event: inout LogEvent, eventType: String?) {
         let words = Words(eventType).union(Words(event.action))
-        if event.outcome == .unknown, let action = event.action {
-            let fromAction = outcome(action)
+        // The outcome may be in the action ("failure") or only in the event type's words
+        // ("login_failed", "authentication_failure", "failed_login").
+        if event.outcome == .unknown {
+            let fromAction = outcome(event.action)
             if fromAction != .unknown {
                 event.outcome = fromAction
             } else if words.contains(.failure) || words.contains(.invalid) {
