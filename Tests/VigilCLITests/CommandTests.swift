@@ -210,3 +210,94 @@ struct CommandTests {
         }
     }
 }
+
+/// `vigil serve` as a process, driven by the Python client from `clients/python` — installed
+/// with pip from the repository, run as the README shows it.
+@Suite("vigil serve and its Python client", .serialized)
+struct ServeProcessTests {
+    /// Starts `vigil serve` in `directory`; returns the process and the port it bound.
+    func serve(_ arguments: [String], in directory: String, log: String) async throws -> (Process, Int) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try VigilCommand.path())
+        process.arguments = ["serve"] + arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        for _ in 0..<200 {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if let match = text.firstMatch(of: /API on http:\/\/127\.0\.0\.1:([0-9]+)/), let port = Int(match.output.1) {
+                return (process, port)
+            }
+            if !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        process.terminate()
+        throw StreamHarness.HarnessError("vigil serve did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+    }
+
+    func python(_ arguments: [String], environment: [String: String], in directory: String) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: RepositoryFiles.python)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
+    @Test("the README's Python example runs verbatim against a live server; the client's tests pass with and without a token")
+    func pythonClient() async throws {
+        let dir = StreamHarness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try ModelDirectory.save(GeneratedFixture.model, to: "\(dir)/anomaly_outputs", vigilVersion: "test")
+        // Installable with pip from the repository (no dependencies, no network).
+        let (installed, pipOutput) = try python(
+            ["-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", "\(dir)/site",
+             RepositoryFiles.path("clients/python")], environment: [:], in: dir)
+        #expect(installed == 0, "\(pipOutput)")
+        let site = ["PYTHONPATH": "\(dir)/site"]
+
+        let readme = try RepositoryFiles.text("README.md")
+        let section = try #require(RepositoryFiles.section("### Python client", of: readme))
+        let example = try #require(section.firstMatch(of: /```python\n([\s\S]*?)```/)).output.1
+        #expect(example.contains("http://localhost:8000"))
+        try String(example).write(toFile: "\(dir)/example.py", atomically: true, encoding: .utf8)
+
+        // The example names port 8000, so this server listens there.
+        let (server, port) = try await serve(["--port", "8000"], in: dir, log: "\(dir)/serve.log")
+        #expect(port == 8000)
+        let (status, output) = try python(["example.py"], environment: site, in: dir)
+        #expect(status == 0, "\(output)")
+        let detected = output.firstMatch(of: /Detected ([0-9]+) anomalies/).flatMap { Int($0.output.1) }
+        #expect((detected ?? 0) >= 1, "\(output)")
+        #expect(output.contains("brute_force"), "\(output)")
+        let (testsStatus, testsOutput) = try python(
+            [RepositoryFiles.path("clients/python/tests/test_client.py"), "-v"],
+            environment: site.merging(["VIGIL_URL": "http://127.0.0.1:\(port)", "VIGIL_MODEL_DIR": "\(dir)/anomaly_outputs"]) { $1 },
+            in: dir)
+        #expect(testsStatus == 0, "\(testsOutput)")
+        server.terminate()
+        server.waitUntilExit()
+        #expect(server.terminationStatus == 0)
+
+        let (secured, securedPort) = try await serve(
+            ["--port", "0", "--api-tokens", "py-secret", "--model-roots", "\(dir)"], in: dir, log: "\(dir)/secured.log")
+        let (securedStatus, securedOutput) = try python(
+            [RepositoryFiles.path("clients/python/tests/test_client.py"), "-v"],
+            environment: site.merging([
+                "VIGIL_URL": "http://127.0.0.1:\(securedPort)", "VIGIL_MODEL_DIR": "\(dir)/anomaly_outputs",
+                "VIGIL_TOKEN": "py-secret",
+            ]) { $1 }, in: dir)
+        #expect(securedStatus == 0, "\(securedOutput)")
+        secured.terminate()
+        secured.waitUntilExit()
+    }
+}
