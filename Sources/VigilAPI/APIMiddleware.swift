@@ -62,7 +62,15 @@ struct APIMiddleware: RouterMiddleware {
             response = try APIError.tooLarge("the request body is larger than allowed").response(
                 from: request, context: context)
         } catch let error as HTTPError {
-            response = try Self.translate(error).response(from: request, context: context)
+            if error.status == .notFound, let methods = OpenAPIDocument.methods(for: path) {
+                response = try APIError(
+                    .methodNotAllowed, "method_not_allowed",
+                    "\(path) answers \(methods.joined(separator: ", ")), not \(request.method)",
+                    headers: [.allow: methods.joined(separator: ", ")]
+                ).response(from: request, context: context)
+            } else {
+                response = try Self.translate(error).response(from: request, context: context)
+            }
         } catch {
             logger.error("\(request.method) \(path): \(error)")
             response = try APIError(.internalServerError, "internal", "the request failed inside the server")
@@ -103,7 +111,7 @@ struct APIMiddleware: RouterMiddleware {
     /// Hummingbird's own errors (no route, body over the limit, …) in the JSON shape.
     static func translate(_ error: HTTPError) -> APIError {
         switch error.status {
-        case .notFound: APIError(.notFound, "not_found", "no such endpoint")
+        case .notFound: APIError(.notFound, "not_found", "no such endpoint")  // (405 is decided in handle)
         case .methodNotAllowed: APIError(.methodNotAllowed, "method_not_allowed", "method not allowed here")
         case .contentTooLarge: APIError.tooLarge(error.body ?? "the request body is larger than allowed")
         default:

@@ -24,6 +24,27 @@ enum OpenAPIDocument {
 
     static let html: String = DocsPage.render(json)
 
+    /// Each documented path (as segments, `{…}` matching any one) with its methods: a request
+    /// to a known path with another method is answered 405 with `Allow`, not 404.
+    static let routes: [(segments: [Substring], methods: [String])] = {
+        guard let document = try? JSONSerialization.jsonObject(with: Data(base.utf8)) as? [String: Any],
+            let paths = document["paths"] as? [String: Any]
+        else { return [] }
+        return paths.map { path, operations in
+            let methods = ((operations as? [String: Any]) ?? [:]).keys.map { $0.uppercased() }.sorted()
+            return (path.split(separator: "/"), methods)
+        }
+    }()
+
+    /// The methods `path` answers to, if it is a documented path.
+    static func methods(for path: String) -> [String]? {
+        let segments = path.split(separator: "/")
+        return routes.first { route in
+            route.segments.count == segments.count
+                && zip(route.segments, segments).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+        }?.methods
+    }
+
     private static let errorResponses = #"""
         "400": {"$ref": "#/components/responses/Error"},
         "401": {"$ref": "#/components/responses/Error"},
@@ -239,7 +260,7 @@ enum OpenAPIDocument {
               },
               "LoadRequest": {
                 "type": "object", "additionalProperties": false,
-                "properties": {"model_dir": {"type": "string", "description": "A directory written by `vigil train`; default MODEL_DIR."}}
+                "properties": {"model_dir": {"type": "string", "minLength": 1, "description": "A directory written by `vigil train`; default MODEL_DIR."}}
               },
               "LoadResponse": {
                 "type": "object", "required": ["status", "model"],
@@ -250,7 +271,7 @@ enum OpenAPIDocument {
                 "properties": {
                   "logs": {
                     "oneOf": [
-                      {"type": "array", "items": {"type": "object"}, "description": "Log events as JSON objects (ECS, Winlogbeat, journald, the API shape)."},
+                      {"type": "array", "items": {"description": "A log event object (ECS, Winlogbeat, journald, the API shape); anything else is reported in errors with its index, and the other events are still analysed."}, "description": "Log events as JSON objects."},
                       {"type": "string", "description": "Raw log lines (syslog, sshd, auth.log) or NDJSON."}
                     ]
                   },

@@ -235,6 +235,17 @@ struct APITests {
             #expect(errorCode(reply) == code, "\(body.prefix(40)): \(reply.text)")
             #expect((reply.json?["error"] as? [String: Any])?["message"] is String)
         }
+        // A known path with another method: 405 naming the allowed ones.
+        let wrongMethod = try await api.get("/analyze")
+        #expect(wrongMethod.status == 405)
+        #expect(wrongMethod.header("allow") == "POST")
+        #expect(errorCode(wrongMethod) == "method_not_allowed")
+        #expect(try await LoopbackHTTP.send("DELETE", port: api.port, path: "/stats").header("allow") == "GET")
+        // Elements that are not events are errors at their index; the others are analysed.
+        let mixed = try await api.post("/analyze", json: #"{"logs": ["text", 5, \#(brute[0])]}"#)
+        #expect(mixed.status == 200)
+        #expect(mixed.json?["events_analyzed"] as? Int == 1)
+        #expect((mixed.json?["errors"] as? [[String: Any]])?.compactMap { $0["index"] as? Int } == [0, 1])
         // The server still answers.
         #expect(try await api.post("/analyze", json: "{\"logs\":[]}").status == 200)
         await api.stop()
