@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
     ],
     targets: [
         // MARK: C bindings
@@ -96,6 +97,16 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings),
+        // The MCP server (`vigil mcp`, stdio) over the analysis library: five tools with
+        // schemas, file access confined to allowed directories, the live anomaly topic.
+        .target(
+            name: "VigilMCP",
+            dependencies: [
+                "VigilAPI", "VigilAnalysis", "VigilDetection", "VigilKafka",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         // Log output: text or one JSON object per line, and the level.
         .target(
             name: "VigilLogging",
@@ -115,7 +126,7 @@ let package = Package(
             name: "VigilCLI",
             dependencies: [
                 "VigilKafka", "VigilDetection", "VigilSimulation", "VigilAnalysis", "VigilPipeline", "VigilServers",
-                "VigilAPI", "VigilLogging", "VigilSettings", "CVigilSupport",
+                "VigilAPI", "VigilMCP", "VigilLogging", "VigilSettings", "CVigilSupport",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -88,11 +88,17 @@ public struct APIServer: Service {
         return URL(fileURLWithPath: absolute).deletingLastPathComponent().path
     }
 
-    /// The model at start: the configured directory; where it does not exist, the rules-only
-    /// default — unless it was asked for explicitly.
     private static func loadInitialModel(_ configuration: APIConfiguration, _ models: ModelStore, logger: Logger) {
-        let path = configuration.modelDirectory
-        if !FileManager.default.fileExists(atPath: path) && !configuration.modelDirectoryExplicit {
+        models.loadInitial(configuration.modelDirectory, explicit: configuration.modelDirectoryExplicit, logger: logger)
+    }
+}
+
+extension ModelStore {
+    /// The model at start: `path`; where it does not exist, the rules-only default — unless it
+    /// was asked for `explicit`ly (then: unavailable, with the reason, until one is loaded).
+    public func loadInitial(_ path: String, explicit: Bool, logger: Logger) {
+        let models = self
+        if !FileManager.default.fileExists(atPath: path) && !explicit {
             models.useRulesOnly()
             logger.notice("no model at \(path): rules-only detection until one is loaded (POST /models/load)")
             return
@@ -102,9 +108,12 @@ public struct APIServer: Service {
             logger.notice("model \(loaded.version) loaded from \(path)")
         } catch {
             models.markUnavailable(error.message)
-            logger.error("\(error.message); not ready until a model is loaded (POST /models/load)")
+            logger.error("\(error.message); not ready until a model is loaded")
         }
     }
+}
+
+extension APIServer {
 
     static func json(_ bytes: [UInt8], status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var headers = headers

@@ -5,24 +5,28 @@ import Synchronization
 import VigilAnalysis
 import VigilDetection
 
-/// One analysis answer, encoded once (cached answers are these bytes).
-struct AnalysisAnswer: Sendable {
-    var body: [UInt8]
-    var events: Int
-    var anomalies: Int
+/// One analysis answer, encoded once (cached answers are these bytes): the response JSON
+/// (`anomalies_detected`, `anomalies`, `events_analyzed`, `errors`, … — the REST API's shape),
+/// and for readers the first anomalies as one-line text.
+public struct AnalysisAnswer: Sendable {
+    public var body: [UInt8]
+    public var events: Int
+    public var anomalies: Int
+    public var errorCount: Int = 0
+    public var lines: [String] = []
 }
 
 /// The analysis behind `/analyze` and `/analyze/file`: each request on its own with the loaded
 /// model (deterministic, so identical requests are answered from the cache), or in a named
 /// context whose event-time state carries over from request to request.
-final class AnalysisService: Sendable {
-    let configuration: APIConfiguration
-    let models: ModelStore
+public final class AnalysisService: Sendable {
+    public let configuration: APIConfiguration
+    public let models: ModelStore
     let contexts: ContextStore
     let cache: ResultCache
-    let statistics = APIStatistics()
+    public let statistics = APIStatistics()
 
-    init(configuration: APIConfiguration, models: ModelStore) {
+    public init(configuration: APIConfiguration, models: ModelStore) {
         self.configuration = configuration
         self.models = models
         contexts = ContextStore(maxContexts: configuration.maxContexts, idleMs: configuration.contextIdleMs)
@@ -102,18 +106,30 @@ final class AnalysisService: Sendable {
         }
     }
 
+    /// Analyses one input on its own with the model in use (the MCP server's tools); the
+    /// answer carries up to `textLines` anomalies as one-line text.
+    public func analyze(_ input: LogInput, textLines: Int, deadline: ContinuousClock.Instant) throws(APIError)
+        -> AnalysisAnswer
+    {
+        let model = try currentModel()
+        var session = makeSession(model)
+        return try run(input, in: &session, model: model, context: nil, deadline: deadline, textLines: textLines)
+    }
+
     /// Runs one input through `session` and encodes the answer.
     func run(
         _ input: LogInput, in session: inout AnalysisSession, model: LoadedModel, context: String?,
-        deadline: ContinuousClock.Instant, maxRecords: Int? = nil
+        deadline: ContinuousClock.Instant, maxRecords: Int? = nil, textLines: Int = 0
     ) throws(APIError) -> AnalysisAnswer {
         let started = ContinuousClock.now
         var anomalies = JSONWriter(capacity: 4096)
         anomalies.beginArray()
         var count = 0
+        var lines: [String] = []
         let summary = session.analyze(input, until: { ContinuousClock.now >= deadline || Task.isCancelled }) {
             anomaly in
             AnomalyJSON.write(anomaly, to: &anomalies)
+            if lines.count < textLines { lines.append(AnomalyText.line(anomaly)) }
             count += 1
             statistics.anomaly(anomaly)
         }
@@ -148,7 +164,8 @@ final class AnalysisService: Sendable {
         model.write(to: &w)
         w.field("context", context)
         w.endObject()
-        return AnalysisAnswer(body: w.bytes, events: summary.events, anomalies: count)
+        return AnalysisAnswer(
+            body: w.bytes, events: summary.events, anomalies: count, errorCount: summary.errorCount, lines: lines)
     }
 }
 
@@ -288,7 +305,7 @@ final class ResultCache: Sendable {
 }
 
 /// What `GET /stats` reports, and the analysis counters of `/metrics`.
-final class APIStatistics: Sendable {
+public final class APIStatistics: Sendable {
     private struct State {
         var events = 0
         var records = 0
@@ -332,7 +349,7 @@ final class APIStatistics: Sendable {
         (hit ? cacheHits : cacheMisses).increment()
     }
 
-    func write(to w: inout JSONWriter) {
+    public func write(to w: inout JSONWriter) {
         let s = state.withLock { $0 }
         w.field("events_analyzed", s.events)
         w.field("records", s.records)

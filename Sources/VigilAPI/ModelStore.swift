@@ -22,7 +22,7 @@ public struct LoadedModel: Sendable {
 
     static var now: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
-    func write(to w: inout JSONWriter) {
+    public func write(to w: inout JSONWriter) {
         w.beginObject()
         w.field("kind", kind)
         w.field("version", version)
@@ -39,30 +39,31 @@ public struct LoadedModel: Sendable {
 
 /// Holds the model in use; loads replace it only when the new one checks out, so a bad path
 /// or a corrupt model leaves the old one active. Loads are confined to configured roots.
-final class ModelStore: Sendable {
+/// Shared by the front ends (the REST API, the MCP server).
+public final class ModelStore: Sendable {
     private let current: Mutex<LoadedModel?>
     /// Why there is no model, when there is none (readiness says so).
     private let problem = Mutex<String?>(nil)
-    let roots: [String]
+    public let roots: [String]
 
-    init(roots: [String]) {
+    public init(roots: [String]) {
         current = Mutex(nil)
         self.roots = roots.map { Self.resolved($0) ?? $0 }
     }
 
-    var model: LoadedModel? { current.withLock { $0 } }
-    var unavailableReason: String? { problem.withLock { $0 } }
+    public var model: LoadedModel? { current.withLock { $0 } }
+    public var unavailableReason: String? { problem.withLock { $0 } }
 
-    func useRulesOnly() {
+    public func useRulesOnly() {
         current.withLock { $0 = .rulesOnly() }
         problem.withLock { $0 = nil }
     }
 
-    func markUnavailable(_ reason: String) { problem.withLock { $0 = reason } }
+    public func markUnavailable(_ reason: String) { problem.withLock { $0 = reason } }
 
     /// Loads `path` (confined to the roots) and makes it the model in use.
     @discardableResult
-    func load(_ path: String) throws(APIError) -> LoadedModel {
+    public func load(_ path: String) throws(APIError) -> LoadedModel {
         guard !path.isEmpty, !path.contains("\0") else {
             throw .unprocessable("invalid_model_dir", "model_dir must be a non-empty path")
         }
@@ -91,7 +92,7 @@ final class ModelStore: Sendable {
     }
 
     /// The absolute path with symlinks resolved; nil when it does not exist.
-    static func resolved(_ path: String) -> String? {
+    public static func resolved(_ path: String) -> String? {
         guard let real = realpath(path, nil) else { return nil }
         defer { free(real) }
         return String(cString: real)

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VigilAnalysis
 import VigilDetection
+import VigilKafka
 import VigilSimulation
 import VigilTesting
 
@@ -299,5 +300,57 @@ struct ServeProcessTests {
         #expect(securedStatus == 0, "\(securedOutput)")
         secured.terminate()
         secured.waitUntilExit()
+    }
+}
+
+/// `vigil mcp` driven by the Python `mcp` client (scripts/mcp-check.py): the five tools, their
+/// schemas, confinement of file access, and the live anomaly topic on the local broker.
+@Suite("vigil mcp with the Python MCP client", .serialized)
+struct MCPProcessTests {
+    @Test("lists the five tools with schemas; each works; paths outside, symlinks, devices, big files, bad data and no broker are tool errors")
+    func pythonMCPClient() async throws {
+        let work = StreamHarness.temporaryDirectory()
+        let outsideDir = StreamHarness.temporaryDirectory()
+        defer {
+            try? FileManager.default.removeItem(atPath: work)
+            try? FileManager.default.removeItem(atPath: outsideDir)
+        }
+        try ModelDirectory.save(GeneratedFixture.model, to: "\(work)/anomaly_outputs", vigilVersion: "test")
+        let lines = (0..<10).map {
+            "Nov 30 10:00:0\($0) web1 sshd[4\($0)]: Failed password for root from 203.0.113.8 port 4\($0)22 ssh2"
+        }.joined(separator: "\n") + "\n"
+        try lines.write(toFile: "\(work)/auth.log", atomically: true, encoding: .utf8)
+        try lines.write(toFile: "\(outsideDir)/secret.log", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: "\(work)/escape.log", withDestinationPath: "\(outsideDir)/secret.log")
+        try String(repeating: lines, count: 200).write(toFile: "\(work)/big.log", atomically: true, encoding: .utf8)
+
+        // Anomalies on a topic of the local broker, as the stream would publish them.
+        let topic = StreamHarness.unique("anomalies")
+        try await StreamHarness.createTopics([topic: 2])
+        let anomalies = Analyzer(model: nil).analyze([.bytes(Array(lines.utf8), name: "auth.log")]).anomalies
+        #expect(!anomalies.isEmpty)
+        let producer = try KafkaProducer(
+            configuration: ProducerConfiguration(bootstrapServers: StreamHarness.brokers),
+            observer: KafkaClientObserver(logger: StreamHarness.logger))
+        for result in await producer.send(anomalies.map { ProducerMessage(topic: topic, value: AnomalyJSON.encode($0)) }) {
+            _ = try result.get()
+        }
+        producer.close(timeout: .seconds(10))
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: RepositoryFiles.python)
+        process.arguments = [RepositoryFiles.path("scripts/mcp-check.py")]
+        process.environment = ProcessInfo.processInfo.environment.merging([
+            "VIGIL": try VigilCommand.path(), "WORKDIR": work, "OUTSIDE": "\(outsideDir)/secret.log",
+            "BROKERS": StreamHarness.brokers, "TOPIC": topic,
+        ]) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(output.suffix(4000))")
+        #expect(output.contains("all checks passed"), "\(output.suffix(4000))")
     }
 }
