@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PKG_CONFIG_PATH := $(CURDIR)/.deps/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
 
-.PHONY: all bootstrap build release test fuzz run bench bench-stream format broker-up broker-down broker-status clean
+.PHONY: all bootstrap build release test fuzz run bench bench-stream bench-api format broker-up broker-down broker-status clean
 
 all: build
 
@@ -40,6 +40,10 @@ bench: bootstrap
 ## vigil stream end to end vs a plain librdkafka consumer on the same topic (local broker).
 bench-stream:
 	@scripts/bench-stream
+
+## vigil serve's /analyze under load (hey) vs the in-process analysis of the same bodies.
+bench-api:
+	@scripts/bench-api
 
 ## Format the sources with swift-format (configuration: .swift-format, 120 columns).
 format:

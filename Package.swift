@@ -139,7 +139,7 @@ let package = Package(
         .executableTarget(
             name: "VigilBenchmarks",
             dependencies: [
-                "VigilKafka", "VigilDetection", "VigilSimulation",
+                "VigilKafka", "VigilDetection", "VigilSimulation", "VigilAPI", "VigilAnalysis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

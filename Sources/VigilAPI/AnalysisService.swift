@@ -43,8 +43,9 @@ public final class AnalysisService: Sendable {
         return model
     }
 
-    /// Analyses a `/analyze` body. Returns the answer and whether it came from the cache.
-    func analyze(body: [UInt8], contentType: String?, deadline: ContinuousClock.Instant) async throws(APIError)
+    /// Analyses a `/analyze` body (the REST API's entry, used in process by the benchmark).
+    /// Returns the answer and whether it came from the cache.
+    public func analyze(body: [UInt8], contentType: String?, deadline: ContinuousClock.Instant) async throws(APIError)
         -> (AnalysisAnswer, cached: Bool)
     {
         let request = try AnalysisRequest.decode(body: body, contentType: contentType)

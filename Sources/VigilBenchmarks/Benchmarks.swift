@@ -6,7 +6,7 @@ struct Benchmarks: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil-bench",
         abstract: "Benchmarks of the detection engine and of vigil stream, with baselines measured in the same run.",
-        subcommands: [EngineBenchmark.self, StreamBenchmark.self]
+        subcommands: [EngineBenchmark.self, StreamBenchmark.self, APIBenchmark.self]
     )
 }
 

@@ -467,4 +467,41 @@ struct APITests {
         #expect(!docs.text.contains("http://") && !docs.text.contains("https://"))
         await api.stop()
     }
+
+    @Test("an analysis past the request timeout stops and answers 503 timeout; the server goes on answering")
+    func requestTimeout() async throws {
+        let api = try await RunningAPI.start { $0.requestTimeoutMs = 100 }
+        // Several megabytes of events: several read steps, far more than 100 ms of analysis.
+        let records = Array(repeating: GeneratedFixture.data.test, count: 12).flatMap { $0 }
+        let reply = try await api.post("/analyze", json: logsBody(records))
+        #expect(reply.status == 503, "\(reply.text.prefix(300))")
+        #expect(errorCode(reply) == "timeout")
+        #expect(try await api.get("/health").status == 200)
+        await api.stop()
+    }
+
+    @Test("HTTPS directly: a client verifying the server's certificate gets its answers; plain HTTP is not served")
+    func tls() async throws {
+        let dir = StreamHarness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (made, output) = try run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/key.pem", "-out", "\(dir)/cert.pem",
+                "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            ])
+        #expect(made == 0, "\(output)")
+        let api = try await RunningAPI.start {
+            $0.tlsCertificatePath = "\(dir)/cert.pem"
+            $0.tlsKeyPath = "\(dir)/key.pem"
+        }
+        // curl, verifying against the certificate (no -k).
+        let (status, body) = try run(
+            "/usr/bin/curl", ["-sS", "--cacert", "\(dir)/cert.pem", "https://127.0.0.1:\(api.port)/health"])
+        #expect(status == 0, "\(body)")
+        #expect(body.contains("\"status\":\"ok\""), "\(body)")
+        let (plain, _) = try run("/usr/bin/curl", ["-sS", "--max-time", "5", "http://127.0.0.1:\(api.port)/health"])
+        #expect(plain != 0, "plain HTTP was answered on the TLS port")
+        await api.stop()
+    }
 }
