@@ -159,14 +159,7 @@ extension APIServer {
             var request = request
             let body = try await request.collectBody(upTo: 64 << 10)
             let path = try Self.modelDirectory(in: Array(buffer: body)) ?? configuration.modelDirectory
-            let loaded = try service.models.load(path)
-            var w = JSONWriter()
-            w.beginObject()
-            w.field("status", "loaded")
-            w.key("model")
-            loaded.write(to: &w)
-            w.endObject()
-            return json(w.bytes)
+            return json(try service.models.load(path).loadedJSON)
         }
         router.post("analyze") { request, context in
             var request = request
@@ -260,30 +253,12 @@ extension APIServer {
     /// `model_dir` from a `/models/load` body; nil for an empty body or `{}`.
     static func modelDirectory(in body: [UInt8]) throws(APIError) -> String? {
         guard body.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) else { return nil }
-        let members: [(key: String, value: Range<Int>)]
-        do {
-            members = try body.withUnsafeBufferPointer { bytes throws(JSONSyntaxError) in
-                var reader = JSONReader(bytes)
-                return try reader.readMembers()
-            }
-        } catch {
-            throw .badRequest("invalid_json", "the body is not a JSON object: \(error)")
-        }
         var path: String? = nil
-        for (key, range) in members {
+        for (key, range) in try AnalysisRequest.members(body) {
             guard key == "model_dir" else {
                 throw .unprocessable("unknown_field", "unknown field \(key): the body takes model_dir")
             }
-            let text: [UInt8]?
-            do {
-                text = try body[range].withUnsafeBufferPointer { bytes throws(JSONSyntaxError) in
-                    try JSONReader.string(bytes)
-                }
-            } catch {
-                throw .badRequest("invalid_json", "model_dir: \(error)")
-            }
-            guard let text else { throw .unprocessable("invalid_field", "model_dir must be a string") }
-            path = String(decoding: text, as: UTF8.self)
+            path = String(decoding: try AnalysisRequest.string(Array(body[range]), field: "model_dir"), as: UTF8.self)
         }
         return path
     }

@@ -32,15 +32,7 @@ struct AnalysisRequest: Sendable {
                 .unsupportedMediaType, "unsupported_media_type",
                 "Content-Type \(type) is not accepted: send application/json, application/x-ndjson or text/plain")
         }
-        let members: [(key: String, value: Range<Int>)]
-        do {
-            members = try body.withUnsafeBufferPointer { bytes throws(JSONSyntaxError) in
-                var reader = JSONReader(bytes)
-                return try reader.readMembers()
-            }
-        } catch {
-            throw .badRequest("invalid_json", "the body is not a JSON object: \(error)")
-        }
+        let members = try Self.members(body)
         var request = AnalysisRequest(logs: [], context: nil)
         var sawLogs = false
         for (key, range) in members {
@@ -73,7 +65,20 @@ struct AnalysisRequest: Sendable {
         return request
     }
 
-    private static func string(_ value: [UInt8], field: String) throws(APIError) -> [UInt8] {
+    /// The members of a JSON object body (keys and the byte ranges of their values).
+    static func members(_ body: [UInt8]) throws(APIError) -> [(key: String, value: Range<Int>)] {
+        do {
+            return try body.withUnsafeBufferPointer { bytes throws(JSONSyntaxError) in
+                var reader = JSONReader(bytes)
+                return try reader.readMembers()
+            }
+        } catch {
+            throw .badRequest("invalid_json", "the body is not a JSON object: \(error)")
+        }
+    }
+
+    /// A string member's text; a field of another type is 422 naming it.
+    static func string(_ value: [UInt8], field: String) throws(APIError) -> [UInt8] {
         let text: [UInt8]?
         do {
             text = try value.withUnsafeBufferPointer { bytes throws(JSONSyntaxError) in try JSONReader.string(bytes) }

@@ -22,6 +22,17 @@ public struct LoadedModel: Sendable {
 
     static var now: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
+    /// `{"status": "loaded", "model": {…}}`: the answer to a load.
+    public var loadedJSON: [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("status", "loaded")
+        w.key("model")
+        write(to: &w)
+        w.endObject()
+        return w.bytes
+    }
+
     public func write(to w: inout JSONWriter) {
         w.beginObject()
         w.field("kind", kind)

@@ -27,12 +27,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func settings() throws -> ServeSettings {
         var settings = ServeSettings()
-        let environment = ProcessInfo.processInfo.environment
-        let loader = ServeSettings.loader
         do {
-            if let file = config ?? environment["VIGIL_CONFIG"] { try loader.apply(file: file, to: &settings) }
-            try loader.apply(environment: environment, to: &settings)
-            for (key, value) in flags.values { try loader.apply(flag: key, value, to: &settings) }
+            try ServeSettings.loader.apply(
+                file: config, environment: ProcessInfo.processInfo.environment, flags: flags.values, to: &settings)
             try settings.readTokensFile()
         } catch let error as ValidationError {
             throw error

@@ -34,12 +34,9 @@ struct StreamCommand: AsyncParsableCommand {
     /// Defaults, then the file, the environment and the flags.
     func settings() throws -> StreamSettings {
         var settings = StreamSettings()
-        let environment = ProcessInfo.processInfo.environment
-        let loader = StreamSettings.loader
         do {
-            if let file = config ?? environment["VIGIL_CONFIG"] { try loader.apply(file: file, to: &settings) }
-            try loader.apply(environment: environment, to: &settings)
-            for (key, value) in flags.values { try loader.apply(flag: key, value, to: &settings) }
+            try StreamSettings.loader.apply(
+                file: config, environment: ProcessInfo.processInfo.environment, flags: flags.values, to: &settings)
         } catch {
             throw ValidationError("\(error)")
         }

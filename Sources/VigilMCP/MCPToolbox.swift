@@ -71,14 +71,8 @@ public final class MCPToolbox: Sendable {
     public func loadModels(modelDirectory: String) throws(ToolFailure) -> ToolAnswer {
         let loaded: LoadedModel
         do { loaded = try service.models.load(modelDirectory) } catch { throw ToolFailure(error.message) }
-        var w = JSONWriter()
-        w.beginObject()
-        w.field("status", "loaded")
-        w.key("model")
-        loaded.write(to: &w)
-        w.endObject()
         return ToolAnswer(
-            structured: w.bytes,
+            structured: loaded.loadedJSON,
             text: "Loaded the \(loaded.kind) model \(loaded.version) from \(modelDirectory); later analyses use it.")
     }
 

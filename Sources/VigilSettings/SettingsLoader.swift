@@ -12,6 +12,16 @@ public struct SettingsLoader<Root>: Sendable {
 
     private func setting(_ key: String) -> Setting<Root>? { table.first { $0.key == key } }
 
+    /// The layers in order, later ones winning: `file` (or `VIGIL_CONFIG`), the environment's
+    /// variables, then `flags` (setting key, value) — what every command's settings come from.
+    public func apply(
+        file: String?, environment: [String: String], flags: [(String, String)], to root: inout Root
+    ) throws(ConfigFileError) {
+        if let file = file ?? environment["VIGIL_CONFIG"] { try apply(file: file, to: &root) }
+        try apply(environment: environment, to: &root)
+        for (key, value) in flags { try apply(flag: key, value, to: &root) }
+    }
+
     /// Applies a YAML file. Unknown keys and bad values fail with the line and key.
     public func apply(file path: String, to root: inout Root) throws(ConfigFileError) {
         let text: String

@@ -484,7 +484,7 @@ struct APITests {
     func tls() async throws {
         let dir = StreamHarness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (made, output) = try run(
+        let (made, output) = try await run(
             "/usr/bin/openssl",
             [
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/key.pem", "-out", "\(dir)/cert.pem",
@@ -496,11 +496,11 @@ struct APITests {
             $0.tlsKeyPath = "\(dir)/key.pem"
         }
         // curl, verifying against the certificate (no -k).
-        let (status, body) = try run(
+        let (status, body) = try await run(
             "/usr/bin/curl", ["-sS", "--cacert", "\(dir)/cert.pem", "https://127.0.0.1:\(api.port)/health"])
         #expect(status == 0, "\(body)")
         #expect(body.contains("\"status\":\"ok\""), "\(body)")
-        let (plain, _) = try run("/usr/bin/curl", ["-sS", "--max-time", "5", "http://127.0.0.1:\(api.port)/health"])
+        let (plain, _) = try await run("/usr/bin/curl", ["-sS", "--max-time", "5", "http://127.0.0.1:\(api.port)/health"])
         #expect(plain != 0, "plain HTTP was answered on the TLS port")
         await api.stop()
     }

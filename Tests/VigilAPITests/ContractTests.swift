@@ -4,8 +4,11 @@ import VigilTesting
 
 @testable import VigilAPI
 
-/// Runs a program; its exit status and combined output.
-func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(600)) throws -> (Int32, String) {
+/// Runs a program; its exit status and combined output. Waits without blocking a thread of the
+/// cooperative pool: the server under test runs in this process and needs those threads (a
+/// blocking wait here would starve it on a small machine).
+func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(600)) async throws -> (Int32, String)
+{
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -15,11 +18,15 @@ func run(_ executable: String, _ arguments: [String], timeout: Duration = .secon
     let handle = try FileHandle(forWritingTo: output)
     process.standardOutput = handle
     process.standardError = handle
+    let (ended, finish) = AsyncStream<Void>.makeStream()
+    process.terminationHandler = { _ in finish.yield(()) }
     try process.run()
-    let deadline = ContinuousClock.now + timeout
-    while process.isRunning && ContinuousClock.now < deadline { usleep(50_000) }
-    if process.isRunning { process.terminate() }
-    process.waitUntilExit()
+    let watchdog = Task {
+        try await Task.sleep(for: timeout)
+        process.terminate()
+    }
+    for await _ in ended { break }
+    watchdog.cancel()
     try? handle.close()
     return (process.terminationStatus, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
 }
@@ -36,9 +43,9 @@ struct ContractTests {
         let document = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-openapi-\(UUID()).json")
         try Data(OpenAPIDocument.json.utf8).write(to: document)
         defer { try? FileManager.default.removeItem(at: document) }
-        let (valid, validOutput) = try run("\(Self.tools)/openapi-spec-validator", [document.path])
+        let (valid, validOutput) = try await run("\(Self.tools)/openapi-spec-validator", [document.path])
         #expect(valid == 0, "\(validOutput)")
-        let (status, output) = try run(
+        let (status, output) = try await run(
             "\(Self.tools)/schemathesis",
             [
                 "run", "http://127.0.0.1:\(api.port)/openapi.json", "--checks", "all", "--max-examples", "40",
@@ -62,13 +69,13 @@ struct ContractTests {
             "--user-data-dir=\(dir)/profile", "--window-size=1200,2400",
         ]
         let url = "http://127.0.0.1:\(api.port)/docs"
-        let (status, dom) = try run(chromium, flags + ["--dump-dom", url], timeout: .seconds(120))
+        let (status, dom) = try await run(chromium, flags + ["--dump-dom", url], timeout: .seconds(120))
         #expect(status == 0, "\(dom.suffix(2000))")
         let document = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json.utf8)) as? [String: Any])
         let paths = try #require(document["paths"] as? [String: Any])
         for path in paths.keys { #expect(dom.contains(">\(path)<"), "\(path) is not in the rendered page") }
-        _ = try run(chromium, flags + ["--screenshot=\(dir)/docs.png", url], timeout: .seconds(120))
-        _ = try run(chromium, flags + ["--screenshot=\(dir)/blank.png", "about:blank"], timeout: .seconds(120))
+        _ = try await run(chromium, flags + ["--screenshot=\(dir)/docs.png", url], timeout: .seconds(120))
+        _ = try await run(chromium, flags + ["--screenshot=\(dir)/blank.png", "about:blank"], timeout: .seconds(120))
         let docs = (try? FileManager.default.attributesOfItem(atPath: "\(dir)/docs.png")[.size] as? Int) ?? 0
         let blank = (try? FileManager.default.attributesOfItem(atPath: "\(dir)/blank.png")[.size] as? Int) ?? 0
         #expect(blank > 0, "no screenshot of a blank page")
