@@ -17,11 +17,10 @@ struct RunningAPI {
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
-    /// One registry for the test process (metrics are bootstrapped once).
+    /// The test process's registry (metrics are bootstrapped once for all test targets).
     static let registry: PrometheusCollectorRegistry = {
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        return registry
+        SharedMetrics.bootstrap()
+        return SharedMetrics.registry
     }()
 
     static func start(_ configure: (inout APIConfiguration) -> Void = { _ in }) async throws -> RunningAPI {

@@ -84,11 +84,10 @@ struct StreamFaultTests {
     }
 
     /// The pipeline's metrics, recorded: a fault test must show that its fault happened.
-    /// Bootstrapped once for the test process (no other test bootstraps metrics).
+    /// Bootstrapped once for the test process, shared with the other targets' tests.
     static let metrics: TestMetrics = {
-        let metrics = TestMetrics()
-        MetricsSystem.bootstrap(metrics)
-        return metrics
+        SharedMetrics.bootstrap()
+        return SharedMetrics.recorded
     }()
 
     /// Per partition, the offset of the first record with an anomaly: with nothing published,
