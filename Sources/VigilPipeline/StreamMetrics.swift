@@ -80,8 +80,10 @@ final class StreamMetrics: Sendable {
                 guard let stats = stats as? [String: Any], let lag = Self.lag(stats) else { continue }
                 let key = "\(topic)|\(partition)"
                 if let fetchState = stats["fetch_state"] as? String {
+                    // Positions with their leader epochs: librdkafka compares epochs before
+                    // offsets, so an epoch mismatch is what a stuck commit looks like.
                     let detail =
-                        "fetch_state \(fetchState), lag \(lag), fetched up to \(stats["next_offset"] ?? "?"), high watermark \(stats["hi_offset"] ?? "?"), \(stats["msgq_cnt"] ?? "?") message(s) queued in librdkafka"
+                        "fetch_state \(fetchState), lag \(lag), fetched up to \(stats["next_offset"] ?? "?"), high watermark \(stats["hi_offset"] ?? "?"), committed \(stats["committed_offset"] ?? "?") (epoch \(stats["committed_leader_epoch"] ?? "?")), stored \(stats["stored_offset"] ?? "?") (epoch \(stats["stored_leader_epoch"] ?? "?")), leader epoch \(stats["leader_epoch"] ?? "?"), \(stats["msgq_cnt"] ?? "?") message(s) queued in librdkafka"
                     fetchStates.withLock { $0[key] = detail }
                 }
                 let gauge = lagGauges.withLock { gauges -> Gauge in
