@@ -115,11 +115,6 @@ public final class StreamPipeline: Service, Sendable {
             logger: logger, problems: problems, stop: { stop.fulfill($0) })
     }
 
-    /// Offsets to commit, as the consumer takes them.
-    static func offsets(_ stored: [TopicPartition: Int64]) -> [TopicPartitionOffset] {
-        stored.sorted { $0.key < $1.key }.map { TopicPartitionOffset($0.key, offset: $0.value) }
-    }
-
     /// Asks for a graceful shutdown.
     public func stop(reason: String = "stop requested") { stopRequested.fulfill(reason) }
 
@@ -232,24 +227,14 @@ public final class StreamPipeline: Service, Sendable {
         }
     }
 
-    /// Commits the workers' stored offsets every `commitIntervalMs`, synchronously (off the
-    /// cooperative pool) so success is known: it tells the workers which snapshots recovery
-    /// still needs.
-    ///
-    /// The offsets are given explicitly rather than left to librdkafka's stored positions: it
-    /// skips a stored position whose leader epoch compares below the committed one's, and a
-    /// broker that reports epochs inconsistently (Tansu here; librdkafka issues #4384, #4882)
-    /// then leaves a partition's commit behind for good, with no error — a restart reads the
-    /// finished records again and a caught-up partition looks stalled. An explicit commit is
-    /// sent as given, and repeating an unchanged offset is harmless.
+    /// Commits the stored offsets every `commitIntervalMs`, synchronously (off the cooperative
+    /// pool) so success is known: it tells the workers which snapshots recovery still needs.
     private func commitLoop() async {
         let interval = Duration.milliseconds(configuration.commitIntervalMs)
         while (try? await Task.sleep(for: interval)) != nil {
-            let stored = registry.storedOffsets().filter { consumer.isAssigned($0.key) }
-            guard !stored.isEmpty else { continue }
+            let stored = registry.storedOffsets()
             do {
-                try await consumer.commit(
-                    Self.offsets(stored), timeout: .milliseconds(max(1_000, configuration.commitIntervalMs)))
+                try await consumer.commit(timeout: .milliseconds(max(1_000, configuration.commitIntervalMs)))
                 registry.markCommitted(stored)
             } catch {
                 metrics.commitFailures.increment()
@@ -361,11 +346,9 @@ public final class StreamPipeline: Service, Sendable {
         gate.close()
         var report = ShutdownReport(clean: true, unfinished: 0, unflushed: 0, startError: startError)
         // Finish what is in flight: processed, published, acknowledged, offsets stored.
-        let (unfinished, finalOffsets) = await registry.drainAll(timeout: remaining())
-        report.unfinished = unfinished
+        report.unfinished = await registry.drainAll(timeout: remaining())
         do { try producer.flush(timeout: remaining()) } catch { report.unflushed = producer.outstanding }
-        let assigned = finalOffsets.filter { consumer.isAssigned($0.key) }
-        do { if !assigned.isEmpty { try await consumer.commit(Self.offsets(assigned), timeout: remaining()) } } catch {
+        do { try await consumer.commit(timeout: remaining()) } catch {
             // A lost assignment (say, after the brokers were unreachable for longer than the
             // session) must not be committed: its next owner resumes from the last commit.
             if error.code == .assignmentLost {
@@ -515,19 +498,6 @@ final class PartitionRegistry: ConsumerRebalanceListener {
                 }
             }
         }
-        // Committed here, explicitly (see the commit loop for why not librdkafka's stored
-        // positions); a lost partition is not committed: its next owner resumes from the last.
-        guard !lost, let consumer = context?.consumer else { return }
-        var offsets: [TopicPartition: Int64] = [:]
-        for worker in workers { if let offset = worker.storedOffset { offsets[worker.partition] = offset } }
-        guard !offsets.isEmpty else { return }
-        do {
-            try await consumer.commit(StreamPipeline.offsets(offsets), timeout: .seconds(10))
-            for worker in workers { if let offset = offsets[worker.partition] { worker.markCommitted(offset) } }
-        } catch {
-            metrics.commitFailures.increment()
-            logger.warning("offset commit on revoke failed: \(error); the next owner reads from the last commit")
-        }
     }
 
     /// Drains every worker (shutdown); returns the unfinished record ranges left.
@@ -550,21 +520,17 @@ final class PartitionRegistry: ConsumerRebalanceListener {
         for (tp, offset) in offsets { worker(tp)?.markCommitted(offset) }
     }
 
-    /// Also returns each partition's stored offset after draining, for the final commit.
-    func drainAll(timeout: Duration) async -> (left: Int, offsets: [TopicPartition: Int64]) {
+    func drainAll(timeout: Duration) async -> Int {
         let workers = state.withLock { s -> [PartitionWorker] in
             defer { s.workers.removeAll() }
             return Array(s.workers.values)
         }
-        let left = await withTaskGroup(of: Int.self) { group in
+        return await withTaskGroup(of: Int.self) { group in
             for worker in workers { group.addTask { await worker.drain(timeout: timeout) } }
             var left = 0
             for await n in group { left += n }
             return left
         }
-        var offsets: [TopicPartition: Int64] = [:]
-        for worker in workers { if let offset = worker.storedOffset { offsets[worker.partition] = offset } }
-        return (left, offsets)
     }
 }
 
