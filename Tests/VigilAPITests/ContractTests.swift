@@ -12,6 +12,8 @@ func run(_ executable: String, _ arguments: [String], timeout: Duration = .secon
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    // Tools keep caches in their working directory (schemathesis' .schemathesis/): not the repository.
+    process.currentDirectoryURL = FileManager.default.temporaryDirectory
     let output = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-run-\(UUID().uuidString)")
     FileManager.default.createFile(atPath: output.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: output) }
