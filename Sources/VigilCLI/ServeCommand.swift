@@ -49,14 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
             return
         }
         let logger = VigilLogging.logger("vigil.api", configuration: settings.logging)
-        let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = [
-            .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
-            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
-            .seconds(10), .seconds(30),
-        ]
-        MetricsSystem.bootstrap(factory)
+        let registry = PrometheusBootstrap.bootstrap()
         let server: APIServer
         do {
             server = try APIServer(

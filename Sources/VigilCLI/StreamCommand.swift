@@ -58,14 +58,7 @@ struct StreamCommand: AsyncParsableCommand {
         // every batch would map fresh pages (page faults) and unmap them again. Keep them on the heap.
         vigil_keep_large_blocks_on_heap(64 << 20, 128 << 20)
         let logger = VigilLogging.logger("vigil.stream", configuration: settings.logging)
-        let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = [
-            .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
-            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
-            .seconds(10), .seconds(30), .seconds(60),
-        ]
-        MetricsSystem.bootstrap(factory)
+        let registry = PrometheusBootstrap.bootstrap()
 
         let model: DetectionModel?
         do { model = try settings.model.load() } catch { throw CommandFailure("\(error)") }
