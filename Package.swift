@@ -107,6 +107,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
+        // The batch processor (`vigil batch`) over the analysis library: a log folder read
+        // once per content (state file, rotation, growth), per-file JSON and per-run HTML reports.
+        .target(
+            name: "VigilBatch",
+            dependencies: ["VigilAnalysis", "VigilDetection", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
         // Log output: text or one JSON object per line, and the level.
         .target(
             name: "VigilLogging",
@@ -118,6 +124,7 @@ let package = Package(
             name: "VigilSettings",
             dependencies: [
                 "VigilKafka", "VigilPipeline", "VigilServers", "VigilLogging", "VigilAnalysis", "VigilAPI",
+                "VigilBatch",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings),
@@ -126,7 +133,7 @@ let package = Package(
             name: "VigilCLI",
             dependencies: [
                 "VigilKafka", "VigilDetection", "VigilSimulation", "VigilAnalysis", "VigilPipeline", "VigilServers",
-                "VigilAPI", "VigilMCP", "VigilLogging", "VigilSettings", "CVigilSupport",
+                "VigilAPI", "VigilMCP", "VigilBatch", "VigilLogging", "VigilSettings", "CVigilSupport",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -206,6 +213,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "VigilBatchTests",
+            dependencies: ["VigilBatch", "VigilAnalysis", "VigilDetection", "VigilTesting"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "VigilLoggingTests",
             dependencies: ["VigilLogging", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
@@ -213,7 +224,7 @@ let package = Package(
             name: "VigilSettingsTests",
             dependencies: [
                 "VigilSettings", "VigilKafka", "VigilPipeline", "VigilServers", "VigilLogging", "VigilAnalysis",
-                "VigilKafkaTesting", "VigilTesting", .product(name: "Yams", package: "Yams"),
+                "VigilBatch", "VigilKafkaTesting", "VigilTesting", .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

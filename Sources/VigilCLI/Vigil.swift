@@ -13,7 +13,8 @@ struct Vigil: AsyncParsableCommand {
         version: VigilVersion.string,
         subcommands: [
             VersionCommand.self, TopicsCommand.self, GenerateCommand.self, TrainCommand.self,
-            AnalyzeCommand.self, EvaluateCommand.self, StreamCommand.self, ServeCommand.self, MCPCommand.self, ProduceCommand.self,
+            AnalyzeCommand.self, EvaluateCommand.self, StreamCommand.self, ServeCommand.self, MCPCommand.self,
+            BatchCommand.self, ProduceCommand.self,
             ConsumeCommand.self,
         ]
     )

@@ -107,10 +107,10 @@ extension Setting {
     /// An integer within `range`.
     public static func integer(
         _ key: String, _ path: any WritableKeyPath<Root, Int> & Sendable, in range: ClosedRange<Int>,
-        default defaultText: String, help: String
+        default defaultText: String, help: String, environmentAliases: [String] = []
     ) -> Setting {
         Setting(
-            key: key, help: help, defaultText: defaultText,
+            key: key, help: help, defaultText: defaultText, environmentAliases: environmentAliases,
             set: { root, text throws(SettingError) in
                 guard let value = Int(text) else { throw SettingError(message: "expected an integer, got \"\(text)\"") }
                 guard range.contains(value) else {

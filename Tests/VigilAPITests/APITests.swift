@@ -145,7 +145,8 @@ struct APITests {
         damaged[damaged.count / 2] ^= 0xFF
         try Data(damaged).write(to: URL(fileURLWithPath: "\(root)/corrupt/model.bin"))
         // A symlink inside the root pointing outside it does not escape.
-        try FileManager.default.createSymbolicLink(atPath: "\(root)/escape", withDestinationPath: "\(outside)/elsewhere")
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(root)/escape", withDestinationPath: "\(outside)/elsewhere")
 
         let api = try await RunningAPI.start { $0.modelRoots = [root] }
         let good = try await api.post("/models/load", json: #"{"model_dir":"\#(root)/good"}"#)
@@ -171,7 +172,8 @@ struct APITests {
             #expect(errorCode(reply) == code, "\(body): \(reply.text)")
         }
         let health = try await api.get("/health")
-        #expect((health.json?["model"] as? [String: Any])?["version"] as? String == version, "the old model was replaced")
+        #expect(
+            (health.json?["model"] as? [String: Any])?["version"] as? String == version, "the old model was replaced")
         await api.stop()
     }
 
@@ -197,11 +199,17 @@ struct APITests {
             #expect(anomaly["evidence"] is [String: Any])
         }
 
-        let lines = (0..<10).map { "Nov 30 10:00:0\($0) web1 sshd[4\($0)]: Failed password for root from 203.0.113.8 port 4\($0)22 ssh2" }
-        let text = try await api.post("/analyze", body: Array(lines.joined(separator: "\n").utf8), contentType: "text/plain")
+        let lines = (0..<10).map {
+            "Nov 30 10:00:0\($0) web1 sshd[4\($0)]: Failed password for root from 203.0.113.8 port 4\($0)22 ssh2"
+        }
+        let text = try await api.post(
+            "/analyze", body: Array(lines.joined(separator: "\n").utf8), contentType: "text/plain")
         #expect(text.json?["anomalies_detected"] as? Int == 3, "\(text.text)")
         let string = try await api.post(
-            "/analyze", json: "{\"logs\":\(String(decoding: try JSONSerialization.data(withJSONObject: lines.joined(separator: "\n"), options: .fragmentsAllowed), as: UTF8.self))}")
+            "/analyze",
+            json:
+                "{\"logs\":\(String(decoding: try JSONSerialization.data(withJSONObject: lines.joined(separator: "\n"), options: .fragmentsAllowed), as: UTF8.self))}"
+        )
         #expect(string.json?["anomalies_detected"] as? Int == 3, "\(string.text)")
         let ndjson = try await api.post(
             "/analyze", body: Array(brute.joined(separator: "\n").utf8), contentType: "application/x-ndjson")
@@ -314,18 +322,21 @@ struct APITests {
         try gzip.run()
         gzip.waitUntilExit()
         let compressed = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(dir)/auth.ndjson.gz")))
-        func multipart(_ parts: [(name: String, file: String?, bytes: [UInt8])], boundary: String = "XyZ123") -> [UInt8] {
+        func multipart(_ parts: [(name: String, file: String?, bytes: [UInt8])], boundary: String = "XyZ123") -> [UInt8]
+        {
             var body: [UInt8] = []
             for part in parts {
                 body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(part.name)\"".utf8)
                 if let file = part.file { body += Array("; filename=\"\(file)\"".utf8) }
-                body += Array("\r\nContent-Type: application/octet-stream\r\n\r\n".utf8) + part.bytes + Array("\r\n".utf8)
+                body +=
+                    Array("\r\nContent-Type: application/octet-stream\r\n\r\n".utf8) + part.bytes + Array("\r\n".utf8)
             }
             return body + Array("--\(boundary)--\r\n".utf8)
         }
         let type = "multipart/form-data; boundary=XyZ123"
         let reply = try await api.post(
-            "/analyze/file", body: multipart([("note", nil, Array("hello".utf8)), ("file", "auth.ndjson.gz", compressed)]),
+            "/analyze/file",
+            body: multipart([("note", nil, Array("hello".utf8)), ("file", "auth.ndjson.gz", compressed)]),
             contentType: type)
         #expect(reply.status == 200, "\(reply.text)")
         #expect(reply.json?["anomalies_detected"] as? Int == 3)
@@ -456,7 +467,9 @@ struct APITests {
         shared.removeValue(forKey: "$id")
         let embedded = try #require(schemas["Anomaly"] as? [String: Any])
         let canonical = { (object: [String: Any]) -> String in
-            String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+            String(
+                decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(),
+                as: UTF8.self)
         }
         #expect(canonical(embedded) == canonical(shared))
         let docs = try await api.get("/docs")
@@ -483,7 +496,7 @@ struct APITests {
     func tls() async throws {
         let dir = StreamHarness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (made, output) = try await run(
+        let (made, output) = try await ChildProcess.run(
             "/usr/bin/openssl",
             [
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/key.pem", "-out", "\(dir)/cert.pem",
@@ -495,11 +508,12 @@ struct APITests {
             $0.tlsKeyPath = "\(dir)/key.pem"
         }
         // curl, verifying against the certificate (no -k).
-        let (status, body) = try await run(
+        let (status, body) = try await ChildProcess.run(
             "/usr/bin/curl", ["-sS", "--cacert", "\(dir)/cert.pem", "https://127.0.0.1:\(api.port)/health"])
         #expect(status == 0, "\(body)")
         #expect(body.contains("\"status\":\"ok\""), "\(body)")
-        let (plain, _) = try await run("/usr/bin/curl", ["-sS", "--max-time", "5", "http://127.0.0.1:\(api.port)/health"])
+        let (plain, _) = try await ChildProcess.run(
+            "/usr/bin/curl", ["-sS", "--max-time", "5", "http://127.0.0.1:\(api.port)/health"])
         #expect(plain != 0, "plain HTTP was answered on the TLS port")
         await api.stop()
     }
