@@ -206,6 +206,16 @@ public final class KafkaConsumer: Sendable {
         return list.offsets
     }
 
+    /// The group's committed offsets, asked of the broker off Swift's cooperative pool.
+    public func committed(
+        _ partitions: [TopicPartition], timeout: Duration
+    ) async throws(KafkaError) -> [TopicPartitionOffset] {
+        let result: Result<[TopicPartitionOffset], KafkaError> = await runBlocking { [self] in
+            Result { () throws(KafkaError) in try committed(partitions, timeout: timeout) }
+        }
+        return try result.get()
+    }
+
     /// Low and high watermarks of a partition, asked of the broker.
     public func watermarks(
         _ partition: TopicPartition, timeout: Duration

@@ -23,6 +23,8 @@ final class StreamMetrics: Sendable {
     /// session timeout, or this member fenced): revoked without a commit.
     let partitionsLost = Counter(label: "vigil_partitions_lost_total")
     let commitFailures = Counter(label: "vigil_commit_failures_total")
+    /// Stored offsets librdkafka left out of a commit without an error, committed explicitly.
+    let commitsRepaired = Counter(label: "vigil_commits_repaired_total")
     let produceRetries = Counter(label: "vigil_produce_retries_total")
     /// Delivery failures retrying cannot fix (authorization, missing topic, record too large).
     let permanentErrors = Counter(label: "vigil_produce_permanent_errors_total")

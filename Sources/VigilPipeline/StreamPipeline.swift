@@ -229,17 +229,53 @@ public final class StreamPipeline: Service, Sendable {
 
     /// Commits the stored offsets every `commitIntervalMs`, synchronously (off the cooperative
     /// pool) so success is known: it tells the workers which snapshots recovery still needs.
+    ///
+    /// Every few commits the broker's committed offsets are checked against the stored ones:
+    /// librdkafka leaves a stored position out of a commit, with no error, when it compares
+    /// below the committed one (leader epochs first; librdkafka issues #4384, #4882, seen with
+    /// Tansu after a rebalance). Such a partition is committed explicitly.
     private func commitLoop() async {
         let interval = Duration.milliseconds(configuration.commitIntervalMs)
+        let timeout = Duration.milliseconds(max(1_000, configuration.commitIntervalMs))
+        var cycle = 0
         while (try? await Task.sleep(for: interval)) != nil {
             let stored = registry.storedOffsets()
             do {
-                try await consumer.commit(timeout: .milliseconds(max(1_000, configuration.commitIntervalMs)))
+                try await consumer.commit(timeout: timeout)
                 registry.markCommitted(stored)
             } catch {
                 metrics.commitFailures.increment()
                 logger.warning("offset commit failed: \(error); retrying in \(configuration.commitIntervalMs) ms")
+                continue
             }
+            cycle += 1
+            if cycle % 6 == 0 { await repairSkippedCommits(stored, timeout: timeout) }
+        }
+    }
+
+    /// Commits explicitly the stored offsets the broker does not have after a successful commit.
+    private func repairSkippedCommits(_ stored: [TopicPartition: Int64], timeout: Duration) async {
+        let assigned = stored.filter { consumer.isAssigned($0.key) }
+        guard !assigned.isEmpty else { return }
+        let committed: [TopicPartitionOffset]
+        do { committed = try await consumer.committed(assigned.keys.sorted(), timeout: timeout) } catch {
+            logger.debug("could not read the committed offsets to check them: \(error)")
+            return
+        }
+        let broker = Dictionary(committed.map { ($0.topicPartition, $0.offset) }, uniquingKeysWith: max)
+        let behind = assigned.filter { (broker[$0.key] ?? -1) < $0.value }
+        guard !behind.isEmpty else { return }
+        let list = behind.sorted { $0.key < $1.key }
+        logger.warning(
+            "librdkafka left stored offsets out of the commit: \(list.map { "\($0.key) stored \($0.value), committed \(broker[$0.key] ?? -1)" }.joined(separator: "; ")); committing them explicitly"
+        )
+        do {
+            try await consumer.commit(list.map { TopicPartitionOffset($0.key, offset: $0.value) }, timeout: timeout)
+            metrics.commitsRepaired.increment(by: list.count)
+            registry.markCommitted(behind)
+        } catch {
+            metrics.commitFailures.increment()
+            logger.warning("explicit commit failed: \(error)")
         }
     }
 

@@ -117,7 +117,7 @@ struct MockClusterTests {
         }
         // The next commit goes through.
         try await consumer.commit(timeout: .seconds(5))
-        let committed = try consumer.committed([TopicPartition("events", 0)], timeout: .seconds(5))
+        let committed = try await consumer.committed([TopicPartition("events", 0)], timeout: .seconds(5))
         #expect(committed.first?.offset == 10)
         try await consumer.close()
     }

@@ -267,7 +267,7 @@ public enum StreamHarness {
             configuration: ConsumerConfiguration(bootstrapServers: bootstrap, groupID: group),
             observer: KafkaClientObserver(logger: logger))
         let tps = (0..<partitions).map { TopicPartition(topic, Int32($0)) }
-        let committed = try consumer.committed(tps, timeout: .seconds(10))
+        let committed = try await consumer.committed(tps, timeout: .seconds(10))
         try? await consumer.close(timeout: .seconds(2))
         return Dictionary(uniqueKeysWithValues: committed.map { ($0.topicPartition.partition, $0.offset) })
     }
