@@ -113,6 +113,19 @@ let package = Package(
             name: "VigilBatch",
             dependencies: ["VigilAnalysis", "VigilDetection", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
+        // Alert routing: the `AlertSink` interface, one runner for queueing, batching, retries
+        // and give-up, the HTTP client the sinks share, and the sinks (one folder each).
+        .target(
+            name: "VigilAlerts",
+            dependencies: [
+                "VigilDetection",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings),
         // Log output: text or one JSON object per line, and the level.
         .target(
             name: "VigilLogging",
@@ -215,6 +228,14 @@ let package = Package(
         .testTarget(
             name: "VigilBatchTests",
             dependencies: ["VigilBatch", "VigilAnalysis", "VigilDetection", "VigilTesting"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "VigilAlertsTests",
+            dependencies: [
+                "VigilAlerts", "VigilDetection", "VigilTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "VigilLoggingTests",
