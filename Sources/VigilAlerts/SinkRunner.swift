@@ -90,16 +90,18 @@ public actor SinkRunner {
             let outcomes = await sink.send(batch.map(\.alert))
             inFlight -= batch.count
             let after = ContinuousClock.now
+            // One jitter draw per batch: its retried alerts stay together as a batch.
+            let draw = Double.random(in: 0...1, using: &random)
             for (index, item) in batch.enumerated() {
                 let outcome =
                     index < outcomes.count ? outcomes[index] : .retry(reason: "no outcome from the sink", after: nil)
-                finish(item, outcome, now: after)
+                finish(item, outcome, now: after, random: draw)
             }
             depth.record(pending.count + inFlight)
         }
     }
 
-    private func finish(_ item: Pending, _ outcome: SendOutcome, now: ContinuousClock.Instant) {
+    private func finish(_ item: Pending, _ outcome: SendOutcome, now: ContinuousClock.Instant, random draw: Double) {
         switch outcome {
         case .delivered:
             sent.increment()
@@ -109,8 +111,7 @@ public actor SinkRunner {
             item.completion(.gaveUp(reason: reason, attempts: item.attempts))
         case .retry(let reason, let requested):
             let age = now - (item.firstAttempt ?? now)
-            let delay = policy.delay(
-                attempt: item.attempts, requested: requested, random: Double.random(in: 0...1, using: &random))
+            let delay = policy.delay(attempt: item.attempts, requested: requested, random: draw)
             if age + delay > policy.giveUpAfter {
                 failed.increment()
                 item.completion(

@@ -23,7 +23,8 @@ final class Receiver: Sendable {
         var delay: Duration = .zero
     }
 
-    private let state = Mutex<(requests: [Request], script: [Answer], fallback: Answer)>(([], [], Answer()))
+    private let state = Mutex<(requests: [Request], script: [Answer], fallback: Answer, byPath: [String: Answer])>(
+        ([], [], Answer(), [:]))
     let port: Int
     private let task: Task<Void, any Error>
 
@@ -37,13 +38,18 @@ final class Receiver: Sendable {
 
     /// The next answers, in order.
     func script(_ answers: [Answer]) { state.withLock { $0.script += answers } }
-    /// The answer once the script is used up.
-    func fallback(_ answer: Answer) { state.withLock { $0.fallback = answer } }
+    /// The answer once the script is used up (for one path only, when given).
+    func fallback(_ answer: Answer, path: String? = nil) {
+        state.withLock { s in
+            if let path { s.byPath[path] = answer } else { s.fallback = answer }
+        }
+    }
 
     fileprivate func answer(_ request: Request) -> Answer {
         state.withLock { s in
             s.requests.append(request)
-            return s.script.isEmpty ? s.fallback : s.script.removeFirst()
+            if !s.script.isEmpty { return s.script.removeFirst() }
+            return s.byPath[request.path] ?? s.fallback
         }
     }
 

@@ -177,10 +177,10 @@ struct WebhookTests {
 
     @Test("a configuration that cannot work is refused with the reason")
     func configuration() {
-        #expect(throws: WebhookSink.ConfigurationError.self) {
+        #expect(throws: SinkConfigurationError.self) {
             try WebhookSink(.init(url: "ftp://example", secret: Self.secret))
         }
-        #expect(throws: WebhookSink.ConfigurationError.self) {
+        #expect(throws: SinkConfigurationError.self) {
             try WebhookSink(.init(url: "http://127.0.0.1:1/x", secret: "whsec_not base64!"))
         }
     }

@@ -21,11 +21,6 @@ public struct WebhookSink: AlertSink {
         }
     }
 
-    /// A configuration that cannot work.
-    public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
-        public var description: String
-    }
-
     public let name: String
     public let filter: AlertFilter
     public let maxBatch = 1
@@ -38,14 +33,14 @@ public struct WebhookSink: AlertSink {
 
     public init(
         _ configuration: Configuration, http: HTTPSender = HTTPSender(), now: @escaping @Sendable () -> Date = Date.init
-    ) throws(ConfigurationError) {
+    ) throws(SinkConfigurationError) {
         guard configuration.url.hasPrefix("https://") || configuration.url.hasPrefix("http://") else {
-            throw ConfigurationError(description: "webhook url must be http(s)://…, got \"\(configuration.url)\"")
+            throw SinkConfigurationError("webhook url must be http(s)://…, got \"\(configuration.url)\"")
         }
         let encoded =
             configuration.secret.hasPrefix("whsec_") ? String(configuration.secret.dropFirst(6)) : configuration.secret
         guard let bytes = Data(base64Encoded: encoded), !bytes.isEmpty else {
-            throw ConfigurationError(description: "webhook secret must be whsec_ followed by base64")
+            throw SinkConfigurationError("webhook secret must be whsec_ followed by base64")
         }
         name = configuration.name
         filter = configuration.filter
