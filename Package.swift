@@ -118,7 +118,9 @@ let package = Package(
         .target(
             name: "VigilAlerts",
             dependencies: [
-                "VigilDetection",
+                "VigilDetection", "VigilKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -137,7 +139,7 @@ let package = Package(
             name: "VigilSettings",
             dependencies: [
                 "VigilKafka", "VigilPipeline", "VigilServers", "VigilLogging", "VigilAnalysis", "VigilAPI",
-                "VigilBatch",
+                "VigilBatch", "VigilAlerts",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings),
@@ -146,7 +148,7 @@ let package = Package(
             name: "VigilCLI",
             dependencies: [
                 "VigilKafka", "VigilDetection", "VigilSimulation", "VigilAnalysis", "VigilPipeline", "VigilServers",
-                "VigilAPI", "VigilMCP", "VigilBatch", "VigilLogging", "VigilSettings", "CVigilSupport",
+                "VigilAPI", "VigilMCP", "VigilBatch", "VigilAlerts", "VigilLogging", "VigilSettings", "CVigilSupport",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

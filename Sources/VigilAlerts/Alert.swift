@@ -1,5 +1,6 @@
 import Foundation
 import VigilDetection
+import VigilKafka
 
 /// An anomaly as the sinks see it: the fields they route and format by, and the anomaly's JSON
 /// as published (schema `anomaly-v1`), which the generic sinks send unchanged.
@@ -22,6 +23,9 @@ public struct Alert: Sendable, Hashable {
     public var evidence: [Evidence]
     /// The anomaly's JSON, byte for byte.
     public var json: [UInt8]
+    /// The record's key and headers on the anomaly topic (the Kafka sink keeps them).
+    public var key: [UInt8]? = nil
+    public var headers: [KafkaHeader] = []
 
     /// One piece of evidence, as text.
     public struct Evidence: Sendable, Hashable {

@@ -2,7 +2,7 @@ import Foundation
 import Metrics
 
 /// What finally happened to an alert at one sink.
-public enum DeliveryResult: Sendable, Equatable {
+public enum AlertDelivery: Sendable, Equatable {
     case delivered(attempts: Int)
     /// Refused for good, or not delivered before the give-up deadline: dead-letter it.
     case gaveUp(reason: String, attempts: Int)
@@ -11,7 +11,7 @@ public enum DeliveryResult: Sendable, Equatable {
 /// Runs one sink: a bounded queue in front of it, batches of up to ``AlertSink/maxBatch``
 /// (waiting ``DeliveryPolicy/linger`` to fill), retries with exponential backoff and jitter
 /// (never sooner than a receiver's `Retry-After`), and a give-up deadline per alert. Every
-/// alert submitted ends in exactly one ``DeliveryResult``, handed to its completion.
+/// alert submitted ends in exactly one ``AlertDelivery``, handed to its completion.
 ///
 /// Metrics, by sink: `vigil_alerts_sent_total`, `vigil_alerts_retried_total`,
 /// `vigil_alerts_failed_total` (given up), `vigil_alert_queue_depth`.
@@ -21,7 +21,7 @@ public actor SinkRunner {
 
     private struct Pending {
         var alert: Alert
-        var completion: @Sendable (DeliveryResult) -> Void
+        var completion: @Sendable (AlertDelivery) -> Void
         var attempts = 0
         var firstAttempt: ContinuousClock.Instant?
         var due: ContinuousClock.Instant
@@ -49,7 +49,7 @@ public actor SinkRunner {
 
     /// Queues `alert` for delivery; waits while the queue is full. Alerts the sink's filter
     /// does not take complete at once as delivered (there is nothing to deliver).
-    public func submit(_ alert: Alert, completion: @escaping @Sendable (DeliveryResult) -> Void) async {
+    public func submit(_ alert: Alert, completion: @escaping @Sendable (AlertDelivery) -> Void) async {
         guard sink.filter.accepts(alert) else {
             completion(.delivered(attempts: 0))
             return

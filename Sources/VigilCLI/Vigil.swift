@@ -14,7 +14,7 @@ struct Vigil: AsyncParsableCommand {
         subcommands: [
             VersionCommand.self, TopicsCommand.self, GenerateCommand.self, TrainCommand.self,
             AnalyzeCommand.self, EvaluateCommand.self, StreamCommand.self, ServeCommand.self, MCPCommand.self,
-            BatchCommand.self, ProduceCommand.self,
+            BatchCommand.self, AlertCommand.self, ProduceCommand.self,
             ConsumeCommand.self,
         ]
     )

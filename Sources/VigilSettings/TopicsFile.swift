@@ -9,6 +9,8 @@ public enum TopicRole: String, Sendable, CaseIterable {
     case output
     /// Records Vigil could not decode, forwarded unchanged.
     case deadLetter = "dead-letter"
+    /// Anomalies an alert sink gave up on (`vigil alert`), with the sink and reason in headers.
+    case undelivered
 }
 
 /// A topic declared in `topics.yml`.

@@ -23,7 +23,7 @@ enum Alerts {
     /// Delivers `alerts` through a runner and waits for every result.
     static func deliver(
         _ alerts: [Alert], sink: any AlertSink, policy: DeliveryPolicy
-    ) async -> [String: DeliveryResult] {
+    ) async -> [String: AlertDelivery] {
         let runner = SinkRunner(sink: sink, policy: policy)
         let results = Results()
         let running = Task { await runner.run() }
@@ -39,10 +39,10 @@ enum Alerts {
 }
 
 final class Results: Sendable {
-    private let values = Mutex<[String: DeliveryResult]>([:])
-    func add(_ id: String, _ result: DeliveryResult) { values.withLock { $0[id] = result } }
+    private let values = Mutex<[String: AlertDelivery]>([:])
+    func add(_ id: String, _ result: AlertDelivery) { values.withLock { $0[id] = result } }
     var count: Int { values.withLock { $0.count } }
-    var all: [String: DeliveryResult] { values.withLock { $0 } }
+    var all: [String: AlertDelivery] { values.withLock { $0 } }
 }
 
 @Suite("Signed webhooks (Standard Webhooks), retries and give-up", .serialized)

@@ -207,14 +207,16 @@ public enum StreamHarness {
         public let logPath: String
         private let logHandle: FileHandle
 
-        /// `environment` is added to this process's own.
-        public init(arguments: [String], logPath: String, environment: [String: String] = [:]) throws {
+        /// `vigil <command> arguments…`; `environment` is added to this process's own.
+        public init(
+            command: String = "stream", arguments: [String], logPath: String, environment: [String: String] = [:]
+        ) throws {
             self.logPath = logPath
             if !FileManager.default.fileExists(atPath: logPath) {
                 _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             }
             process.executableURL = URL(fileURLWithPath: try StreamHarness.vigil())
-            process.arguments = ["stream"] + arguments
+            process.arguments = [command] + arguments
             if !environment.isEmpty {
                 process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             }

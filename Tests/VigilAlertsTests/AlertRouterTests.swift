@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+import VigilDetection
+import VigilTesting
+
+@testable import VigilAlerts
+
+/// `vigil alert` as a process on the local broker, its webhooks received by real HTTP servers
+/// in this process, the undelivered topic read by Python's confluent-kafka.
+@Suite("vigil alert end to end", .serialized)
+struct AlertRouterTests {
+    static func config(
+        brokers: String, input: String, undelivered: String, group: String, healthy: Receiver, broken: Receiver
+    ) -> String {
+        """
+        brokers: \(brokers)
+        group_id: \(group)
+        input_topic: \(input)
+        undelivered_topic: \(undelivered)
+        commit_interval_ms: 300
+        retry_initial_ms: 100
+        retry_max_ms: 500
+        give_up_after_s: 3
+        linger_ms: 10
+        consumer:
+          session.timeout.ms: "6000"
+        sinks:
+          - type: webhook
+            name: soc
+            url: \(healthy.url)/hooks/soc
+            secret: ${VIGIL_TEST_WEBHOOK_SECRET}
+          - type: webhook
+            name: pager
+            url: \(broken.url)/hooks/pager
+            secret: ${VIGIL_TEST_WEBHOOK_SECRET}
+            min_severity: critical
+        """
+    }
+
+    @Test(
+        "a sink down for a while then back gets every anomaly once; a sink that never recovers sends its share to the undelivered topic; a restart re-sends nothing"
+    )
+    func downThenBack() async throws {
+        let healthy = try await Receiver.start()
+        let broken = try await Receiver.start()
+        // Down for the first 25 requests (503, Retry-After: 1 on some), then up.
+        healthy.script(
+            (0..<25).map { $0 % 5 == 0 ? .init(status: 503, headers: ["Retry-After": "1"]) : .init(status: 503) })
+        broken.fallback(.init(status: 500, body: #"{"error":"pager down"}"#))
+        let (input, _, undelivered, group) = try await StreamHarness.freshTopics(partitions: 2)
+        let alerts = (0..<40).map { Alerts.make($0, severity: $0 % 8 == 0 ? .critical : .high) }
+        var records = StreamHarness.Input(partitions: 2)
+        for (index, alert) in alerts.enumerated() { records.records.append((Int32(index % 2), alert.json)) }
+        records.records.append((0, Array("this is not an anomaly".utf8)))
+        try await StreamHarness.produce(records, topic: input)
+
+        let dir = StreamHarness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = "\(dir)/alerts.yml"
+        try Self.config(
+            brokers: StreamHarness.brokers, input: input, undelivered: undelivered, group: group, healthy: healthy,
+            broken: broken
+        ).write(toFile: file, atomically: true, encoding: .utf8)
+        let environment = ["VIGIL_TEST_WEBHOOK_SECRET": WebhookTests.secret]
+
+        // --print-config masks the secret.
+        let printed = try VigilCommand.run(["alert", "--config", file, "--print-config"], environment: environment)
+        #expect(printed.status == 0, "\(printed.errors)")
+        #expect(!printed.output.contains(WebhookTests.secret.dropFirst(6)) && printed.output.contains("***"))
+
+        let router = try StreamHarness.StreamProcess(
+            command: "alert", arguments: ["--config", file], logPath: "\(dir)/alert.log", environment: environment)
+        let criticals = alerts.filter { $0.severity == .critical }
+        func accepted() -> [String: Int] {
+            // The requests answered 200: everything after the scripted 503s.
+            var counts: [String: Int] = [:]
+            for request in healthy.requests.dropFirst(25) {
+                counts[request.headers["webhook-id"] ?? "", default: 0] += 1
+            }
+            return counts
+        }
+        for _ in 0..<600 where accepted().count < alerts.count { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(Set(accepted().keys) == Set(alerts.map(\.id)), "\(router.log.suffix(3000))")
+        #expect(accepted().values.allSatisfy { $0 == 1 }, "an anomaly delivered twice to the healthy receiver")
+
+        // Everything finished: committed to the end.
+        var committed: [Int32: Int64] = [:]
+        for _ in 0..<200 {
+            committed = try await StreamHarness.committed(group: group, topic: input, partitions: 2)
+            if committed[0] == 21 && committed[1] == 20 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(committed[0] == 21 && committed[1] == 20, "committed \(committed)\n\(router.log.suffix(3000))")
+        router.terminate()
+        #expect(await router.wait(timeout: .seconds(40)) == 0, "\(router.log.suffix(2000))")
+
+        let letters = try StreamHarness.dump(undelivered, expect: criticals.count + 1)
+        #expect(letters.count == criticals.count + 1)
+        let pager = letters.filter { ($0.headers["vigil.alert.sink"] ?? nil) == "pager" }
+        #expect(
+            Set(pager.compactMap { $0.value.flatMap { try? Alert(json: Array($0.utf8)).id } })
+                == Set(criticals.map(\.id)))
+        #expect(pager.allSatisfy { (($0.headers["vigil.alert.reason"] ?? nil) ?? "").contains("HTTP 500") })
+        let garbage = letters.filter { ($0.headers["vigil.alert.sink"] ?? nil) == "router" }
+        #expect(garbage.count == 1 && garbage.first?.value == "this is not an anomaly")
+
+        // A restart: nothing was left unfinished, so nothing is sent again.
+        let before = healthy.requests.count
+        let again = try StreamHarness.StreamProcess(
+            command: "alert", arguments: ["--config", file], logPath: "\(dir)/alert2.log", environment: environment)
+        for _ in 0..<100 where !again.log.contains("routing") { try await Task.sleep(for: .milliseconds(100)) }
+        try await Task.sleep(for: .seconds(8))  // a join on the local broker takes a few seconds
+        #expect(healthy.requests.count == before, "re-sent after a restart:\n\(again.log.suffix(2000))")
+        again.terminate()
+        #expect(await again.wait(timeout: .seconds(40)) == 0)
+        await healthy.stop()
+        await broken.stop()
+    }
+}
