@@ -116,4 +116,59 @@ struct AlertRouterTests {
         await healthy.stop()
         await broken.stop()
     }
+
+    @Test("kill -9 mid-delivery and restart: nothing lost; only anomalies past the committed offsets are sent again")
+    func killMidDelivery() async throws {
+        let receiver = try await Receiver.start()
+        receiver.fallback(.init(status: 200, delay: .milliseconds(150)))
+        let (input, _, undelivered, group) = try await StreamHarness.freshTopics(partitions: 2)
+        let alerts = (0..<60).map { Alerts.make(100 + $0) }
+        var records = StreamHarness.Input(partitions: 2)
+        for (index, alert) in alerts.enumerated() { records.records.append((Int32(index % 2), alert.json)) }
+        try await StreamHarness.produce(records, topic: input)
+        let dir = StreamHarness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = "\(dir)/alerts.yml"
+        try """
+        brokers: \(StreamHarness.brokers)
+        group_id: \(group)
+        input_topic: \(input)
+        undelivered_topic: \(undelivered)
+        commit_interval_ms: 300
+        consumer:
+          session.timeout.ms: "6000"
+        sinks:
+          - type: webhook
+            url: \(receiver.url)/hook
+            secret: \(WebhookTests.secret)
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let first = try StreamHarness.StreamProcess(
+            command: "alert", arguments: ["--config", file], logPath: "\(dir)/a.log")
+        for _ in 0..<300 where receiver.requests.count < 20 { try await Task.sleep(for: .milliseconds(50)) }
+        first.kill9()
+        _ = await first.wait(timeout: .seconds(10))
+        let received = receiver.requests.compactMap { $0.headers["webhook-id"] }
+        #expect(received.count >= 20 && received.count < alerts.count, "\(received.count) before the kill")
+        let committed = try await StreamHarness.committed(group: group, topic: input, partitions: 2)
+        // Finished before the kill: offset below the partition's committed one.
+        let finished = Set(
+            alerts.indices.filter { Int64($0 / 2) < (committed[Int32($0 % 2)] ?? -1) }.map { alerts[$0].id })
+        #expect(!finished.isEmpty, "nothing committed before the kill: \(committed)")
+
+        let second = try StreamHarness.StreamProcess(
+            command: "alert", arguments: ["--config", file], logPath: "\(dir)/b.log")
+        func counts() -> [String: Int] {
+            receiver.requests.reduce(into: [:]) { $0[$1.headers["webhook-id"] ?? "", default: 0] += 1 }
+        }
+        for _ in 0..<600 where counts().count < alerts.count { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(Set(counts().keys) == Set(alerts.map(\.id)), "lost after kill -9:\n\(second.log.suffix(2000))")
+        let repeated = Set(counts().filter { $0.value > 1 }.keys)
+        #expect(repeated.isDisjoint(with: finished), "re-sent although committed: \(repeated.intersection(finished))")
+        print(
+            "alert kill test: \(received.count) sent before kill -9, \(finished.count) committed, \(repeated.count) sent again"
+        )
+        second.terminate()
+        #expect(await second.wait(timeout: .seconds(40)) == 0)
+        await receiver.stop()
+    }
 }
