@@ -82,6 +82,13 @@ struct AlertRouterTests {
         for _ in 0..<600 where accepted().count < alerts.count { try await Task.sleep(for: .milliseconds(100)) }
         #expect(Set(accepted().keys) == Set(alerts.map(\.id)), "\(router.log.suffix(3000))")
         #expect(accepted().values.allSatisfy { $0 == 1 }, "an anomaly delivered twice to the healthy receiver")
+        let answered = healthy.requests
+        if answered.count > 25, let last = answered.last {
+            let recovered = answered[25].at
+            print(
+                "alert router figures: \(alerts.count) anomalies, healthy sink: \(answered.count - 25) delivered after \(25) refused attempts (503), drained \(last.at - recovered) after recovery; pager sink: \(broken.requests.count) attempts for \(criticals.count) critical anomalies, all given up"
+            )
+        }
 
         // Everything finished: committed to the end.
         var committed: [Int32: Int64] = [:]

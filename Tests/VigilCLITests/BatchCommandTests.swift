@@ -26,6 +26,9 @@ struct BatchCommandTests {
             "batch", "--log-dir", "\(dir)/logs", "--output-dir", "\(dir)/out", "--once", "--settle-seconds", "0",
         ]
 
+        let drawn = try VigilCommand.run(base + ["--progress", "always", "--output-dir", "\(dir)/out-progress"])
+        #expect(drawn.status == 0)
+        #expect(drawn.errors.contains("\r[") && drawn.errors.contains("files") && drawn.errors.contains("events/s"), "\(drawn.errors)")
         let clean = try VigilCommand.run(base)
         #expect(clean.status == 0, "\(clean.errors)")
         #expect(clean.errors.contains("anomalies"), "\(clean.errors)")
