@@ -54,3 +54,16 @@ public struct DeliveryPolicy: Sendable, Equatable {
         return max(jittered, requested)
     }
 }
+
+/// A sink configuration that cannot work, with the reason.
+public struct SinkConfigurationError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+
+    /// Refuses a URL that is not http(s) (a typo would otherwise fail at the first alert).
+    static func requireHTTP(_ url: String, sink: String) throws(SinkConfigurationError) {
+        guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+            throw SinkConfigurationError("\(sink) url must be http(s)://…, got \"\(url)\"")
+        }
+    }
+}

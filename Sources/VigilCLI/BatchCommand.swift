@@ -184,15 +184,8 @@ struct ProgressBar {
 
 /// The flags of `vigil batch`, named and explained by ``BatchSettings/table``.
 struct BatchFlags: ParsableArguments {
-    private static func name(_ key: String) -> NameSpecification {
-        let setting = BatchSettings.setting(key)
-        return NameSpecification([.customLong(setting.flag)] + setting.flagAliases.map { .customLong($0) })
-    }
-
-    private static func help(_ key: String) -> ArgumentHelp {
-        let setting = BatchSettings.setting(key)
-        return ArgumentHelp("\(setting.help) (default \(setting.defaultText); env \(setting.environmentVariable))")
-    }
+    private static func name(_ key: String) -> NameSpecification { SettingFlags.name(BatchSettings.setting(key)) }
+    private static func help(_ key: String) -> ArgumentHelp { SettingFlags.help(BatchSettings.setting(key)) }
 
     @Option(name: name("log_dir"), help: help("log_dir")) var logDir: String?
     @Option(name: name("output_dir"), help: help("output_dir")) var outputDir: String?

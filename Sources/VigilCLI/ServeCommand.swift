@@ -68,15 +68,8 @@ struct ServeCommand: AsyncParsableCommand {
 /// The flags of `vigil serve`, named and explained by ``ServeSettings/table`` (values are
 /// checked by the table, like the file's and the environment's).
 struct ServeFlags: ParsableArguments {
-    private static func name(_ key: String) -> NameSpecification {
-        let setting = ServeSettings.setting(key)
-        return NameSpecification([.customLong(setting.flag)] + setting.flagAliases.map { .customLong($0) })
-    }
-
-    private static func help(_ key: String) -> ArgumentHelp {
-        let setting = ServeSettings.setting(key)
-        return ArgumentHelp("\(setting.help) (default \(setting.defaultText); env \(setting.environmentVariable))")
-    }
+    private static func name(_ key: String) -> NameSpecification { SettingFlags.name(ServeSettings.setting(key)) }
+    private static func help(_ key: String) -> ArgumentHelp { SettingFlags.help(ServeSettings.setting(key)) }
 
     @Option(name: name("host"), help: help("host")) var host: String?
     @Option(name: name("port"), help: help("port")) var port: String?
@@ -102,7 +95,15 @@ struct ServeFlags: ParsableArguments {
 
     /// The flags given, as (setting key, value) in table order.
     var values: [(String, String)] {
-        let all: [(String, String?)] = [("host", host), ("port", port), ("model_dir", modelDir), ("model_roots", modelRoots), ("max_body_bytes", maxBodyBytes), ("max_upload_bytes", maxUploadBytes), ("max_events_per_request", maxEventsPerRequest), ("request_timeout_ms", requestTimeoutMs), ("max_contexts", maxContexts), ("context_idle_ms", contextIdleMs), ("cache_bytes", cacheBytes), ("api_tokens", apiTokens), ("api_tokens_file", apiTokensFile), ("open_probes", openProbes), ("rate_limit_per_minute", rateLimitPerMinute), ("rate_limit_burst", rateLimitBurst), ("tls_cert", tlsCert), ("tls_key", tlsKey), ("upload_dir", uploadDir), ("log_format", logFormat), ("log_level", logLevel)]
+        let all: [(String, String?)] = [
+            ("host", host), ("port", port), ("model_dir", modelDir), ("model_roots", modelRoots),
+            ("max_body_bytes", maxBodyBytes), ("max_upload_bytes", maxUploadBytes),
+            ("max_events_per_request", maxEventsPerRequest), ("request_timeout_ms", requestTimeoutMs),
+            ("max_contexts", maxContexts), ("context_idle_ms", contextIdleMs), ("cache_bytes", cacheBytes),
+            ("api_tokens", apiTokens), ("api_tokens_file", apiTokensFile), ("open_probes", openProbes),
+            ("rate_limit_per_minute", rateLimitPerMinute), ("rate_limit_burst", rateLimitBurst), ("tls_cert", tlsCert),
+            ("tls_key", tlsKey), ("upload_dir", uploadDir), ("log_format", logFormat), ("log_level", logLevel),
+        ]
         return all.compactMap { key, value in value.map { (key, $0) } }
     }
 }

@@ -151,17 +151,8 @@ struct StreamCommand: AsyncParsableCommand {
 
 /// The flags of `vigil stream`, typed, named and explained by ``StreamSettings/table``.
 struct StreamFlags: ParsableArguments {
-    private static func name(_ key: String) -> NameSpecification {
-        let setting = StreamSettings.setting(key)
-        return NameSpecification([.customLong(setting.flag)] + setting.flagAliases.map { .customLong($0) })
-    }
-
-    private static func help(_ key: String) -> ArgumentHelp {
-        let setting = StreamSettings.setting(key)
-        return ArgumentHelp(
-            "\(setting.help) (\(setting.kind == .properties ? "repeatable" : "default \(setting.defaultText)"); env \(setting.environmentVariable))"
-        )
-    }
+    private static func name(_ key: String) -> NameSpecification { SettingFlags.name(StreamSettings.setting(key)) }
+    private static func help(_ key: String) -> ArgumentHelp { SettingFlags.help(StreamSettings.setting(key)) }
 
     @Option(name: name("brokers"), help: help("brokers")) var brokers: String?
     @Option(name: name("group_id"), help: help("group_id")) var groupID: String?

@@ -31,9 +31,7 @@ public struct ElasticsearchSink: AlertSink {
     let http: HTTPSender
 
     public init(_ configuration: Configuration, http: HTTPSender = HTTPSender()) throws(SinkConfigurationError) {
-        guard configuration.url.hasPrefix("https://") || configuration.url.hasPrefix("http://") else {
-            throw SinkConfigurationError("elasticsearch url must be http(s)://…, got \"\(configuration.url)\"")
-        }
+        try SinkConfigurationError.requireHTTP(configuration.url, sink: "elasticsearch")
         guard !configuration.index.isEmpty, configuration.index == configuration.index.lowercased(),
             !configuration.index.contains(where: { " \"*\\<|,>/?#".contains($0) })
         else {

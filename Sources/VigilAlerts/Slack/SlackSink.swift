@@ -32,9 +32,7 @@ public struct SlackSink: AlertSink {
     static let evidenceShown = 5
 
     public init(_ configuration: Configuration, http: HTTPSender = HTTPSender()) throws(SinkConfigurationError) {
-        guard configuration.url.hasPrefix("https://") || configuration.url.hasPrefix("http://") else {
-            throw SinkConfigurationError("slack url must be https://hooks.slack.com/…")
-        }
+        try SinkConfigurationError.requireHTTP(configuration.url, sink: "slack")
         name = configuration.name
         filter = configuration.filter
         // Header, divider, one section per alert, a closing context: within 50 blocks.
@@ -49,7 +47,9 @@ public struct SlackSink: AlertSink {
         await pacer.wait()
         let body = Self.encode(alerts.count == 1 ? Self.message(alerts[0]) : Self.digest(alerts))
         let result = await http.post(url, headers: [("Content-Type", "application/json")], body: body)
-        if case .success(let exchange) = result, exchange.status == 429 { await pacer.back(off: exchange.retryAfter) }
+        var requested: Duration? = nil
+        if case .success(let exchange) = result, exchange.status == 429 { requested = exchange.retryAfter }
+        await pacer.done(backOff: requested)
         return Array(repeating: HTTPSender.outcome(result), count: alerts.count)
     }
 
@@ -128,7 +128,9 @@ public struct SlackSink: AlertSink {
     }
 }
 
-/// Spaces a sink's posts: at most one per interval, longer after a 429's `Retry-After`.
+/// Spaces a sink's posts: the next one starts at least an interval after the previous one
+/// ended (so they arrive at least that far apart, whatever the network's delay), and later
+/// still after a 429's `Retry-After`.
 actor Pacer {
     let interval: Duration
     private var next = ContinuousClock.now
@@ -138,10 +140,9 @@ actor Pacer {
     func wait() async {
         let now = ContinuousClock.now
         if next > now { try? await Task.sleep(for: next - now) }
-        next = max(next, ContinuousClock.now) + interval
     }
 
-    func back(off requested: Duration?) {
-        next = max(next, ContinuousClock.now + (requested ?? interval))
+    func done(backOff requested: Duration?) {
+        next = ContinuousClock.now + max(interval, requested ?? .zero)
     }
 }

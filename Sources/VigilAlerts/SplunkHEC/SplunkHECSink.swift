@@ -38,9 +38,7 @@ public struct SplunkHECSink: AlertSink {
     let http: HTTPSender
 
     public init(_ configuration: Configuration, http: HTTPSender = HTTPSender()) throws(SinkConfigurationError) {
-        guard configuration.url.hasPrefix("https://") || configuration.url.hasPrefix("http://") else {
-            throw SinkConfigurationError("splunk url must be http(s)://…, got \"\(configuration.url)\"")
-        }
+        try SinkConfigurationError.requireHTTP(configuration.url, sink: "splunk")
         guard !configuration.token.isEmpty else { throw SinkConfigurationError("splunk token must not be empty") }
         self.configuration = configuration
         name = configuration.name
@@ -149,10 +147,4 @@ public struct SplunkHECSink: AlertSink {
     static func json(_ bytes: [UInt8]) -> [String: Any]? {
         (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any]
     }
-}
-
-/// A sink configuration that cannot work, with the reason.
-public struct SinkConfigurationError: Error, CustomStringConvertible, Sendable, Equatable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
 }

@@ -34,9 +34,7 @@ public struct WebhookSink: AlertSink {
     public init(
         _ configuration: Configuration, http: HTTPSender = HTTPSender(), now: @escaping @Sendable () -> Date = Date.init
     ) throws(SinkConfigurationError) {
-        guard configuration.url.hasPrefix("https://") || configuration.url.hasPrefix("http://") else {
-            throw SinkConfigurationError("webhook url must be http(s)://…, got \"\(configuration.url)\"")
-        }
+        try SinkConfigurationError.requireHTTP(configuration.url, sink: "webhook")
         let encoded =
             configuration.secret.hasPrefix("whsec_") ? String(configuration.secret.dropFirst(6)) : configuration.secret
         guard let bytes = Data(base64Encoded: encoded), !bytes.isEmpty else {

@@ -119,6 +119,13 @@ public struct JSONWriter {
         }
     }
 
+    /// `name` with an object of counts in key order (anomalies by detector, by severity).
+    public mutating func counts<Key: RawRepresentable & Comparable>(_ name: String, _ counts: [Key: Int])
+    where Key.RawValue == String {
+        key(name)
+        value(.object(counts.sorted { $0.key < $1.key }.map { ($0.key.rawValue, .int($0.value)) }))
+    }
+
     /// A value already encoded as JSON (an anomaly from ``AnomalyJSON``), written as it is.
     public mutating func raw(_ json: [UInt8]) {
         valueSeparator()
