@@ -234,8 +234,9 @@ let package = Package(
         .testTarget(
             name: "VigilAlertsTests",
             dependencies: [
-                "VigilAlerts", "VigilDetection", "VigilTesting",
+                "VigilAlerts", "VigilDetection", "VigilKafka", "VigilTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings),

@@ -1,6 +1,8 @@
 import Foundation
+import Logging
 import Testing
 import VigilDetection
+import VigilKafka
 import VigilTesting
 
 @testable import VigilAlerts
@@ -161,6 +163,9 @@ struct AlertRouterTests {
         let finished = Set(
             alerts.indices.filter { Int64($0 / 2) < (committed[Int32($0 % 2)] ?? -1) }.map { alerts[$0].id })
         #expect(!finished.isEmpty, "nothing committed before the kill: \(committed)")
+        // Commits never ahead of delivery: everything below the committed offsets was received.
+        #expect(
+            finished.isSubset(of: Set(received)), "committed but never delivered: \(finished.subtracting(received))")
 
         let second = try StreamHarness.StreamProcess(
             command: "alert", arguments: ["--config", file], logPath: "\(dir)/b.log")
@@ -177,5 +182,52 @@ struct AlertRouterTests {
         second.terminate()
         #expect(await second.wait(timeout: .seconds(40)) == 0)
         await receiver.stop()
+    }
+
+    @Test("the Kafka sink: another topic gets each anomaly with the key and headers it had on the anomaly topic")
+    func kafkaSink() async throws {
+        let (input, escalations, undelivered, group) = try await StreamHarness.freshTopics(partitions: 1)
+        let alerts = [
+            Alerts.make(1, severity: .critical), Alerts.make(2, severity: .medium), Alerts.make(3, severity: .critical),
+        ]
+        var config = ProducerConfiguration(bootstrapServers: StreamHarness.brokers)
+        config.linger = .milliseconds(5)
+        let producer = try KafkaProducer(
+            configuration: config, observer: KafkaClientObserver(logger: Logger(label: "test")))
+        for alert in alerts {
+            _ = try await producer.send(
+                ProducerMessage(
+                    topic: input, key: Array("203.0.113.9".utf8), value: alert.json,
+                    headers: [KafkaHeader(name: "vigil.source.topic", string: "raw-logs")]))
+        }
+        _ = producer.close(timeout: .seconds(10))
+        let dir = StreamHarness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = "\(dir)/alerts.yml"
+        try """
+        brokers: \(StreamHarness.brokers)
+        group_id: \(group)
+        input_topic: \(input)
+        undelivered_topic: \(undelivered)
+        commit_interval_ms: 300
+        consumer:
+          session.timeout.ms: "6000"
+        sinks:
+          - type: kafka
+            topic: \(escalations)
+            min_severity: critical
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let router = try StreamHarness.StreamProcess(
+            command: "alert", arguments: ["--config", file], logPath: "\(dir)/a.log")
+        let copied = try StreamHarness.dump(escalations, expect: 2, timeout: 60)
+        router.terminate()
+        #expect(await router.wait(timeout: .seconds(40)) == 0, "\(router.log.suffix(2000))")
+        #expect(copied.count == 2, "\(router.log.suffix(2000))")
+        #expect(
+            Set(copied.compactMap { $0.value.flatMap { try? Alert(json: Array($0.utf8)).id } }) == [
+                alerts[0].id, alerts[2].id,
+            ])
+        #expect(
+            copied.allSatisfy { $0.key == "203.0.113.9" && ($0.headers["vigil.source.topic"] ?? nil) == "raw-logs" })
     }
 }
