@@ -105,24 +105,18 @@ public struct Alert: Sendable, Hashable {
         }
     }
 
-    /// The keys of the object under `key`, in the order they appear in `json` (falls back to
-    /// sorted order if the bytes cannot be followed).
+    /// The keys of the object under `key`, in the order they appear in `json` (sorted if the
+    /// bytes cannot be read so): JSONSerialization forgets member order, `JSONReader` keeps it.
     static func keyOrder(of key: String, in json: [UInt8], known: Set<String>) -> [String] {
-        let text = String(decoding: json, as: UTF8.self)
-        guard let start = text.range(of: "\"\(key)\":{") else { return known.sorted() }
-        var found: [String] = []
-        var rest = text[start.upperBound...]
-        while found.count < known.count, let quote = rest.firstIndex(of: "\"") {
-            let after = rest.index(after: quote)
-            guard let close = rest[after...].firstIndex(of: "\"") else { break }
-            let candidate = String(rest[after..<close])
-            let next = rest.index(after: close)
-            if next < rest.endIndex, rest[next] == ":", known.contains(candidate), !found.contains(candidate) {
-                found.append(candidate)
-            }
-            rest = rest[next...]
+        let order = json.withUnsafeBufferPointer { bytes -> [String]? in
+            var reader = JSONReader(bytes)
+            guard let members = try? reader.readMembers(), let range = members.first(where: { $0.key == key })?.value
+            else { return nil }
+            var inner = JSONReader(UnsafeBufferPointer(rebasing: bytes[range]))
+            return (try? inner.readMembers())?.map(\.key)
         }
-        return found.count == known.count ? found : known.sorted()
+        guard let order, Set(order) == known else { return known.sorted() }
+        return order
     }
 }
 

@@ -276,7 +276,7 @@ public struct BatchProcessor: Sendable {
         entry.inode = file.inode
         entry.size = file.size
         entry.offset = fed
-        entry.prefixSHA256 = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        entry.prefixSHA256 = hasher.hex
         entry.records += input.records
         entry.lines = lines
         entry.compressed = reader.isCompressed
@@ -295,15 +295,8 @@ public struct BatchProcessor: Sendable {
     /// Reads and hashes the first `entry.offset` bytes; whether they are the content read before.
     private func verify(
         _ reader: inout ContentReader, _ hasher: inout SHA256, _ entry: TrackedFile
-    ) throws(InputError)
-        -> Bool
-    {
-        while reader.position < entry.offset {
-            guard let chunk = try reader.next(limit: entry.offset) else { return false }
-            hasher.update(data: chunk)
-        }
-        // `finalize` works on a copy: the running hasher goes on over the new content.
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined() == entry.prefixSHA256
+    ) throws(InputError) -> Bool {
+        try reader.hashPrefix(to: entry.offset, into: &hasher) && hasher.hex == entry.prefixSHA256
     }
 
     // MARK: Snapshots and names

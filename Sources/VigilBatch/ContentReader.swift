@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import VigilAnalysis
 
@@ -51,4 +52,20 @@ struct ContentReader {
         position += Int64(chunk.count)
         return chunk
     }
+}
+
+extension ContentReader {
+    /// Reads content up to `offset` into `hasher`; false if the content ends before it.
+    mutating func hashPrefix(to offset: Int64, into hasher: inout SHA256) throws(InputError) -> Bool {
+        while position < offset {
+            guard let chunk = try next(limit: offset) else { return false }
+            hasher.update(data: chunk)
+        }
+        return true
+    }
+}
+
+extension SHA256 {
+    /// The digest so far in hex (`finalize` works on a copy: hashing can go on).
+    var hex: String { finalize().map { String(format: "%02x", $0) }.joined() }
 }

@@ -104,11 +104,7 @@ struct Planner {
         guard var reader = try? ContentReader(path: file.fullPath) else { return false }
         if !reader.isCompressed && file.size < entry.offset { return false }
         var hasher = SHA256()
-        while reader.position < entry.offset {
-            guard let chunk = try? reader.next(limit: entry.offset) else { return false }
-            hasher.update(data: chunk)
-        }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined() == entry.prefixSHA256
+        return (try? reader.hashPrefix(to: entry.offset, into: &hasher)) == true && hasher.hex == entry.prefixSHA256
     }
 
     /// A log's name without rotation suffixes: `auth.log.2.gz`, `auth.log.1` and

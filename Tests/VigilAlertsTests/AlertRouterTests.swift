@@ -39,6 +39,21 @@ struct AlertRouterTests {
         """
     }
 
+    /// The top of an `alerts.yml` for one test's topics and group, up to `sinks:`.
+    static func routing(input: String, undelivered: String, group: String) -> String {
+        """
+        brokers: \(StreamHarness.brokers)
+        group_id: \(group)
+        input_topic: \(input)
+        undelivered_topic: \(undelivered)
+        commit_interval_ms: 300
+        consumer:
+          session.timeout.ms: "6000"
+        sinks:
+
+        """
+    }
+
     @Test(
         "a sink down for a while then back gets every anomaly once; a sink that never recovers sends its share to the undelivered topic; a restart re-sends nothing"
     )
@@ -138,19 +153,12 @@ struct AlertRouterTests {
         let dir = StreamHarness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = "\(dir)/alerts.yml"
-        try """
-        brokers: \(StreamHarness.brokers)
-        group_id: \(group)
-        input_topic: \(input)
-        undelivered_topic: \(undelivered)
-        commit_interval_ms: 300
-        consumer:
-          session.timeout.ms: "6000"
-        sinks:
-          - type: webhook
-            url: \(receiver.url)/hook
-            secret: \(WebhookTests.secret)
-        """.write(toFile: file, atomically: true, encoding: .utf8)
+        try
+            (Self.routing(input: input, undelivered: undelivered, group: group) + """
+                  - type: webhook
+                    url: \(receiver.url)/hook
+                    secret: \(WebhookTests.secret)
+                """).write(toFile: file, atomically: true, encoding: .utf8)
         let first = try StreamHarness.StreamProcess(
             command: "alert", arguments: ["--config", file], logPath: "\(dir)/a.log")
         for _ in 0..<300 where receiver.requests.count < 20 { try await Task.sleep(for: .milliseconds(50)) }
@@ -204,19 +212,12 @@ struct AlertRouterTests {
         let dir = StreamHarness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = "\(dir)/alerts.yml"
-        try """
-        brokers: \(StreamHarness.brokers)
-        group_id: \(group)
-        input_topic: \(input)
-        undelivered_topic: \(undelivered)
-        commit_interval_ms: 300
-        consumer:
-          session.timeout.ms: "6000"
-        sinks:
-          - type: kafka
-            topic: \(escalations)
-            min_severity: critical
-        """.write(toFile: file, atomically: true, encoding: .utf8)
+        try
+            (Self.routing(input: input, undelivered: undelivered, group: group) + """
+                  - type: kafka
+                    topic: \(escalations)
+                    min_severity: critical
+                """).write(toFile: file, atomically: true, encoding: .utf8)
         let router = try StreamHarness.StreamProcess(
             command: "alert", arguments: ["--config", file], logPath: "\(dir)/a.log")
         let copied = try StreamHarness.dump(escalations, expect: 2, timeout: 60)
