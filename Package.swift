@@ -108,17 +108,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         // The batch processor (`vigil batch`) over the analysis library: a log folder read
-        // once per content (state file, rotation, growth), per-file JSON and per-run HTML reports.
+        // once per content (state file, rotation, growth), per-file JSON and per-run HTML reports,
+        // alerts staged in an outbox.
         .target(
             name: "VigilBatch",
-            dependencies: ["VigilAnalysis", "VigilDetection", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "VigilAnalysis", "VigilDetection", "VigilAlerts", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings),
         // Alert routing: the `AlertSink` interface, one runner for queueing, batching, retries
-        // and give-up, the HTTP client the sinks share, and the sinks (one folder each).
+        // and give-up, the HTTP client the sinks share, the sinks (one folder each), and the
+        // on-disk outbox through which the batch processor and the API use them.
         .target(
             name: "VigilAlerts",
             dependencies: [
-                "VigilDetection", "VigilKafka",
+                "VigilDetection", "VigilKafka", "VigilAnalysis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -229,7 +233,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "VigilBatchTests",
-            dependencies: ["VigilBatch", "VigilAnalysis", "VigilDetection", "VigilTesting"],
+            dependencies: ["VigilBatch", "VigilAlerts", "VigilAnalysis", "VigilDetection", "VigilTesting"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "VigilAlertsTests",

@@ -20,18 +20,20 @@ public struct APIServer: Service {
     private let application: Application<RouterResponder<APIRequestContext>>
     let service: AnalysisService
 
-    /// `versions` are reported by `/health` (`vigil`, `librdkafka`); `onBound` receives the
-    /// port actually bound (useful with port 0).
+    /// `versions` are reported by `/health` (`vigil`, `librdkafka`); `alerts` receives every
+    /// answered analysis's anomalies; `onBound` receives the port actually bound (useful with
+    /// port 0).
     public init(
         configuration: APIConfiguration, registry: PrometheusCollectorRegistry, versions: [(String, String)],
-        logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }
+        logger: Logger, alerts: AnalysisService.AnomalyHook? = nil,
+        onBound: @escaping @Sendable (Int) -> Void = { _ in }
     ) throws {
         let roots =
             configuration.modelRoots.isEmpty
             ? [FileManager.default.currentDirectoryPath, Self.parent(of: configuration.modelDirectory)]
             : configuration.modelRoots
         let models = ModelStore(roots: roots)
-        let service = AnalysisService(configuration: configuration, models: models)
+        let service = AnalysisService(configuration: configuration, models: models, alerts: alerts)
         self.service = service
         Self.loadInitialModel(configuration, models, logger: logger)
 

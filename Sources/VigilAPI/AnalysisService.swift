@@ -25,10 +25,17 @@ public final class AnalysisService: Sendable {
     let contexts: ContextStore
     let cache: ResultCache
     public let statistics = APIStatistics()
+    /// Receives the anomalies of every analysis answered (not the cached repeats of one, and
+    /// not the MCP tools'): `vigil serve --alerts` puts them in the alert outbox.
+    let alerts: AnomalyHook?
 
-    public init(configuration: APIConfiguration, models: ModelStore) {
+    /// What the analyses' anomalies are handed to, after the analysis and before the answer.
+    public typealias AnomalyHook = @Sendable ([Anomaly]) -> Void
+
+    public init(configuration: APIConfiguration, models: ModelStore, alerts: AnomalyHook? = nil) {
         self.configuration = configuration
         self.models = models
+        self.alerts = alerts
         contexts = ContextStore(maxContexts: configuration.maxContexts, idleMs: configuration.contextIdleMs)
         cache = ResultCache(maxBytes: configuration.cacheBytes)
     }
@@ -45,7 +52,9 @@ public final class AnalysisService: Sendable {
 
     /// Analyses a `/analyze` body (the REST API's entry, used in process by the benchmark).
     /// Returns the answer and whether it came from the cache.
-    public func analyze(body: [UInt8], contentType: String?, deadline: ContinuousClock.Instant) async throws(APIError)
+    public func analyze(
+        body: [UInt8], contentType: String?, deadline: ContinuousClock.Instant
+    ) async throws(APIError)
         -> (AnalysisAnswer, cached: Bool)
     {
         let request = try AnalysisRequest.decode(body: body, contentType: contentType)
@@ -77,7 +86,7 @@ public final class AnalysisService: Sendable {
         var session = makeSession(model)
         var input = LogInput.file(path)
         input.name = name
-        return try run(input, in: &session, model: model, context: nil, deadline: deadline, maxRecords: nil)
+        return try run(input, in: &session, model: model, context: nil, deadline: deadline)
     }
 
     func makeSession(_ model: LoadedModel) -> AnalysisSession {
@@ -109,28 +118,35 @@ public final class AnalysisService: Sendable {
 
     /// Analyses one input on its own with the model in use (the MCP server's tools); the
     /// answer carries up to `textLines` anomalies as one-line text.
-    public func analyze(_ input: LogInput, textLines: Int, deadline: ContinuousClock.Instant) throws(APIError)
+    public func analyze(
+        _ input: LogInput, textLines: Int, deadline: ContinuousClock.Instant
+    ) throws(APIError)
         -> AnalysisAnswer
     {
         let model = try currentModel()
         var session = makeSession(model)
-        return try run(input, in: &session, model: model, context: nil, deadline: deadline, textLines: textLines)
+        return try run(
+            input, in: &session, model: model, context: nil, deadline: deadline, textLines: textLines, alert: false)
     }
 
-    /// Runs one input through `session` and encodes the answer.
+    /// Runs one input through `session` and encodes the answer; its anomalies go to the alert
+    /// hook when `alert` is set.
     func run(
         _ input: LogInput, in session: inout AnalysisSession, model: LoadedModel, context: String?,
-        deadline: ContinuousClock.Instant, maxRecords: Int? = nil, textLines: Int = 0
+        deadline: ContinuousClock.Instant, textLines: Int = 0, alert: Bool = true
     ) throws(APIError) -> AnalysisAnswer {
         let started = ContinuousClock.now
         var anomalies = JSONWriter(capacity: 4096)
         anomalies.beginArray()
         var count = 0
         var lines: [String] = []
+        let hook = alert ? alerts : nil
+        var found: [Anomaly] = []
         let summary = session.analyze(input, until: { ContinuousClock.now >= deadline || Task.isCancelled }) {
             anomaly in
             AnomalyJSON.write(anomaly, to: &anomalies)
             if lines.count < textLines { lines.append(AnomalyText.line(anomaly)) }
+            if hook != nil { found.append(anomaly) }
             count += 1
             statistics.anomaly(anomaly)
         }
@@ -140,6 +156,7 @@ public final class AnalysisService: Sendable {
                 .serviceUnavailable, "timeout",
                 "the analysis took longer than \(configuration.requestTimeoutMs) ms; send smaller requests")
         }
+        if let hook, !found.isEmpty { hook(found) }
         statistics.analysed(events: summary.events, records: summary.records, errors: summary.errorCount)
         var w = JSONWriter(capacity: anomalies.bytes.count + 512)
         w.beginObject()
@@ -239,7 +256,8 @@ final class ContextStore: Sendable {
                 entries[name] = entry
                 return entry.context
             }
-            while entries.count >= maxContexts, let oldest = entries.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
+            while entries.count >= maxContexts, let oldest = entries.min(by: { $0.value.lastUsed < $1.value.lastUsed })
+            {
                 entries.removeValue(forKey: oldest.key)
             }
             let context = AnalysisContext(name: name)

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import VigilAlerts
 import VigilAnalysis
 import VigilDetection
 
@@ -32,14 +33,22 @@ public struct BatchProgress: Sendable {
 /// snapshot under a name of its own offset, then `state.json`. A crash before the state is
 /// written redoes that file's part, rewriting the same report name — nothing is reported
 /// twice and nothing is lost.
+///
+/// **Alerts.** With an ``AlertOutbox``, a part's anomalies are staged in it before the state
+/// is written and released after: a part redone after a crash replaces its staged alerts
+/// (none reached a sink), and released alerts belong to a saved state, so they are never
+/// written twice. ``OutboxDelivery`` sends them.
 public struct BatchProcessor: Sendable {
     public let configuration: BatchConfiguration
     /// The engine's model, configuration and limits (each file gets a session of its own).
     public let analyzer: Analyzer
+    /// Where anomalies go for the alert sinks; none: reports only.
+    public let outbox: AlertOutbox?
 
-    public init(configuration: BatchConfiguration, analyzer: Analyzer) {
+    public init(configuration: BatchConfiguration, analyzer: Analyzer, outbox: AlertOutbox? = nil) {
         self.configuration = configuration
         self.analyzer = analyzer
+        self.outbox = outbox
     }
 
     var statePath: String { "\(configuration.outputDirectory)/state.json" }
@@ -59,6 +68,7 @@ public struct BatchProcessor: Sendable {
             do { try AtomicFile.makeDirectory(directory) } catch { throw BatchError("\(error)") }
         }
         var state = try BatchState.load(statePath)
+        settleStagedAlerts(state)
         let folder = LogFolder(
             root: configuration.logDirectory, include: configuration.include, exclude: configuration.exclude,
             skip: configuration.outputDirectory)
@@ -84,9 +94,10 @@ public struct BatchProcessor: Sendable {
                 outcome.toOffset = outcome.fromOffset
             case .read(let status, let resume, let inherit):
                 let inherited = inherit.flatMap { id in state.files.first { $0.id == id } }
+                var staged: String?
                 outcome = process(
                     step.file, status: status, resume: resume, inherit: inherited, state: &state, rows: &rows,
-                    stop: stop
+                    staged: &staged, stop: stop
                 ) { bytes, events in
                     progress(tracker.update(fileBytes: bytes, events: events, current: step.file.path))
                 }
@@ -94,6 +105,7 @@ public struct BatchProcessor: Sendable {
                     Planner.prune(&state)
                     try state.save(statePath)
                     removeStaleSnapshots(state)
+                    if let staged { release(staged, outcome: &outcome) }
                 }
             }
             summary.add(outcome)
@@ -114,7 +126,7 @@ public struct BatchProcessor: Sendable {
     /// writes the report, the snapshot and the state entry (in that order).
     private func process(
         _ file: FoundFile, status: FileStatus, resume: TrackedFile?, inherit: TrackedFile?,
-        state: inout BatchState, rows: inout ReportRows, stop: () -> Bool,
+        state: inout BatchState, rows: inout ReportRows, staged: inout String?, stop: () -> Bool,
         progress: (Int64, Int) -> Void
     ) -> FileOutcome {
         var outcome = FileOutcome(path: file.path, status: status)
@@ -175,11 +187,17 @@ public struct BatchProcessor: Sendable {
 
         let reportName = Self.reportName(entry: entry, from: entry.offset)
         let report: ReportWriter
+        let alerts: OutboxSegmentWriter?
         do {
             report = try ReportWriter(path: "\(reportDirectory)/\(reportName)")
         } catch {
             outcome.status = .failed
             outcome.failure = "cannot write the report: \(error)"
+            return outcome
+        }
+        do { alerts = try outbox?.segment(tag: Self.alertTag(entry.id, from: entry.offset), staged: true) } catch {
+            outcome.status = .failed
+            outcome.failure = "cannot write to the alert outbox: \(error)"
             return outcome
         }
         var fed: Int64 = entry.offset
@@ -202,6 +220,7 @@ public struct BatchProcessor: Sendable {
                 parsed, into: &input,
                 emit: { anomaly in
                     report.add(anomaly)
+                    alerts?.add(anomaly)
                     rows.add(anomaly, file: file.path)
                 })
         }
@@ -270,7 +289,16 @@ public struct BatchProcessor: Sendable {
             outcome.failure = "cannot write the detector state: \(error)"
             return outcome
         }
-        // 3. the state entry (saved by the caller)
+        // 3. the alerts, staged until the state is saved
+        if let alerts, alerts.count > 0 {
+            do { try alerts.commit() } catch {
+                outcome.status = .failed
+                outcome.failure = "cannot write to the alert outbox: \(error)"
+                return outcome
+            }
+            staged = alerts.name
+        }
+        // 4. the state entry (saved by the caller, who then releases the alerts)
         entry.path = file.path
         entry.device = file.device
         entry.inode = file.inode
@@ -297,6 +325,41 @@ public struct BatchProcessor: Sendable {
         _ reader: inout ContentReader, _ hasher: inout SHA256, _ entry: TrackedFile
     ) throws(InputError) -> Bool {
         try reader.hashPrefix(to: entry.offset, into: &hasher) && hasher.hex == entry.prefixSHA256
+    }
+
+    // MARK: Alerts
+
+    /// Releases a part's staged alerts once its state is saved.
+    private func release(_ staged: String, outcome: inout FileOutcome) {
+        do { try outbox?.release(staged) } catch {
+            // Left staged: the next run releases it (its state is saved).
+            outcome.notes.append("alerts not released yet (\(error)); the next run releases them")
+        }
+    }
+
+    /// Staged alerts left by a crash: released when their part's state was saved (the entry
+    /// is past the part's start), dropped when not (the part is read again and stages anew).
+    private func settleStagedAlerts(_ state: BatchState) {
+        guard let outbox else { return }
+        for (name, tag) in outbox.staged() {
+            let saved = Self.parseAlertTag(tag).map { id, from in
+                state.files.contains { $0.id == id && $0.offset > from }
+            }
+            if saved == true {
+                try? outbox.release(name)
+            } else {
+                outbox.discardStaged(name)
+            }
+        }
+    }
+
+    /// `batch.<id>.<from offset>`: which part of which content a segment holds.
+    static func alertTag(_ id: String, from: Int64) -> String { "batch.\(id).\(from)" }
+
+    static func parseAlertTag(_ tag: String) -> (id: String, from: Int64)? {
+        let parts = tag.split(separator: ".")
+        guard parts.count == 3, parts[0] == "batch", let from = Int64(parts[2]) else { return nil }
+        return (String(parts[1]), from)
     }
 
     // MARK: Snapshots and names

@@ -229,65 +229,39 @@ struct ReportRows {
 /// becomes the report (fsync, rename) once the part's summary is known.
 final class ReportWriter {
     let path: String
-    private let temporary: String
-    private let handle: FileHandle
+    private let file: AtomicFile.Writer
     private var count = 0
     private(set) var byDetector: [DetectorKind: Int] = [:]
     private(set) var bySeverity: [Severity: Int] = [:]
-    private var buffer: [UInt8] = []
 
     init(path: String) throws(BatchError) {
         self.path = path
-        temporary = "\(path).tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: temporary, contents: nil),
-            let handle = FileHandle(forWritingAtPath: temporary)
-        else { throw BatchError("\(temporary): cannot create (\(String(cString: strerror(errno))))") }
-        self.handle = handle
-        buffer = Array("{\"anomalies\":[".utf8)
+        do { file = try AtomicFile.Writer(path: path) } catch { throw BatchError("\(error)") }
+        file.append("{\"anomalies\":[".utf8)
     }
 
     func add(_ anomaly: Anomaly) {
-        if count > 0 { buffer.append(UInt8(ascii: ",")) }
-        buffer.append(0x0A)
-        buffer.append(contentsOf: AnomalyJSON.encode(anomaly))
+        file.append(count > 0 ? [UInt8(ascii: ","), 0x0A] : [0x0A])
+        file.append(AnomalyJSON.encode(anomaly))
         count += 1
         byDetector[anomaly.detector, default: 0] += 1
         bySeverity[anomaly.severity, default: 0] += 1
-        if buffer.count >= 1 << 16 { flush() }
-    }
-
-    private func flush() {
-        handle.write(Data(buffer))
-        buffer.removeAll(keepingCapacity: true)
     }
 
     /// Closes the anomaly list with the part's summary and puts the report in place.
     func finish(summary: FileOutcome, model: String?) throws(BatchError) {
         var w = JSONWriter()
         summary.write(to: &w)
-        buffer.append(contentsOf: Array("\n],\"summary\":".utf8))
-        buffer.append(contentsOf: w.bytes)
-        buffer.append(contentsOf: Array(",\"model\":".utf8))
+        file.append("\n],\"summary\":".utf8)
+        file.append(w.bytes)
+        file.append(",\"model\":".utf8)
         var m = JSONWriter()
         if let model { m.string(model) } else { m.null() }
-        buffer.append(contentsOf: m.bytes)
-        buffer.append(contentsOf: Array("}\n".utf8))
-        flush()
-        do {
-            try handle.synchronize()
-            try handle.close()
-        } catch {
-            throw BatchError("\(temporary): \(error.localizedDescription)")
-        }
-        guard rename(temporary, path) == 0 else {
-            throw BatchError("\(path): \(String(cString: strerror(errno)))")
-        }
-        AtomicFile.syncDirectory((path as NSString).deletingLastPathComponent)
+        file.append(m.bytes)
+        file.append("}\n".utf8)
+        do { try file.commit() } catch { throw BatchError("\(error)") }
     }
 
     /// Drops the report (nothing was read).
-    func discard() {
-        try? handle.close()
-        unlink(temporary)
-    }
+    func discard() { file.discard() }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VigilAnalysis
 
 /// What the batch processor has analysed, kept in `state.json` in the output folder: per
 /// content (a file, followed through renames and rotation), how far it was read and a hash of

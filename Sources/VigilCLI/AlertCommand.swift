@@ -45,19 +45,8 @@ struct AlertCommand: AsyncParsableCommand {
         do { producer = try AlertRouter.makeProducer(settings.router, logger: logger) } catch {
             throw CommandFailure("cannot create the producer: \(error)")
         }
-        var sinks: [any AlertSink] = []
-        do {
-            for sink in settings.sinks {
-                switch sink {
-                case .webhook(let c): sinks.append(try WebhookSink(c))
-                case .slack(let c): sinks.append(try SlackSink(c))
-                case .splunk(let c): sinks.append(try SplunkHECSink(c))
-                case .elasticsearch(let c): sinks.append(try ElasticsearchSink(c))
-                case .kafka(let name, let topic, let filter):
-                    sinks.append(KafkaSink(name: name, topic: topic, producer: producer, filter: filter))
-                }
-            }
-        } catch {
+        let sinks: [any AlertSink]
+        do { sinks = try settings.makeSinks(producer: producer) } catch {
             throw ValidationError("\(path): \(error)")
         }
         let router = AlertRouter(

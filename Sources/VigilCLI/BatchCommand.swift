@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Synchronization
 import UnixSignals
+import VigilAlerts
 import VigilAnalysis
 import VigilBatch
 import VigilDetection
@@ -56,15 +57,23 @@ struct BatchCommand: AsyncParsableCommand {
             logger.error("\(error)")
             throw ExitCode(2)
         }
+        let alerts = try settings.alertsFile.map { file in
+            try AlertOutboxWiring(
+                file: file, outboxDirectory: "\(settings.batch.outputDirectory)/alerts",
+                brokers: ProcessInfo.processInfo.environment["VIGIL_BROKERS"], logger: logger)
+        }
+        defer { alerts?.close() }
         let processor = BatchProcessor(
             configuration: settings.batch,
             analyzer: Analyzer(
-                model: model, modelName: settings.model.directory, maxErrors: settings.batch.maxErrorsPerFile))
+                model: model, modelName: settings.model.directory, maxErrors: settings.batch.maxErrorsPerFile),
+            outbox: alerts?.outbox)
         let stop = StopFlag()
         let signals = Task {
             for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
                 logger.notice("\(signal): stopping at the next record boundary")
                 stop.set()
+                alerts?.delivery.stop()
                 break
             }
         }
@@ -76,6 +85,13 @@ struct BatchCommand: AsyncParsableCommand {
             case .auto: isatty(STDERR_FILENO) == 1
             }
         let interval = settings.batch.intervalSeconds
+        // Scheduled: alerts are delivered while the next scans run. Once: after the run.
+        let background: Task<Void, Never>? =
+            interval > 0 ? alerts.map { wiring in Task { await wiring.delivery.deliverUntilStopped() } } : nil
+        defer {
+            alerts?.delivery.stop()
+            background?.cancel()
+        }
         if interval > 0 {
             logger.info(
                 "scanning \(settings.batch.logDirectory) every \(interval) s; reports in \(settings.batch.outputDirectory)"
@@ -90,7 +106,8 @@ struct BatchCommand: AsyncParsableCommand {
             case .success(let summary):
                 Self.log(summary, output: settings.batch.outputDirectory, logger: logger)
                 if interval == 0 || stop.isSet {
-                    if !summary.errors.isEmpty { throw ExitCode(1) }
+                    let gaveUp = await Self.finish(alerts, background: background, logger: logger)
+                    if !summary.errors.isEmpty || gaveUp > 0 { throw ExitCode(1) }
                     if settings.batch.failOnAnomalies && summary.anomalies > 0 { throw ExitCode(3) }
                     return
                 }
@@ -100,8 +117,26 @@ struct BatchCommand: AsyncParsableCommand {
             while !stop.isSet, ContinuousClock.now < deadline {
                 try? await Task.sleep(for: min(.milliseconds(500), deadline - .now))
             }
-            if stop.isSet { return }
+            if stop.isSet {
+                _ = await Self.finish(alerts, background: background, logger: logger)
+                return
+            }
         }
+    }
+
+    /// Delivers what the run staged (once) or ends the scheduled delivery; the alerts given up.
+    static func finish(_ alerts: AlertOutboxWiring?, background: Task<Void, Never>?, logger: Logger) async -> Int {
+        guard let alerts else { return 0 }
+        let totals: OutboxTotals
+        if let background {
+            alerts.delivery.stop()
+            await background.value
+            totals = alerts.delivery.done
+        } else {
+            totals = await alerts.delivery.deliverAll()
+        }
+        log(totals, outbox: alerts.outbox, logger: logger)
+        return totals.gaveUp + totals.unreadable
     }
 
     /// One run, off Swift's cooperative pool (it reads and computes without suspending).
@@ -119,6 +154,17 @@ struct BatchCommand: AsyncParsableCommand {
                 bar?.end()
                 continuation.resume(returning: result)
             }
+        }
+    }
+
+    static func log(_ totals: OutboxTotals, outbox: AlertOutbox, logger: Logger) {
+        let left = outbox.released().count
+        let line =
+            "alerts: \(totals.delivered) delivered, \(totals.gaveUp) given up\(totals.gaveUp > 0 ? " (in \(outbox.undeliveredPath))" : ""), \(left) segments left for the next run"
+        if totals.gaveUp > 0 || totals.unreadable > 0 || left > 0 {
+            logger.warning("\(line)")
+        } else {
+            logger.info("\(line)")
         }
     }
 
@@ -198,6 +244,7 @@ struct BatchFlags: ParsableArguments {
     @Option(name: name("max_errors_per_file"), help: help("max_errors_per_file")) var maxErrorsPerFile: String?
     @Flag(name: name("fail_on_anomalies"), help: help("fail_on_anomalies")) var failOnAnomalies = false
     @Option(name: name("progress"), help: help("progress")) var progress: String?
+    @Option(name: name("alerts"), help: help("alerts")) var alerts: String?
     @Option(name: name("log_format"), help: help("log_format")) var logFormat: String?
     @Option(name: name("log_level"), help: help("log_level")) var logLevel: String?
 
@@ -207,7 +254,7 @@ struct BatchFlags: ParsableArguments {
             ("log_dir", logDir), ("output_dir", outputDir), ("include", include), ("exclude", exclude),
             ("interval", interval), ("settle_seconds", settleSeconds), ("model_dir", modelDir),
             ("max_report_rows", maxReportRows), ("max_errors_per_file", maxErrorsPerFile),
-            ("fail_on_anomalies", failOnAnomalies ? "true" : nil), ("progress", progress),
+            ("fail_on_anomalies", failOnAnomalies ? "true" : nil), ("progress", progress), ("alerts", alerts),
             ("log_format", logFormat), ("log_level", logLevel),
         ]
         return all.compactMap { key, value in value.map { (key, $0) } }

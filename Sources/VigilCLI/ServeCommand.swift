@@ -5,6 +5,7 @@ import Metrics
 import Prometheus
 import ServiceLifecycle
 import VigilAPI
+import VigilAlerts
 import VigilKafka
 import VigilLogging
 import VigilSettings
@@ -50,18 +51,44 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let logger = VigilLogging.logger("vigil.api", configuration: settings.logging)
         let registry = PrometheusBootstrap.bootstrap()
+        let alerts = try settings.alertsFile.map { file in
+            try AlertOutboxWiring(
+                file: file, outboxDirectory: settings.alertsOutbox,
+                brokers: ProcessInfo.processInfo.environment["VIGIL_BROKERS"], logger: logger)
+        }
+        defer { alerts?.close() }
         let server: APIServer
         do {
             server = try APIServer(
                 configuration: settings.api, registry: registry,
-                versions: [("vigil", VigilVersion.string), ("librdkafka", LibRdKafka.version)], logger: logger)
+                versions: [("vigil", VigilVersion.string), ("librdkafka", LibRdKafka.version)], logger: logger,
+                alerts: alerts.map { Self.outboxHook($0.outbox, logger: logger) })
         } catch {
             throw CommandFailure("cannot start: \(error)")
         }
-        var groupConfiguration = ServiceGroupConfiguration(services: [.init(service: server)], logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: server)]
+        if let alerts { services.append(.init(service: alerts.delivery)) }
+        var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint]
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(30)
         try await ServiceGroup(configuration: groupConfiguration).run()
+    }
+
+    /// Writes each analysis's anomalies to the outbox (synced) before the answer goes out, so
+    /// an answered anomaly is never lost to a crash; a write that fails is logged and counted
+    /// (`vigil_api_alert_outbox_errors_total`) — the answer itself still goes out.
+    static func outboxHook(_ outbox: AlertOutbox, logger: Logger) -> AnalysisService.AnomalyHook {
+        let failures = Counter(label: "vigil_api_alert_outbox_errors_total")
+        return { anomalies in
+            do {
+                let segment = try outbox.segment(tag: "api")
+                for anomaly in anomalies { segment.add(anomaly) }
+                try segment.commit()
+            } catch {
+                failures.increment()
+                logger.error("\(anomalies.count) anomalies not written to the alert outbox: \(error)")
+            }
+        }
     }
 }
 
@@ -90,6 +117,8 @@ struct ServeFlags: ParsableArguments {
     @Option(name: name("tls_cert"), help: help("tls_cert")) var tlsCert: String?
     @Option(name: name("tls_key"), help: help("tls_key")) var tlsKey: String?
     @Option(name: name("upload_dir"), help: help("upload_dir")) var uploadDir: String?
+    @Option(name: name("alerts"), help: help("alerts")) var alerts: String?
+    @Option(name: name("alerts_outbox"), help: help("alerts_outbox")) var alertsOutbox: String?
     @Option(name: name("log_format"), help: help("log_format")) var logFormat: String?
     @Option(name: name("log_level"), help: help("log_level")) var logLevel: String?
 
@@ -102,7 +131,8 @@ struct ServeFlags: ParsableArguments {
             ("max_contexts", maxContexts), ("context_idle_ms", contextIdleMs), ("cache_bytes", cacheBytes),
             ("api_tokens", apiTokens), ("api_tokens_file", apiTokensFile), ("open_probes", openProbes),
             ("rate_limit_per_minute", rateLimitPerMinute), ("rate_limit_burst", rateLimitBurst), ("tls_cert", tlsCert),
-            ("tls_key", tlsKey), ("upload_dir", uploadDir), ("log_format", logFormat), ("log_level", logLevel),
+            ("tls_key", tlsKey), ("upload_dir", uploadDir), ("alerts", alerts), ("alerts_outbox", alertsOutbox),
+            ("log_format", logFormat), ("log_level", logLevel),
         ]
         return all.compactMap { key, value in value.map { (key, $0) } }
     }

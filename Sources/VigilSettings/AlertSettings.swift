@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import VigilAlerts
 import VigilDetection
+import VigilKafka
 import VigilLogging
 
 /// Everything `vigil alert` is configured with, from its YAML file (`alerts.yml`): where to read
@@ -244,5 +245,31 @@ public struct AlertSettings: Sendable {
             }
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension AlertSettings {
+    /// Whether a sink writes to Kafka (and so needs a producer).
+    public var needsProducer: Bool {
+        sinks.contains {
+            if case .kafka = $0 { true } else { false }
+        }
+    }
+
+    /// The configured sinks; the Kafka sinks write with `producer`.
+    public func makeSinks(producer: KafkaProducer?) throws(SinkConfigurationError) -> [any AlertSink] {
+        var made: [any AlertSink] = []
+        for sink in sinks {
+            switch sink {
+            case .webhook(let c): made.append(try WebhookSink(c))
+            case .slack(let c): made.append(try SlackSink(c))
+            case .splunk(let c): made.append(try SplunkHECSink(c))
+            case .elasticsearch(let c): made.append(try ElasticsearchSink(c))
+            case .kafka(let name, let topic, let filter):
+                guard let producer else { throw SinkConfigurationError("\(name): a Kafka sink needs brokers") }
+                made.append(KafkaSink(name: name, topic: topic, producer: producer, filter: filter))
+            }
+        }
+        return made
     }
 }

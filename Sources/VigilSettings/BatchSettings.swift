@@ -11,6 +11,9 @@ public struct BatchSettings: Sendable, Equatable {
     public var logging = LoggingConfiguration()
     /// Whether to draw a progress bar on standard error.
     public var progress = ProgressMode.auto
+    /// The alert routing file (`alerts.yml`, as for `vigil alert`): anomalies go to its sinks
+    /// through an outbox in the output folder.
+    public var alertsFile: String?
 
     public init() {}
 
@@ -57,6 +60,11 @@ public struct BatchSettings: Sendable, Equatable {
         .choice(
             "progress", \.progress, default: "auto",
             help: "Progress bar on standard error: auto (on a terminal), always or never."),
+        .optionalText(
+            "alerts", \.alertsFile, default: "none",
+            help:
+                "Alert routing file (alerts.yml, also VIGIL_ALERTS_CONFIG): anomalies go to its sinks through output_dir/alerts/.",
+            environmentAliases: ["VIGIL_ALERTS_CONFIG"]),
         .choice("log_format", \.logging.format, default: "text", help: "text, or json: one JSON object per line."),
         .choice(
             "log_level", \.logging.level, default: "info",

@@ -9,6 +9,10 @@ public struct ServeSettings: Sendable, Equatable {
     public var logging = LoggingConfiguration()
     /// A file of bearer tokens, one per line (read at start, added to `api_tokens`).
     public var tokensFile: String? = nil
+    /// The alert routing file (`alerts.yml`): analysed anomalies go to its sinks.
+    public var alertsFile: String?
+    /// The outbox the anomalies wait in for the sinks.
+    public var alertsOutbox = "alerts_outbox"
 
     public init() {}
 
@@ -72,7 +76,8 @@ public struct ServeSettings: Sendable, Equatable {
             "cache_bytes", \.api.cacheBytes, in: 0...(16 << 30), default: "32 MiB",
             help: "Cached responses to identical requests (0: no cache)."),
         .list(
-            "api_tokens", \.api.tokens, default: "none", help: "Accepted bearer tokens, comma-separated (empty: no auth).",
+            "api_tokens", \.api.tokens, default: "none",
+            help: "Accepted bearer tokens, comma-separated (empty: no auth).",
             secret: true),
         .optionalText(
             "api_tokens_file", \.tokensFile, default: "none", help: "A file of bearer tokens, one per line."),
@@ -89,6 +94,13 @@ public struct ServeSettings: Sendable, Equatable {
         .optionalText("tls_key", \.tlsKey, default: "none", help: "PEM private key for tls_cert."),
         .text(
             "upload_dir", \.api.temporaryDirectory, default: "/tmp", help: "Where uploads are spooled while analysed."),
+        .optionalText(
+            "alerts", \.alertsFile, default: "none",
+            help: "Alert routing file (alerts.yml, also VIGIL_ALERTS_CONFIG): analysed anomalies go to its sinks.",
+            environmentAliases: ["VIGIL_ALERTS_CONFIG"]),
+        .text(
+            "alerts_outbox", \.alertsOutbox, default: "alerts_outbox",
+            help: "Folder where anomalies wait for the alert sinks (kept across restarts)."),
         .choice("log_format", \.logging.format, default: "text", help: "text, or json: one JSON object per line."),
         .choice(
             "log_level", \.logging.level, default: "info",

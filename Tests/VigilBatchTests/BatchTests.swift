@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilAlerts
 import VigilAnalysis
 import VigilDetection
 import VigilTesting
@@ -42,6 +43,7 @@ final class BatchFixture {
     var logs: String { "\(root)/logs" }
     var output: String { "\(root)/out" }
     var configuration = BatchConfiguration()
+    var outbox: AlertOutbox?
 
     init() throws {
         try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
@@ -64,7 +66,21 @@ final class BatchFixture {
     }
 
     func run(stop: @escaping () -> Bool = { false }) throws -> BatchRunSummary {
-        try BatchProcessor(configuration: configuration, analyzer: Analyzer()).run(stop: stop)
+        try BatchProcessor(configuration: configuration, analyzer: Analyzer(), outbox: outbox).run(stop: stop)
+    }
+
+    /// The anomaly ids in the outbox's segments with `ext` (`alerts` released, `staged`), per segment.
+    func outboxIDs(_ ext: String) throws -> [[String]] {
+        let directory = "\(output)/alerts"
+        return try FileManager.default.contentsOfDirectory(atPath: directory).sorted().filter {
+            $0.hasSuffix(".\(ext)")
+        }
+        .map { name in
+            let text = try String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8)
+            return text.split(separator: "\n").compactMap {
+                ((try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any])?["id"] as? String
+            }
+        }
     }
 
     /// Every anomaly in every report: (id, detector, entity value), one entry per report line.
@@ -249,6 +265,58 @@ struct BatchStateTests {
         #expect(reportsNow.map(\.id).sorted() == reportsAfter.map(\.id).sorted(), "an anomaly reported twice, or lost")
         let fourth = try fixture.run()
         #expect(fourth.anomalies == 0)
+    }
+
+    @Test(
+        "alerts are staged with the results and released with the state: a crash before the state re-stages them (none twice), one after it releases them (none lost)"
+    )
+    func alertsAcrossCrashes() throws {
+        let fixture = try BatchFixture()
+        fixture.outbox = try AlertOutbox(directory: "\(fixture.output)/alerts")
+        try fixture.write("auth.log", AuthLog.failures(8, from: "198.51.100.77", start: 0))
+        let first = try fixture.run()
+        #expect(first.anomalies > 0)
+        #expect(
+            try fixture.outboxIDs("alerts") == [try fixture.reported().map(\.id)], "one released segment, as reported")
+
+        // A crash after run 2's results, snapshot and staged alerts, before its state.
+        let stateBefore = try Data(contentsOf: URL(fileURLWithPath: "\(fixture.output)/state.json"))
+        let snapshotsBefore = try FileManager.default.contentsOfDirectory(atPath: "\(fixture.output)/state").map {
+            ($0, try Data(contentsOf: URL(fileURLWithPath: "\(fixture.output)/state/\($0)")))
+        }
+        try fixture.append("auth.log", AuthLog.failures(8, from: "203.0.113.9", start: 40))
+        let second = try fixture.run()
+        #expect(second.anomalies > 0)
+        let alertsDir = "\(fixture.output)/alerts"
+        let newest = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: alertsDir).filter { $0.hasSuffix(".alerts") }.max())
+        try FileManager.default.moveItem(
+            atPath: "\(alertsDir)/\(newest)", toPath: "\(alertsDir)/\(newest.dropLast(7)).staged")
+        try stateBefore.write(to: URL(fileURLWithPath: "\(fixture.output)/state.json"))
+        for (name, data) in snapshotsBefore {
+            try data.write(to: URL(fileURLWithPath: "\(fixture.output)/state/\(name)"))
+        }
+        let third = try fixture.run()
+        #expect(third.anomalies == second.anomalies, "the part is redone")
+        #expect(try fixture.outboxIDs("staged").isEmpty, "the stale staged alerts are dropped")
+        var released = try fixture.outboxIDs("alerts").flatMap { $0 }
+        #expect(released.sorted() == (try fixture.reported()).map(\.id).sorted(), "an alert twice, or lost")
+        #expect(Set(released).count == released.count)
+
+        // A crash after run 4's state, before its alerts were released.
+        try fixture.append("auth.log", AuthLog.failures(8, from: "192.0.2.200", start: 80))
+        let fourth = try fixture.run()
+        #expect(fourth.anomalies > 0)
+        let latest = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: alertsDir).filter { $0.hasSuffix(".alerts") }.max())
+        try FileManager.default.moveItem(
+            atPath: "\(alertsDir)/\(latest)", toPath: "\(alertsDir)/\(latest.dropLast(7)).staged")
+        let fifth = try fixture.run()
+        #expect(fifth.anomalies == 0, "nothing new to read")
+        released = try fixture.outboxIDs("alerts").flatMap { $0 }
+        #expect(try fixture.outboxIDs("staged").isEmpty, "released by the next run")
+        #expect(released.sorted() == (try fixture.reported()).map(\.id).sorted())
+        #expect(Set(released).count == released.count)
     }
 
     @Test("a stop between chunks ends the file at a record boundary; the next run reads the rest")
