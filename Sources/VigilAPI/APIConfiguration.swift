@@ -1,3 +1,4 @@
+import Foundation
 import VigilAnalysis
 import VigilDetection
 
@@ -46,6 +47,9 @@ public struct APIConfiguration: Sendable, Equatable {
     public var tlsKeyPath: String? = nil
     /// Where uploads are spooled.
     public var temporaryDirectory = "/tmp"
+    /// Analyses run at once; more requests wait their turn (within their deadline). Bounds the
+    /// memory and CPU a burst of large requests takes.
+    public var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
     public var detection: DetectionConfig = .default
     public var limits = ReadLimits()
 

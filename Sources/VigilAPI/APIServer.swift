@@ -97,10 +97,17 @@ public struct APIServer: Service {
 
 extension ModelStore {
     /// The model at start: `path`; where it does not exist, the rules-only default — unless it
-    /// was asked for `explicit`ly (then: unavailable, with the reason, until one is loaded).
+    /// was asked for `explicit`ly (then: unavailable, with the reason, until one is loaded). An
+    /// empty folder (a fresh container volume, before `vigil train`) means rules only too.
     public func loadInitial(_ path: String, explicit: Bool, logger: Logger) {
         let models = self
-        if !FileManager.default.fileExists(atPath: path) && !explicit {
+        let entries = try? FileManager.default.contentsOfDirectory(atPath: path)
+        if entries?.isEmpty == true {
+            models.useRulesOnly()
+            logger.notice("\(path) is empty: rules-only detection until a model is trained there or loaded")
+            return
+        }
+        if entries == nil && !explicit {
             models.useRulesOnly()
             logger.notice("no model at \(path): rules-only detection until one is loaded (POST /models/load)")
             return
@@ -199,7 +206,7 @@ extension APIServer {
                 throw APIError.unprocessable("missing_field", "the multipart field `file` is missing")
             }
             let name = receiver.fileName.flatMap { $0.split(separator: "/").last.map(String.init) } ?? "upload"
-            let answer = try service.analyzeFile(path: receiver.path, name: name, deadline: deadline)
+            let answer = try await service.analyzeFile(path: receiver.path, name: name, deadline: deadline)
             return json(answer.body)
         }
         router.get("contexts") { _, _ in

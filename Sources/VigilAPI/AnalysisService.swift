@@ -25,6 +25,7 @@ public final class AnalysisService: Sendable {
     let contexts: ContextStore
     let cache: ResultCache
     public let statistics = APIStatistics()
+    let slots: AnalysisSlots
     /// Receives the anomalies of every analysis answered (not the cached repeats of one, and
     /// not the MCP tools'): `vigil serve --alerts` puts them in the alert outbox.
     let alerts: AnomalyHook?
@@ -36,6 +37,7 @@ public final class AnalysisService: Sendable {
         self.configuration = configuration
         self.models = models
         self.alerts = alerts
+        slots = AnalysisSlots(configuration.workers)
         contexts = ContextStore(maxContexts: configuration.maxContexts, idleMs: configuration.contextIdleMs)
         cache = ResultCache(maxBytes: configuration.cacheBytes)
     }
@@ -60,6 +62,8 @@ public final class AnalysisService: Sendable {
         let request = try AnalysisRequest.decode(body: body, contentType: contentType)
         let model = try currentModel()
         try checkRecordCount(request.logs)
+        await slots.acquire()
+        defer { slots.release() }
         if let name = request.context {
             let context = contexts.context(named: name)
             let answer = try await context.analyze(
@@ -81,8 +85,12 @@ public final class AnalysisService: Sendable {
     }
 
     /// Analyses an uploaded file (spooled to `path`), named `name` in ids and errors.
-    func analyzeFile(path: String, name: String, deadline: ContinuousClock.Instant) throws(APIError) -> AnalysisAnswer {
+    func analyzeFile(
+        path: String, name: String, deadline: ContinuousClock.Instant
+    ) async throws(APIError) -> AnalysisAnswer {
         let model = try currentModel()
+        await slots.acquire()
+        defer { slots.release() }
         var session = makeSession(model)
         var input = LogInput.file(path)
         input.name = name
@@ -385,5 +393,38 @@ public final class APIStatistics: Sendable {
             w.field("hits", s.cacheHits)
             w.field("misses", s.cacheMisses)
         }
+    }
+}
+
+/// At most `count` analyses at once (`workers`); the others wait, first come first served.
+final class AnalysisSlots: Sendable {
+    private let state: Mutex<(free: Int, waiting: [CheckedContinuation<Void, Never>])>
+
+    init(_ count: Int) { state = Mutex((max(1, count), [])) }
+
+    func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let admitted = state.withLock { s -> Bool in
+                guard s.free > 0 else {
+                    s.waiting.append(continuation)
+                    return false
+                }
+                s.free -= 1
+                return true
+            }
+            if admitted { continuation.resume() }
+        }
+    }
+
+    func release() {
+        // A freed slot goes straight to the first waiter.
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if s.waiting.isEmpty {
+                s.free += 1
+                return nil
+            }
+            return s.waiting.removeFirst()
+        }
+        next?.resume()
     }
 }

@@ -116,6 +116,7 @@ struct ServeFlags: ParsableArguments {
     @Option(name: name("rate_limit_burst"), help: help("rate_limit_burst")) var rateLimitBurst: String?
     @Option(name: name("tls_cert"), help: help("tls_cert")) var tlsCert: String?
     @Option(name: name("tls_key"), help: help("tls_key")) var tlsKey: String?
+    @Option(name: name("workers"), help: help("workers")) var workers: String?
     @Option(name: name("upload_dir"), help: help("upload_dir")) var uploadDir: String?
     @Option(name: name("alerts"), help: help("alerts")) var alerts: String?
     @Option(name: name("alerts_outbox"), help: help("alerts_outbox")) var alertsOutbox: String?
@@ -131,7 +132,8 @@ struct ServeFlags: ParsableArguments {
             ("max_contexts", maxContexts), ("context_idle_ms", contextIdleMs), ("cache_bytes", cacheBytes),
             ("api_tokens", apiTokens), ("api_tokens_file", apiTokensFile), ("open_probes", openProbes),
             ("rate_limit_per_minute", rateLimitPerMinute), ("rate_limit_burst", rateLimitBurst), ("tls_cert", tlsCert),
-            ("tls_key", tlsKey), ("upload_dir", uploadDir), ("alerts", alerts), ("alerts_outbox", alertsOutbox),
+            ("tls_key", tlsKey), ("workers", workers), ("upload_dir", uploadDir), ("alerts", alerts),
+            ("alerts_outbox", alertsOutbox),
             ("log_format", logFormat), ("log_level", logLevel),
         ]
         return all.compactMap { key, value in value.map { (key, $0) } }

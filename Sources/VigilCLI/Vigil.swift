@@ -15,7 +15,7 @@ struct Vigil: AsyncParsableCommand {
             VersionCommand.self, TopicsCommand.self, GenerateCommand.self, TrainCommand.self,
             AnalyzeCommand.self, EvaluateCommand.self, StreamCommand.self, ServeCommand.self, MCPCommand.self,
             BatchCommand.self, AlertCommand.self, ProduceCommand.self,
-            ConsumeCommand.self,
+            ConsumeCommand.self, ProbeCommand.self,
         ]
     )
 }

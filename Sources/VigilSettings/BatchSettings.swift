@@ -68,7 +68,8 @@ public struct BatchSettings: Sendable, Equatable {
         .choice("log_format", \.logging.format, default: "text", help: "text, or json: one JSON object per line."),
         .choice(
             "log_level", \.logging.level, default: "info",
-            help: "trace, debug, info, notice, warning, error or critical."),
+            help: "trace, debug, info, notice, warning, error or critical (also LOG_LEVEL).",
+            environmentAliases: ["LOG_LEVEL"]),
     ]
 
     /// The loader for ``table``.

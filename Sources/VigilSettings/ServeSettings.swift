@@ -49,7 +49,7 @@ public struct ServeSettings: Sendable, Equatable {
         .text(
             "model_dir", \.modelDirectory, default: "anomaly_outputs",
             help:
-                "Model directory loaded at start (also MODEL_DIR); the default one missing means rules only, a configured one missing means not ready.",
+                "Model directory loaded at start (also MODEL_DIR); the default one missing or an empty one means rules only, a configured one missing means not ready.",
             environmentAliases: ["MODEL_DIR"], flagAliases: ["model"]),
         .list(
             "model_roots", \.api.modelRoots, default: "working dir, model_dir's parent",
@@ -92,6 +92,10 @@ public struct ServeSettings: Sendable, Equatable {
             help: "Requests a client may send at once before the rate applies."),
         .optionalText("tls_cert", \.tlsCertificate, default: "none", help: "PEM certificate chain: serve HTTPS."),
         .optionalText("tls_key", \.tlsKey, default: "none", help: "PEM private key for tls_cert."),
+        .integer(
+            "workers", \.api.workers, in: 1...1_024, default: "the number of cores",
+            help: "Analyses run at once (also WORKERS); more requests wait their turn.",
+            environmentAliases: ["WORKERS"]),
         .text(
             "upload_dir", \.api.temporaryDirectory, default: "/tmp", help: "Where uploads are spooled while analysed."),
         .optionalText(
@@ -104,7 +108,8 @@ public struct ServeSettings: Sendable, Equatable {
         .choice("log_format", \.logging.format, default: "text", help: "text, or json: one JSON object per line."),
         .choice(
             "log_level", \.logging.level, default: "info",
-            help: "trace, debug, info, notice, warning, error or critical."),
+            help: "trace, debug, info, notice, warning, error or critical (also LOG_LEVEL).",
+            environmentAliases: ["LOG_LEVEL"]),
     ]
 
     /// The loader for ``table``.

@@ -123,11 +123,12 @@ extension Setting {
 
     /// One of a fixed set of words.
     public static func choice<Value: RawRepresentable & CaseIterable & Sendable>(
-        _ key: String, _ path: any WritableKeyPath<Root, Value> & Sendable, default defaultText: String, help: String
+        _ key: String, _ path: any WritableKeyPath<Root, Value> & Sendable, default defaultText: String, help: String,
+        environmentAliases: [String] = []
     ) -> Setting where Value.RawValue == String {
         let names = Value.allCases.map(\.rawValue)
         return Setting(
-            key: key, help: help, defaultText: defaultText,
+            key: key, help: help, defaultText: defaultText, environmentAliases: environmentAliases,
             set: { root, text throws(SettingError) in
                 guard let value = Value(rawValue: text) else {
                     throw SettingError(message: "expected \(Self.alternatives(names)), got \"\(text)\"")

@@ -63,7 +63,8 @@ public struct StreamSettings: Sendable, Equatable {
             help: "Events dated more than this past the current time go to the dead-letter topic, unanalysed."),
         .choice(
             "on_permanent_produce_error", \.stream.onPermanentError, default: "retry",
-            help: "A delivery the broker refuses for good: retry (and fail /readyz) or exit (status 3); never committed."),
+            help:
+                "A delivery the broker refuses for good: retry (and fail /readyz) or exit (status 3); never committed."),
         .integer(
             "shutdown_timeout_ms", \.stream.shutdownTimeoutMs, in: 100...3_600_000, default: "30000",
             help: "Graceful shutdown budget in milliseconds; past it the exit status is 2."),
@@ -74,7 +75,8 @@ public struct StreamSettings: Sendable, Equatable {
         .choice("log_format", \.logging.format, default: "text", help: "text, or json: one JSON object per line."),
         .choice(
             "log_level", \.logging.level, default: "info",
-            help: "trace, debug, info, notice, warning, error or critical."),
+            help: "trace, debug, info, notice, warning, error or critical (also LOG_LEVEL).",
+            environmentAliases: ["LOG_LEVEL"]),
         .properties("consumer", \.stream.consumerProperties, help: "A librdkafka consumer property, name=value."),
         .properties("producer", \.stream.producerProperties, help: "A librdkafka producer property, name=value."),
     ]
