@@ -71,9 +71,12 @@ public struct ModelConfiguration: Sendable, Equatable {
 
     public init(directory: String? = nil) { self.directory = directory }
 
-    /// The configured model, loaded and verified; nil when none is configured.
+    /// The configured model, loaded and verified; nil when none is configured, or the folder
+    /// is empty (a container's model volume before `vigil train` wrote to it). A folder that is
+    /// missing or holds something else is an error.
     public func load() throws(ModelDirectory.LoadError) -> DetectionModel? {
         guard let directory else { return nil }
+        if (try? FileManager.default.contentsOfDirectory(atPath: directory))?.isEmpty == true { return nil }
         return try ModelDirectory.load(directory)
     }
 }

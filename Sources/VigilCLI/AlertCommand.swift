@@ -35,6 +35,8 @@ struct AlertCommand: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         if let brokers = brokers ?? environment["VIGIL_BROKERS"] { settings.router.brokers = brokers }
+        // The environment's logging settings win over the file's (as for the other commands).
+        do { try settings.logging.apply(environment: environment) } catch { throw ValidationError("\(error)") }
         if printConfig {
             print(settings.masked, terminator: "")
             return

@@ -16,22 +16,37 @@ struct MCPCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: [.customLong("model-dir"), .customLong("model")], help: "Model directory (env MODEL_DIR; default anomaly_outputs).")
+    @Option(
+        name: [.customLong("model-dir"), .customLong("model")],
+        help: "Model directory (env MODEL_DIR; default anomaly_outputs).")
     var modelDirectory: String?
-    @Option(name: .customLong("allowed-dir"), help: "A directory the tools may read (repeatable; env VIGIL_MCP_ALLOWED_DIRS, comma-separated; default the working directory).")
+    @Option(
+        name: .customLong("allowed-dir"),
+        help:
+            "A directory the tools may read (repeatable; env VIGIL_MCP_ALLOWED_DIRS, comma-separated; default the working directory)."
+    )
     var allowedDirectories: [String] = []
-    @Option(name: .long, help: "Kafka bootstrap servers for get_recent_anomalies (env VIGIL_BROKERS; none: the tool says so).")
+    @Option(
+        name: .long,
+        help: "Kafka bootstrap servers for get_recent_anomalies (env VIGIL_BROKERS; none: the tool says so).")
     var brokers: String?
     @Option(name: .long, help: "The anomaly topic (env VIGIL_OUTPUT_TOPIC; default security-anomalies).")
     var outputTopic: String?
-    @Option(name: .long, help: "Largest file or log_data read, in bytes (env VIGIL_MCP_MAX_FILE_BYTES; default 256 MiB).")
+    @Option(
+        name: .long, help: "Largest file or log_data read, in bytes (env VIGIL_MCP_MAX_FILE_BYTES; default 256 MiB).")
     var maxFileBytes: Int?
-    @Option(name: .long, help: "Log level on stderr (env VIGIL_LOG_LEVEL; default info).") var logLevel: Logger.Level?
+    @Option(
+        name: .long,
+        help:
+            "Log level on stderr (env VIGIL_LOG_LEVEL or LOG_LEVEL; default info; VIGIL_LOG_FORMAT=json for JSON lines)."
+    ) var logLevel: Logger.Level?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         var configuration = MCPConfiguration()
-        if let model = modelDirectory ?? environment["MODEL_DIR"] ?? environment["VIGIL_MODEL_DIR"] {
+        // An empty variable (compose's `${MODEL_DIR:-}`) is no setting.
+        func variable(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        if let model = modelDirectory ?? variable("MODEL_DIR") ?? variable("VIGIL_MODEL_DIR") {
             configuration.modelDirectory = model
             configuration.modelDirectoryExplicit = true
         }
@@ -43,14 +58,19 @@ struct MCPCommand: AsyncParsableCommand {
         configuration.brokers = brokers ?? environment["VIGIL_BROKERS"]
         if let topic = outputTopic ?? environment["VIGIL_OUTPUT_TOPIC"] { configuration.anomalyTopic = topic }
         if let text = maxFileBytes.map(String.init) ?? environment["VIGIL_MCP_MAX_FILE_BYTES"] {
-            guard let bytes = Int(text), bytes > 0 else { throw ValidationError("max file bytes must be a positive integer, got \(text)") }
+            guard let bytes = Int(text), bytes > 0 else {
+                throw ValidationError("max file bytes must be a positive integer, got \(text)")
+            }
             configuration.maxFileBytes = bytes
         }
         var logging = LoggingConfiguration()
-        if let level = logLevel ?? environment["VIGIL_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) { logging.level = level }
+        do { try logging.apply(environment: environment) } catch { throw ValidationError("\(error)") }
+        if let logLevel { logging.level = logLevel }
         let logger = VigilLogging.logger("vigil.mcp", configuration: logging)
         let toolbox = MCPToolbox(configuration: configuration, logger: logger)
-        logger.info("MCP server \(MCPServer.name) on stdio; files confined to \(configuration.allowedDirectories.isEmpty ? [FileManager.default.currentDirectoryPath] : configuration.allowedDirectories)")
+        logger.info(
+            "MCP server \(MCPServer.name) on stdio; files confined to \(configuration.allowedDirectories.isEmpty ? [FileManager.default.currentDirectoryPath] : configuration.allowedDirectories)"
+        )
         try await MCPServer(toolbox: toolbox, version: VigilVersion.string, logger: logger).run()
     }
 }

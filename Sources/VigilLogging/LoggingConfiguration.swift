@@ -39,3 +39,33 @@ public enum VigilLogging {
         return logger
     }
 }
+
+extension LoggingConfiguration {
+    /// A logging variable with a value it cannot take.
+    public struct EnvironmentError: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    /// `VIGIL_LOG_LEVEL` (or `LOG_LEVEL`) and `VIGIL_LOG_FORMAT` over these values — for the
+    /// commands whose settings do not come from a settings table (`vigil mcp`, `vigil alert`).
+    /// Empty variables are no setting.
+    public mutating func apply(environment: [String: String]) throws(EnvironmentError) {
+        func variable(_ name: String) -> (String, String)? {
+            environment[name].flatMap { $0.isEmpty ? nil : (name, $0) }
+        }
+        if let (name, text) = variable("VIGIL_LOG_LEVEL") ?? variable("LOG_LEVEL") {
+            guard let value = Logger.Level(rawValue: text.lowercased()) else {
+                throw EnvironmentError(
+                    description:
+                        "\(name): \"\(text)\" is not a level (trace, debug, info, notice, warning, error, critical)")
+            }
+            level = value
+        }
+        if let (name, text) = variable("VIGIL_LOG_FORMAT") {
+            guard let value = Format(rawValue: text.lowercased()) else {
+                throw EnvironmentError(description: "\(name): \"\(text)\" is not a log format (text or json)")
+            }
+            format = value
+        }
+    }
+}

@@ -245,22 +245,6 @@ struct OutboxTests {
         await receiver.stop()
     }
 
-    /// Starts `vigil serve` on a free port; the process and the port.
-    static func serve(_ arguments: [String], log: String) async throws -> (StreamHarness.StreamProcess, Int) {
-        let process = try StreamHarness.StreamProcess(
-            command: "serve", arguments: ["--port", "0"] + arguments, logPath: log)
-        for _ in 0..<200 {
-            if let match = process.log.firstMatch(of: /API on http:\/\/127\.0\.0\.1:([0-9]+)/),
-                let port = Int(match.output.1)
-            {
-                return (process, port)
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        process.kill9()
-        throw StreamHarness.HarnessError("vigil serve did not start: \(process.log)")
-    }
-
     @Test(
         "vigil serve --alerts: answered anomalies reach the sink once (a cached repeat is not re-sent); after kill -9 with the sink down, the restarted server delivers them"
     )
@@ -278,7 +262,7 @@ struct OutboxTests {
             secret: \(WebhookTests.secret)
         """.write(toFile: "\(dir)/alerts.yml", atomically: true, encoding: .utf8)
         let arguments = ["--alerts", "\(dir)/alerts.yml", "--alerts-outbox", "\(dir)/outbox"]
-        let (server, port) = try await Self.serve(arguments, log: "\(dir)/1.log")
+        let (server, port) = try await VigilServe.start(arguments, log: "\(dir)/1.log")
         let body = Array(Self.attackLog(sources: 3).utf8)
         func analyze(_ body: [UInt8]) async throws -> [String] {
             let reply = try await LoopbackHTTP.send(
@@ -308,7 +292,7 @@ struct OutboxTests {
         #expect(Self.ids(receiver).count > answered.count, "the sink was tried before the kill")
         let mark = receiver.requests.count
         receiver.fallback(.init(status: 200))
-        let (again, _) = try await Self.serve(arguments, log: "\(dir)/2.log")
+        let (again, _) = try await VigilServe.start(arguments, log: "\(dir)/2.log")
         // Requests answered 200: those after the restart.
         func delivered() -> [String] { receiver.requests.dropFirst(mark).compactMap { $0.headers["webhook-id"] } }
         for _ in 0..<200 where Set(delivered()) != Set(later) { try await Task.sleep(for: .milliseconds(50)) }

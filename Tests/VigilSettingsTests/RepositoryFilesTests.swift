@@ -44,12 +44,12 @@ struct RepositoryFilesTests {
     }
 
     @Test(
-        "the stream service runs vigil stream on the internal listener after the topics exist, with metrics and state")
+        "anomaly-stream runs vigil stream on the internal listener after the topics exist, with metrics and state")
     func streamService() throws {
-        let stream = try #require(try services()["stream"])
+        let stream = try #require(try services()["anomaly-stream"])
         let command = try #require(stream["command"] as? [String])
         #expect(command.first == "stream")
-        #expect(command.contains("kafka:19092"))
+        #expect((stream["environment"] as? [String: Any])?["VIGIL_BROKERS"] as? String == "kafka:19092")
         #expect(command.contains("0.0.0.0"))  // metrics reachable from outside the container
         #expect((stream["ports"] as? [String])?.contains("9464:9464") == true)
         #expect((stream["volumes"] as? [String])?.contains("vigil-state:/var/lib/vigil/state") == true)
@@ -83,16 +83,22 @@ struct RepositoryFilesTests {
     @Test("the README's Layout names every module Package.swift declares, and only those")
     func layoutMatchesPackage() throws {
         let package = try RepositoryFiles.text("Package.swift")
-        let declared = Set(package.matches(of: /\.(?:target|executableTarget|systemLibrary)\(\s*name: "([A-Za-z]+)"/)
-            .map { String($0.output.1) })
+        let declared = Set(
+            package.matches(of: /\.(?:target|executableTarget|systemLibrary)\(\s*name: "([A-Za-z]+)"/)
+                .map { String($0.output.1) })
         let readme = try RepositoryFiles.text("README.md")
         let section = try #require(RepositoryFiles.section("## Layout", of: readme))
         let rows = section.split(separator: "\n").filter { $0.hasPrefix("| `") }
-        let documented = Set(rows.flatMap { row in
-            row.split(separator: "|").first.map { cell in cell.matches(of: /`([A-Za-z]+)`/).map { String($0.output.1) } } ?? []
-        })
+        let documented = Set(
+            rows.flatMap { row in
+                row.split(separator: "|").first.map { cell in
+                    cell.matches(of: /`([A-Za-z]+)`/).map { String($0.output.1) }
+                } ?? []
+            })
         #expect(declared.count >= 14)
-        #expect(declared == documented, "declared only: \(declared.subtracting(documented)); documented only: \(documented.subtracting(declared))")
+        #expect(
+            declared == documented,
+            "declared only: \(declared.subtracting(documented)); documented only: \(documented.subtracting(declared))")
         // Every module in the diagram too.
         let fence = try #require(section.range(of: "```"))
         let diagram = section[fence.upperBound...].prefix(while: { _ in true }).split(separator: "```").first ?? ""

@@ -76,3 +76,24 @@ public struct Chromium: Sendable {
         return (page, blank)
     }
 }
+
+/// `vigil serve` as a process on a free loopback port.
+public enum VigilServe {
+    /// Starts `vigil serve --port 0 arguments…`; the process and the port it bound (from its log).
+    public static func start(
+        _ arguments: [String], log: String, environment: [String: String] = [:]
+    ) async throws -> (StreamHarness.StreamProcess, Int) {
+        let process = try StreamHarness.StreamProcess(
+            command: "serve", arguments: ["--port", "0"] + arguments, logPath: log, environment: environment)
+        for _ in 0..<200 {
+            if let match = process.log.firstMatch(of: /API on https?:\/\/127\.0\.0\.1:([0-9]+)/),
+                let port = Int(match.output.1)
+            {
+                return (process, port)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.kill9()
+        throw StreamHarness.HarnessError("vigil serve did not start: \(process.log)")
+    }
+}

@@ -208,15 +208,28 @@ public enum StreamHarness {
         private let logHandle: FileHandle
 
         /// `vigil <command> arguments…`; `environment` is added to this process's own.
-        public init(
+        public convenience init(
             command: String = "stream", arguments: [String], logPath: String, environment: [String: String] = [:]
         ) throws {
+            try self.init(
+                executable: try StreamHarness.vigil(), arguments: [command] + arguments, logPath: logPath,
+                environment: environment)
+        }
+
+        /// Another program (nginx) run the same way: output to `logPath`, stopped by signals.
+        public static func external(
+            _ executable: String, _ arguments: [String], logPath: String
+        ) throws -> StreamProcess {
+            try StreamProcess(executable: executable, arguments: arguments, logPath: logPath, environment: [:])
+        }
+
+        init(executable: String, arguments: [String], logPath: String, environment: [String: String]) throws {
             self.logPath = logPath
             if !FileManager.default.fileExists(atPath: logPath) {
                 _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             }
-            process.executableURL = URL(fileURLWithPath: try StreamHarness.vigil())
-            process.arguments = [command] + arguments
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
             if !environment.isEmpty {
                 process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             }
