@@ -35,6 +35,10 @@ public final class AlertRouter: Service {
     let policy: DeliveryPolicy
     let logger: Logger
     let producer: KafkaProducer
+    private let subscribed = Atomic<Bool>(false)
+
+    /// Whether the router has subscribed and is routing (its readiness).
+    public var isRouting: Bool { subscribed.load(ordering: .acquiring) }
 
     public init(
         configuration: AlertRouterConfiguration, sinks: [any AlertSink], policy: DeliveryPolicy = DeliveryPolicy(),
@@ -68,6 +72,8 @@ public final class AlertRouter: Service {
         let consumer = try KafkaConsumer(
             configuration: consumerConfiguration, observer: KafkaClientObserver(logger: logger))
         try consumer.subscribe([configuration.inputTopic])
+        subscribed.store(true, ordering: .releasing)
+        defer { subscribed.store(false, ordering: .releasing) }
         let runners = sinks.map { SinkRunner(sink: $0, policy: policy) }
         let progress = RouterProgress()
         let undelivered = Counter(label: "vigil_alerts_undelivered_total")

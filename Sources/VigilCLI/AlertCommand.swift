@@ -5,6 +5,7 @@ import ServiceLifecycle
 import VigilAlerts
 import VigilKafka
 import VigilLogging
+import VigilServers
 import VigilSettings
 
 /// `vigil alert`: routes the anomaly topic to the configured sinks.
@@ -42,7 +43,7 @@ struct AlertCommand: AsyncParsableCommand {
             return
         }
         let logger = VigilLogging.logger("vigil.alert", configuration: settings.logging)
-        _ = PrometheusBootstrap.bootstrap()
+        let registry = PrometheusBootstrap.bootstrap()
         let producer: KafkaProducer
         do { producer = try AlertRouter.makeProducer(settings.router, logger: logger) } catch {
             throw CommandFailure("cannot create the producer: \(error)")
@@ -53,7 +54,21 @@ struct AlertCommand: AsyncParsableCommand {
         }
         let router = AlertRouter(
             configuration: settings.router, sinks: sinks, policy: settings.policy, producer: producer, logger: logger)
-        var group = ServiceGroupConfiguration(services: [.init(service: router)], logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: router)]
+        if settings.metrics.isEnabled {
+            // Delivery metrics by sink, and probes: live while the process runs, ready while routing.
+            services.append(
+                .init(
+                    service: MetricsServer(
+                        configuration: settings.metrics, registry: registry,
+                        liveness: { ProbeResult(healthy: true, body: #"{"status":"live"}"#) },
+                        readiness: {
+                            router.isRouting
+                                ? ProbeResult(healthy: true, body: #"{"status":"routing"}"#)
+                                : ProbeResult(healthy: false, body: #"{"status":"not routing"}"#)
+                        }, logger: logger)))
+        }
+        var group = ServiceGroupConfiguration(services: services, logger: logger)
         group.gracefulShutdownSignals = [.sigterm, .sigint]
         group.maximumGracefulShutdownDuration = .seconds(40)
         try await ServiceGroup(configuration: group).run()

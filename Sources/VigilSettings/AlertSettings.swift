@@ -4,6 +4,7 @@ import VigilAlerts
 import VigilDetection
 import VigilKafka
 import VigilLogging
+import VigilServers
 
 /// Everything `vigil alert` is configured with, from its YAML file (`alerts.yml`): where to read
 /// anomalies, the delivery policy, and the sinks. A value written `${NAME}` is read from the
@@ -13,6 +14,8 @@ public struct AlertSettings: Sendable {
     public var policy = DeliveryPolicy()
     public var sinks: [Sink] = []
     public var logging = LoggingConfiguration()
+    /// Prometheus metrics (by sink) and probes of `vigil alert`: 127.0.0.1:9465 (0: off).
+    public var metrics = HTTPConfiguration(address: "127.0.0.1", port: 9465)
 
     public init() {}
 
@@ -27,7 +30,7 @@ public struct AlertSettings: Sendable {
 
     static let topKeys: Set<String> = [
         "brokers", "group_id", "input_topic", "undelivered_topic", "commit_interval_ms", "max_in_flight",
-        "give_up_after_s", "retry_initial_ms", "retry_max_ms", "queue_capacity", "linger_ms", "log_level", "log_format",
+        "give_up_after_s", "retry_initial_ms", "retry_max_ms", "queue_capacity", "linger_ms", "log_level", "log_format", "metrics_port", "metrics_address",
         "consumer", "producer", "sinks",
     ]
     static let commonSinkKeys: Set<String> = ["type", "name", "min_severity", "detectors"]
@@ -68,6 +71,8 @@ public struct AlertSettings: Sendable {
         if let v = fields["commit_interval_ms"] {
             settings.router.commitInterval = .milliseconds(try v.int(in: 100...3_600_000))
         }
+        if let v = fields["metrics_port"] { settings.metrics.port = try v.int(in: 0...65_535) }
+        if let v = fields["metrics_address"] { settings.metrics.address = try string(v) }
         if let v = fields["max_in_flight"] { settings.router.maxInFlight = try v.int(in: 1...10_000_000) }
         if let v = fields["give_up_after_s"] { settings.policy.giveUpAfter = .seconds(try v.int(in: 1...604_800)) }
         if let v = fields["retry_initial_ms"] {
@@ -212,6 +217,7 @@ public struct AlertSettings: Sendable {
             "brokers: \(router.brokers)", "group_id: \(router.groupID)", "input_topic: \(router.inputTopic)",
             "undelivered_topic: \(router.undeliveredTopic)",
             "give_up_after_s: \(policy.giveUpAfter.components.seconds)",
+            "metrics_address: \(metrics.address)", "metrics_port: \(metrics.port)",
             "sinks:",
         ]
         func filterLines(_ filter: AlertFilter) -> [String] {

@@ -12,10 +12,12 @@ import VigilTesting
 @Suite("vigil alert end to end", .serialized)
 struct AlertRouterTests {
     static func config(
-        brokers: String, input: String, undelivered: String, group: String, healthy: Receiver, broken: Receiver
+        brokers: String, input: String, undelivered: String, group: String, healthy: Receiver, broken: Receiver,
+        metricsPort: Int = 0
     ) -> String {
         """
         brokers: \(brokers)
+        metrics_port: \(metricsPort)
         group_id: \(group)
         input_topic: \(input)
         undelivered_topic: \(undelivered)
@@ -43,6 +45,7 @@ struct AlertRouterTests {
     static func routing(input: String, undelivered: String, group: String) -> String {
         """
         brokers: \(StreamHarness.brokers)
+        metrics_port: 0
         group_id: \(group)
         input_topic: \(input)
         undelivered_topic: \(undelivered)
@@ -74,9 +77,10 @@ struct AlertRouterTests {
         let dir = StreamHarness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = "\(dir)/alerts.yml"
+        let metricsPort = Int.random(in: 30_000..<60_000)
         try Self.config(
             brokers: StreamHarness.brokers, input: input, undelivered: undelivered, group: group, healthy: healthy,
-            broken: broken
+            broken: broken, metricsPort: metricsPort
         ).write(toFile: file, atomically: true, encoding: .utf8)
         let environment = ["VIGIL_TEST_WEBHOOK_SECRET": WebhookTests.secret]
 
@@ -115,6 +119,12 @@ struct AlertRouterTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(committed[0] == 21 && committed[1] == 20, "committed \(committed)\n\(router.log.suffix(3000))")
+        // The delivery figures by sink, scraped from the router's metrics server; ready while routing.
+        let metrics = await LoopbackHTTP.get(port: metricsPort, path: "/metrics")?.body ?? ""
+        #expect(metrics.contains("vigil_alerts_sent_total{sink=\"soc\"} 40"), "\(metrics.prefix(3000))")
+        #expect(metrics.contains("vigil_alerts_failed_total{sink=\"pager\"} 5"), "\(metrics.prefix(3000))")
+        #expect(metrics.contains("vigil_alerts_retried_total{sink=\"soc\"}"))
+        #expect(await LoopbackHTTP.get(port: metricsPort, path: "/readyz")?.status == 200)
         router.terminate()
         #expect(await router.wait(timeout: .seconds(40)) == 0, "\(router.log.suffix(2000))")
 

@@ -135,4 +135,152 @@ struct DeploymentTests {
             file: RepositoryFiles.path("deploy/alerts.yml"),
             environment: ["VIGIL_WEBHOOK_URL": "https://soc.example/hook", "VIGIL_WEBHOOK_SECRET": "whsec_dGVzdA=="])
     }
+
+    // MARK: Kubernetes
+
+    static let manifests = [
+        "config.yaml", "secret.yaml", "stream.yaml", "api.yaml", "batch.yaml", "alerts.yaml", "topics-job.yaml",
+    ]
+
+    /// Every object in deploy/k8s, by "Kind/name".
+    static func objects() throws -> [String: [String: Any]] {
+        var all: [String: [String: Any]] = [:]
+        for file in manifests {
+            for case let object as [String: Any] in try Yams.load_all(
+                yaml: try RepositoryFiles.text("deploy/k8s/\(file)"))
+            {
+                let name = (object["metadata"] as? [String: Any])?["name"] as? String ?? "?"
+                all["\(object["kind"] as? String ?? "?")/\(name)"] = object
+            }
+        }
+        return all
+    }
+
+    /// The first container of a workload (Deployment, CronJob).
+    static func container(_ object: [String: Any]?) -> [String: Any] {
+        var spec = object?["spec"] as? [String: Any]
+        if let job = spec?["jobTemplate"] as? [String: Any] { spec = job["spec"] as? [String: Any] }
+        let pod = (spec?["template"] as? [String: Any])?["spec"] as? [String: Any]
+        return ((pod?["containers"] as? [[String: Any]])?.first) ?? [:]
+    }
+
+    static func podSpec(_ object: [String: Any]?) -> [String: Any] {
+        ((object?["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any] ?? [:]
+    }
+
+    @Test("every manifest in deploy/k8s validates (kubernetes-validate --strict, Kubernetes 1.30 schemas, offline)")
+    func kubernetesValidate() async throws {
+        for file in Self.manifests {
+            let (status, output) = try await ChildProcess.run(
+                "\(Self.venv)/kubernetes-validate",
+                ["--strict", "-k", "1.30.0", RepositoryFiles.path("deploy/k8s/\(file)")])
+            #expect(status == 0 && !output.contains("ERROR"), "\(file): \(output)")
+        }
+    }
+
+    @Test("k8s: the ConfigMap's files load with each command's settings; probes, ports, grace periods and replicas agree with them")
+    func kubernetesAgainstCode() throws {
+        let objects = try Self.objects()
+        let data = try #require((objects["ConfigMap/vigil-config"]?["data"]) as? [String: String])
+        let dir = StreamHarness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func file(_ name: String) throws -> String {
+            let path = "\(dir)/\(name)"
+            try #require(data[name], "the ConfigMap has \(name)").write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        var stream = StreamSettings()
+        try StreamSettings.loader.apply(file: try file("stream.yml"), to: &stream)
+        var serve = ServeSettings()
+        try ServeSettings.loader.apply(file: try file("serve.yml"), to: &serve)
+        var batch = BatchSettings()
+        try BatchSettings.loader.apply(file: try file("batch.yml"), to: &batch)
+        let secrets = ["VIGIL_WEBHOOK_URL": "https://soar.example/hook", "VIGIL_WEBHOOK_SECRET": "whsec_dGVzdA=="]
+        _ = try AlertSettings.load(file: try file("alerts.yml"), environment: secrets)
+        let topics = try TopicsFile.load(path: try file("topics.yml"))
+
+        // Each workload runs the command its file configures, mounted where --config says.
+        let workloads = [
+            "Deployment/anomaly-stream": ("stream", "stream.yml"), "Deployment/anomaly-api": ("serve", "serve.yml"),
+            "CronJob/anomaly-batch": ("batch", "batch.yml"), "Deployment/anomaly-alerts": ("alert", "alerts.yml"),
+        ]
+        for (name, (command, config)) in workloads {
+            let container = Self.container(objects[name])
+            let args = (container["args"] as? [String]) ?? []
+            #expect(args.first == command, "\(name) runs vigil \(command)")
+            #expect(args.contains("/etc/vigil/\(config)"), "\(name) reads /etc/vigil/\(config)")
+            let mounts = (container["volumeMounts"] as? [[String: Any]]) ?? []
+            #expect(mounts.contains { $0["mountPath"] as? String == "/etc/vigil/\(config)" && $0["subPath"] as? String == config })
+            #expect((container["resources"] as? [String: Any])?["limits"] != nil, "\(name) has limits")
+        }
+
+        // The stream: probes on its metrics server, grace above its shutdown deadline, replicas
+        // within the input's partitions, a disruption budget.
+        let detector = Self.container(objects["Deployment/anomaly-stream"])
+        let port = ((detector["ports"] as? [[String: Any]])?.first?["containerPort"]) as? Int
+        #expect(port == stream.metrics.port)
+        #expect(((detector["livenessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String == "/healthz")
+        #expect(((detector["readinessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String == "/readyz")
+        #expect(stream.metrics.address == "0.0.0.0", "probes reach the metrics server from outside the pod")
+        let grace = Self.podSpec(objects["Deployment/anomaly-stream"])["terminationGracePeriodSeconds"] as? Int ?? 0
+        #expect(grace * 1000 > stream.stream.shutdownTimeoutMs)
+        let replicas = (objects["Deployment/anomaly-stream"]?["spec"] as? [String: Any])?["replicas"] as? Int ?? 0
+        let input = topics.topics.first(where: { $0.specification.name == stream.stream.inputTopic })
+        let partitions = input?.specification.partitions ?? 0
+        #expect(replicas >= 1 && replicas <= partitions, "\(replicas) replicas for \(partitions) partitions")
+        #expect(objects["PodDisruptionBudget/anomaly-stream"] != nil)
+
+        // The API: probes and port from serve.yml, a Service on that port, an autoscaler.
+        let api = Self.container(objects["Deployment/anomaly-api"])
+        #expect(((api["ports"] as? [[String: Any]])?.first?["containerPort"]) as? Int == serve.api.port)
+        #expect(((api["livenessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String == "/health/live")
+        #expect(((api["readinessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String == "/health/ready")
+        let servicePort = (((objects["Service/anomaly-api"]?["spec"] as? [String: Any])?["ports"] as? [[String: Any]])?.first?["port"]) as? Int
+        #expect(servicePort == serve.api.port)
+        #expect(objects["HorizontalPodAutoscaler/anomaly-api"] != nil)
+        #expect(serve.tokensFile == "/etc/vigil/secrets/api_tokens")
+        // The batch: one run at a time over its state file.
+        #expect((objects["CronJob/anomaly-batch"]?["spec"] as? [String: Any])?["concurrencyPolicy"] as? String == "Forbid")
+        #expect((Self.container(objects["CronJob/anomaly-batch"])["args"] as? [String])?.contains("--once") == true)
+    }
+
+    // MARK: Prometheus
+
+    @Test("promtool checks the alerting rules and their unit tests pass; every metric they use exists in the code")
+    func prometheusRules() async throws {
+        let rules = RepositoryFiles.path("deploy/prometheus/vigil-rules.yml")
+        let (checked, checkOutput) = try await ChildProcess.run("/usr/bin/promtool", ["check", "rules", rules])
+        #expect(checked == 0, "\(checkOutput)")
+        let (tested, testOutput) = try await ChildProcess.run(
+            "/usr/bin/promtool", ["test", "rules", RepositoryFiles.path("deploy/prometheus/vigil-rules.test.yml")])
+        #expect(tested == 0, "\(testOutput)")
+        let text = try RepositoryFiles.text("deploy/prometheus/vigil-rules.yml")
+        let used = Set(text.matches(of: /\b((?:vigil|kafka_consumergroup)_[a-z_]+)/).map { String($0.output.1) })
+        #expect(used.count >= 8)
+        var sources = ""
+        let files = FileManager.default.enumerator(atPath: RepositoryFiles.path("Sources"))?.allObjects ?? []
+        for case let path as String in files where path.hasSuffix(".swift") {
+            sources += (try? String(contentsOfFile: RepositoryFiles.path("Sources/\(path)"), encoding: .utf8)) ?? ""
+        }
+        for metric in used {
+            let base = metric.replacingOccurrences(of: "_bucket", with: "")
+            #expect(sources.contains("\"\(base)\""), "the rules use \(metric), which no code records")
+        }
+    }
+
+    @Test("every metric the code records is in the README's Operations section")
+    func metricsDocumented() throws {
+        let readme = try RepositoryFiles.text("README.md")
+        let start = try #require(readme.range(of: "\n## Operations\n"))
+        let end = try #require(readme.range(of: "\n## Layout\n"))
+        let operations = readme[start.upperBound..<end.lowerBound]
+        let files = FileManager.default.enumerator(atPath: RepositoryFiles.path("Sources"))?.allObjects ?? []
+        var recorded = Set<String>()
+        for case let path as String in files where path.hasSuffix(".swift") {
+            let text = (try? String(contentsOfFile: RepositoryFiles.path("Sources/\(path)"), encoding: .utf8)) ?? ""
+            for match in text.matches(of: /label: "((?:vigil|kafka)_[a-z_]+)"/) { recorded.insert(String(match.output.1)) }
+        }
+        #expect(recorded.count >= 30)
+        for metric in recorded { #expect(operations.contains("`\(metric)"), "\(metric) is not documented") }
+    }
 }
