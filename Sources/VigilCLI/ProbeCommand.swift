@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import NIOCore
 
 /// `vigil probe`: asks a health endpoint, for container health checks (the image has no curl).
 struct ProbeCommand: AsyncParsableCommand {
@@ -17,22 +18,31 @@ struct ProbeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds to wait for the answer.") var timeout = 3
 
     func run() async throws {
+        // A refused connection is an answer: fail at once instead of retrying until the timeout.
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let status = await Self.ask(url, client: client, timeout: .seconds(Int64(timeout)))
+        try? await client.shutdown()
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// 0 when `url` answers 2xx; 1 otherwise (printed).
+    static func ask(_ url: String, client: HTTPClient, timeout: TimeAmount) async -> Int32 {
         var request = HTTPClientRequest(url: url)
         request.method = .GET
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(Int64(timeout)))
-            let body = try await response.body.collect(upTo: 64 << 10)
-            let text = String(buffer: body)
+            let response = try await client.execute(request, timeout: timeout)
+            let text = String(buffer: try await response.body.collect(upTo: 64 << 10))
             guard (200..<300).contains(response.status.code) else {
                 print("\(url): \(response.status.code) \(text.prefix(500))")
-                throw ExitCode(1)
+                return 1
             }
             print("\(url): \(response.status.code)")
-        } catch let exit as ExitCode {
-            throw exit
+            return 0
         } catch {
             print("\(url): \(error)")
-            throw ExitCode(1)
+            return 1
         }
     }
 }

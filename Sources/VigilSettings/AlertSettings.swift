@@ -30,7 +30,8 @@ public struct AlertSettings: Sendable {
 
     static let topKeys: Set<String> = [
         "brokers", "group_id", "input_topic", "undelivered_topic", "commit_interval_ms", "max_in_flight",
-        "give_up_after_s", "retry_initial_ms", "retry_max_ms", "queue_capacity", "linger_ms", "log_level", "log_format", "metrics_port", "metrics_address",
+        "give_up_after_s", "retry_initial_ms", "retry_max_ms", "queue_capacity", "linger_ms", "log_level", "log_format",
+        "metrics_port", "metrics_address",
         "consumer", "producer", "sinks",
     ]
     static let commonSinkKeys: Set<String> = ["type", "name", "min_severity", "detectors"]

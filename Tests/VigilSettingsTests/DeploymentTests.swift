@@ -64,6 +64,42 @@ struct DeploymentTests {
         }
     }
 
+    @Test(
+        "the image's default command and its HEALTHCHECK, run outside a container in an /app-like folder: the API answers on 8000, rules only with an empty model volume"
+    )
+    func imageDefaultCommand() async throws {
+        let text = try RepositoryFiles.text("Dockerfile")
+        func jsonArray(after prefix: String) throws -> [String] {
+            // Unindented: the image's CMD; the HEALTHCHECK's CMD is on an indented line.
+            let line = try #require(text.split(separator: "\n").first { $0.hasPrefix(prefix) })
+            let start = try #require(line.firstIndex(of: "["))
+            return try #require(try JSONSerialization.jsonObject(with: Data(line[start...].utf8)) as? [String])
+        }
+        let command = try jsonArray(after: "CMD [")
+        let health = try jsonArray(after: "  CMD [\"vigil\", \"probe\"")
+        let app = StreamHarness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: app) }
+        for folder in ["anomaly_outputs", "logs"] {  // as `docker run -v …:/app/…` mounts them: empty
+            try FileManager.default.createDirectory(atPath: "\(app)/\(folder)", withIntermediateDirectories: true)
+        }
+        let vigil = try VigilCommand.path()
+        let server = try StreamHarness.StreamProcess.external(
+            vigil, command, logPath: "\(app)/serve.log", directory: app)
+        defer { server.kill9() }
+        var probed: (Int32, String) = (1, "")
+        for _ in 0..<100 {
+            probed = try await ChildProcess.run(vigil, Array(health.dropFirst()))
+            if probed.0 == 0 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(probed.0 == 0, "HEALTHCHECK \(health): \(probed.1)\n\(server.log)")
+        let ready = await LoopbackHTTP.get(port: 8000, path: "/health/ready")
+        #expect(
+            ready?.status == 200 && ready?.body.contains("rules-only") == true, "\(ready?.body ?? "")\n\(server.log)")
+        server.terminate()
+        #expect(await server.wait(timeout: .seconds(30)) == 0)
+    }
+
     @Test("docker-compose.yml validates against the Compose file format's JSON schema (Docker's own)")
     func composeSchema() async throws {
         let script = """
@@ -178,7 +214,9 @@ struct DeploymentTests {
         }
     }
 
-    @Test("k8s: the ConfigMap's files load with each command's settings; probes, ports, grace periods and replicas agree with them")
+    @Test(
+        "k8s: the ConfigMap's files load with each command's settings; probes, ports, grace periods and replicas agree with them"
+    )
     func kubernetesAgainstCode() throws {
         let objects = try Self.objects()
         let data = try #require((objects["ConfigMap/vigil-config"]?["data"]) as? [String: String])
@@ -210,7 +248,10 @@ struct DeploymentTests {
             #expect(args.first == command, "\(name) runs vigil \(command)")
             #expect(args.contains("/etc/vigil/\(config)"), "\(name) reads /etc/vigil/\(config)")
             let mounts = (container["volumeMounts"] as? [[String: Any]]) ?? []
-            #expect(mounts.contains { $0["mountPath"] as? String == "/etc/vigil/\(config)" && $0["subPath"] as? String == config })
+            #expect(
+                mounts.contains {
+                    $0["mountPath"] as? String == "/etc/vigil/\(config)" && $0["subPath"] as? String == config
+                })
             #expect((container["resources"] as? [String: Any])?["limits"] != nil, "\(name) has limits")
         }
 
@@ -219,8 +260,12 @@ struct DeploymentTests {
         let detector = Self.container(objects["Deployment/anomaly-stream"])
         let port = ((detector["ports"] as? [[String: Any]])?.first?["containerPort"]) as? Int
         #expect(port == stream.metrics.port)
-        #expect(((detector["livenessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String == "/healthz")
-        #expect(((detector["readinessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String == "/readyz")
+        #expect(
+            ((detector["livenessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String
+                == "/healthz")
+        #expect(
+            ((detector["readinessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String
+                == "/readyz")
         #expect(stream.metrics.address == "0.0.0.0", "probes reach the metrics server from outside the pod")
         let grace = Self.podSpec(objects["Deployment/anomaly-stream"])["terminationGracePeriodSeconds"] as? Int ?? 0
         #expect(grace * 1000 > stream.stream.shutdownTimeoutMs)
@@ -233,20 +278,29 @@ struct DeploymentTests {
         // The API: probes and port from serve.yml, a Service on that port, an autoscaler.
         let api = Self.container(objects["Deployment/anomaly-api"])
         #expect(((api["ports"] as? [[String: Any]])?.first?["containerPort"]) as? Int == serve.api.port)
-        #expect(((api["livenessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String == "/health/live")
-        #expect(((api["readinessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String == "/health/ready")
-        let servicePort = (((objects["Service/anomaly-api"]?["spec"] as? [String: Any])?["ports"] as? [[String: Any]])?.first?["port"]) as? Int
+        #expect(
+            ((api["livenessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String
+                == "/health/live")
+        #expect(
+            ((api["readinessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String
+                == "/health/ready")
+        let servicePort =
+            (((objects["Service/anomaly-api"]?["spec"] as? [String: Any])?["ports"] as? [[String: Any]])?.first?["port"])
+            as? Int
         #expect(servicePort == serve.api.port)
         #expect(objects["HorizontalPodAutoscaler/anomaly-api"] != nil)
         #expect(serve.tokensFile == "/etc/vigil/secrets/api_tokens")
         // The batch: one run at a time over its state file.
-        #expect((objects["CronJob/anomaly-batch"]?["spec"] as? [String: Any])?["concurrencyPolicy"] as? String == "Forbid")
+        #expect(
+            (objects["CronJob/anomaly-batch"]?["spec"] as? [String: Any])?["concurrencyPolicy"] as? String == "Forbid")
         #expect((Self.container(objects["CronJob/anomaly-batch"])["args"] as? [String])?.contains("--once") == true)
     }
 
     // MARK: Prometheus
 
-    @Test("promtool checks the alerting rules and their unit tests pass; every metric they use exists in the code")
+    @Test(
+        "promtool checks the alerting rules and their unit tests pass; every metric they and the Grafana dashboard use exists in the code"
+    )
     func prometheusRules() async throws {
         let rules = RepositoryFiles.path("deploy/prometheus/vigil-rules.yml")
         let (checked, checkOutput) = try await ChildProcess.run("/usr/bin/promtool", ["check", "rules", rules])
@@ -262,9 +316,22 @@ struct DeploymentTests {
         for case let path as String in files where path.hasSuffix(".swift") {
             sources += (try? String(contentsOfFile: RepositoryFiles.path("Sources/\(path)"), encoding: .utf8)) ?? ""
         }
-        for metric in used {
+        // The Grafana dashboard's queries too.
+        let dashboard = try #require(
+            try JSONSerialization.jsonObject(
+                with: Data(
+                    contentsOf: URL(fileURLWithPath: RepositoryFiles.path("deploy/grafana/vigil-dashboard.json"))))
+                as? [String: Any])
+        let panels = try #require(dashboard["panels"] as? [[String: Any]])
+        let queries = panels.flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
+        #expect(panels.count >= 10 && queries.count >= panels.count)
+        let charted = Set(
+            queries.joined(separator: " ").matches(of: /\b((?:vigil|kafka_consumergroup)_[a-z_]+)/).map {
+                String($0.output.1)
+            })
+        for metric in used.union(charted) {
             let base = metric.replacingOccurrences(of: "_bucket", with: "")
-            #expect(sources.contains("\"\(base)\""), "the rules use \(metric), which no code records")
+            #expect(sources.contains("\"\(base)\""), "\(metric) is queried, but no code records it")
         }
     }
 
@@ -278,7 +345,9 @@ struct DeploymentTests {
         var recorded = Set<String>()
         for case let path as String in files where path.hasSuffix(".swift") {
             let text = (try? String(contentsOfFile: RepositoryFiles.path("Sources/\(path)"), encoding: .utf8)) ?? ""
-            for match in text.matches(of: /label: "((?:vigil|kafka)_[a-z_]+)"/) { recorded.insert(String(match.output.1)) }
+            for match in text.matches(of: /label: "((?:vigil|kafka)_[a-z_]+)"/) {
+                recorded.insert(String(match.output.1))
+            }
         }
         #expect(recorded.count >= 30)
         for metric in recorded { #expect(operations.contains("`\(metric)"), "\(metric) is not documented") }

@@ -216,14 +216,20 @@ public enum StreamHarness {
                 environment: environment)
         }
 
-        /// Another program (nginx) run the same way: output to `logPath`, stopped by signals.
+        /// Another program (nginx, or `vigil` in a working directory) run the same way: output to
+        /// `logPath`, stopped by signals.
         public static func external(
-            _ executable: String, _ arguments: [String], logPath: String
+            _ executable: String, _ arguments: [String], logPath: String, directory: String? = nil
         ) throws -> StreamProcess {
-            try StreamProcess(executable: executable, arguments: arguments, logPath: logPath, environment: [:])
+            try StreamProcess(
+                executable: executable, arguments: arguments, logPath: logPath, environment: [:], directory: directory)
         }
 
-        init(executable: String, arguments: [String], logPath: String, environment: [String: String]) throws {
+        init(
+            executable: String, arguments: [String], logPath: String, environment: [String: String],
+            directory: String? = nil
+        ) throws {
+            if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
             self.logPath = logPath
             if !FileManager.default.fileExists(atPath: logPath) {
                 _ = FileManager.default.createFile(atPath: logPath, contents: nil)
