@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
+import Synchronization
 
 /// One HTTP request a sink sends, and what came back.
 public struct HTTPExchange: Sendable {
@@ -36,6 +38,16 @@ public struct HTTPSender: Sendable {
     public init(client: HTTPClient = .shared, timeout: Duration = .seconds(10)) {
         self.client = client
         self.timeout = timeout
+    }
+
+    /// A sender that trusts the certificates in `caFile` (PEM) for https — a Splunk or an
+    /// Elasticsearch with a private CA — or the system's trust store when nil.
+    public init(caFile: String?, timeout: Duration = .seconds(10)) throws(SinkConfigurationError) {
+        guard let caFile else {
+            self.init(timeout: timeout)
+            return
+        }
+        self.init(client: try TrustedClients.client(caFile: caFile), timeout: timeout)
     }
 
     /// POSTs `body`; the exchange, or the network error as text.
@@ -102,4 +114,27 @@ public struct HTTPSender: Sendable {
 /// A request that got no HTTP answer (refused connection, timeout, TLS failure).
 public struct SendError: Error, Sendable, Equatable {
     public var reason: String
+}
+
+/// One HTTP client per trusted CA file, for the process's lifetime (like `HTTPClient.shared`:
+/// a client must be shut down before it is released, and sinks live as long as the process).
+enum TrustedClients {
+    private static let clients = Mutex<[String: HTTPClient]>([:])
+
+    static func client(caFile: String) throws(SinkConfigurationError) -> HTTPClient {
+        let roots: [NIOSSLCertificate]
+        do { roots = try NIOSSLCertificate.fromPEMFile(caFile) } catch {
+            throw SinkConfigurationError("ca_file \(caFile): not readable PEM certificates (\(error))")
+        }
+        guard !roots.isEmpty else { throw SinkConfigurationError("ca_file \(caFile): no certificate in it") }
+        return clients.withLock { clients in
+            if let client = clients[caFile] { return client }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .certificates(roots)
+            let client = HTTPClient(
+                eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration(tlsConfiguration: tls))
+            clients[caFile] = client
+            return client
+        }
+    }
 }

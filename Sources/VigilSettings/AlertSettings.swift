@@ -36,10 +36,10 @@ public struct AlertSettings: Sendable {
     ]
     static let commonSinkKeys: Set<String> = ["type", "name", "min_severity", "detectors"]
     static let sinkKeys: [String: Set<String>] = [
-        "webhook": ["url", "secret", "headers"],
-        "slack": ["url", "min_interval_ms", "max_digest"],
-        "splunk": ["url", "token", "index", "source", "sourcetype", "ack", "ack_timeout_s"],
-        "elasticsearch": ["url", "index", "api_key", "user", "password", "max_batch"],
+        "webhook": ["url", "secret", "headers", "ca_file"],
+        "slack": ["url", "min_interval_ms", "max_digest", "ca_file"],
+        "splunk": ["url", "token", "index", "source", "sourcetype", "ack", "ack_timeout_s", "ca_file"],
+        "elasticsearch": ["url", "index", "api_key", "user", "password", "max_batch", "ca_file"],
         "kafka": ["topic"],
     ]
 
@@ -167,6 +167,7 @@ public struct AlertSettings: Sendable {
             }
             c.filter = filter
             c.name = name
+            c.caFile = try string("ca_file")
             return (name, .webhook(c))
         case "slack":
             var c = SlackSink.Configuration(url: try required("url"))
@@ -174,6 +175,7 @@ public struct AlertSettings: Sendable {
             if let v = all["max_digest"] { c.maxDigest = try v.int(in: 1...47) }
             c.filter = filter
             c.name = name
+            c.caFile = try string("ca_file")
             return (name, .slack(c))
         case "splunk":
             var c = SplunkHECSink.Configuration(url: try required("url"), token: try required("token"))
@@ -184,6 +186,7 @@ public struct AlertSettings: Sendable {
             if let v = all["ack_timeout_s"] { c.ackTimeout = .seconds(try v.int(in: 1...3_600)) }
             c.filter = filter
             c.name = name
+            c.caFile = try string("ca_file")
             return (name, .splunk(c))
         case "elasticsearch":
             var c = ElasticsearchSink.Configuration(url: try required("url"))
@@ -194,6 +197,7 @@ public struct AlertSettings: Sendable {
             if let v = all["max_batch"] { c.maxBatch = try v.int(in: 1...10_000) }
             c.filter = filter
             c.name = name
+            c.caFile = try string("ca_file")
             return (name, .elasticsearch(c))
         default:
             return (name, .kafka(name: name, topic: try required("topic"), filter: filter))
@@ -230,21 +234,25 @@ public struct AlertSettings: Sendable {
             switch sink {
             case .webhook(let c):
                 lines += ["  - type: webhook", "    name: \(c.name)", "    url: \(c.url)", "    secret: \"***\""]
+                lines += c.caFile.map { ["    ca_file: \($0)"] } ?? []
                 lines += c.headers.keys.sorted().map { "    headers.\($0): \"***\"" } + filterLines(c.filter)
             case .slack(let c):
                 // The webhook URL is the credential.
                 lines += ["  - type: slack", "    name: \(c.name)", "    url: \"***\""] + filterLines(c.filter)
+                lines += c.caFile.map { ["    ca_file: \($0)"] } ?? []
             case .splunk(let c):
                 lines += [
                     "  - type: splunk", "    name: \(c.name)", "    url: \(c.url)", "    token: \"***\"",
                     "    ack: \(c.useAck)",
                 ]
                 lines += (c.index.map { ["    index: \($0)"] } ?? []) + filterLines(c.filter)
+                lines += c.caFile.map { ["    ca_file: \($0)"] } ?? []
             case .elasticsearch(let c):
                 lines += [
                     "  - type: elasticsearch", "    name: \(c.name)", "    url: \(c.url)", "    index: \(c.index)",
                 ]
                 if c.apiKey != nil { lines.append("    api_key: \"***\"") }
+                if let ca = c.caFile { lines.append("    ca_file: \(ca)") }
                 if let user = c.user { lines += ["    user: \(user)", "    password: \"***\""] }
                 lines += filterLines(c.filter)
             case .kafka(let name, let topic, let filter):

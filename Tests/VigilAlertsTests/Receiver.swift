@@ -1,8 +1,10 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 import Synchronization
 
 /// A real HTTP server on loopback standing in for Slack, Splunk, Elasticsearch or a webhook
@@ -28,12 +30,14 @@ final class Receiver: Sendable {
     let port: Int
     private let task: Task<Void, any Error>
 
-    private init(port: Int, task: Task<Void, any Error>) {
+    private init(port: Int, scheme: String, task: Task<Void, any Error>) {
         self.port = port
+        self.scheme = scheme
         self.task = task
     }
 
-    var url: String { "http://127.0.0.1:\(port)" }
+    let scheme: String
+    var url: String { "\(scheme)://127.0.0.1:\(port)" }
     var requests: [Request] { state.withLock { $0.requests } }
 
     /// The next answers, in order.
@@ -53,7 +57,8 @@ final class Receiver: Sendable {
         }
     }
 
-    static func start() async throws -> Receiver {
+    /// Starts the receiver; with `tls` (PEM certificate and key files) it serves https.
+    static func start(tls: (certificate: String, key: String)? = nil) async throws -> Receiver {
         let router = Router()
         let holder = ReceiverHolder()
         router.post("**") { request, context -> Response in
@@ -77,16 +82,30 @@ final class Receiver: Sendable {
         var logger = Logger(label: "vigil.test.receiver")
         logger.logLevel = .critical
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        let configuration = ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0))
+        let running: @Sendable (any Channel) async -> Void = { channel in
+            continuation.yield(channel.localAddress?.port ?? 0)
+        }
+        let task: Task<Void, any Error>
+        if let tls {
+            let server = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.key, format: .pem)))
+            let app = Application(
+                router: router, server: try .tls(.http1(), tlsConfiguration: server), configuration: configuration,
+                onServerRunning: running, logger: logger)
+            task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        } else {
+            let app = Application(
+                router: router, configuration: configuration, onServerRunning: running, logger: logger)
+            task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        }
         var port = 0
         for await bound in ports {
             port = bound
             break
         }
-        let receiver = Receiver(port: port, task: task)
+        let receiver = Receiver(port: port, scheme: tls == nil ? "http" : "https", task: task)
         holder.set(receiver)
         return receiver
     }

@@ -215,4 +215,73 @@ struct SplunkElasticTests {
         #expect(resent.count == 4 && resent[0].contains(alerts[1].id) && resent[2].contains(alerts[4].id))
         await receiver.stop()
     }
+
+    /// A CA and a server certificate it signed (for 127.0.0.1), made with openssl.
+    static func privateCA(in dir: String) async throws -> (ca: String, certificate: String, key: String) {
+        let steps: [[String]] = [
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=Vigil test CA",
+                "-keyout", "\(dir)/ca.key", "-out", "\(dir)/ca.crt",
+            ],
+            [
+                "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "\(dir)/server.key",
+                "-out", "\(dir)/server.csr",
+            ],
+            [
+                "x509", "-req", "-in", "\(dir)/server.csr", "-CA", "\(dir)/ca.crt", "-CAkey", "\(dir)/ca.key",
+                "-CAcreateserial", "-days", "1", "-extfile", "\(dir)/san.cnf", "-out", "\(dir)/server.crt",
+            ],
+        ]
+        try "subjectAltName=IP:127.0.0.1\n".write(toFile: "\(dir)/san.cnf", atomically: true, encoding: .utf8)
+        for step in steps {
+            let (status, output) = try await ChildProcess.run("/usr/bin/openssl", step)
+            #expect(status == 0, "openssl \(step.first ?? ""): \(output)")
+        }
+        return ("\(dir)/ca.crt", "\(dir)/server.crt", "\(dir)/server.key")
+    }
+
+    @Test(
+        "HEC and Elasticsearch over https with a private CA: delivered with ca_file; without it the certificate is refused and retried"
+    )
+    func privateCATLS() async throws {
+        let dir = StreamHarness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (ca, certificate, key) = try await Self.privateCA(in: dir)
+        let receiver = try await Receiver.start(tls: (certificate, key))
+        #expect(receiver.url.hasPrefix("https://"))
+        receiver.fallback(.init(status: 200, body: #"{"text":"Success","code":0}"#), path: "/services/collector/event")
+        receiver.fallback(.init(status: 200, body: #"{"took":1,"errors":false,"items":[]}"#), path: "/_bulk")
+
+        var hec = SplunkHECSink.Configuration(url: receiver.url, token: "11111111-2222-3333-4444-555555555555")
+        hec.caFile = ca
+        let delivered = await Alerts.deliver([Alerts.make(1)], sink: try SplunkHECSink(hec), policy: Self.policy())
+        #expect(delivered.values.allSatisfy { $0 == .delivered(attempts: 1) }, "\(delivered)")
+        var es = ElasticsearchSink.Configuration(url: receiver.url)
+        es.caFile = ca
+        es.apiKey = "a2V5OnNlY3JldA=="
+        let indexed = await Alerts.deliver([Alerts.make(2)], sink: try ElasticsearchSink(es), policy: Self.policy())
+        #expect(indexed.values.allSatisfy { $0 == .delivered(attempts: 1) }, "\(indexed)")
+        #expect(receiver.requests.map(\.path) == ["/services/collector/event", "/_bulk"])
+
+        // The system's trust store does not know the private CA: no request gets through.
+        var untrusted = hec
+        untrusted.caFile = nil
+        var quick = Self.policy()
+        quick.giveUpAfter = .milliseconds(400)
+        let refused = await Alerts.deliver(
+            [Alerts.make(3)], sink: try SplunkHECSink(untrusted, http: HTTPSender(timeout: .seconds(1))), policy: quick)
+        guard case .gaveUp(let reason, _)? = refused.values.first else {
+            Issue.record("delivered without trusting the CA: \(refused)")
+            return
+        }
+        #expect(reason.lowercased().contains("certificate") || reason.contains("SSL"), "\(reason)")
+        #expect(receiver.requests.count == 2)
+
+        // A ca_file that is not a certificate is refused when the sink is made.
+        try "not a certificate".write(toFile: "\(dir)/bad.pem", atomically: true, encoding: .utf8)
+        var bad = hec
+        bad.caFile = "\(dir)/bad.pem"
+        #expect(throws: SinkConfigurationError.self) { try SplunkHECSink(bad) }
+        await receiver.stop()
+    }
 }

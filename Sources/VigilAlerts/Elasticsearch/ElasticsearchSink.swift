@@ -19,6 +19,8 @@ public struct ElasticsearchSink: AlertSink {
         public var maxBatch = 500
         public var filter = AlertFilter()
         public var name = "elasticsearch"
+        /// PEM certificates to trust for https (a private CA); none: the system's.
+        public var caFile: String? = nil
 
         public init(url: String) { self.url = url }
     }
@@ -30,7 +32,7 @@ public struct ElasticsearchSink: AlertSink {
     let endpoint: String
     let http: HTTPSender
 
-    public init(_ configuration: Configuration, http: HTTPSender = HTTPSender()) throws(SinkConfigurationError) {
+    public init(_ configuration: Configuration, http: HTTPSender? = nil) throws(SinkConfigurationError) {
         try SinkConfigurationError.requireHTTP(configuration.url, sink: "elasticsearch")
         guard !configuration.index.isEmpty, configuration.index == configuration.index.lowercased(),
             !configuration.index.contains(where: { " \"*\\<|,>/?#".contains($0) })
@@ -43,7 +45,7 @@ public struct ElasticsearchSink: AlertSink {
         maxBatch = max(1, configuration.maxBatch)
         let base = configuration.url.hasSuffix("/") ? String(configuration.url.dropLast()) : configuration.url
         endpoint = "\(base)/_bulk"
-        self.http = http
+        if let http { self.http = http } else { self.http = try HTTPSender(caFile: configuration.caFile) }
     }
 
     var headers: [(String, String)] {

@@ -16,6 +16,8 @@ public struct SlackSink: AlertSink {
         public var maxDigest = 40
         public var filter = AlertFilter(minimumSeverity: .medium)
         public var name = "slack"
+        /// PEM certificates to trust for https (a private CA); none: the system's.
+        public var caFile: String? = nil
 
         public init(url: String) { self.url = url }
     }
@@ -31,14 +33,14 @@ public struct SlackSink: AlertSink {
     static let maxText = 3_000
     static let evidenceShown = 5
 
-    public init(_ configuration: Configuration, http: HTTPSender = HTTPSender()) throws(SinkConfigurationError) {
+    public init(_ configuration: Configuration, http: HTTPSender? = nil) throws(SinkConfigurationError) {
         try SinkConfigurationError.requireHTTP(configuration.url, sink: "slack")
         name = configuration.name
         filter = configuration.filter
         // Header, divider, one section per alert, a closing context: within 50 blocks.
         maxBatch = max(1, min(configuration.maxDigest, Self.maxBlocks - 3))
         url = configuration.url
-        self.http = http
+        if let http { self.http = http } else { self.http = try HTTPSender(caFile: configuration.caFile) }
         pacer = Pacer(interval: configuration.minInterval)
     }
 

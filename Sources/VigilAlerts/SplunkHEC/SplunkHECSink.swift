@@ -22,6 +22,8 @@ public struct SplunkHECSink: AlertSink {
         public var maxBatch = 100
         public var filter = AlertFilter()
         public var name = "splunk"
+        /// PEM certificates to trust for https (a private CA); none: the system's.
+        public var caFile: String? = nil
 
         public init(url: String, token: String) {
             self.url = url
@@ -37,7 +39,7 @@ public struct SplunkHECSink: AlertSink {
     let channel: String
     let http: HTTPSender
 
-    public init(_ configuration: Configuration, http: HTTPSender = HTTPSender()) throws(SinkConfigurationError) {
+    public init(_ configuration: Configuration, http: HTTPSender? = nil) throws(SinkConfigurationError) {
         try SinkConfigurationError.requireHTTP(configuration.url, sink: "splunk")
         guard !configuration.token.isEmpty else { throw SinkConfigurationError("splunk token must not be empty") }
         self.configuration = configuration
@@ -47,7 +49,7 @@ public struct SplunkHECSink: AlertSink {
         base = configuration.url.hasSuffix("/") ? String(configuration.url.dropLast()) : configuration.url
         // One channel per sink instance, as Splunk's documentation describes for a sender.
         channel = UUID().uuidString.lowercased()
-        self.http = http
+        if let http { self.http = http } else { self.http = try HTTPSender(caFile: configuration.caFile) }
     }
 
     /// The request body: one event object per alert, concatenated.

@@ -14,6 +14,8 @@ public struct WebhookSink: AlertSink {
         public var headers: [String: String] = [:]
         public var filter = AlertFilter()
         public var name = "webhook"
+        /// PEM certificates to trust for https (a private CA); none: the system's.
+        public var caFile: String? = nil
 
         public init(url: String, secret: String) {
             self.url = url
@@ -32,7 +34,7 @@ public struct WebhookSink: AlertSink {
     let now: @Sendable () -> Date
 
     public init(
-        _ configuration: Configuration, http: HTTPSender = HTTPSender(), now: @escaping @Sendable () -> Date = Date.init
+        _ configuration: Configuration, http: HTTPSender? = nil, now: @escaping @Sendable () -> Date = Date.init
     ) throws(SinkConfigurationError) {
         try SinkConfigurationError.requireHTTP(configuration.url, sink: "webhook")
         let encoded =
@@ -45,7 +47,7 @@ public struct WebhookSink: AlertSink {
         url = configuration.url
         key = SymmetricKey(data: bytes)
         headers = configuration.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        self.http = http
+        if let http { self.http = http } else { self.http = try HTTPSender(caFile: configuration.caFile) }
         self.now = now
     }
 
