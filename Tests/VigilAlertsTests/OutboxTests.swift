@@ -33,6 +33,20 @@ struct OutboxTests {
         return segment.name
     }
 
+    /// A delivery of `outbox` to one webhook sink `soc` at `receiver`.
+    static func delivery(
+        _ outbox: AlertOutbox, to receiver: Receiver, shutdownTimeout: Duration = .seconds(20)
+    ) throws -> OutboxDelivery {
+        OutboxDelivery(
+            outbox: outbox, sinks: [try webhook(receiver, name: "soc")], policy: quickPolicy, logger: logger,
+            shutdownTimeout: shutdownTimeout)
+    }
+
+    /// How often each alert id reached `receiver`.
+    static func counts(_ receiver: Receiver) -> [String: Int] {
+        ids(receiver).reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+    }
+
     static func ids(_ receiver: Receiver, path: String = "/hook") -> [String] {
         receiver.requests.filter { $0.path == path }.compactMap { $0.headers["webhook-id"] }
     }
@@ -87,9 +101,7 @@ struct OutboxTests {
         let outbox = try AlertOutbox(directory: dir)
         let alerts = (0..<30).map { Alerts.make(200 + $0) }
         let name = try Self.write(alerts, to: outbox)
-        let first = OutboxDelivery(
-            outbox: outbox, sinks: [try Self.webhook(receiver, name: "soc")], policy: Self.quickPolicy,
-            logger: Self.logger, shutdownTimeout: .milliseconds(1))
+        let first = try Self.delivery(outbox, to: receiver, shutdownTimeout: .milliseconds(1))
         let running = Task { await first.deliverAll() }
         for _ in 0..<200 where Self.ids(receiver).count < 8 { try await Task.sleep(for: .milliseconds(10)) }
         first.stop()
@@ -99,11 +111,9 @@ struct OutboxTests {
         #expect(outbox.finished(name).count == totals.delivered, "journalled as they came")
 
         receiver.fallback(.init(status: 200))
-        let second = OutboxDelivery(
-            outbox: outbox, sinks: [try Self.webhook(receiver, name: "soc")], policy: Self.quickPolicy,
-            logger: Self.logger)
+        let second = try Self.delivery(outbox, to: receiver)
         let rest = await second.deliverAll()
-        let counts = Self.ids(receiver).reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+        let counts = Self.counts(receiver)
         #expect(Set(counts.keys) == Set(alerts.map(\.id)))
         #expect(counts.values.allSatisfy { $0 == 1 }, "sent twice: \(counts.filter { $0.value > 1 })")
         #expect(rest.delivered == 30 - totals.delivered && outbox.released().isEmpty)
@@ -123,9 +133,7 @@ struct OutboxTests {
             toFile: "\(dir)/\(name).journal", atomically: true, encoding: .utf8)
         try "delivered\tsoc\tvgl-old\n".write(
             toFile: "\(dir)/0000000000001-1-000001-gone.journal", atomically: true, encoding: .utf8)
-        let delivery = OutboxDelivery(
-            outbox: outbox, sinks: [try Self.webhook(receiver, name: "soc")], policy: Self.quickPolicy,
-            logger: Self.logger)
+        let delivery = try Self.delivery(outbox, to: receiver)
         let totals = await delivery.deliverAll()
         #expect(Self.ids(receiver).sorted() == [alerts[1].id, alerts[2].id])
         #expect(totals.unreadable == 1 && totals.delivered == 2)
@@ -200,7 +208,7 @@ struct OutboxTests {
         let second = try StreamHarness.StreamProcess(command: "batch", arguments: arguments, logPath: "\(dir)/2.log")
         #expect(await second.wait(timeout: .seconds(60)) == 0, "\(second.log)")
         #expect(!second.log.contains("auth.log: new"), "analysed again:\n\(second.log)")
-        let counts = Self.ids(receiver).reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+        let counts = Self.counts(receiver)
         #expect(Set(counts.keys) == Set(reported), "lost after kill -9:\n\(second.log)")
         let repeated = counts.filter { $0.value > 1 }
         // A webhook carries one alert per request, sent one at a time: at most the one in flight.

@@ -69,6 +69,23 @@ final class BatchFixture {
         try BatchProcessor(configuration: configuration, analyzer: Analyzer(), outbox: outbox).run(stop: stop)
     }
 
+    /// `state.json` and the detector snapshots as they are now (what a crash leaves of them).
+    func savedState() throws -> (state: Data, snapshots: [(String, Data)]) {
+        let state = try Data(contentsOf: URL(fileURLWithPath: "\(output)/state.json"))
+        let snapshots = try FileManager.default.contentsOfDirectory(atPath: "\(output)/state").map {
+            ($0, try Data(contentsOf: URL(fileURLWithPath: "\(output)/state/\($0)")))
+        }
+        return (state, snapshots)
+    }
+
+    /// Puts back a ``savedState()``: as after a crash before the next state was written.
+    func restore(_ saved: (state: Data, snapshots: [(String, Data)])) throws {
+        try saved.state.write(to: URL(fileURLWithPath: "\(output)/state.json"))
+        for (name, data) in saved.snapshots {
+            try data.write(to: URL(fileURLWithPath: "\(output)/state/\(name)"))
+        }
+    }
+
     /// The anomaly ids in the outbox's segments with `ext` (`alerts` released, `staged`), per segment.
     func outboxIDs(_ ext: String) throws -> [[String]] {
         let directory = "\(output)/alerts"
@@ -246,18 +263,12 @@ struct BatchStateTests {
         _ = try fixture.run()
         // What a crash after run 2's results and snapshot, before its state, leaves on disk:
         // run 1's state and snapshot, run 2's reports and snapshot.
-        let stateBefore = try Data(contentsOf: URL(fileURLWithPath: "\(fixture.output)/state.json"))
-        let snapshotsBefore = try FileManager.default.contentsOfDirectory(atPath: "\(fixture.output)/state").map {
-            ($0, try Data(contentsOf: URL(fileURLWithPath: "\(fixture.output)/state/\($0)")))
-        }
+        let saved = try fixture.savedState()
         try fixture.append("auth.log", AuthLog.failures(6, from: "198.51.100.77", start: 12))
         let second = try fixture.run()
         #expect(second.anomalies > 0)
         let reportsAfter = try fixture.reported()
-        try stateBefore.write(to: URL(fileURLWithPath: "\(fixture.output)/state.json"))
-        for (name, data) in snapshotsBefore {
-            try data.write(to: URL(fileURLWithPath: "\(fixture.output)/state/\(name)"))
-        }
+        try fixture.restore(saved)
         let third = try fixture.run()
         #expect(third.files.first?.status == .grown)
         #expect(third.anomalies == second.anomalies, "the part is redone")
@@ -280,10 +291,7 @@ struct BatchStateTests {
             try fixture.outboxIDs("alerts") == [try fixture.reported().map(\.id)], "one released segment, as reported")
 
         // A crash after run 2's results, snapshot and staged alerts, before its state.
-        let stateBefore = try Data(contentsOf: URL(fileURLWithPath: "\(fixture.output)/state.json"))
-        let snapshotsBefore = try FileManager.default.contentsOfDirectory(atPath: "\(fixture.output)/state").map {
-            ($0, try Data(contentsOf: URL(fileURLWithPath: "\(fixture.output)/state/\($0)")))
-        }
+        let saved = try fixture.savedState()
         try fixture.append("auth.log", AuthLog.failures(8, from: "203.0.113.9", start: 40))
         let second = try fixture.run()
         #expect(second.anomalies > 0)
@@ -292,10 +300,7 @@ struct BatchStateTests {
             try FileManager.default.contentsOfDirectory(atPath: alertsDir).filter { $0.hasSuffix(".alerts") }.max())
         try FileManager.default.moveItem(
             atPath: "\(alertsDir)/\(newest)", toPath: "\(alertsDir)/\(newest.dropLast(7)).staged")
-        try stateBefore.write(to: URL(fileURLWithPath: "\(fixture.output)/state.json"))
-        for (name, data) in snapshotsBefore {
-            try data.write(to: URL(fileURLWithPath: "\(fixture.output)/state/\(name)"))
-        }
+        try fixture.restore(saved)
         let third = try fixture.run()
         #expect(third.anomalies == second.anomalies, "the part is redone")
         #expect(try fixture.outboxIDs("staged").isEmpty, "the stale staged alerts are dropped")

@@ -33,6 +33,15 @@ struct DeploymentTests {
         }
     }
 
+    /// The text of every Swift file under Sources/.
+    static func sourceTexts() -> [String] {
+        let files = FileManager.default.enumerator(atPath: RepositoryFiles.path("Sources"))?.allObjects ?? []
+        return files.compactMap { path in
+            guard let path = path as? String, path.hasSuffix(".swift") else { return nil }
+            return try? String(contentsOfFile: RepositoryFiles.path("Sources/\(path)"), encoding: .utf8)
+        }
+    }
+
     static func compose() throws -> [String: [String: Any]] {
         let file = try #require(try Yams.load(yaml: try RepositoryFiles.text("docker-compose.yml")) as? [String: Any])
         return try #require(file["services"] as? [String: [String: Any]])
@@ -200,6 +209,11 @@ struct DeploymentTests {
         return ((pod?["containers"] as? [[String: Any]])?.first) ?? [:]
     }
 
+    /// The HTTP path of a container's `livenessProbe` or `readinessProbe`.
+    static func probePath(of container: [String: Any], _ probe: String) -> String? {
+        ((container[probe] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String
+    }
+
     static func podSpec(_ object: [String: Any]?) -> [String: Any] {
         ((object?["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any] ?? [:]
     }
@@ -260,12 +274,8 @@ struct DeploymentTests {
         let detector = Self.container(objects["Deployment/anomaly-stream"])
         let port = ((detector["ports"] as? [[String: Any]])?.first?["containerPort"]) as? Int
         #expect(port == stream.metrics.port)
-        #expect(
-            ((detector["livenessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String
-                == "/healthz")
-        #expect(
-            ((detector["readinessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String
-                == "/readyz")
+        #expect(Self.probePath(of: detector, "livenessProbe") == "/healthz")
+        #expect(Self.probePath(of: detector, "readinessProbe") == "/readyz")
         #expect(stream.metrics.address == "0.0.0.0", "probes reach the metrics server from outside the pod")
         let grace = Self.podSpec(objects["Deployment/anomaly-stream"])["terminationGracePeriodSeconds"] as? Int ?? 0
         #expect(grace * 1000 > stream.stream.shutdownTimeoutMs)
@@ -278,12 +288,8 @@ struct DeploymentTests {
         // The API: probes and port from serve.yml, a Service on that port, an autoscaler.
         let api = Self.container(objects["Deployment/anomaly-api"])
         #expect(((api["ports"] as? [[String: Any]])?.first?["containerPort"]) as? Int == serve.api.port)
-        #expect(
-            ((api["livenessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String
-                == "/health/live")
-        #expect(
-            ((api["readinessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String
-                == "/health/ready")
+        #expect(Self.probePath(of: api, "livenessProbe") == "/health/live")
+        #expect(Self.probePath(of: api, "readinessProbe") == "/health/ready")
         let servicePort =
             (((objects["Service/anomaly-api"]?["spec"] as? [String: Any])?["ports"] as? [[String: Any]])?.first?["port"])
             as? Int
@@ -311,11 +317,7 @@ struct DeploymentTests {
         let text = try RepositoryFiles.text("deploy/prometheus/vigil-rules.yml")
         let used = Set(text.matches(of: /\b((?:vigil|kafka_consumergroup)_[a-z_]+)/).map { String($0.output.1) })
         #expect(used.count >= 8)
-        var sources = ""
-        let files = FileManager.default.enumerator(atPath: RepositoryFiles.path("Sources"))?.allObjects ?? []
-        for case let path as String in files where path.hasSuffix(".swift") {
-            sources += (try? String(contentsOfFile: RepositoryFiles.path("Sources/\(path)"), encoding: .utf8)) ?? ""
-        }
+        let sources = Self.sourceTexts().joined(separator: "\n")
         // The Grafana dashboard's queries too.
         let dashboard = try #require(
             try JSONSerialization.jsonObject(
@@ -341,10 +343,8 @@ struct DeploymentTests {
         let start = try #require(readme.range(of: "\n## Operations\n"))
         let end = try #require(readme.range(of: "\n## Layout\n"))
         let operations = readme[start.upperBound..<end.lowerBound]
-        let files = FileManager.default.enumerator(atPath: RepositoryFiles.path("Sources"))?.allObjects ?? []
         var recorded = Set<String>()
-        for case let path as String in files where path.hasSuffix(".swift") {
-            let text = (try? String(contentsOfFile: RepositoryFiles.path("Sources/\(path)"), encoding: .utf8)) ?? ""
+        for text in Self.sourceTexts() {
             for match in text.matches(of: /label: "((?:vigil|kafka)_[a-z_]+)"/) {
                 recorded.insert(String(match.output.1))
             }
