@@ -91,6 +91,7 @@ struct AlertRouterTests {
 
         let router = try StreamHarness.StreamProcess(
             command: "alert", arguments: ["--config", file], logPath: "\(dir)/alert.log", environment: environment)
+        defer { router.killIfRunning() }
         let criticals = alerts.filter { $0.severity == .critical }
         func accepted() -> [String: Int] {
             // The requests answered 200: everything after the scripted 503s.
@@ -142,6 +143,7 @@ struct AlertRouterTests {
         let before = healthy.requests.count
         let again = try StreamHarness.StreamProcess(
             command: "alert", arguments: ["--config", file], logPath: "\(dir)/alert2.log", environment: environment)
+        defer { again.killIfRunning() }
         for _ in 0..<100 where !again.log.contains("routing") { try await Task.sleep(for: .milliseconds(100)) }
         try await Task.sleep(for: .seconds(8))  // a join on the local broker takes a few seconds
         #expect(healthy.requests.count == before, "re-sent after a restart:\n\(again.log.suffix(2000))")
@@ -171,6 +173,7 @@ struct AlertRouterTests {
                 """).write(toFile: file, atomically: true, encoding: .utf8)
         let first = try StreamHarness.StreamProcess(
             command: "alert", arguments: ["--config", file], logPath: "\(dir)/a.log")
+        defer { first.killIfRunning() }
         for _ in 0..<300 where receiver.requests.count < 20 { try await Task.sleep(for: .milliseconds(50)) }
         first.kill9()
         _ = await first.wait(timeout: .seconds(10))
@@ -187,6 +190,7 @@ struct AlertRouterTests {
 
         let second = try StreamHarness.StreamProcess(
             command: "alert", arguments: ["--config", file], logPath: "\(dir)/b.log")
+        defer { second.killIfRunning() }
         func counts() -> [String: Int] {
             receiver.requests.reduce(into: [:]) { $0[$1.headers["webhook-id"] ?? "", default: 0] += 1 }
         }
@@ -230,6 +234,7 @@ struct AlertRouterTests {
                 """).write(toFile: file, atomically: true, encoding: .utf8)
         let router = try StreamHarness.StreamProcess(
             command: "alert", arguments: ["--config", file], logPath: "\(dir)/a.log")
+        defer { router.killIfRunning() }
         let copied = try StreamHarness.dump(escalations, expect: 2, timeout: 60)
         router.terminate()
         #expect(await router.wait(timeout: .seconds(40)) == 0, "\(router.log.suffix(2000))")

@@ -196,6 +196,7 @@ struct OutboxTests {
             "--settle-seconds", "0",
         ]
         let first = try StreamHarness.StreamProcess(command: "batch", arguments: arguments, logPath: "\(dir)/1.log")
+        defer { first.killIfRunning() }
         for _ in 0..<400 where Self.ids(receiver).count < 10 { try await Task.sleep(for: .milliseconds(25)) }
         first.kill9()
         _ = await first.wait(timeout: .seconds(10))
@@ -206,6 +207,7 @@ struct OutboxTests {
 
         receiver.fallback(.init(status: 200))
         let second = try StreamHarness.StreamProcess(command: "batch", arguments: arguments, logPath: "\(dir)/2.log")
+        defer { second.killIfRunning() }
         #expect(await second.wait(timeout: .seconds(60)) == 0, "\(second.log)")
         #expect(!second.log.contains("auth.log: new"), "analysed again:\n\(second.log)")
         let counts = Self.counts(receiver)
@@ -220,6 +222,7 @@ struct OutboxTests {
         // A third run: nothing new, nothing sent.
         let sent = receiver.requests.count
         let third = try StreamHarness.StreamProcess(command: "batch", arguments: arguments, logPath: "\(dir)/3.log")
+        defer { third.killIfRunning() }
         #expect(await third.wait(timeout: .seconds(60)) == 0, "\(third.log)")
         #expect(receiver.requests.count == sent)
         #expect(third.log.contains("alerts: 0 delivered, 0 given up"), "\(third.log)")
@@ -244,6 +247,7 @@ struct OutboxTests {
             command: "batch",
             arguments: ["--log-dir", "\(dir)/logs", "--output-dir", "\(dir)/out", "--once", "--settle-seconds", "0"],
             logPath: "\(dir)/1.log", environment: ["VIGIL_ALERTS_CONFIG": "\(dir)/alerts.yml"])
+        defer { run.killIfRunning() }
         #expect(await run.wait(timeout: .seconds(60)) == 1, "\(run.log)")
         let outbox = try AlertOutbox(directory: "\(dir)/out/alerts")
         let dead = Self.undelivered(outbox)
@@ -271,6 +275,7 @@ struct OutboxTests {
         """.write(toFile: "\(dir)/alerts.yml", atomically: true, encoding: .utf8)
         let arguments = ["--alerts", "\(dir)/alerts.yml", "--alerts-outbox", "\(dir)/outbox"]
         let (server, port) = try await VigilServe.start(arguments, log: "\(dir)/1.log")
+        defer { server.killIfRunning() }
         let body = Array(Self.attackLog(sources: 3).utf8)
         func analyze(_ body: [UInt8]) async throws -> [String] {
             let reply = try await LoopbackHTTP.send(
@@ -301,6 +306,7 @@ struct OutboxTests {
         let mark = receiver.requests.count
         receiver.fallback(.init(status: 200))
         let (again, _) = try await VigilServe.start(arguments, log: "\(dir)/2.log")
+        defer { again.killIfRunning() }
         // Requests answered 200: those after the restart.
         func delivered() -> [String] { receiver.requests.dropFirst(mark).compactMap { $0.headers["webhook-id"] } }
         for _ in 0..<200 where Set(delivered()) != Set(later) { try await Task.sleep(for: .milliseconds(50)) }

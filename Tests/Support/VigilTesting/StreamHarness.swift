@@ -253,6 +253,10 @@ public enum StreamHarness {
         /// Ctrl-C: the same graceful shutdown as SIGTERM.
         public func interrupt() { kill(pid, SIGINT) }
         public func kill9() { kill(pid, SIGKILL) }
+        /// For `defer`: a test that fails half-way must not leave its process running.
+        public func killIfRunning() {
+            if process.isRunning { kill9() }
+        }
 
         /// Waits for exit; nil on timeout (the process is then killed).
         public func wait(timeout: Duration) async -> Int32? {
