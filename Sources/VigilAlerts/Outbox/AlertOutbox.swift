@@ -67,13 +67,6 @@ public final class AlertOutbox: Sendable {
     /// The deliverable segments, oldest first.
     public func released() -> [String] { names(withExtension: "alerts") }
 
-    /// Alerts in deliverable segments (a scan; for status and tests).
-    public func pendingAlerts() async -> Int {
-        var lines = 0
-        for name in released() { try? await forEachLine(name) { _ in lines += 1 } }
-        return lines
-    }
-
     // MARK: Delivering
 
     /// Calls `body` with each line of the segment (an anomaly's JSON), reading 1 MiB at a time
