@@ -153,7 +153,7 @@ struct StreamBenchmark: AsyncParsableCommand {
         process.executableURL = URL(fileURLWithPath: vigilPath)
         process.arguments = [
             "stream", "--brokers", brokers, "--input-topic", input, "--output-topic", output, "--dlq-topic", dlq,
-            "--group-id", group, "--state-dir", "none", "--metrics-port", String(port),
+            "--group-id", group, "--state-dir", "none", "--state-topic", "none", "--metrics-port", String(port),
             "--consumer-property", "session.timeout.ms=6000", "--log-level", "warning",
         ]
         process.standardOutput = FileHandle.nullDevice

@@ -229,6 +229,18 @@ public final class KafkaConsumer: Sendable {
         return (low, high)
     }
 
+    /// Low and high watermarks of a partition as the last fetch response reported them (no
+    /// request; nil until a fetch has answered). Unlike ``watermarks(_:timeout:)`` this is
+    /// right on brokers whose latest-offset lookup is not (Tansu): it is what reading "to the
+    /// end" of a partition has to reach.
+    public func fetchedWatermarks(_ partition: TopicPartition) -> (low: Int64, high: Int64)? {
+        var low: Int64 = -1
+        var high: Int64 = -1
+        let err = rd_kafka_get_watermark_offsets(handle.rk, partition.topic, partition.partition, &low, &high)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { return nil }
+        return (low, high)
+    }
+
     /// Poll-thread liveness and assignment size.
     public var health: ConsumerHealth {
         ConsumerHealth(

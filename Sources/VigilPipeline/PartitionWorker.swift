@@ -28,10 +28,16 @@ struct PartitionContext: Sendable {
     let gate: InFlightGate
     let metrics: StreamMetrics
     let stateStore: StateStore?
+    /// Where snapshots are also written so they follow the partition (nil: local only). Set
+    /// before the first assignment, once the topic's partition count is known.
+    var changelog: StateChangelog? = nil
     let logger: Logger
     let problems: DeliveryProblems
     /// Stops the stream (a permanent delivery error under ``PermanentErrorPolicy/exit``).
     let stop: @Sendable (String) -> Void
+
+    /// Whether workers take snapshots at all (to disk, to the changelog, or both).
+    var keepsSnapshots: Bool { stateStore != nil || changelog != nil }
 }
 
 /// Owns the detection state of one assigned partition and processes its records serially, in
@@ -47,6 +53,10 @@ final class PartitionWorker: Sendable {
     private let workItems: AsyncStream<PartitionWork>
     private let retries: AsyncStream<Retry>.Continuation
     private let retryItems: AsyncStream<Retry>
+    /// Snapshots to write to the changelog, newest kept when writes fall behind (only the
+    /// newest matters; each is a whole state).
+    private let changelogWrites: AsyncStream<(nextOffset: Int64, bytes: [UInt8])>.Continuation
+    private let changelogItems: AsyncStream<(nextOffset: Int64, bytes: [UInt8])>
     private let engine: Mutex<DetectionEngine?>
     private let replayUntil: Int64
     private let restored: Bool
@@ -79,6 +89,8 @@ final class PartitionWorker: Sendable {
         var committed: Int64? = nil
         /// The newest record received (offset) and when: for the stall watch.
         var lastReceived: (offset: Int64, at: ContinuousClock.Instant)? = nil
+        /// What each changelog slot of this partition holds.
+        var slots: ChangelogSlots
     }
 
     /// What the stall watch looks at: where the commit stands, what is in hand, and when the
@@ -112,16 +124,20 @@ final class PartitionWorker: Sendable {
 
     init(
         partition: TopicPartition, engine: DetectionEngine, replayUntil: Int64, restored: Bool, committed: Int64?,
-        generation: UInt64, interrupted: StateStore.ProcessingMarker? = nil, context: PartitionContext
+        generation: UInt64, interrupted: StateStore.ProcessingMarker? = nil, changelogSlots: ChangelogSlots? = nil,
+        context: PartitionContext
     ) {
         self.partition = partition
         self.origin = ParseOptions.origin(topic: partition.topic, partition: partition.partition)
         self.generation = generation
         self.interrupted = interrupted
         self.context = context
-        self.state = Mutex(State(committed: committed))
+        self.state = Mutex(
+            State(committed: committed, slots: changelogSlots ?? ChangelogSlots(slots: context.changelog?.slots ?? 3)))
         (workItems, work) = AsyncStream<PartitionWork>.makeStream()
         (retryItems, retries) = AsyncStream<Retry>.makeStream()
+        (changelogItems, changelogWrites) = AsyncStream<(nextOffset: Int64, bytes: [UInt8])>.makeStream(
+            bufferingPolicy: .bufferingNewest(1))
         self.engine = Mutex(engine)
         self.replayUntil = replayUntil
         self.restored = restored
@@ -132,8 +148,11 @@ final class PartitionWorker: Sendable {
     func run() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.retryLoop() }
+            group.addTask { await self.changelogLoop() }
             await processLoop()
             retries.finish()
+            // The final snapshot (if any) is queued: the loop writes it, then ends.
+            changelogWrites.finish()
         }
         stopped.fulfill(())
     }
@@ -145,7 +164,9 @@ final class PartitionWorker: Sendable {
         var needsBaseSnapshot = !restored
         // Records the process died on: analysed one at a time, so a record that kills it
         // again is known exactly and dead-lettered instead of killing it for ever.
-        var suspect = interrupted.map { StateStore.ProcessingMarker(first: $0.first, last: $0.last, deaths: $0.deaths + 1) }
+        var suspect = interrupted.map {
+            StateStore.ProcessingMarker(first: $0.first, last: $0.last, deaths: $0.deaths + 1)
+        }
         if let suspect {
             context.logger.warning(
                 "\(partition): the process stopped while analysing offsets \(suspect.first)...\(suspect.last) (\(suspect.deaths) time(s)); analysing them one by one"
@@ -166,10 +187,10 @@ final class PartitionWorker: Sendable {
                     notifyIfDrained()
                     continue
                 }
-                if needsBaseSnapshot, let store = context.stateStore, let first = sub.indices.first {
+                if needsBaseSnapshot, context.keepsSnapshots, let first = sub.indices.first {
                     // The state before this partition's first record here: everything
                     // before it is already committed (or there is nothing before it).
-                    saveSnapshot(engine.snapshot(), nextOffset: sub.batch[first].offset, store: store)
+                    saveSnapshot(engine.snapshot(), nextOffset: sub.batch[first].offset)
                     snapshotAt = sub.batch[first].offset
                 }
                 needsBaseSnapshot = false
@@ -180,7 +201,7 @@ final class PartitionWorker: Sendable {
             case .snapshot:
                 // Written once every record before it is finished (so it is never ahead of
                 // what can be committed); serialised now, while the engine is at that point.
-                if context.stateStore != nil, let next = processedUpTo, next != snapshotAt {
+                if context.keepsSnapshots, let next = processedUpTo, next != snapshotAt {
                     holdSnapshot(engine.snapshot(), nextOffset: next)
                     snapshotAt = next
                 }
@@ -191,10 +212,39 @@ final class PartitionWorker: Sendable {
         // Stopped: leave a snapshot of the final state for whoever reads on from here — but
         // only if every processed record is finished. Otherwise the state is ahead of what
         // can be committed, and the unfinished records will be read (and counted) again.
-        if let store = context.stateStore, let processed = processedUpTo,
+        if context.keepsSnapshots, let processed = processedUpTo,
             state.withLock({ $0.tracker.committable }) == processed
         {
-            saveSnapshot(engine.snapshot(), nextOffset: processed, store: store)
+            saveSnapshot(engine.snapshot(), nextOffset: processed)
+        }
+    }
+
+    /// Writes snapshots to the changelog, one at a time, into a slot recovery does not need.
+    /// A failed write is not retried: the next snapshot replaces it, and recovery uses an
+    /// older one (or the local cache) meanwhile.
+    private func changelogLoop() async {
+        for await snapshot in changelogItems {
+            guard let changelog = context.changelog else { continue }
+            let slot = state.withLock { s in
+                let committed = s.committed
+                return s.slots.claim(nextOffset: snapshot.nextOffset, committed: committed)
+            }
+            let messages = changelog.messages(
+                partition, slot: slot, nextOffset: snapshot.nextOffset, state: snapshot.bytes)
+            let results = await context.producer.send(messages)
+            if let failure = results.lazy.compactMap({ result -> KafkaError? in
+                if case .failure(let error) = result { return error }
+                return nil
+            }).first {
+                state.withLock { $0.slots.failed(slot) }
+                context.metrics.changelogFailures.increment()
+                context.logger.warning(
+                    "\(partition): snapshot at offset \(snapshot.nextOffset) not written to \(changelog.topic): \(failure)"
+                )
+            } else {
+                context.metrics.changelogSnapshots.increment()
+                context.metrics.changelogBytes.increment(by: snapshot.bytes.count)
+            }
         }
     }
 
@@ -296,15 +346,22 @@ final class PartitionWorker: Sendable {
             s.heldSnapshot = (nextOffset, bytes)
             return false
         }
-        if ready, let store = context.stateStore { saveSnapshot(bytes, nextOffset: nextOffset, store: store) }
+        if ready { saveSnapshot(bytes, nextOffset: nextOffset) }
     }
 
-    private func saveSnapshot(_ bytes: [UInt8], nextOffset: Int64, store: StateStore) {
-        do {
-            try store.save(partition, nextOffset: nextOffset, state: bytes, protecting: state.withLock { $0.committed })
-        } catch {
-            context.logger.warning("could not save a state snapshot for \(partition): \(error.localizedDescription)")
+    /// Writes a snapshot whose records are all finished: to the local cache now, and queued
+    /// for the changelog.
+    private func saveSnapshot(_ bytes: [UInt8], nextOffset: Int64) {
+        if let store = context.stateStore {
+            do {
+                try store.save(
+                    partition, nextOffset: nextOffset, state: bytes, protecting: state.withLock { $0.committed })
+            } catch {
+                context.logger.warning(
+                    "could not save a state snapshot for \(partition): \(error.localizedDescription)")
+            }
         }
+        if context.changelog != nil { changelogWrites.yield((nextOffset, bytes)) }
     }
 
     // MARK: Processing
@@ -492,9 +549,10 @@ final class PartitionWorker: Sendable {
                     continue
                 }
                 if firstError == nil { firstError = error }
-                if error.isPermanentDeliveryError && !(error.code == .messageTooLarge
-                    && message.topic == context.settings.deadLetterTopic
-                    && !message.headers.contains(where: { $0.name == StreamMessages.truncatedHeader }))
+                if error.isPermanentDeliveryError
+                    && !(error.code == .messageTooLarge
+                        && message.topic == context.settings.deadLetterTopic
+                        && !message.headers.contains(where: { $0.name == StreamMessages.truncatedHeader }))
                 {
                     permanent.append((message.topic, error))
                 }
@@ -554,9 +612,7 @@ final class PartitionWorker: Sendable {
             s.heldSnapshot = nil
             return (advanced, held)
         }
-        if let snapshot, let store = context.stateStore {
-            saveSnapshot(snapshot.bytes, nextOffset: snapshot.offset, store: store)
-        }
+        if let snapshot { saveSnapshot(snapshot.bytes, nextOffset: snapshot.offset) }
         if let advanced {
             let failures = context.consumer.store([TopicPartitionOffset(partition, offset: advanced)])
             if let error = failures[partition] {

@@ -16,6 +16,12 @@ public struct StreamConfiguration: Sendable, Equatable {
     public var assignmentStrategy = AssignmentStrategy.cooperativeSticky
     /// Where per-partition detector snapshots are kept (crash recovery); nil disables them.
     public var stateDirectory: String? = "vigil-state"
+    /// The compacted topic per-partition snapshots are also written to, so a partition's state
+    /// follows it to another machine (``StateChangelog``); nil keeps snapshots local only.
+    public var stateTopic: String? = "vigil.state"
+    /// How long an assignment may spend reading the state topic before it starts with the
+    /// best snapshot found so far (or the local one).
+    public var restoreTimeoutMs = 300_000
     /// Records handed over per consumer batch, and how long to wait to fill one.
     public var batchSize = 2_000
     public var batchLingerMs = 20

@@ -30,6 +30,18 @@ final class StreamMetrics: Sendable {
     let permanentErrors = Counter(label: "vigil_produce_permanent_errors_total")
     let modelReloaded = Counter(label: "vigil_model_reloads_total", dimensions: [("result", "ok")])
     let modelReloadFailed = Counter(label: "vigil_model_reloads_total", dimensions: [("result", "failed")])
+    /// Where an assigned partition's state came from: the local cache, the changelog topic,
+    /// or nowhere (empty state).
+    let restoredLocal = Counter(label: "vigil_state_restores_total", dimensions: [("source", "local")])
+    let restoredChangelog = Counter(label: "vigil_state_restores_total", dimensions: [("source", "changelog")])
+    let restoredNone = Counter(label: "vigil_state_restores_total", dimensions: [("source", "none")])
+    /// Reading the changelog at an assignment: how long, and how many bytes.
+    let restoreDuration = Timer(label: "vigil_state_restore_seconds")
+    let restoreBytes = Counter(label: "vigil_state_restore_bytes_total")
+    /// Snapshots written to the changelog, their bytes, and writes that failed.
+    let changelogSnapshots = Counter(label: "vigil_changelog_snapshots_total")
+    let changelogBytes = Counter(label: "vigil_changelog_bytes_total")
+    let changelogFailures = Counter(label: "vigil_changelog_failures_total")
     let inFlight = Gauge(label: "vigil_inflight_events")
     let inFlightBytes = Gauge(label: "vigil_inflight_bytes")
     let assigned = Gauge(label: "vigil_assigned_partitions")

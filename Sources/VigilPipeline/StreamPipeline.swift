@@ -29,7 +29,8 @@ public struct ShutdownReport: Sendable, CustomStringConvertible {
     public var description: String {
         if let startError { return "did not start: \(startError)" }
         if let permanentError {
-            return "stopped on a permanent delivery error (\(permanentError)); \(unfinished) record range(s) left uncommitted"
+            return
+                "stopped on a permanent delivery error (\(permanentError)); \(unfinished) record range(s) left uncommitted"
         }
         if clean { return "clean shutdown: everything finished, flushed and committed" }
         var parts: [String] = []
@@ -187,7 +188,7 @@ public final class StreamPipeline: Service, Sendable {
                 startError: "cannot subscribe to \(configuration.inputTopic): \(error)")
         }
         logger.info(
-            "vigil stream: \(configuration.inputTopic) → \(configuration.outputTopic) (dead letters: \(configuration.deadLetterTopic)), group \(configuration.groupID)"
+            "vigil stream: \(configuration.inputTopic) → \(configuration.outputTopic) (dead letters: \(configuration.deadLetterTopic)), group \(configuration.groupID), state \(configuration.stateTopic.map { "in \($0)" } ?? "local only")"
         )
         return await withTaskGroup(of: Void.self) { workers in
             // The partition workers outlive intake: they finish in-flight work during shutdown.
@@ -360,13 +361,21 @@ public final class StreamPipeline: Service, Sendable {
         if batch.byteCount > accounted { gate.release(events: 0, bytes: batch.byteCount - accounted) }
     }
 
-    /// The input, output and dead-letter topics the cluster does not have — nil when all exist
+    /// The input, output, dead-letter and state topics the cluster does not have — nil when all exist
     /// or the cluster cannot be asked yet (then librdkafka's own retries take over). Without
     /// this check a missing output topic would only show as produce retries, minutes later.
     private func missingTopics() async -> [String]? {
-        let wanted = [configuration.inputTopic, configuration.outputTopic, configuration.deadLetterTopic]
+        let wanted =
+            [configuration.inputTopic, configuration.outputTopic, configuration.deadLetterTopic]
+            + (configuration.stateTopic.map { [$0] } ?? [])
         do {
-            let found = Set(try await producer.describeTopics(wanted, timeout: .seconds(10)).map(\.name))
+            let described = try await producer.describeTopics(wanted, timeout: .seconds(10))
+            let found = Set(described.map(\.name))
+            if let topic = configuration.stateTopic, let state = described.first(where: { $0.name == topic }) {
+                registry.useChangelog(
+                    StateChangelog(
+                        topic: topic, group: configuration.groupID, partitions: Int32(state.partitions.count)))
+            }
             let missing = wanted.filter { !found.contains($0) }
             return missing.isEmpty ? nil : missing
         } catch {
@@ -447,6 +456,9 @@ final class PartitionRegistry: ConsumerRebalanceListener {
         set { state.withLock { $0.context = newValue } }
     }
 
+    /// Snapshots also go to (and are restored from) `changelog`; set before subscribing.
+    func useChangelog(_ changelog: StateChangelog) { state.withLock { $0.context?.changelog = changelog } }
+
     var count: Int { state.withLock { $0.workers.count } }
 
     func worker(_ tp: TopicPartition) -> PartitionWorker? { state.withLock { $0.workers[tp] } }
@@ -467,6 +479,7 @@ final class PartitionRegistry: ConsumerRebalanceListener {
         metrics.rebalances.increment()
         guard let context else { return [:] }
         let generation = context.consumer.assignmentGeneration
+        let fromChangelog = await readChangelog(partitions, context: context)
         var overrides: [TopicPartition: Int64] = [:]
         for assigned in partitions {
             let tp = assigned.topicPartition
@@ -477,33 +490,45 @@ final class PartitionRegistry: ConsumerRebalanceListener {
             var engine = DetectionEngine(config: detection, model: model)
             var replayUntil = Int64.min
             var restored = false
-            // Restore the newest snapshot at or before the committed offset, then replay the
-            // records between the two silently: the state is then exactly what it was.
-            if let store = context.stateStore, assigned.offset >= 0,
-                let (offset, bytes) = store.latest(tp, atOrBefore: assigned.offset, logger: logger)
-            {
+            // Restore the newest snapshot at or before the committed offset — the local cache's
+            // if it is as new as the changelog's, else the changelog's — then replay the
+            // records between it and the committed offset silently: the state is then exactly
+            // what it was, on whichever machine it was made.
+            let candidates = restoreCandidates(tp, committed: assigned.offset, context: context, fromChangelog)
+            for candidate in candidates {
                 do {
-                    try engine.restore(bytes)
-                    overrides[tp] = offset
+                    try engine.restore(candidate.bytes)
+                    overrides[tp] = candidate.offset
                     replayUntil = assigned.offset
                     restored = true
+                    (candidate.local ? metrics.restoredLocal : metrics.restoredChangelog).increment()
                     logger.info(
-                        "\(tp): restored detector state at offset \(offset); replaying up to committed offset \(assigned.offset)"
+                        "\(tp): restored detector state at offset \(candidate.offset) from \(candidate.local ? "the local cache" : "the changelog") (\(candidate.bytes.count) bytes); replaying up to committed offset \(assigned.offset)"
                     )
+                    break
                 } catch {
-                    logger.warning("\(tp): snapshot at \(offset) unusable (\(error)); starting with empty state")
+                    logger.warning(
+                        "\(tp): snapshot at \(candidate.offset) from \(candidate.local ? "the local cache" : "the changelog") unusable (\(error))"
+                    )
                     engine = DetectionEngine(config: detection, model: model)
                 }
-            } else if assigned.offset >= 0 {
-                logger.info(
-                    "\(tp): no usable snapshot; starting with empty state at committed offset \(assigned.offset)")
-            } else {
-                logger.info("\(tp): nothing committed yet; starting with empty state")
+            }
+            if !restored {
+                metrics.restoredNone.increment()
+                if assigned.offset >= 0 {
+                    logger.info(
+                        "\(tp): no usable snapshot; starting with empty state at committed offset \(assigned.offset)")
+                } else {
+                    logger.info("\(tp): nothing committed yet; starting with empty state")
+                }
             }
             let worker = PartitionWorker(
                 partition: tp, engine: engine, replayUntil: replayUntil, restored: restored,
                 committed: assigned.offset >= 0 ? assigned.offset : nil, generation: generation,
-                interrupted: context.stateStore?.interruptedProcessing(tp), context: context)
+                interrupted: context.stateStore?.interruptedProcessing(tp),
+                changelogSlots: context.changelog.map { changelog in
+                    ChangelogSlots(slots: changelog.slots, written: fromChangelog?.contents[tp]?.written ?? [:])
+                }, context: context)
             // Registered under the same lock that replaceModel reads the workers with: a model
             // set after `model` was read above reaches this worker too (its queue applies it).
             let current = state.withLock { s -> DetectionModel? in
@@ -514,6 +539,61 @@ final class PartitionRegistry: ConsumerRebalanceListener {
             starting.yield(worker)
         }
         return overrides
+    }
+
+    /// A snapshot restore could start from.
+    private struct RestoreCandidate {
+        var offset: Int64
+        var bytes: [UInt8]
+        var local: Bool
+    }
+
+    /// The snapshots at or before `committed`, best first: the newer of the local cache's and
+    /// the changelog's (the local one when they are equally new), then the other.
+    private func restoreCandidates(
+        _ tp: TopicPartition, committed: Int64, context: PartitionContext, _ changelog: StateChangelog.ReadOutcome?
+    ) -> [RestoreCandidate] {
+        guard committed >= 0 else { return [] }
+        var candidates: [RestoreCandidate] = []
+        if let (offset, bytes) = context.stateStore?.latest(tp, atOrBefore: committed, logger: logger) {
+            candidates.append(RestoreCandidate(offset: offset, bytes: bytes, local: true))
+        }
+        if let (offset, bytes) = changelog?.contents[tp]?.newest(atOrBefore: committed) {
+            candidates.append(RestoreCandidate(offset: offset, bytes: bytes, local: false))
+        }
+        return candidates.sorted { $0.offset > $1.offset || ($0.offset == $1.offset && $0.local) }
+    }
+
+    /// Reads what the changelog holds for the assigned partitions that have a committed
+    /// offset (the others start empty), in one pass; nil without a changelog or on failure
+    /// (then the local cache is all there is, and the log says so).
+    private func readChangelog(
+        _ partitions: [TopicPartitionOffset], context: PartitionContext
+    ) async -> StateChangelog.ReadOutcome? {
+        guard let changelog = context.changelog else { return nil }
+        let wanted = partitions.filter { $0.offset >= 0 }.map(\.topicPartition)
+        guard !wanted.isEmpty else { return nil }
+        do {
+            let outcome = try await changelog.read(
+                wanted, configuration: context.settings.consumerConfiguration,
+                timeout: .milliseconds(context.settings.restoreTimeoutMs), logger: logger)
+            metrics.restoreDuration.record(duration: outcome.duration)
+            metrics.restoreBytes.increment(by: outcome.bytes)
+            let found = outcome.contents.values.reduce(0) { $0 + $1.snapshots.count }
+            let message =
+                "read \(changelog.topic) for \(wanted.count) partition(s): \(outcome.records) record(s), \(outcome.bytes) bytes, \(found) complete snapshot(s) in \(outcome.duration)"
+            if outcome.complete {
+                logger.info("\(message)")
+            } else {
+                logger.warning(
+                    "\(message); stopped at the restore deadline (\(context.settings.restoreTimeoutMs) ms) before the end — newer snapshots may be missed"
+                )
+            }
+            return outcome
+        } catch {
+            logger.error("could not read \(changelog.topic) to restore state: \(error); using the local cache only")
+            return nil
+        }
     }
 
     func partitionsRevoked(_ partitions: [TopicPartition], lost: Bool) async {
@@ -594,9 +674,10 @@ struct StallWatch {
             guard busy || fetchState?.contains("lag 0,") == false, !previous.reported, now - previous.since >= threshold
             else { continue }
             last[tp] = (previous.stored, previous.since, true)
-            let received = p.lastReceived.map { offset in
-                "last record received at offset \(offset) \(p.sinceLastReceived.map { "\($0.components.seconds) s" } ?? "?") ago"
-            } ?? "no record received yet"
+            let received =
+                p.lastReceived.map { offset in
+                    "last record received at offset \(offset) \(p.sinceLastReceived.map { "\($0.components.seconds) s" } ?? "?") ago"
+                } ?? "no record received yet"
             warnings.append(
                 "\(tp): no progress for \((now - previous.since).components.seconds) s at stored offset \(p.stored.map(String.init) ?? "none") (\(p.queued) batch(es) queued, \(p.unfinished) range(s) published and not yet acknowledged; \(received); librdkafka: \(fetchState ?? "no statistics yet"))"
             )

@@ -41,6 +41,11 @@ public struct StreamSettings: Sendable, Equatable {
         .optionalText(
             "state_dir", \.stream.stateDirectory, default: "vigil-state",
             help: "Directory of detector snapshots for crash recovery ('none' disables them)."),
+        .optionalText(
+            "state_topic", \.stream.stateTopic, default: "vigil.state",
+            help:
+                "Compacted topic the snapshots also go to, so state follows a partition to another machine ('none': local only)."
+        ),
         .integer(
             "batch_size", \.stream.batchSize, in: 1...100_000, default: "2000", help: "Records per consumer batch."),
         .integer(

@@ -11,6 +11,8 @@ public enum TopicRole: String, Sendable, CaseIterable {
     case deadLetter = "dead-letter"
     /// Anomalies an alert sink gave up on (`vigil alert`), with the sink and reason in headers.
     case undelivered
+    /// Detector snapshots (`vigil stream`'s changelog, compacted), so state follows a partition.
+    case state
 }
 
 /// A topic declared in `topics.yml`.

@@ -222,7 +222,7 @@ struct StreamProcessTests {
         let (missing, missingMessage) = try run(
             StreamHarness.streamArguments(
                 input: input, output: absent, dlq: dlq,
-                group: StreamHarness.unique("g"), stateDir: "none"), [:])
+                group: StreamHarness.unique("g"), stateDir: "none", stateTopic: "none"), [:])
         #expect(missing == 1, "\(missingMessage.suffix(1500))")
         #expect(missingMessage.contains("\(absent) do not exist") && missingMessage.contains("vigil topics apply"))
     }
@@ -438,7 +438,7 @@ struct StreamFailureTests {
         // librdkafka's mock cluster runs in this test process, listening on loopback: the
         // stream process connects to it like to any broker, and the test injects the refusal.
         let cluster = try MockCluster(brokers: 1)
-        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] {
+        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1), ("vigil.state", 2)] {
             try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1)
         }
         var options = GeneratorOptions()
@@ -453,7 +453,7 @@ struct StreamFailureTests {
         let stream = try StreamHarness.StreamProcess(
             arguments: StreamHarness.streamArguments(
                 input: "in", output: "out", dlq: "dlq", group: StreamHarness.unique("g"),
-                stateDir: "\(dir)/state", metricsPort: port, brokers: cluster.bootstrapServers,
+                stateDir: "\(dir)/state", stateTopic: "vigil.state", metricsPort: port, brokers: cluster.bootstrapServers,
                 extra: ["--shutdown-timeout-ms", "2000"]),
             logPath: "\(dir)/stream.log")
         var ready: (Int, String)? = nil

@@ -28,6 +28,10 @@ struct StreamFaultTests {
         StreamHarness.input(partitions: 2, generator: generator(users: users, days: days))
     }
 
+    /// Every topic a pipeline needs, with its partition count: input, output, dead letters and
+    /// the state changelog.
+    static let topics = [("in", 2), ("out", 2), ("dlq", 1), ("vigil.state", 2)]
+
     func settings(_ cluster: MockCluster, stateDir: String) -> StreamConfiguration {
         var s = StreamConfiguration()
         s.brokers = cluster.bootstrapServers
@@ -51,8 +55,10 @@ struct StreamFaultTests {
         try cluster.createTopic("in", partitions: 2, replicationFactor: 1)
         try cluster.createTopic("out", partitions: 2, replicationFactor: 1)
         try cluster.createTopic("dlq", partitions: 1, replicationFactor: 1)
+        try cluster.createTopic("vigil.state", partitions: 2, replicationFactor: 1)
         for p in Int32(0)..<2 {
             try cluster.setPartitionLeader("in", p, brokerID: 1)
+            try cluster.setPartitionLeader("vigil.state", p, brokerID: 1)
             try cluster.setPartitionLeader("out", p, brokerID: 2)
         }
         try cluster.setPartitionLeader("dlq", 0, brokerID: 2)
@@ -127,7 +133,8 @@ struct StreamFaultTests {
         #expect(await eventually(.seconds(60)) { pipeline.health.assignedPartitions == 2 })
         try cluster.setBrokerDown(2)
         let feeding = Task {
-            try await StreamHarness.produce(waves[1], topic: "in", perSecond: 4_000, bootstrap: cluster.bootstrapServers)
+            try await StreamHarness.produce(
+                waves[1], topic: "in", perSecond: 4_000, bootstrap: cluster.bootstrapServers)
         }
         // Down until the pipeline has had to retry (the message timeout is 3 s) — the event
         // itself, however slow the machine.
@@ -255,7 +262,7 @@ struct StreamFaultTests {
         "a dead letter too large for the producer goes out cut, with a header saying so; the partition does not stall")
     func oversizedDeadLetter() async throws {
         let cluster = try MockCluster(brokers: 1)
-        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] {
+        for (topic, partitions) in Self.topics {
             try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1)
         }
         let huge = Array("{\"user\":\"".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 200_000)  // unterminated JSON
@@ -306,7 +313,7 @@ struct StreamFaultTests {
     @Test("a delivery refused for good fails readiness with the reason, commits nothing past it, and recovers")
     func permanentErrorRetried() async throws {
         let cluster = try MockCluster(brokers: 1)
-        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] {
+        for (topic, partitions) in Self.topics {
             try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1)
         }
         let data = input()
@@ -339,7 +346,7 @@ struct StreamFaultTests {
     @Test("with on_permanent_produce_error=exit the stream stops, reports the error and commits nothing unfinished")
     func permanentErrorExits() async throws {
         let cluster = try MockCluster(brokers: 1)
-        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] {
+        for (topic, partitions) in Self.topics {
             try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1)
         }
         let data = input()
@@ -373,7 +380,7 @@ struct StreamFaultTests {
     func lostAssignment() async throws {
         // Input and output on broker 1, the group's coordinator alone on broker 2.
         let cluster = try MockCluster(brokers: 2)
-        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] {
+        for (topic, partitions) in Self.topics {
             try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1)
             for p in 0..<Int32(partitions) { try cluster.setPartitionLeader(topic, p, brokerID: 1) }
         }
@@ -397,7 +404,8 @@ struct StreamFaultTests {
         try await StreamHarness.produce(waves[1], topic: "in", bootstrap: cluster.bootstrapServers)
         let lost = await eventually(.seconds(60)) { counter("vigil_partitions_lost_total") > lostBefore }
         #expect(lost, "the assignment was never lost")
-        #expect(counter("vigil_commit_failures_total") > failuresBefore, "no commit failed while the coordinator was away")
+        #expect(
+            counter("vigil_commit_failures_total") > failuresBefore, "no commit failed while the coordinator was away")
         #expect(!pipeline.health.ready)
 
         try cluster.setBrokerUp(2)
@@ -415,7 +423,8 @@ struct StreamFaultTests {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    @Test("max_inflight_bytes binds when it is the smaller cap: intake stops at it, the gauges show it, nothing is lost")
+    @Test(
+        "max_inflight_bytes binds when it is the smaller cap: intake stops at it, the gauges show it, nothing is lost")
     func bytesCapBinds() async throws {
         let cluster = try splitCluster()
         let data = input(users: 80, days: 3)
@@ -463,7 +472,7 @@ struct StreamFaultTests {
     )
     func replayAndLate() async throws {
         let cluster = try MockCluster(brokers: 1)
-        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] {
+        for (topic, partitions) in Self.topics {
             try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1)
         }
         var data = input()
@@ -502,7 +511,8 @@ struct StreamFaultTests {
         let replayed = await eventually(.seconds(60)) {
             counter("vigil_events_replayed_total") - replayedBefore == Int64(data.records.count)
         }
-        #expect(replayed, "replayed \(counter("vigil_events_replayed_total") - replayedBefore) of \(data.records.count)")
+        #expect(
+            replayed, "replayed \(counter("vigil_events_replayed_total") - replayedBefore) of \(data.records.count)")
         second.stop()
         #expect((await again.value).clean)
         let after = try await StreamHarness.readAnomalyIDs(
@@ -512,10 +522,12 @@ struct StreamFaultTests {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    @Test("a missing input, output or dead-letter topic stops the stream at start, naming each; nothing is consumed", arguments: [["in"], ["dlq"], ["in", "out", "dlq"]])
+    @Test(
+        "a missing input, output, dead-letter or state topic stops the stream at start, naming each; nothing is consumed",
+        arguments: [["in"], ["dlq"], ["vigil.state"], ["in", "out", "dlq"]])
     func missingTopics(_ missing: [String]) async throws {
         let cluster = try MockCluster(brokers: 1)
-        for (topic, partitions) in [("in", 2), ("out", 2), ("dlq", 1)] where !missing.contains(topic) {
+        for (topic, partitions) in Self.topics where !missing.contains(topic) {
             try cluster.createTopic(topic, partitions: partitions, replicationFactor: 1)
         }
         let dir = StreamHarness.temporaryDirectory()

@@ -40,10 +40,15 @@ public enum StreamHarness {
     public static func freshTopics(
         partitions: Int
     ) async throws -> (input: String, output: String, dlq: String, group: String) {
-        let (input, output, dlq) = (unique("in"), unique("out"), unique("dlq"))
+        let (input, output, dlq, group) = (unique("in"), unique("out"), unique("dlq"), unique("g"))
         try await createTopics([input: partitions, output: partitions, dlq: 1])
-        return (input, output, dlq, unique("g"))
+        try await createTopics([stateTopic(group: group): partitions], configs: ["cleanup.policy": "compact"])
+        return (input, output, dlq, group)
     }
+
+    /// The state changelog topic of a test's group (its own, so no test reads another's
+    /// snapshots: the local broker never compacts).
+    public static func stateTopic(group: String) -> String { "\(group).state" }
 
     /// Expected anomaly ids not `found`, and `found` ids the engine does not produce.
     public static func difference<V>(
@@ -53,11 +58,13 @@ public enum StreamHarness {
         (Set(expected.keys).subtracting(found.keys), Set(found.keys).subtracting(expected.keys))
     }
 
-    public static func createTopics(_ names: [String: Int]) async throws {
+    public static func createTopics(_ names: [String: Int], configs: [String: String] = [:]) async throws {
         let admin = try KafkaAdmin(
             configuration: AdminConfiguration(bootstrapServers: brokers), observer: KafkaClientObserver(logger: logger))
         let results = try await admin.createTopics(
-            names.map { TopicSpecification(name: $0.key, partitions: $0.value, replicationFactor: 1) },
+            names.map {
+                TopicSpecification(name: $0.key, partitions: $0.value, replicationFactor: 1, configs: configs)
+            },
             timeout: .seconds(15))
         for (name, result) in results {
             do { try result.get() } catch { throw HarnessError("create \(name): \(error)") }
@@ -273,10 +280,11 @@ public enum StreamHarness {
 
     /// The standard stream arguments for a test.
     public static func streamArguments(
-        input: String, output: String, dlq: String, group: String, stateDir: String,
+        input: String, output: String, dlq: String, group: String, stateDir: String, stateTopic: String? = nil,
         metricsPort: Int = 0, brokers: String = brokers, extra: [String] = []
     ) -> [String] {
         [
+            "--state-topic", stateTopic ?? Self.stateTopic(group: group),
             "--brokers", brokers, "--input-topic", input, "--output-topic", output, "--dlq-topic", dlq, "--group-id",
             group,
             "--state-dir", stateDir, "--metrics-port", String(metricsPort), "--commit-interval-ms", "500",
@@ -351,9 +359,14 @@ extension StreamHarness {
     }
 
     /// Resident set size of this process, MiB.
-    public static func rssMiB() -> Double {
+    public static func rssMiB() -> Double { statusMiB("VmRSS:") }
+
+    /// This process's peak resident memory so far.
+    public static func peakRSSMiB() -> Double { statusMiB("VmHWM:") }
+
+    private static func statusMiB(_ field: String) -> Double {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        for line in status.split(separator: "\n") where line.hasPrefix(field) {
             return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
         }
         return 0
