@@ -320,7 +320,9 @@ struct StreamFailureTests {
         }
     }
 
-    @Test("a record that crashes the process twice on its own goes to the dead-letter topic marked as poison; the partition goes on")
+    @Test(
+        "a record that crashes the process twice on its own goes to the dead-letter topic marked as poison; the partition goes on"
+    )
     func poisonRecord() async throws {
         var options = GeneratorOptions()
         options.users = 30
@@ -356,7 +358,10 @@ struct StreamFailureTests {
                 crashes += 1
             }
         }
-        #expect(finished, "the partition never got past the poison record:\n\(String(decoding: FileManager.default.contents(atPath: "\(dir)/stream.log") ?? Data(), as: UTF8.self).suffix(3000))")
+        #expect(
+            finished,
+            "the partition never got past the poison record:\n\(String(decoding: FileManager.default.contents(atPath: "\(dir)/stream.log") ?? Data(), as: UTF8.self).suffix(3000))"
+        )
         // The first death narrows it to its batch; then it is analysed alone, and two deaths
         // alone make it poison (two in all if it was alone in its batch, else three).
         #expect((2...3).contains(crashes), "crashes: \(crashes)")
@@ -369,6 +374,89 @@ struct StreamFailureTests {
         #expect(lost.isEmpty, "\(lost.count) of \(expected.count) anomalies lost")
         #expect(unexpected.isEmpty)
         try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    @Test(
+        "two hosts with separate state directories: one is killed (-9), the other takes its partitions with their state from the changelog; a third joins; the anomalies are a single instance's"
+    )
+    func stateFollowsPartitions() async throws {
+        let input = bigInput()
+        let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 4)
+        let expected = StreamHarness.expected(input, topic: inTopic)
+        let dir = StreamHarness.temporaryDirectory()
+        // Each "host" has its own state directory: only the changelog topic is shared.
+        func start(_ host: String) throws -> StreamHarness.StreamProcess {
+            try StreamHarness.StreamProcess(
+                arguments: StreamHarness.streamArguments(
+                    input: inTopic, output: outTopic, dlq: dlq, group: group, stateDir: "\(dir)/\(host)",
+                    extra: ["--batch-size", "200", "--snapshot-interval-ms", "300"]),
+                logPath: "\(dir)/\(host).log")
+        }
+        func waitForAssignment(_ process: StreamHarness.StreamProcess) async throws -> Bool {
+            for _ in 0..<120 where !process.log.contains("partitions assigned: \(inTopic)") {
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            return process.log.contains("partitions assigned: \(inTopic)")
+        }
+        let parts = StreamHarness.waves(input, count: 3)
+        let a = try start("a")
+        defer { a.killIfRunning() }
+        let b = try start("b")
+        defer { b.killIfRunning() }
+        #expect(try await waitForAssignment(a), "a got no partitions:\n\(a.log.suffix(2000))")
+        #expect(try await waitForAssignment(b), "b got no partitions:\n\(b.log.suffix(2000))")
+        try await StreamHarness.produce(parts[0], topic: inTopic)
+        #expect(
+            try await StreamHarness.waitUntilCommitted(
+                group: group, topic: inTopic, input: parts[0], timeout: .seconds(120)),
+            "the first part was never committed:\na:\n\(a.log.suffix(2000))\nb:\n\(b.log.suffix(2000))")
+        // a dies with its state on its own disk; b's disk has none of a's partitions.
+        let feeding = Task { try await StreamHarness.produce(parts[1], topic: inTopic, perSecond: 4_000) }
+        try await Task.sleep(for: .milliseconds(700))
+        a.kill9()
+        _ = await a.wait(timeout: .seconds(5))
+        let committedAtKill = try await StreamHarness.committed(group: group, topic: inTopic, partitions: 4)
+        try await feeding.value
+        var firstTwo = parts[0]
+        firstTwo.records += parts[1].records
+        #expect(
+            try await StreamHarness.waitUntilCommitted(
+                group: group, topic: inTopic, input: firstTwo, timeout: .seconds(180)),
+            "b did not finish a's partitions:\n\(b.log.suffix(3000))")
+        #expect(
+            b.log.contains("from the changelog"),
+            "b did not restore a's partitions from the changelog:\n\(b.log.split(separator: "\n").filter { $0.contains("state") || $0.contains("snapshot") }.joined(separator: "\n"))"
+        )
+        // A third host joins and takes some partitions over, again with state from the changelog.
+        let c = try start("c")
+        defer { c.killIfRunning() }
+        #expect(try await waitForAssignment(c), "c got no partitions:\n\(c.log.suffix(2000))")
+        try await StreamHarness.produce(parts[2], topic: inTopic)
+        let done = try await StreamHarness.waitUntilCommitted(
+            group: group, topic: inTopic, input: input, timeout: .seconds(180))
+        #expect(done, "not all committed:\nb:\n\(b.log.suffix(2000))\nc:\n\(c.log.suffix(2000))")
+        #expect(c.log.contains("from the changelog"), "c restored nothing from the changelog:\n\(c.log.suffix(2000))")
+        b.terminate()
+        c.terminate()
+        #expect(await b.wait(timeout: .seconds(40)) == 0)
+        #expect(await c.wait(timeout: .seconds(40)) == 0)
+        let output = StreamHarness.anomalyIDs(try StreamHarness.dump(outTopic, expect: expected.count))
+        let (lost, unexpected) = StreamHarness.difference(expected: expected, found: output)
+        #expect(lost.isEmpty, "\(lost.count) of \(expected.count) anomalies lost")
+        #expect(unexpected.isEmpty, "\(unexpected.count) anomalies a single instance does not produce")
+        // A duplicate can only come from records a had not committed when it was killed.
+        var duplicates = 0
+        for (id, offsets) in output where offsets.count > 1 {
+            duplicates += offsets.count - 1
+            guard let source = expected[id] else { continue }
+            #expect(
+                (committedAtKill[source.partition] ?? -1001) <= source.offset,
+                "duplicate \(id) from \(source.partition)@\(source.offset), committed before the kill")
+        }
+        print(
+            "state handover: \(expected.count) anomalies expected, lost \(lost.count), unexpected \(unexpected.count), duplicates \(duplicates); restores from the changelog: b \(b.log.components(separatedBy: "from the changelog").count - 1), c \(c.log.components(separatedBy: "from the changelog").count - 1)"
+        )
+        if lost.isEmpty && unexpected.isEmpty { try? FileManager.default.removeItem(atPath: dir) }
     }
 
     @Test("a second instance joins and leaves mid-stream: nothing lost, nothing extra")
@@ -401,14 +489,19 @@ struct StreamFailureTests {
         #expect(
             b.log.contains("partitions assigned: \(inTopic)"),
             "b never got partitions:\n\(b.log.suffix(2000))\na:\n\(a.log.suffix(3000))")
-        // b continues from a's state (a left a snapshot on revoke) …
+        // b continues from a's state (a left a snapshot on revoke; reading the changelog takes
+        // a moment after the assignment is logged) …
+        for _ in 0..<60 where !b.log.contains("restored detector state") {
+            try await Task.sleep(for: .milliseconds(500))
+        }
         #expect(b.log.contains("restored detector state"), "b did not restore a's state:\n\(b.log.suffix(2000))")
         try await StreamHarness.produce(parts[1], topic: inTopic)
         // … and processes records (waited for, not slept for).
         var consumed = 0
         for _ in 0..<240 where consumed == 0 {
             if let (_, body) = await StreamHarness.httpGet(port: port, path: "/metrics") {
-                consumed = body.split(separator: "\n").first { $0.hasPrefix("vigil_events_consumed_total") }
+                consumed =
+                    body.split(separator: "\n").first { $0.hasPrefix("vigil_events_consumed_total") }
                     .flatMap { Int(Double($0.split(separator: " ").last ?? "") ?? 0) } ?? 0
             }
             if consumed == 0 { try await Task.sleep(for: .milliseconds(500)) }
@@ -453,7 +546,8 @@ struct StreamFailureTests {
         let stream = try StreamHarness.StreamProcess(
             arguments: StreamHarness.streamArguments(
                 input: "in", output: "out", dlq: "dlq", group: StreamHarness.unique("g"),
-                stateDir: "\(dir)/state", stateTopic: "vigil.state", metricsPort: port, brokers: cluster.bootstrapServers,
+                stateDir: "\(dir)/state", stateTopic: "vigil.state", metricsPort: port,
+                brokers: cluster.bootstrapServers,
                 extra: ["--shutdown-timeout-ms", "2000"]),
             logPath: "\(dir)/stream.log")
         var ready: (Int, String)? = nil

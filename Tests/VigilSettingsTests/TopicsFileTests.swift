@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VigilKafka
+import VigilPipeline
 import VigilSettings
 import VigilTesting
 
@@ -15,13 +16,23 @@ struct TopicsFileTests {
         }
     }
 
-    @Test("the repository's topics.yml declares input, output and dead-letter topics")
+    @Test(
+        "the repository's topics.yml declares input, output, dead-letter and state topics; the state changelog is compacted with a partition per input partition"
+    )
     func repositoryFile() throws {
         let file = try TopicsFile.load(path: RepositoryFiles.path("topics.yml"))
         #expect(file.topic(.input)?.specification.name == "raw-logs")
         #expect(file.topic(.output)?.specification.name == "security-anomalies")
         #expect(file.topic(.deadLetter)?.specification.name == "raw-logs.dlq")
-        for topic in file.topics {
+        let state = try #require(file.topic(.state))
+        #expect(state.specification.name == StreamConfiguration().stateTopic)
+        #expect(state.specification.configs["cleanup.policy"] == "compact")
+        #expect(state.specification.partitions == file.topic(.input)?.specification.partitions)
+        // A chunk (with its key and framing) fits the topic's record limit.
+        #expect(
+            Int(state.specification.configs["max.message.bytes"] ?? "") ?? 0
+                > StateChangelog(topic: "t", group: "g", partitions: 1).chunkBytes + 1_024)
+        for topic in file.topics where topic.role != .state {
             #expect(topic.specification.configs["retention.ms"] != nil, "\(topic.specification.name) has no retention")
             #expect(
                 topic.specification.configs["cleanup.policy"] != nil,
