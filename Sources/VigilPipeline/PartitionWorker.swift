@@ -244,6 +244,15 @@ final class PartitionWorker: Sendable {
             } else {
                 context.metrics.changelogSnapshots.increment()
                 context.metrics.changelogBytes.increment(by: snapshot.bytes.count)
+                if let store = context.stateStore, case .success(let manifest) = results.last {
+                    // This host now knows the changelog of this partition up to here.
+                    let checkpoint = ChangelogCheckpoint(
+                        topic: changelog.topic, partition: manifest.partition, position: manifest.offset + 1,
+                        slots: state.withLock { $0.slots.offsets })
+                    do { try store.saveChangelogCheckpoint(partition, checkpoint) } catch {
+                        context.logger.debug("\(partition): changelog checkpoint not written: \(error)")
+                    }
+                }
             }
         }
     }

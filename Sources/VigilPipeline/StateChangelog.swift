@@ -156,12 +156,14 @@ public struct StateChangelog: Sendable, Equatable {
         public var duration: Duration
     }
 
-    /// Reads the changelog partitions of `wanted` from the beginning to their ends (the
-    /// high watermark the fetch reports, which is right on brokers whose latest-offset lookup
-    /// is not), keeping what belongs to `wanted`. Uses a consumer of its own, assigned without
-    /// a group, so nothing is committed and the stream's group is not disturbed.
+    /// Reads the changelog partitions of `wanted` to their ends (the high watermark the fetch
+    /// reports, which is right on brokers whose latest-offset lookup is not), keeping what
+    /// belongs to `wanted` — from `starts[changelog partition]` where given (a checkpoint: what
+    /// came before is known), else from the beginning. Uses a consumer of its own, assigned
+    /// without a group, so nothing is committed and the stream's group is not disturbed.
     public func read(
-        _ wanted: [TopicPartition], configuration: ConsumerConfiguration, timeout: Duration, logger: Logger
+        _ wanted: [TopicPartition], from starts: [Int32: Int64] = [:], configuration: ConsumerConfiguration,
+        timeout: Duration, logger: Logger
     ) async throws(KafkaError) -> ReadOutcome {
         let started = ContinuousClock.now
         var byPrefix: [String: TopicPartition] = [:]
@@ -179,21 +181,26 @@ public struct StateChangelog: Sendable, Equatable {
         config.maxBatchSize = 500
         config.batchLinger = .milliseconds(5)
         let consumer = try KafkaConsumer(configuration: config, observer: KafkaClientObserver(logger: logger))
-        try consumer.assign(sources.map { TopicPartitionOffset($0, offset: -2) })  // from the beginning
-        var next: [Int32: Int64] = [:]  // per changelog partition, the offset after the last record read
+        // -2: from the beginning.
+        try consumer.assign(sources.map { TopicPartitionOffset($0, offset: starts[$0.partition] ?? -2) })
+        // Per changelog partition, the offset after the last record read.
+        var next: [Int32: Int64] = starts
         let deadline = started + timeout
+        // Checkpoints past the end of their partition: the topic was recreated since.
+        var pastEnd: Set<Int32> = []
         func finished() -> Bool {
             sources.allSatisfy { source in
                 guard let (low, high) = consumer.fetchedWatermarks(source) else { return false }
+                if let start = starts[source.partition], high < start { pastEnd.insert(source.partition) }
                 return next[source.partition, default: low] >= high
             }
         }
-        while !finished() {
+        while !finished() && pastEnd.isEmpty {
             guard ContinuousClock.now < deadline else { break }
             guard let batch = await consumer.nextBatch(timeout: .milliseconds(100)) else { continue }
             for index in batch.indices {
                 let record = batch[index]
-                next[record.partition] = max(next[record.partition] ?? 0, record.offset + 1)
+                next[record.partition] = record.offset + 1
                 outcome.records += 1
                 guard let key = record.key, let value = record.value,
                     let (prefix, slot, decoded) = Self.decode(key: key, value: value), let tp = byPrefix[prefix]
@@ -203,10 +210,64 @@ public struct StateChangelog: Sendable, Equatable {
                 outcome.contents[tp]?.add(decoded, slot: slot)
             }
         }
-        outcome.complete = finished()
+        outcome.complete = finished() && pastEnd.isEmpty
         try? await consumer.close(timeout: .seconds(5))
+        if !pastEnd.isEmpty {
+            logger.warning(
+                "changelog checkpoint(s) past the end of \(topic) partition(s) \(pastEnd.sorted()) (the topic was recreated?); reading them from the beginning"
+            )
+            return try await read(
+                wanted, from: starts.filter { !pastEnd.contains($0.key) }, configuration: configuration,
+                timeout: max(.seconds(1), deadline - .now), logger: logger)
+        }
         outcome.duration = ContinuousClock.now - started
         return outcome
+    }
+}
+
+/// Where this host's last changelog write for a partition ended, and what each slot held
+/// then: a restore on the same host reads the changelog only from here (everything before it
+/// is known, and the snapshots it names are in the local cache) — Kafka Streams' checkpoint
+/// file. Kept beside the partition's local snapshots; a missing or damaged one means reading
+/// from the beginning.
+public struct ChangelogCheckpoint: Sendable, Equatable {
+    public var topic: String
+    public var partition: Int32
+    /// The changelog offset after the manifest last written.
+    public var position: Int64
+    public var slots: [Int64?]
+
+    public init(topic: String, partition: Int32, position: Int64, slots: [Int64?]) {
+        self.topic = topic
+        self.partition = partition
+        self.position = position
+        self.slots = slots
+    }
+
+    static let header = "vigil-changelog-checkpoint v1"
+
+    var text: String {
+        "\(Self.header)\n\(topic)\n\(partition) \(position)\n\(slots.map { $0.map(String.init) ?? "-" }.joined(separator: " "))\n"
+    }
+
+    init?(text: String) {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count >= 4, lines[0] == Self.header else { return nil }
+        let position = lines[2].split(separator: " ")
+        guard position.count == 2, let partition = Int32(position[0]), let offset = Int64(position[1]), offset >= 0
+        else { return nil }
+        let slots = lines[3].split(separator: " ").map { $0 == "-" ? nil : Int64($0) }
+        guard !slots.isEmpty, lines[3].split(separator: " ").allSatisfy({ $0 == "-" || Int64($0) != nil }) else {
+            return nil
+        }
+        self.init(topic: String(lines[1]), partition: partition, position: offset, slots: slots)
+    }
+
+    /// The slots as a restore reports them.
+    var written: [Int: Int64] {
+        var written: [Int: Int64] = [:]
+        for (slot, offset) in slots.enumerated() { if let offset { written[slot] = offset } }
+        return written
     }
 }
 

@@ -143,9 +143,29 @@ public struct StateStore: Sendable {
     /// The records the process died on, if it did (a damaged marker is ignored).
     public func interruptedProcessing(_ tp: TopicPartition) -> ProcessingMarker? {
         guard let data = FileManager.default.contents(atPath: markerPath(tp)) else { return nil }
-        let fields = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Int64($0) }
+        let fields = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap {
+            Int64($0)
+        }
         guard fields.count == 3, fields[0] <= fields[1], fields[2] >= 0, fields[2] < 1_000 else { return nil }
         return ProcessingMarker(first: fields[0], last: fields[1], deaths: Int(fields[2]))
+    }
+
+    // MARK: Changelog checkpoint
+
+    private func checkpointPath(_ tp: TopicPartition) -> String { "\(folder(tp))/changelog.checkpoint" }
+
+    /// Where this host's last changelog write for `tp` ended (see ``ChangelogCheckpoint``).
+    /// Written whole under a temporary name and renamed, not synced: an old or missing one
+    /// only means reading more of the changelog.
+    public func saveChangelogCheckpoint(_ tp: TopicPartition, _ checkpoint: ChangelogCheckpoint) throws {
+        try FileManager.default.createDirectory(atPath: folder(tp), withIntermediateDirectories: true)
+        try Data(checkpoint.text.utf8).write(to: URL(fileURLWithPath: checkpointPath(tp)), options: .atomic)
+    }
+
+    /// The checkpoint of `tp`, if one is there and readable.
+    public func changelogCheckpoint(_ tp: TopicPartition) -> ChangelogCheckpoint? {
+        guard let data = FileManager.default.contents(atPath: checkpointPath(tp)) else { return nil }
+        return ChangelogCheckpoint(text: String(decoding: data, as: UTF8.self))
     }
 
     /// Removes a partition's snapshots (for tests and resets).

@@ -573,15 +573,34 @@ final class PartitionRegistry: ConsumerRebalanceListener {
         guard let changelog = context.changelog else { return nil }
         let wanted = partitions.filter { $0.offset >= 0 }.map(\.topicPartition)
         guard !wanted.isEmpty else { return nil }
+        // A changelog partition is read from the checkpoints of this host when every wanted
+        // partition in it has one (what came before is known), else from the beginning.
+        var checkpoints: [TopicPartition: ChangelogCheckpoint] = [:]
+        for tp in wanted {
+            if let checkpoint = context.stateStore?.changelogCheckpoint(tp), checkpoint.topic == changelog.topic,
+                checkpoint.partition == changelog.changelogPartition(tp)
+            {
+                checkpoints[tp] = checkpoint
+            }
+        }
+        var starts: [Int32: Int64] = [:]
+        for (source, members) in Dictionary(grouping: wanted, by: changelog.changelogPartition) {
+            let positions = members.compactMap { checkpoints[$0]?.position }
+            if positions.count == members.count, let start = positions.min() { starts[source] = start }
+        }
         do {
-            let outcome = try await changelog.read(
-                wanted, configuration: context.settings.consumerConfiguration,
+            var outcome = try await changelog.read(
+                wanted, from: starts, configuration: context.settings.consumerConfiguration,
                 timeout: .milliseconds(context.settings.restoreTimeoutMs), logger: logger)
+            // What the checkpoints say the slots held, unless the tail read saw them written since.
+            for (tp, checkpoint) in checkpoints where starts[changelog.changelogPartition(tp)] != nil {
+                outcome.contents[tp]?.written.merge(checkpoint.written) { tail, _ in tail }
+            }
             metrics.restoreDuration.record(duration: outcome.duration)
             metrics.restoreBytes.increment(by: outcome.bytes)
             let found = outcome.contents.values.reduce(0) { $0 + $1.snapshots.count }
             let message =
-                "read \(changelog.topic) for \(wanted.count) partition(s): \(outcome.records) record(s), \(outcome.bytes) bytes, \(found) complete snapshot(s) in \(outcome.duration)"
+                "read \(changelog.topic) for \(wanted.count) partition(s) (\(starts.isEmpty ? "from the beginning" : "from this host's checkpoint in \(starts.count) of \(Set(wanted.map(changelog.changelogPartition)).count) changelog partition(s)")): \(outcome.records) record(s), \(outcome.bytes) bytes, \(found) complete snapshot(s) in \(outcome.duration)"
             if outcome.complete {
                 logger.info("\(message)")
             } else {

@@ -307,6 +307,10 @@ struct StreamFailureTests {
         }
         let log = (try? String(contentsOfFile: "\(dir)/stream.log", encoding: .utf8)) ?? ""
         #expect(
+            log.contains("from this host's checkpoint"),
+            "no restart read the changelog from its checkpoint:\n\(log.split(separator: "\n").filter { $0.contains("changelog") }.joined(separator: "\n"))"
+        )
+        #expect(
             log.contains("restored detector state"),
             "no restart restored a snapshot:\n\(log.split(separator: "\n").filter { $0.contains("state") || $0.contains("snapshot") }.joined(separator: "\n"))"
         )

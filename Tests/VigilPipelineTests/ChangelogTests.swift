@@ -106,6 +106,60 @@ struct ChangelogTests {
         #expect(restored.claim(nextOffset: 900, committed: 700) == 0)
     }
 
+    @Test("a checkpoint reads back; a damaged one is refused")
+    func checkpointText() {
+        let checkpoint = ChangelogCheckpoint(topic: "vigil.state", partition: 2, position: 1_234, slots: [10, nil, 30])
+        #expect(ChangelogCheckpoint(text: checkpoint.text) == checkpoint)
+        #expect(checkpoint.written == [0: 10, 2: 30])
+        for damaged in [
+            "", "vigil-changelog-checkpoint v1\nt\n2\n-", "vigil-changelog-checkpoint v2\nt\n2 5\n1 2 3\n",
+            "vigil-changelog-checkpoint v1\nt\n2 5\n1 x 3\n", "vigil-changelog-checkpoint v1\nt\n2 -5\n1 2 3\n",
+        ] {
+            #expect(ChangelogCheckpoint(text: damaged) == nil, "\(damaged)")
+        }
+    }
+
+    @Test(
+        "read from a checkpoint: only the records after it are read, and a newer snapshot another host wrote there is found"
+    )
+    func readFromCheckpoint() async throws {
+        let topic = StreamHarness.unique("state-cp")
+        try await StreamHarness.createTopics([topic: 2], configs: ["cleanup.policy": "compact"])
+        var changelog = StateChangelog(topic: topic, group: StreamHarness.unique("g"), partitions: 2)
+        changelog.chunkBytes = 1_000
+        let producer = try KafkaProducer(
+            configuration: ProducerConfiguration(bootstrapServers: StreamHarness.brokers),
+            observer: KafkaClientObserver(logger: StreamHarness.logger))
+        defer { _ = producer.close(timeout: .seconds(10)) }
+        func write(slot: Int, offset: Int64, seed: UInt8) async throws -> DeliveryReport {
+            let results = await producer.send(
+                changelog.messages(Self.tp, slot: slot, nextOffset: offset, state: Self.state(2_500, seed: seed)))
+            return try #require(try results.last?.get())
+        }
+        _ = try await write(slot: 0, offset: 100, seed: 1)
+        let ours = try await write(slot: 1, offset: 200, seed: 2)  // this host's last write
+        let theirs = try await write(slot: 2, offset: 300, seed: 3)  // another host's, later
+        #expect(ours.partition == changelog.changelogPartition(Self.tp))
+        let consumer = ConsumerConfiguration(bootstrapServers: StreamHarness.brokers, groupID: "restore")
+        let tail = try await changelog.read(
+            [Self.tp], from: [ours.partition: ours.offset + 1], configuration: consumer, timeout: .seconds(60),
+            logger: StreamHarness.logger)
+        #expect(tail.complete)
+        #expect(tail.records == 4, "the 3 chunks and the manifest written after the checkpoint")
+        #expect(tail.contents[Self.tp]?.newest(atOrBefore: 1_000)?.offset == 300)
+        #expect(tail.contents[Self.tp]?.newest(atOrBefore: 299) == nil, "older ones are the local cache's to give")
+        #expect(theirs.offset + 1 == ours.offset + 5)
+        let whole = try await changelog.read(
+            [Self.tp], configuration: consumer, timeout: .seconds(60), logger: StreamHarness.logger)
+        #expect(whole.records == 12)
+        #expect(whole.contents[Self.tp]?.newest(atOrBefore: 299)?.offset == 200)
+        // A checkpoint past the end (the topic was recreated) reads everything.
+        let past = try await changelog.read(
+            [Self.tp], from: [ours.partition: 1_000_000], configuration: consumer, timeout: .seconds(60),
+            logger: StreamHarness.logger)
+        #expect(past.records == 12)
+    }
+
     @Test("1M distinct entities: written to the real broker's changelog and restored exactly; time and memory reported")
     func largeStateRestore() async throws {
         var config = DetectionConfig.default
