@@ -165,6 +165,7 @@ struct StreamFlags: ParsableArguments {
     @Option(name: name("model_dir"), help: help("model_dir")) var modelDirectory: String?
     @Option(name: name("state_dir"), help: help("state_dir")) var stateDirectory: String?
     @Option(name: name("state_topic"), help: help("state_topic")) var stateTopic: String?
+    @Option(name: name("restore_timeout_ms"), help: help("restore_timeout_ms")) var restoreTimeoutMs: Int?
     @Option(name: name("batch_size"), help: help("batch_size")) var batchSize: Int?
     @Option(name: name("batch_linger_ms"), help: help("batch_linger_ms")) var batchLingerMs: Int?
     @Option(name: name("max_inflight_events"), help: help("max_inflight_events")) var maxInFlightEvents: Int?
@@ -185,7 +186,8 @@ struct StreamFlags: ParsableArguments {
             ("brokers", brokers), ("group_id", groupID), ("group_instance_id", groupInstanceID),
             ("input_topic", inputTopic), ("output_topic", outputTopic), ("dlq_topic", dlqTopic),
             ("assignment_strategy", assignmentStrategy?.rawValue), ("model_dir", modelDirectory),
-            ("state_dir", stateDirectory), ("state_topic", stateTopic), ("batch_size", batchSize.map(String.init)),
+            ("state_dir", stateDirectory), ("state_topic", stateTopic),
+            ("restore_timeout_ms", restoreTimeoutMs.map(String.init)), ("batch_size", batchSize.map(String.init)),
             ("batch_linger_ms", batchLingerMs.map(String.init)),
             ("max_inflight_events", maxInFlightEvents.map(String.init)),
             ("max_inflight_bytes", maxInFlightBytes.map(String.init)),

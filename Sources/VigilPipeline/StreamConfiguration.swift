@@ -20,8 +20,9 @@ public struct StreamConfiguration: Sendable, Equatable {
     /// follows it to another machine (``StateChangelog``); nil keeps snapshots local only.
     public var stateTopic: String? = "vigil.state"
     /// How long an assignment may spend reading the state topic before it starts with the
-    /// best snapshot found so far (or the local one).
-    public var restoreTimeoutMs = 300_000
+    /// best snapshot found so far (or the local one). The consumer does not poll meanwhile, so
+    /// this stays well under `max.poll.interval.ms` (300 s).
+    public var restoreTimeoutMs = 120_000
     /// Records handed over per consumer batch, and how long to wait to fill one.
     public var batchSize = 2_000
     public var batchLingerMs = 20

@@ -47,6 +47,11 @@ public struct StreamSettings: Sendable, Equatable {
                 "Compacted topic the snapshots also go to, so state follows a partition to another machine ('none': local only)."
         ),
         .integer(
+            "restore_timeout_ms", \.stream.restoreTimeoutMs, in: 1_000...3_600_000, default: "120000",
+            help:
+                "Longest an assignment reads the state topic; past it the best snapshot found so far is used (keep under max.poll.interval.ms)."
+        ),
+        .integer(
             "batch_size", \.stream.batchSize, in: 1...100_000, default: "2000", help: "Records per consumer batch."),
         .integer(
             "batch_linger_ms", \.stream.batchLingerMs, in: 1...60_000, default: "20",
