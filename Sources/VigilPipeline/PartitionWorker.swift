@@ -304,6 +304,7 @@ final class PartitionWorker: Sendable {
     /// Stops accepting work and waits until everything queued is processed and acknowledged
     /// (at most `timeout`). Returns the number of unfinished record ranges left.
     func drain(timeout: Duration) async -> Int {
+        let deadline = ContinuousClock.now + timeout
         state.withLock { $0.accepting = false }
         let finished = await withTaskGroup(of: Bool.self) { group in
             group.addTask { [self] in
@@ -327,7 +328,16 @@ final class PartitionWorker: Sendable {
             return first
         }
         work.finish()
-        if finished { await stopped.value } else { retries.finish() }
+        if finished {
+            // The worker ends once its final snapshot is written — to the changelog too, which
+            // waits for the broker: bounded by the deadline (the local copy is written first,
+            // and an unwritten changelog copy only means an older snapshot is restored).
+            while stopped.current == nil, ContinuousClock.now < deadline, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+        } else {
+            retries.finish()
+        }
         return state.withLock { $0.unfinished + $0.queued }
     }
 
