@@ -168,7 +168,7 @@ let package = Package(
         .executableTarget(
             name: "VigilBenchmarks",
             dependencies: [
-                "VigilKafka", "VigilDetection", "VigilSimulation", "VigilAPI", "VigilAnalysis",
+                "VigilKafka", "VigilDetection", "VigilSimulation", "VigilAPI", "VigilAnalysis", "VigilPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

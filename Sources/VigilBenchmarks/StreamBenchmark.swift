@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import VigilDetection
 import VigilKafka
+import VigilPipeline
 import VigilSimulation
 
 /// `vigil-bench stream` (`make bench-stream`): end-to-end throughput and latency of
@@ -28,6 +29,8 @@ struct StreamBenchmark: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds of live traffic for the latency run.") var latencySeconds = 15
     @Option(name: .long, help: "The vigil executable to benchmark (default: next to vigil-bench).") var vigil: String?
     @Option(name: .long, help: "Kafka bootstrap servers.") var brokers = "127.0.0.1:9092"
+    @Option(name: .long, help: "Distinct sources in the state-restore run (0 skips it).") var restoreEntities =
+        1_000_000
 
     func run() async throws {
         var logger = Logger(label: "vigil.bench")
@@ -76,6 +79,7 @@ struct StreamBenchmark: AsyncParsableCommand {
         let latencies = try await latencyRun(
             brokers: brokers, input: live, output: output, dlq: "bench-\(id)-dlq",
             group: "bench-\(id)-live", lines: lines, rate: rate, observer: observer)
+        let restore = restoreEntities > 0 ? try await restoreRun(id: String(id), observer: observer) : nil
         let sorted = latencies.sorted()
         func quantile(_ q: Double) -> String {
             sorted.isEmpty ? "–" : "\(sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]) ms"
@@ -88,6 +92,68 @@ struct StreamBenchmark: AsyncParsableCommand {
             | event → anomaly latency p50 / p99 (\(sorted.count) anomalies at \(rate.formatted())/s) | – | \(quantile(0.5)) / \(quantile(0.99)) | |
             | peak RSS | – | \(Int(peakRSS)) MiB | |
             """)
+        if let restore { print(restore) }
+    }
+
+    /// A large state through the changelog: `restoreEntities` failures from distinct sources
+    /// through the engine, its snapshot written to a fresh compacted topic as the stream writes
+    /// it, read back to the end as an assignment does, and decoded into an engine.
+    private func restoreRun(id: String, observer: KafkaClientObserver) async throws -> String {
+        var config = DetectionConfig.default
+        config.maxEntities = restoreEntities + restoreEntities / 10
+        var engine = DetectionEngine(config: config)
+        let start = UTC.milliseconds(year: 2026, month: 11, day: 25, hour: 12, minute: 0, second: 0)
+        for i in 0..<restoreEntities {
+            var event = LogEvent(
+                timestamp: start + Int64(i), kind: .authFailure, outcome: .failure, user: "user\(i % 5_000)",
+                sourceIP: "10.\(i >> 16 & 255).\(i >> 8 & 255).\(i & 255)", template: "sshd:failed")
+            event.isAttempt = true
+            event.fingerprint = StableHash.hash("\(i)")
+            _ = engine.process(event)
+        }
+        let state = engine.snapshot()
+        let topic = "bench-\(id)-state"
+        let admin = try KafkaAdmin(configuration: AdminConfiguration(bootstrapServers: brokers), observer: observer)
+        _ = try await admin.createTopics(
+            [
+                TopicSpecification(
+                    name: topic, partitions: 1, replicationFactor: 1, configs: ["cleanup.policy": "compact"])
+            ], timeout: .seconds(15))
+        let changelog = StateChangelog(topic: topic, group: "bench-\(id)", partitions: 1)
+        let tp = TopicPartition("raw-logs", 0)
+        let producer = try KafkaProducer(
+            configuration: ProducerConfiguration(bootstrapServers: brokers), observer: observer)
+        let writing = ContinuousClock.now
+        for result in await producer.send(changelog.messages(tp, slot: 0, nextOffset: 1, state: state)) {
+            _ = try result.get()
+        }
+        let written = ContinuousClock.now - writing
+        producer.close(timeout: .seconds(10))
+        let before = Self.peakRSS(pid: getpid(), field: "VmRSS:")
+        let outcome = try await changelog.read(
+            [tp], configuration: ConsumerConfiguration(bootstrapServers: brokers, groupID: "bench-\(id)-restore"),
+            timeout: .seconds(300), logger: observer.logger)
+        guard outcome.complete, let found = outcome.contents[tp]?.newest(atOrBefore: 1), found.bytes == state else {
+            throw BenchmarkFailure("the changelog did not give back the snapshot written")
+        }
+        let decoding = ContinuousClock.now
+        var restored = DetectionEngine(config: config)
+        try restored.restore(found.bytes)
+        let decoded = ContinuousClock.now - decoding
+        let after = Self.peakRSS(pid: getpid(), field: "VmRSS:")
+        func seconds(_ d: Duration) -> String {
+            String(format: "%.2f s", Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+        }
+        return """
+
+            | state restore from the changelog (\(restoreEntities.formatted()) distinct sources) | |
+            |---|---:|
+            | snapshot | \(state.count >> 20) MiB in \(outcome.records) records |
+            | written (produce, acknowledged) | \(seconds(written)) |
+            | read to the end | \(seconds(outcome.duration)) |
+            | decoded into an engine | \(seconds(decoded)) |
+            | memory held by the restore (RSS after − before the read) | \(Int(after - before)) MiB |
+            """
     }
 
     private func log(_ message: String) { FileHandle.standardError.write(Data("bench-stream: \(message)\n".utf8)) }
@@ -271,9 +337,10 @@ struct StreamBenchmark: AsyncParsableCommand {
         return nil
     }
 
-    static func peakRSS(pid: Int32) -> Double {
+    /// A process's peak resident memory (or, with `field: "VmRSS:"`, its current one), MiB.
+    static func peakRSS(pid: Int32, field: String = "VmHWM:") -> Double {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        for line in status.split(separator: "\n") where line.hasPrefix(field) {
             return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
         }
         return 0

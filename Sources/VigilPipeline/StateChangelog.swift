@@ -105,17 +105,21 @@ public struct StateChangelog: Sendable, Equatable {
         return (prefix, slot, .chunk(nextOffset: offset, index: index, bytes: reader.rest))
     }
 
-    /// Everything the changelog holds for one input partition.
+    /// What the changelog holds for one input partition.
     public struct Contents: Sendable {
-        /// Complete, checked snapshots by slot.
+        /// Complete, checked snapshots by slot — only the newest at or before ``limit`` is
+        /// kept (the only one a restore can use), so a restore holds one snapshot per
+        /// partition, not one per slot.
         public var snapshots: [Int: (offset: Int64, bytes: [UInt8])] = [:]
+        /// The committed offset: snapshots after it are not kept.
+        public var limit = Int64.max
         /// Per slot, the next offset it was last written with (complete or not).
         public var written: [Int: Int64] = [:]
         /// Bytes of this partition's records read.
         public var bytesRead = 0
         private var building: [Int: (offset: Int64, next: UInt32, bytes: [UInt8])] = [:]
 
-        public init() {}
+        public init(limit: Int64 = .max) { self.limit = limit }
 
         /// The newest complete snapshot at or before `committed`.
         public func newest(atOrBefore committed: Int64) -> (offset: Int64, bytes: [UInt8])? {
@@ -139,9 +143,10 @@ public struct StateChangelog: Sendable, Equatable {
             case .manifest(let offset, let chunks, let length, let checksum):
                 defer { building[slot] = nil }
                 guard let part = building[slot], part.offset == offset, part.next == chunks,
-                    UInt64(part.bytes.count) == length, StateChangelog.checksum(part.bytes) == checksum
+                    UInt64(part.bytes.count) == length, StateChangelog.checksum(part.bytes) == checksum,
+                    offset <= limit, snapshots.values.allSatisfy({ $0.offset < offset })
                 else { return }
-                snapshots[slot] = (offset, part.bytes)
+                snapshots = [slot: (offset, part.bytes)]
             }
         }
     }
@@ -161,15 +166,17 @@ public struct StateChangelog: Sendable, Equatable {
     /// belongs to `wanted` — from `starts[changelog partition]` where given (a checkpoint: what
     /// came before is known), else from the beginning. Uses a consumer of its own, assigned
     /// without a group, so nothing is committed and the stream's group is not disturbed.
+    /// `limits`: each partition's committed offset (snapshots after it are not kept).
     public func read(
-        _ wanted: [TopicPartition], from starts: [Int32: Int64] = [:], configuration: ConsumerConfiguration,
-        timeout: Duration, logger: Logger
+        _ wanted: [TopicPartition], limits: [TopicPartition: Int64] = [:], from starts: [Int32: Int64] = [:],
+        configuration: ConsumerConfiguration, timeout: Duration, logger: Logger
     ) async throws(KafkaError) -> ReadOutcome {
         let started = ContinuousClock.now
         var byPrefix: [String: TopicPartition] = [:]
         for tp in wanted { byPrefix[keyPrefix(tp)] = tp }
         var outcome = ReadOutcome(
-            contents: Dictionary(uniqueKeysWithValues: wanted.map { ($0, Contents()) }), bytes: 0, records: 0,
+            contents: Dictionary(uniqueKeysWithValues: wanted.map { ($0, Contents(limit: limits[$0] ?? .max)) }),
+            bytes: 0, records: 0,
             complete: false, duration: .zero)
         let sources = Set(wanted.map(changelogPartition)).sorted().map { TopicPartition(topic, $0) }
         guard !sources.isEmpty else {
@@ -217,7 +224,7 @@ public struct StateChangelog: Sendable, Equatable {
                 "changelog checkpoint(s) past the end of \(topic) partition(s) \(pastEnd.sorted()) (the topic was recreated?); reading them from the beginning"
             )
             return try await read(
-                wanted, from: starts.filter { !pastEnd.contains($0.key) }, configuration: configuration,
+                wanted, limits: limits, from: starts.filter { !pastEnd.contains($0.key) }, configuration: configuration,
                 timeout: max(.seconds(1), deadline - .now), logger: logger)
         }
         outcome.duration = ContinuousClock.now - started

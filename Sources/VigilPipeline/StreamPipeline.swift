@@ -527,7 +527,13 @@ final class PartitionRegistry: ConsumerRebalanceListener {
                 committed: assigned.offset >= 0 ? assigned.offset : nil, generation: generation,
                 interrupted: context.stateStore?.interruptedProcessing(tp),
                 changelogSlots: context.changelog.map { changelog in
-                    ChangelogSlots(slots: changelog.slots, written: fromChangelog?.contents[tp]?.written ?? [:])
+                    // What the slots hold: as read, else (the read failed) as this host last
+                    // left them, so the slot recovery needs is not overwritten blindly.
+                    let checkpoint = context.stateStore?.changelogCheckpoint(tp).flatMap {
+                        $0.topic == changelog.topic ? $0.written : nil
+                    }
+                    return ChangelogSlots(
+                        slots: changelog.slots, written: fromChangelog?.contents[tp]?.written ?? checkpoint ?? [:])
                 }, context: context)
             // Registered under the same lock that replaceModel reads the workers with: a model
             // set after `model` was read above reaches this worker too (its queue applies it).
@@ -590,7 +596,8 @@ final class PartitionRegistry: ConsumerRebalanceListener {
         }
         do {
             var outcome = try await changelog.read(
-                wanted, from: starts, configuration: context.settings.consumerConfiguration,
+                wanted, limits: Dictionary(partitions.map { ($0.topicPartition, $0.offset) }, uniquingKeysWith: max),
+                from: starts, configuration: context.settings.consumerConfiguration,
                 timeout: .milliseconds(context.settings.restoreTimeoutMs), logger: logger)
             // What the checkpoints say the slots held, unless the tail read saw them written since.
             for (tp, checkpoint) in checkpoints where starts[changelog.changelogPartition(tp)] != nil {

@@ -16,8 +16,10 @@ struct ChangelogTests {
     static let tp = TopicPartition("raw-logs", 4)
 
     /// Feeds records to a restore's per-partition contents, in the given order.
-    static func contents(_ messages: [ProducerMessage], changelog: StateChangelog) -> StateChangelog.Contents {
-        var contents = StateChangelog.Contents()
+    static func contents(
+        _ messages: [ProducerMessage], changelog: StateChangelog, limit: Int64 = .max
+    ) -> StateChangelog.Contents {
+        var contents = StateChangelog.Contents(limit: limit)
         for message in messages {
             guard let key = message.key, let value = message.value,
                 let (prefix, slot, record) = StateChangelog.decode(key: key[...], value: value[...])
@@ -71,9 +73,11 @@ struct ChangelogTests {
         // uncompacted, slot 0's old snapshot is whole before them; after compaction the old
         // manifest comes first and its chunks 0 and 1 are the new ones: unusable, and slot 1
         // is what recovery uses.
-        let uncompacted = Self.contents(old + other + Array(new.prefix(2)), changelog: changelog)
-        #expect(uncompacted.snapshots[0]?.offset == 100)
-        #expect(uncompacted.written[0] == 300, "the slot is known to be overwritten")
+        // Committed at 150: slot 1's snapshot is ahead of it.
+        let uncompacted = Self.contents(old + other + Array(new.prefix(2)), changelog: changelog, limit: 150)
+        #expect(uncompacted.newest(atOrBefore: 150)?.offset == 100)
+        #expect(uncompacted.snapshots.count == 1, "only the snapshot a restore can use is held")
+        #expect(uncompacted.written == [0: 300, 1: 200], "the slots are known to be written")
         let compacted = Array(old[2...]) + other + Array(new.prefix(2))
         let afterCompaction = Self.contents(compacted, changelog: changelog)
         #expect(afterCompaction.snapshots[0] == nil)
@@ -149,10 +153,13 @@ struct ChangelogTests {
         #expect(tail.contents[Self.tp]?.newest(atOrBefore: 1_000)?.offset == 300)
         #expect(tail.contents[Self.tp]?.newest(atOrBefore: 299) == nil, "older ones are the local cache's to give")
         #expect(theirs.offset + 1 == ours.offset + 5)
+        // From the beginning, committed at 299: the newest snapshot at or before it is slot 1's.
         let whole = try await changelog.read(
-            [Self.tp], configuration: consumer, timeout: .seconds(60), logger: StreamHarness.logger)
+            [Self.tp], limits: [Self.tp: 299], configuration: consumer, timeout: .seconds(60),
+            logger: StreamHarness.logger)
         #expect(whole.records == 12)
         #expect(whole.contents[Self.tp]?.newest(atOrBefore: 299)?.offset == 200)
+        #expect(whole.contents[Self.tp]?.snapshots.count == 1, "only that one is held")
         // A checkpoint past the end (the topic was recreated) reads everything.
         let past = try await changelog.read(
             [Self.tp], from: [ours.partition: 1_000_000], configuration: consumer, timeout: .seconds(60),
