@@ -185,6 +185,9 @@ public struct StateChangelog: Sendable, Equatable {
         }
         var config = configuration
         config.clientID = "vigil-state-restore"
+        // Assigned, never subscribed: no group is joined; nothing of the stream's membership.
+        config.groupID += ".restore"
+        config.groupInstanceID = nil
         config.maxBatchSize = 500
         config.batchLinger = .milliseconds(5)
         let consumer = try KafkaConsumer(configuration: config, observer: KafkaClientObserver(logger: logger))

@@ -379,7 +379,9 @@ public final class StreamPipeline: Service, Sendable {
             let missing = wanted.filter { !found.contains($0) }
             return missing.isEmpty ? nil : missing
         } catch {
-            logger.warning("could not check that the topics exist (\(error)); starting anyway")
+            logger.warning(
+                "could not check that the topics exist (\(error)); starting anyway\(configuration.stateTopic.map { ", with snapshots kept locally only (the partition count of \($0) is unknown)" } ?? "")"
+            )
             return nil
         }
     }

@@ -440,6 +440,11 @@ struct StreamFailureTests {
             group: group, topic: inTopic, input: input, timeout: .seconds(180))
         #expect(done, "not all committed:\nb:\n\(b.log.suffix(2000))\nc:\n\(c.log.suffix(2000))")
         #expect(c.log.contains("from the changelog"), "c restored nothing from the changelog:\n\(c.log.suffix(2000))")
+        // No partition with committed records started over with empty state.
+        for (name, log) in [("b", b.log), ("c", c.log)] {
+            let empty = log.split(separator: "\n").filter { $0.contains("no usable snapshot") }
+            #expect(empty.isEmpty, "\(name) started partitions with empty state:\n\(empty.joined(separator: "\n"))")
+        }
         b.terminate()
         c.terminate()
         #expect(await b.wait(timeout: .seconds(40)) == 0)
