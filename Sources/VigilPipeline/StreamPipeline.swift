@@ -364,6 +364,7 @@ public final class StreamPipeline: Service, Sendable {
     /// The input, output, dead-letter and state topics the cluster does not have — nil when all exist
     /// or the cluster cannot be asked yet (then librdkafka's own retries take over). Without
     /// this check a missing output topic would only show as produce retries, minutes later.
+    /// The same answer gives the state topic's partition count, which turns the changelog on.
     private func missingTopics() async -> [String]? {
         let wanted =
             [configuration.inputTopic, configuration.outputTopic, configuration.deadLetterTopic]
@@ -481,7 +482,20 @@ final class PartitionRegistry: ConsumerRebalanceListener {
         metrics.rebalances.increment()
         guard let context else { return [:] }
         let generation = context.consumer.assignmentGeneration
-        let fromChangelog = await readChangelog(partitions, context: context)
+        // This host's changelog checkpoints (read once): where a restore may start reading, and
+        // what the slots hold if the read fails.
+        var checkpoints: [TopicPartition: ChangelogCheckpoint] = [:]
+        if let changelog = context.changelog, let store = context.stateStore {
+            for assigned in partitions {
+                let tp = assigned.topicPartition
+                if let checkpoint = store.changelogCheckpoint(tp), checkpoint.topic == changelog.topic,
+                    checkpoint.partition == changelog.changelogPartition(tp)
+                {
+                    checkpoints[tp] = checkpoint
+                }
+            }
+        }
+        let fromChangelog = await readChangelog(partitions, checkpoints: checkpoints, context: context)
         var overrides: [TopicPartition: Int64] = [:]
         for assigned in partitions {
             let tp = assigned.topicPartition
@@ -531,11 +545,9 @@ final class PartitionRegistry: ConsumerRebalanceListener {
                 changelogSlots: context.changelog.map { changelog in
                     // What the slots hold: as read, else (the read failed) as this host last
                     // left them, so the slot recovery needs is not overwritten blindly.
-                    let checkpoint = context.stateStore?.changelogCheckpoint(tp).flatMap {
-                        $0.topic == changelog.topic ? $0.written : nil
-                    }
-                    return ChangelogSlots(
-                        slots: changelog.slots, written: fromChangelog?.contents[tp]?.written ?? checkpoint ?? [:])
+                    ChangelogSlots(
+                        slots: changelog.slots,
+                        written: fromChangelog?.contents[tp]?.written ?? checkpoints[tp]?.written ?? [:])
                 }, context: context)
             // Registered under the same lock that replaceModel reads the workers with: a model
             // set after `model` was read above reaches this worker too (its queue applies it).
@@ -576,21 +588,14 @@ final class PartitionRegistry: ConsumerRebalanceListener {
     /// offset (the others start empty), in one pass; nil without a changelog or on failure
     /// (then the local cache is all there is, and the log says so).
     private func readChangelog(
-        _ partitions: [TopicPartitionOffset], context: PartitionContext
+        _ partitions: [TopicPartitionOffset], checkpoints: [TopicPartition: ChangelogCheckpoint],
+        context: PartitionContext
     ) async -> StateChangelog.ReadOutcome? {
         guard let changelog = context.changelog else { return nil }
         let wanted = partitions.filter { $0.offset >= 0 }.map(\.topicPartition)
         guard !wanted.isEmpty else { return nil }
-        // A changelog partition is read from the checkpoints of this host when every wanted
+        // A changelog partition is read from this host's checkpoints when every wanted
         // partition in it has one (what came before is known), else from the beginning.
-        var checkpoints: [TopicPartition: ChangelogCheckpoint] = [:]
-        for tp in wanted {
-            if let checkpoint = context.stateStore?.changelogCheckpoint(tp), checkpoint.topic == changelog.topic,
-                checkpoint.partition == changelog.changelogPartition(tp)
-            {
-                checkpoints[tp] = checkpoint
-            }
-        }
         var starts: [Int32: Int64] = [:]
         for (source, members) in Dictionary(grouping: wanted, by: changelog.changelogPartition) {
             let positions = members.compactMap { checkpoints[$0]?.position }
