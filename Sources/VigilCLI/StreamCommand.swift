@@ -66,9 +66,13 @@ struct StreamCommand: AsyncParsableCommand {
             "\(settings.model.directory.map { "model loaded from \($0)" } ?? "no model: rules and baselines learnt online")"
         )
         logger.info("librdkafka \(LibRdKafka.version)")
-        let pipeline: StreamPipeline
+        // One pipeline per stage this process runs (two for a repartitioned stream: each
+        // stage is a consumer group of its own and commits its own input).
+        let pipelines: [StreamPipeline]
         do {
-            pipeline = try StreamPipeline(configuration: settings.stream, model: model, logger: logger)
+            pipelines = try settings.stream.runStages.map { stage in
+                try StreamPipeline(configuration: settings.stream, stage: stage, model: model, logger: logger)
+            }
         } catch {
             throw CommandFailure("cannot start: \(error)")
         }
@@ -79,16 +83,21 @@ struct StreamCommand: AsyncParsableCommand {
         if settings.metrics.isEnabled {
             let server = MetricsServer(
                 configuration: settings.metrics, registry: registry,
-                liveness: { Self.liveness(pipeline.health) },
-                readiness: { Self.readiness(pipeline.health) }, logger: logger)
+                liveness: { Self.liveness(StreamHealth.combined(pipelines.map(\.health))) },
+                readiness: { Self.readiness(StreamHealth.combined(pipelines.map(\.health))) }, logger: logger)
             services.append(.init(service: server))
         }
         services.append(
-            .init(service: ModelReloadService { Self.reload(pipeline, from: settings.model, logger: logger) }))
-        services.append(
             .init(
-                service: pipeline, successTerminationBehavior: .gracefullyShutdownGroup,
-                failureTerminationBehavior: .gracefullyShutdownGroup))
+                service: ModelReloadService {
+                    for pipeline in pipelines { Self.reload(pipeline, from: settings.model, logger: logger) }
+                }))
+        for pipeline in pipelines {
+            services.append(
+                .init(
+                    service: pipeline, successTerminationBehavior: .gracefullyShutdownGroup,
+                    failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint]
         // The pipeline keeps its own deadline (exit 2 past it); the group only steps in if the
@@ -98,13 +107,19 @@ struct StreamCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
-            if pipeline.report == nil { throw CommandFailure("\(error)") }
+            if pipelines.contains(where: { $0.report == nil }) { throw CommandFailure("\(error)") }
         }
-        guard let report = pipeline.report else { throw CommandFailure("the stream ended without a report") }
-        if !report.clean {
-            FileHandle.standardError.write(Data("vigil stream: \(report)\n".utf8))
-            throw ExitCode(report.startError != nil ? 1 : report.permanentError != nil ? 3 : 2)
+        let reports = pipelines.compactMap(\.report)
+        guard reports.count == pipelines.count else { throw CommandFailure("the stream ended without a report") }
+        var status: Int32 = 0
+        for (pipeline, report) in zip(pipelines, reports) where !report.clean {
+            let stage = pipelines.count > 1 ? " (\(pipeline.stage.rawValue) stage)" : ""
+            FileHandle.standardError.write(Data("vigil stream\(stage): \(report)\n".utf8))
+            // The most telling status wins: did not start, then permanent error, then deadline.
+            let code: Int32 = report.startError != nil ? 1 : report.permanentError != nil ? 3 : 2
+            if status == 0 || code < status { status = code }
         }
+        if status != 0 { throw ExitCode(status) }
     }
 
     /// SIGHUP: reload the model directory; a corrupt model is refused and the current one kept.

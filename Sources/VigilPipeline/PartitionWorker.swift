@@ -35,6 +35,10 @@ struct PartitionContext: Sendable {
     let problems: DeliveryProblems
     /// Stops the stream (a permanent delivery error under ``PermanentErrorPolicy/exit``).
     let stop: @Sendable (String) -> Void
+    /// The stage this pipeline runs, and (repartitioned) the repartition topics, their
+    /// partition counts known once described.
+    var stage: StreamStage = .single
+    var repartition: RepartitionTopics? = nil
 
     /// Whether workers take snapshots at all (to disk, to the changelog, or both).
     var keepsSnapshots: Bool { stateStore != nil || changelog != nil }
@@ -91,6 +95,8 @@ final class PartitionWorker: Sendable {
         var lastReceived: (offset: Int64, at: ContinuousClock.Instant)? = nil
         /// What each changelog slot of this partition holds.
         var slots: ChangelogSlots
+        /// When the route stage last sent its clock to every repartition partition.
+        var lastHeartbeat: ContinuousClock.Instant? = nil
     }
 
     /// What the stall watch looks at: where the commit stands, what is in hand, and when the
@@ -194,7 +200,11 @@ final class PartitionWorker: Sendable {
                     snapshotAt = sub.batch[first].offset
                 }
                 needsBaseSnapshot = false
-                await process(sub, engine: &engine, replayUntil: replayUntil, suspect: &suspect)
+                if context.stage == .detect {
+                    await detect(sub, engine: &engine, replayUntil: replayUntil)
+                } else {
+                    await process(sub, engine: &engine, replayUntil: replayUntil, suspect: &suspect)
+                }
                 if let last = sub.indices.last { processedUpTo = sub.batch[last].offset + 1 }
                 state.withLock { $0.queued -= 1 }
                 notifyIfDrained()
@@ -429,6 +439,8 @@ final class PartitionWorker: Sendable {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let latestTime = now.addingSaturated(Int64(settings.maxFutureSkewMs))
         var anomalies: [Anomaly] = []
+        // The route stage sends events on instead of detecting (see ``StreamTopology``).
+        var router = context.stage == .route ? context.repartition.map { Router($0, partition: partition) } : nil
         let store = context.stateStore
         let span = (first: batch.offset(at: sub.indices.first ?? 0), last: batch.offset(at: sub.indices.last ?? 0))
         let careful = store != nil && suspect.map { $0.first <= span.last && $0.last >= span.first } == true
@@ -491,7 +503,16 @@ final class PartitionWorker: Sendable {
             parsed.events.withUnsafeBufferPointer { events in
                 for i in events.indices {
                     if events[i].timestamp > latestEvent { latestEvent = events[i].timestamp }
-                    anomalies.append(contentsOf: engine.process(events[i]))
+                    if router != nil {
+                        let (event, watermark) = engine.resolve(events[i])
+                        // Replayed records rebuild the connections only: they were sent before.
+                        if live {
+                            router?.add(
+                                event, offset: offset, index: UInt32(truncatingIfNeeded: i), watermark: watermark)
+                        }
+                    } else {
+                        anomalies.append(contentsOf: engine.process(events[i]))
+                    }
                 }
             }
             if !live { continue }
@@ -513,6 +534,16 @@ final class PartitionWorker: Sendable {
             }
         }
         store?.endProcessing(partition)
+        if var router {
+            let heartbeat = state.withLock { s -> Bool in
+                let due = s.lastHeartbeat.map { ContinuousClock.now - $0 >= .seconds(1) } ?? true
+                if due { s.lastHeartbeat = .now }
+                return due
+            }
+            let routed = router.finish(watermark: engine.repartitionClock.watermark, heartbeat: heartbeat)
+            context.metrics.repartitioned.increment(by: router.events)
+            messages.append(contentsOf: routed)
+        }
         let metrics = context.metrics
         metrics.consumed.increment(by: sub.indices.count)
         metrics.parsed.increment(by: parsedEvents)
@@ -523,6 +554,93 @@ final class PartitionWorker: Sendable {
         if late > 0 { metrics.late.increment(by: late) }
         metrics.batchDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
 
+        await publish(sub, messages, firstLive: firstLive, lastLive: lastLive, latestEvent: latestEvent)
+    }
+
+    /// The detect stage of a repartitioned stream: each record holds events the route stage
+    /// sent (``RepartitionRecord``); the engine skips the ones it already processed (a replay
+    /// of the route stage) and the anomalies of this topic's scope are published, their
+    /// headers naming the input record the event came from.
+    private func detect(_ sub: SubBatch, engine: inout DetectionEngine, replayUntil: Int64) async {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let settings = context.settings
+        let scope = context.repartition?.scope(of: partition.topic) ?? .source
+        var messages: [ProducerMessage] = []
+        var firstLive: Int64? = nil
+        var lastLive: Int64 = -1
+        var latestEvent: Int64 = .min
+        var events = 0
+        var failedRecords = 0
+        var replayed = 0
+        let lateBefore = engine.statistics.lateEvents
+        let duplicatesBefore = engine.statistics.duplicates
+        let batch = sub.batch
+        var found: [(anomaly: Anomaly, partition: Int32, offset: Int64)] = []
+        for index in sub.indices {
+            let offset = batch.offset(at: index)
+            let live = offset >= replayUntil
+            if live {
+                if firstLive == nil { firstLive = offset }
+                lastLive = offset
+            } else {
+                replayed += 1
+            }
+            found.removeAll(keepingCapacity: true)
+            let problem = batch.withValue(at: index) { value -> String? in
+                guard let value else { return "null value (tombstone): not a repartition record" }
+                let bytes = UnsafeRawBufferPointer(value)
+                do {
+                    let header = try RepartitionRecord.header(bytes)
+                    try RepartitionRecord.forEachEvent(bytes, header) { event, origin in
+                        events += 1
+                        if event.timestamp > latestEvent { latestEvent = event.timestamp }
+                        guard let anomalies = engine.process(event, from: origin) else { return }
+                        for anomaly in anomalies where scope.keeps(anomaly) {
+                            found.append((anomaly, header.partition, origin.offset))
+                        }
+                    }
+                    engine.advance(stream: header.stream, streams: header.streams, watermark: header.watermark)
+                    return nil
+                } catch {
+                    return String(describing: error)
+                }
+            }
+            guard live else { continue }
+            for (anomaly, inputPartition, inputOffset) in found {
+                messages.append(
+                    StreamMessages.anomaly(
+                        anomaly, topic: settings.outputTopic, sourceTopic: settings.inputTopic,
+                        sourcePartition: inputPartition, sourceOffset: inputOffset))
+                context.metrics.anomaly(detector: anomaly.detector.rawValue, severity: anomaly.severity.rawValue)
+            }
+            if let problem {
+                failedRecords += 1
+                messages.append(
+                    StreamMessages.deadLetter(
+                        batch[index], topic: settings.deadLetterTopic,
+                        errors: [RecordError(index: 0, line: nil, reason: problem)]))
+                context.logger.warning("record \(partition)@\(offset) to the dead-letter topic: \(problem)")
+            }
+        }
+        let metrics = context.metrics
+        metrics.consumed.increment(by: sub.indices.count)
+        metrics.parsed.increment(by: events)
+        if failedRecords > 0 { metrics.failed.increment(by: failedRecords) }
+        if replayed > 0 { metrics.replayed.increment(by: replayed) }
+        let late = engine.statistics.lateEvents - lateBefore
+        if late > 0 { metrics.late.increment(by: late) }
+        let duplicates = engine.statistics.duplicates - duplicatesBefore
+        if duplicates > 0 { metrics.repartitionDuplicates.increment(by: duplicates) }
+        metrics.batchDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+        await publish(sub, messages, firstLive: firstLive, lastLive: lastLive, latestEvent: latestEvent)
+    }
+
+    /// Publishes what a batch produced; its live records are finished once all of it is
+    /// acknowledged.
+    private func publish(
+        _ sub: SubBatch, _ messages: [ProducerMessage], firstLive: Int64?, lastLive: Int64, latestEvent: Int64
+    ) async {
+        let settings = context.settings
         guard let first = firstLive else {
             // Replay only: nothing to publish or commit.
             context.gate.release(events: sub.indices.count, bytes: sub.bytes)
@@ -609,6 +727,18 @@ final class PartitionWorker: Sendable {
                 context.logger.warning(
                     "\(failed.count) message(s) for \(partition) from offset \(range.first) not delivered before the producer closed; those records will be read again"
                 )
+                return
+            }
+            if context.stage == .route {
+                // A retry later would let this partition's later events overtake these in the
+                // repartition topics, and the detect stage skips events older than the newest
+                // it has from a partition. The route producer waits for the broker without a
+                // timeout, so only a refusal gets here: stop; the records stay uncommitted and
+                // are read again after the restart.
+                context.logger.error(
+                    "\(failed.count) repartition message(s) for \(partition) from offset \(range.first) refused (\(firstError.map(String.init(describing:)) ?? "unknown")); stopping so they are not sent out of order"
+                )
+                context.stop("repartition delivery failed: \(firstError.map(String.init(describing:)) ?? "unknown")")
                 return
             }
             context.metrics.produceRetries.increment(by: failed.count)

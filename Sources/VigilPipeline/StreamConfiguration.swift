@@ -14,6 +14,14 @@ public struct StreamConfiguration: Sendable, Equatable {
     public var outputTopic = "security-anomalies"
     public var deadLetterTopic = "raw-logs.dlq"
     public var assignmentStrategy = AssignmentStrategy.cooperativeSticky
+    /// One stage, or two joined by repartition topics (``StreamTopology``).
+    public var topology = StreamTopology.single
+    /// Which stages of the topology this process runs (repartitioned only).
+    public var stages = StreamStages.all
+    /// The repartition topics: every event keyed by its source, and the events naming an
+    /// account keyed by the account.
+    public var bySourceTopic = "vigil.events.by-source"
+    public var byUserTopic = "vigil.events.by-user"
     /// Where per-partition detector snapshots are kept (crash recovery); nil disables them.
     public var stateDirectory: String? = "vigil-state"
     /// The compacted topic per-partition snapshots are also written to, so a partition's state
@@ -45,6 +53,29 @@ public struct StreamConfiguration: Sendable, Equatable {
     public var producerProperties: [String: String] = [:]
 
     public init() {}
+
+    /// The stages this process runs, in data-flow order.
+    public var runStages: [StreamStage] {
+        switch (topology, stages) {
+        case (.single, _): [.single]
+        case (.repartitioned, .all): [.route, .detect]
+        case (.repartitioned, .route): [.route]
+        case (.repartitioned, .detect): [.detect]
+        }
+    }
+
+    /// These settings as one stage uses them: the detect stage is a consumer group of its own
+    /// (`<group_id>.detect`, static member `<group_instance_id>-detect`), reading the
+    /// repartition topics; the route stage keeps the group id, so switching topology resumes
+    /// the input where the single stage left it.
+    public func forStage(_ stage: StreamStage) -> StreamConfiguration {
+        var copy = self
+        if stage == .detect {
+            copy.groupID += ".detect"
+            copy.groupInstanceID = groupInstanceID.map { $0 + "-detect" }
+        }
+        return copy
+    }
 
     /// The consumer configuration these settings describe.
     public var consumerConfiguration: ConsumerConfiguration {

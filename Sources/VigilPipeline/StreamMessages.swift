@@ -7,6 +7,16 @@ enum StreamMessages {
     /// partition, in order), the anomaly JSON as value, and headers naming schema, detector,
     /// severity and the source record.
     static func anomaly(_ anomaly: Anomaly, topic: String, source: ConsumerRecord) -> ProducerMessage {
+        Self.anomaly(
+            anomaly, topic: topic, sourceTopic: source.topic, sourcePartition: source.partition,
+            sourceOffset: source.offset)
+    }
+
+    /// An anomaly whose source record is named explicitly (the repartitioned stream's second
+    /// stage names the input record, not the repartition record).
+    static func anomaly(
+        _ anomaly: Anomaly, topic: String, sourceTopic: String, sourcePartition: Int32, sourceOffset: Int64
+    ) -> ProducerMessage {
         ProducerMessage(
             topic: topic,
             key: Array("\(anomaly.entity.kind.rawValue):\(anomaly.entity.value)".utf8),
@@ -15,9 +25,9 @@ enum StreamMessages {
                 KafkaHeader(name: "vigil.schema_version", string: Anomaly.schemaVersion),
                 KafkaHeader(name: "vigil.detector", string: anomaly.detector.rawValue),
                 KafkaHeader(name: "vigil.severity", string: anomaly.severity.rawValue),
-                KafkaHeader(name: "vigil.source.topic", string: source.topic),
-                KafkaHeader(name: "vigil.source.partition", string: String(source.partition)),
-                KafkaHeader(name: "vigil.source.offset", string: String(source.offset)),
+                KafkaHeader(name: "vigil.source.topic", string: sourceTopic),
+                KafkaHeader(name: "vigil.source.partition", string: String(sourcePartition)),
+                KafkaHeader(name: "vigil.source.offset", string: String(sourceOffset)),
             ])
     }
 

@@ -6,47 +6,51 @@ import Synchronization
 /// Prometheus conventions: `vigil_` prefix, base units, `_total` counters, no user or address
 /// labels; consumer lag as kafka_exporter names it.
 final class StreamMetrics: Sendable {
-    let consumed = Counter(label: "vigil_events_consumed_total")
-    let parsed = Counter(label: "vigil_events_parsed_total")
-    let failed = Counter(label: "vigil_events_failed_total")
-    let deadLettered = Counter(label: "vigil_dlq_records_total")
-    let replayed = Counter(label: "vigil_events_replayed_total")
-    let late = Counter(label: "vigil_events_late_total")
+    let consumed: Counter
+    let parsed: Counter
+    let failed: Counter
+    let deadLettered: Counter
+    let replayed: Counter
+    let late: Counter
     /// Events refused for being dated more than `max_future_skew_ms` past the current time.
-    let future = Counter(label: "vigil_events_future_total")
+    let future: Counter
     /// Records dropped because they were fetched for an earlier assignment of their partition.
-    let staleRecords = Counter(label: "vigil_records_stale_total")
+    let staleRecords: Counter
     /// Records that stopped the process twice while analysed, dead-lettered unanalysed.
-    let poisonRecords = Counter(label: "vigil_poison_records_total")
-    let rebalances = Counter(label: "vigil_rebalances_total")
+    let poisonRecords: Counter
+    let rebalances: Counter
     /// Partitions whose assignment was lost (the group coordinator unreachable past the
     /// session timeout, or this member fenced): revoked without a commit.
-    let partitionsLost = Counter(label: "vigil_partitions_lost_total")
-    let commitFailures = Counter(label: "vigil_commit_failures_total")
+    let partitionsLost: Counter
+    let commitFailures: Counter
     /// Stored offsets librdkafka left out of a commit without an error, committed explicitly.
-    let commitsRepaired = Counter(label: "vigil_commits_repaired_total")
-    let produceRetries = Counter(label: "vigil_produce_retries_total")
+    let commitsRepaired: Counter
+    let produceRetries: Counter
     /// Delivery failures retrying cannot fix (authorization, missing topic, record too large).
-    let permanentErrors = Counter(label: "vigil_produce_permanent_errors_total")
-    let modelReloaded = Counter(label: "vigil_model_reloads_total", dimensions: [("result", "ok")])
-    let modelReloadFailed = Counter(label: "vigil_model_reloads_total", dimensions: [("result", "failed")])
+    let permanentErrors: Counter
+    let modelReloaded: Counter
+    let modelReloadFailed: Counter
     /// Where an assigned partition's state came from: the local cache, the changelog topic,
     /// or nowhere (empty state).
-    let restoredLocal = Counter(label: "vigil_state_restores_total", dimensions: [("source", "local")])
-    let restoredChangelog = Counter(label: "vigil_state_restores_total", dimensions: [("source", "changelog")])
-    let restoredNone = Counter(label: "vigil_state_restores_total", dimensions: [("source", "none")])
+    let restoredLocal: Counter
+    let restoredChangelog: Counter
+    let restoredNone: Counter
     /// Reading the changelog at an assignment: how long, and how many bytes.
-    let restoreDuration = Timer(label: "vigil_state_restore_seconds")
-    let restoreBytes = Counter(label: "vigil_state_restore_bytes_total")
+    let restoreDuration: Timer
+    let restoreBytes: Counter
     /// Snapshots written to the changelog, their bytes, and writes that failed.
-    let changelogSnapshots = Counter(label: "vigil_changelog_snapshots_total")
-    let changelogBytes = Counter(label: "vigil_changelog_bytes_total")
-    let changelogFailures = Counter(label: "vigil_changelog_failures_total")
-    let inFlight = Gauge(label: "vigil_inflight_events")
-    let inFlightBytes = Gauge(label: "vigil_inflight_bytes")
-    let assigned = Gauge(label: "vigil_assigned_partitions")
-    let batchDuration = Timer(label: "vigil_batch_duration_seconds")
-    let endToEnd = Timer(label: "vigil_event_to_publish_seconds")
+    let changelogSnapshots: Counter
+    let changelogBytes: Counter
+    let changelogFailures: Counter
+    /// Events the route stage sent to the repartition topics, and events the detect stage
+    /// skipped as already processed (a replay of the route stage).
+    let repartitioned: Counter
+    let repartitionDuplicates: Counter
+    let inFlight: Gauge
+    let inFlightBytes: Gauge
+    let assigned: Gauge
+    let batchDuration: Timer
+    let endToEnd: Timer
     private let anomalyCounters = Mutex<[String: Counter]>([:])
     private let lagGauges = Mutex<[String: Gauge]>([:])
     /// The consumer's view of each partition from the latest statistics (fetch state, lag),
@@ -54,14 +58,54 @@ final class StreamMetrics: Sendable {
     private let fetchStates = Mutex<[String: String]>([:])
     let group: String
 
-    init(group: String) { self.group = group }
+    /// The stage's label (`stage="route"|"detect"`) on every metric of a repartitioned
+    /// stream, whose two stages may run in one process; none for a single-stage one.
+    let stage: [(String, String)]
+
+    init(group: String, stage: String? = nil) {
+        self.group = group
+        let stage = stage.map { [("stage", $0)] } ?? []
+        self.stage = stage
+        consumed = Counter(label: "vigil_events_consumed_total", dimensions: stage)
+        parsed = Counter(label: "vigil_events_parsed_total", dimensions: stage)
+        failed = Counter(label: "vigil_events_failed_total", dimensions: stage)
+        deadLettered = Counter(label: "vigil_dlq_records_total", dimensions: stage)
+        replayed = Counter(label: "vigil_events_replayed_total", dimensions: stage)
+        late = Counter(label: "vigil_events_late_total", dimensions: stage)
+        future = Counter(label: "vigil_events_future_total", dimensions: stage)
+        staleRecords = Counter(label: "vigil_records_stale_total", dimensions: stage)
+        poisonRecords = Counter(label: "vigil_poison_records_total", dimensions: stage)
+        rebalances = Counter(label: "vigil_rebalances_total", dimensions: stage)
+        partitionsLost = Counter(label: "vigil_partitions_lost_total", dimensions: stage)
+        commitFailures = Counter(label: "vigil_commit_failures_total", dimensions: stage)
+        commitsRepaired = Counter(label: "vigil_commits_repaired_total", dimensions: stage)
+        produceRetries = Counter(label: "vigil_produce_retries_total", dimensions: stage)
+        permanentErrors = Counter(label: "vigil_produce_permanent_errors_total", dimensions: stage)
+        modelReloaded = Counter(label: "vigil_model_reloads_total", dimensions: stage + [("result", "ok")])
+        modelReloadFailed = Counter(label: "vigil_model_reloads_total", dimensions: stage + [("result", "failed")])
+        restoredLocal = Counter(label: "vigil_state_restores_total", dimensions: stage + [("source", "local")])
+        restoredChangelog = Counter(label: "vigil_state_restores_total", dimensions: stage + [("source", "changelog")])
+        restoredNone = Counter(label: "vigil_state_restores_total", dimensions: stage + [("source", "none")])
+        restoreDuration = Timer(label: "vigil_state_restore_seconds", dimensions: stage)
+        restoreBytes = Counter(label: "vigil_state_restore_bytes_total", dimensions: stage)
+        changelogSnapshots = Counter(label: "vigil_changelog_snapshots_total", dimensions: stage)
+        changelogBytes = Counter(label: "vigil_changelog_bytes_total", dimensions: stage)
+        changelogFailures = Counter(label: "vigil_changelog_failures_total", dimensions: stage)
+        repartitioned = Counter(label: "vigil_repartition_events_total", dimensions: stage)
+        repartitionDuplicates = Counter(label: "vigil_repartition_duplicates_total", dimensions: stage)
+        inFlight = Gauge(label: "vigil_inflight_events", dimensions: stage)
+        inFlightBytes = Gauge(label: "vigil_inflight_bytes", dimensions: stage)
+        assigned = Gauge(label: "vigil_assigned_partitions", dimensions: stage)
+        batchDuration = Timer(label: "vigil_batch_duration_seconds", dimensions: stage)
+        endToEnd = Timer(label: "vigil_event_to_publish_seconds", dimensions: stage)
+    }
 
     func anomaly(detector: String, severity: String) {
         let key = "\(detector)|\(severity)"
         let counter = anomalyCounters.withLock { counters -> Counter in
             if let c = counters[key] { return c }
             let c = Counter(
-                label: "vigil_anomalies_total", dimensions: [("detector", detector), ("severity", severity)])
+                label: "vigil_anomalies_total", dimensions: stage + [("detector", detector), ("severity", severity)])
             counters[key] = c
             return c
         }

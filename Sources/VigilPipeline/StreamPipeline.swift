@@ -56,6 +56,26 @@ public struct StreamHealth: Sendable {
     public var inFlightEvents: Int
     public var inFlightBytes: Int
     public var millisecondsSinceLastPoll: UInt64
+
+    /// The health of a process running several stages: live if every stage is, ready if
+    /// some partition is assigned and no stage has deliveries refused for good.
+    public static func combined(_ stages: [StreamHealth]) -> StreamHealth {
+        guard var total = stages.first else {
+            return StreamHealth(
+                live: false, ready: false, deliveryProblem: nil, assignedPartitions: 0, inFlightEvents: 0,
+                inFlightBytes: 0, millisecondsSinceLastPoll: 0)
+        }
+        for health in stages.dropFirst() {
+            total.live = total.live && health.live
+            total.deliveryProblem = total.deliveryProblem ?? health.deliveryProblem
+            total.assignedPartitions += health.assignedPartitions
+            total.inFlightEvents += health.inFlightEvents
+            total.inFlightBytes += health.inFlightBytes
+            total.millisecondsSinceLastPoll = max(total.millisecondsSinceLastPoll, health.millisecondsSinceLastPoll)
+        }
+        total.ready = total.assignedPartitions > 0 && total.deliveryProblem == nil
+        return total
+    }
 }
 
 /// `vigil stream`: consume raw log records, detect, publish anomalies, and commit a record's
@@ -84,13 +104,20 @@ public final class StreamPipeline: Service, Sendable {
     private let problems = DeliveryProblems()
 
     /// Creates the Kafka clients (failing on invalid properties) without joining the group yet.
+    /// The stage this pipeline runs (see ``StreamTopology``).
+    public let stage: StreamStage
+
     public init(
-        configuration: StreamConfiguration, detection: DetectionConfig = .default, model: DetectionModel?,
-        logger: Logger
+        configuration: StreamConfiguration, stage: StreamStage = .single, detection: DetectionConfig = .default,
+        model: DetectionModel?, logger: Logger
     ) throws {
+        let configuration = configuration.forStage(stage)
         self.configuration = configuration
+        self.stage = stage
+        var logger = logger
+        if stage != .single { logger[metadataKey: "stage"] = "\(stage.rawValue)" }
         self.logger = logger
-        let metrics = StreamMetrics(group: configuration.groupID)
+        let metrics = StreamMetrics(group: configuration.groupID, stage: stage == .single ? nil : stage.rawValue)
         self.metrics = metrics
         gate = InFlightGate(maxEvents: configuration.maxInFlightEvents, maxBytes: configuration.maxInFlightBytes)
         registry = PartitionRegistry(detection: detection, model: model, logger: logger, metrics: metrics)
@@ -102,7 +129,11 @@ public final class StreamPipeline: Service, Sendable {
             }, onStatistics: { metrics.statistics($0) })
         consumer = try KafkaConsumer(
             configuration: configuration.consumerConfiguration, observer: observer, listener: registry)
-        producer = try KafkaProducer(configuration: configuration.producerConfiguration, observer: observer)
+        var producerConfiguration = configuration.producerConfiguration
+        // The route stage's messages must arrive in order (see PartitionWorker.publish): its
+        // producer waits for the broker as long as it takes instead of failing them.
+        if stage == .route { producerConfiguration.messageTimeout = .zero }
+        producer = try KafkaProducer(configuration: producerConfiguration, observer: observer)
         let store = configuration.stateDirectory.map { directory in
             var store = StateStore(directory: directory, group: configuration.groupID)
             // Keep enough snapshots that one is at or before the committed offset, which trails
@@ -113,7 +144,14 @@ public final class StreamPipeline: Service, Sendable {
         registry.context = PartitionContext(
             settings: configuration, detection: detection, producer: producer,
             consumer: consumer, gate: gate, metrics: metrics, stateStore: store,
-            logger: logger, problems: problems, stop: { stop.fulfill($0) })
+            logger: logger, problems: problems, stop: { stop.fulfill($0) }, stage: stage,
+            repartition: stage == .single
+                ? nil : RepartitionTopics(bySource: configuration.bySourceTopic, byUser: configuration.byUserTopic))
+    }
+
+    /// The topics this stage reads.
+    private var inputTopics: [String] {
+        stage == .detect ? [configuration.bySourceTopic, configuration.byUserTopic] : [configuration.inputTopic]
     }
 
     /// Asks for a graceful shutdown.
@@ -173,22 +211,23 @@ public final class StreamPipeline: Service, Sendable {
     }
 
     private func runUntilStopped() async -> ShutdownReport {
-        if let missing = await missingTopics() {
-            let problem =
-                "topic(s) \(missing.joined(separator: ", ")) do not exist; create them first (vigil topics apply --file topics.yml)"
+        if let problem = await missingTopics() {
             logger.critical("\(problem)")
             return await shutdown(reason: "missing topics", startError: problem)
         }
+        let topics = inputTopics.joined(separator: ", ")
         do {
-            try consumer.subscribe([configuration.inputTopic])
+            try consumer.subscribe(inputTopics)
         } catch {
-            logger.critical("cannot subscribe to \(configuration.inputTopic): \(error)")
-            return await shutdown(
-                reason: "subscribe failed",
-                startError: "cannot subscribe to \(configuration.inputTopic): \(error)")
+            logger.critical("cannot subscribe to \(topics): \(error)")
+            return await shutdown(reason: "subscribe failed", startError: "cannot subscribe to \(topics): \(error)")
         }
+        let outputs =
+            stage == .route
+            ? "\(configuration.bySourceTopic) + \(configuration.byUserTopic) (route stage)"
+            : "\(configuration.outputTopic)\(stage == .detect ? " (detect stage)" : "")"
         logger.info(
-            "vigil stream: \(configuration.inputTopic) → \(configuration.outputTopic) (dead letters: \(configuration.deadLetterTopic)), group \(configuration.groupID), state \(configuration.stateTopic.map { "in \($0)" } ?? "local only")"
+            "vigil stream: \(topics) → \(outputs) (dead letters: \(configuration.deadLetterTopic)), group \(configuration.groupID), state \(configuration.stateTopic.map { "in \($0)" } ?? "local only")"
         )
         return await withTaskGroup(of: Void.self) { workers in
             // The partition workers outlive intake: they finish in-flight work during shutdown.
@@ -365,10 +404,19 @@ public final class StreamPipeline: Service, Sendable {
     /// or the cluster cannot be asked yet (then librdkafka's own retries take over). Without
     /// this check a missing output topic would only show as produce retries, minutes later.
     /// The same answer gives the state topic's partition count, which turns the changelog on.
-    private func missingTopics() async -> [String]? {
-        let wanted =
-            [configuration.inputTopic, configuration.outputTopic, configuration.deadLetterTopic]
-            + (configuration.stateTopic.map { [$0] } ?? [])
+    /// Checks that the topics this stage uses exist (nil: they do, or they could not be
+    /// checked — then the stream starts anyway, except a route stage, which must know the
+    /// repartition topics' partition counts). Also turns the changelog on with its partition
+    /// count, and gives the route stage its routing table.
+    private func missingTopics() async -> String? {
+        let repartition = [configuration.bySourceTopic, configuration.byUserTopic]
+        let stageTopics: [String] =
+            switch stage {
+            case .single: [configuration.inputTopic, configuration.outputTopic, configuration.deadLetterTopic]
+            case .route: [configuration.inputTopic, configuration.deadLetterTopic] + repartition
+            case .detect: repartition + [configuration.outputTopic, configuration.deadLetterTopic]
+            }
+        let wanted = stageTopics + (configuration.stateTopic.map { [$0] } ?? [])
         do {
             let described = try await producer.describeTopics(wanted, timeout: .seconds(10))
             let found = Set(described.map(\.name))
@@ -377,9 +425,24 @@ public final class StreamPipeline: Service, Sendable {
                     StateChangelog(
                         topic: topic, group: configuration.groupID, partitions: Int32(state.partitions.count)))
             }
+            func partitions(_ topic: String) -> Int { described.first { $0.name == topic }?.partitions.count ?? 0 }
+            if stage == .route {
+                registry.useRepartition(
+                    RepartitionTopics(
+                        bySource: configuration.bySourceTopic, byUser: configuration.byUserTopic,
+                        bySourcePartitions: Int32(partitions(configuration.bySourceTopic)),
+                        byUserPartitions: Int32(partitions(configuration.byUserTopic)),
+                        inputPartitions: partitions(configuration.inputTopic)))
+            }
             let missing = wanted.filter { !found.contains($0) }
-            return missing.isEmpty ? nil : missing
+            return missing.isEmpty
+                ? nil
+                : "topic(s) \(missing.joined(separator: ", ")) do not exist; create them first (vigil topics apply --file topics.yml)"
         } catch {
+            if stage == .route {
+                return
+                    "could not describe \(wanted.joined(separator: ", ")) (\(error)): the route stage needs the repartition topics' partition counts"
+            }
             logger.warning(
                 "could not check that the topics exist (\(error)); starting anyway\(configuration.stateTopic.map { ", with snapshots kept locally only (the partition count of \($0) is unknown)" } ?? "")"
             )
@@ -462,6 +525,18 @@ final class PartitionRegistry: ConsumerRebalanceListener {
     /// Snapshots also go to (and are restored from) `changelog`; set before subscribing.
     func useChangelog(_ changelog: StateChangelog) { state.withLock { $0.context?.changelog = changelog } }
 
+    /// The route stage's routing table; set before subscribing.
+    func useRepartition(_ topics: RepartitionTopics) { state.withLock { $0.context?.repartition = topics } }
+
+    /// The detection configuration of `tp`'s engine: in the detect stage, with the other
+    /// scope's rule-only detectors off.
+    private func detection(for tp: TopicPartition, _ context: PartitionContext?) -> DetectionConfig {
+        guard context?.stage == .detect, let scope = context?.repartition?.scope(of: tp.topic) else {
+            return detection
+        }
+        return scope.configuration(detection)
+    }
+
     var count: Int { state.withLock { $0.workers.count } }
 
     func worker(_ tp: TopicPartition) -> PartitionWorker? { state.withLock { $0.workers[tp] } }
@@ -471,11 +546,11 @@ final class PartitionRegistry: ConsumerRebalanceListener {
     }
 
     func replaceModel(_ model: DetectionModel?) {
-        let workers = state.withLock { s -> [PartitionWorker] in
+        let (workers, context) = state.withLock { s -> ([PartitionWorker], PartitionContext?) in
             s.model = model
-            return Array(s.workers.values)
+            return (Array(s.workers.values), s.context)
         }
-        for worker in workers { worker.replaceModel(model, config: detection) }
+        for worker in workers { worker.replaceModel(model, config: detection(for: worker.partition, context)) }
     }
 
     func partitionsAssigned(_ partitions: [TopicPartitionOffset]) async -> [TopicPartition: Int64] {
@@ -503,6 +578,7 @@ final class PartitionRegistry: ConsumerRebalanceListener {
             // by the later ones, and replaceModel reaches the earlier ones (they are in
             // `workers` before the next model is read).
             let model = state.withLock { $0.model }
+            let detection = detection(for: tp, context)
             var engine = DetectionEngine(config: detection, model: model)
             var replayUntil = Int64.min
             var restored = false

@@ -32,6 +32,20 @@ public struct StreamSettings: Sendable, Equatable {
             "dlq_topic", \.stream.deadLetterTopic, default: "raw-logs.dlq",
             help: "Dead-letter topic for undecodable records."),
         .choice(
+            "topology", \.stream.topology, default: "single",
+            help:
+                "single: detect per input partition; repartitioned: route events through topics keyed by source and by account first, so detection does not depend on the producer's keys."
+        ),
+        .choice(
+            "stages", \.stream.stages, default: "all",
+            help: "Repartitioned: run all stages, or only route (parse, re-key) or detect (separate deployments)."),
+        .text(
+            "by_source_topic", \.stream.bySourceTopic, default: "vigil.events.by-source",
+            help: "Repartition topic of events keyed by source."),
+        .text(
+            "by_user_topic", \.stream.byUserTopic, default: "vigil.events.by-user",
+            help: "Repartition topic of events keyed by account."),
+        .choice(
             "assignment_strategy", \.stream.assignmentStrategy, default: "cooperative-sticky",
             help: "How the group divides partitions: range, roundrobin or cooperative-sticky."),
         .optionalText(

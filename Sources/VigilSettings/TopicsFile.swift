@@ -13,6 +13,10 @@ public enum TopicRole: String, Sendable, CaseIterable {
     case undelivered
     /// Detector snapshots (`vigil stream`'s changelog, compacted), so state follows a partition.
     case state
+    /// Repartitioned stream: events keyed by source, between the route and detect stages.
+    case bySource = "repartition-by-source"
+    /// Repartitioned stream: events keyed by account, between the route and detect stages.
+    case byUser = "repartition-by-user"
 }
 
 /// A topic declared in `topics.yml`.

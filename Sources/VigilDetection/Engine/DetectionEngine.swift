@@ -84,10 +84,19 @@ public struct DetectionEngine: Sendable {
     mutating func process(
         _ event: LogEvent, observing observation: inout Observation, collectFeatures: Bool
     ) -> [Anomaly] {
-        statistics.events += 1
         let time = event.timestamp
         if time > state.watermark { state.watermark = time }
-        let late = time < state.watermark - config.latenessMs
+        return process(
+            event, late: time < state.watermark - config.latenessMs, observing: &observation,
+            collectFeatures: collectFeatures)
+    }
+
+    /// Processes an event whose lateness the caller decided (a repartitioned stream judges it
+    /// against the event's own input partition, see ``process(_:from:)``).
+    mutating func process(
+        _ event: LogEvent, late: Bool, observing observation: inout Observation, collectFeatures: Bool
+    ) -> [Anomaly] {
+        statistics.events += 1
         if late { statistics.lateEvents += 1 }
         if statistics.events & 1023 == 0 { expireIdleState() }
         guard !late, event.failureReport != nil || event.isFailedAttempt else {
@@ -169,10 +178,12 @@ public struct DetectionEngine: Sendable {
     }
 
     /// The earliest time any window still needs.
-    var windowCutoff: Int64 { state.watermark - longestWindow - config.latenessMs }
+    /// Saturating: a repartitioned engine's clock is `Int64.min` until it has heard from every
+    /// input partition.
+    var windowCutoff: Int64 { state.watermark.subtractingSaturated(longestWindow + config.latenessMs) }
 
     /// The cut-off for one detector's window.
-    func cutoff(window: Int64) -> Int64 { state.watermark - window - config.latenessMs }
+    func cutoff(window: Int64) -> Int64 { state.watermark.subtractingSaturated(window + config.latenessMs) }
 
     // MARK: Snapshots
 

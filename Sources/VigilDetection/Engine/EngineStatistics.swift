@@ -9,6 +9,8 @@ public struct EngineStatistics: Sendable, Hashable {
     public var suppressed = 0
     /// Entities dropped from bounded state to keep memory flat.
     public var evictions = 0
+    /// Events a repartitioned stream delivered again (an upstream replay), skipped.
+    public var duplicates = 0
 }
 
 /// What the engine measured for one event; the trainer calibrates thresholds from these.

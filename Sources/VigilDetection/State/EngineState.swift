@@ -9,6 +9,11 @@ struct EngineState: Sendable {
     var watermark = Int64.min
     /// Events seen by the rare-message detector (the denominator of a template's share).
     var templateTotal: UInt64 = 0
+    /// A repartitioned engine's input partitions (see ``DetectionEngine/process(_:from:)``):
+    /// each one's watermark and the position of its latest event processed here.
+    var origins: [UInt64: OriginClock] = [:]
+    /// How many input partitions feed this engine (the clock waits until it knows them all).
+    var originStreams = 0
 
     /// Failure times per (source, user) pair: brute force.
     var pairFailures: LRUMap<TimeWindow>
@@ -76,9 +81,10 @@ struct EngineState: Sendable {
     /// Drops entries idle for longer than their kind of state needs them.
     mutating func expire(config: DetectionConfig, longestWindow: Int64) {
         var expiry = ExpiryVisitor(
-            window: watermark - longestWindow - config.latenessMs,
-            volume: watermark - config.volumeSpike.bucketMs * Int64(config.volumeSpike.historyBuckets + 1),
-            suppression: watermark - 86_400_000)
+            window: watermark.subtractingSaturated(longestWindow + config.latenessMs),
+            volume: watermark.subtractingSaturated(
+                config.volumeSpike.bucketMs * Int64(config.volumeSpike.historyBuckets + 1)),
+            suppression: watermark.subtractingSaturated(86_400_000))
         visitMaps(&expiry)
     }
 

@@ -1,13 +1,15 @@
 /// The engine's state as bytes, and back: what crash recovery restores.
 ///
-/// Layout (little-endian): magic `VGLSTATE`, version, watermark, template total, statistics,
+/// Layout (little-endian): magic `VGLSTATE`, version, watermark, template total, statistics, the input
+/// partitions' clocks of a repartitioned engine (version 3),
 /// then every map of ``EngineState`` in ``EngineState/visitMaps(_:)`` order — each as its
 /// entry count, eviction count and entries (key, last use, value) least recently used first,
 /// so that restoring rebuilds the same recency order — and `END.`.
 enum SnapshotCodec {
     static let magic: [UInt8] = Array("VGLSTATE".utf8)
-    /// 2: connections and host-name aliases of the attempt counting.
-    static let version: UInt32 = 2
+    /// 2: connections and host-name aliases of the attempt counting. 3: the input partitions'
+    /// clocks of a repartitioned engine (after the statistics). Version 2 is still read.
+    static let version: UInt32 = 3
     private static let end: [UInt8] = Array("END.".utf8)
 
     static func encode(_ state: EngineState, statistics: EngineStatistics) -> [UInt8] {
@@ -25,6 +27,14 @@ enum SnapshotCodec {
             writer.string(detector.rawValue)
             writer.u64(UInt64(count))
         }
+        writer.u32(UInt32(state.originStreams))
+        writer.u32(UInt32(state.origins.count))
+        for (stream, clock) in state.origins.sorted(by: { $0.key < $1.key }) {
+            writer.u64(stream)
+            writer.i64(clock.watermark)
+            writer.i64(clock.offset)
+            writer.u32(clock.index)
+        }
         var encoder = MapEncoder(writer: writer)
         var copy = state  // visiting needs `inout`; encoding mutates nothing, so nothing is copied
         copy.visitMaps(&encoder)
@@ -38,7 +48,9 @@ enum SnapshotCodec {
         var reader = BinaryReader(bytes)
         guard try reader.bytes(magic.count) == magic else { throw .corrupt("not an engine snapshot") }
         let found = try reader.u32()
-        guard found == version else { throw .incompatible("snapshot version \(found), expected \(version)") }
+        guard found == version || found == 2 else {
+            throw .incompatible("snapshot version \(found), expected \(version)")
+        }
         var state = empty
         var statistics = EngineStatistics()
         state.watermark = try reader.time()
@@ -50,6 +62,14 @@ enum SnapshotCodec {
             let name = try reader.string()
             guard let detector = DetectorKind(rawValue: name) else { throw .corrupt("unknown detector \(name)") }
             statistics.anomalies[detector] = try reader.count64()
+        }
+        if found >= 3 {
+            state.originStreams = try reader.count(max: 1 << 16)
+            for _ in 0..<(try reader.count(max: 1 << 16)) {
+                let stream = try reader.u64()
+                state.origins[stream] = OriginClock(
+                    watermark: try reader.time(), offset: try reader.i64(), index: try reader.u32())
+            }
         }
         var decoder = MapDecoder(reader: reader)
         try state.visitMaps(&decoder)

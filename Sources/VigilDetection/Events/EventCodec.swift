@@ -1,0 +1,227 @@
+/// A compact, versioned binary form of ``LogEvent``: what the repartitioned stream sends
+/// between its stages, so the second stage neither parses the log line again nor loses any
+/// field the detectors read (the connection's process id, the failure report, the
+/// fingerprint that anomaly ids come from).
+///
+/// Layout (little-endian): version byte, timestamp (8), kind, outcome, flags (attempt,
+/// account unknown, and which optional numbers follow), failure report (255: none), repeat
+/// count (4), fingerprint (8), the optional numbers present (process id, source port: 8
+/// each; latitude, longitude: 8 each), a 16-bit mask of the text fields present, then each
+/// present text field as a varint length and its UTF-8 bytes: user, source, host, service,
+/// destination, country, user agent, session, target user, command, auth method, action,
+/// message, template.
+public enum EventCodec {
+    /// The current encoding. A decoder refuses others, naming the version it found.
+    public static let version: UInt8 = 1
+
+    /// Why bytes are not an encoded event.
+    public struct DecodeError: Error, Sendable, Hashable, CustomStringConvertible {
+        public var description: String
+    }
+
+    private static let attemptFlag: UInt8 = 1
+    private static let unknownAccountFlag: UInt8 = 2
+    private static let processFlag: UInt8 = 4
+    private static let portFlag: UInt8 = 8
+    private static let locationFlag: UInt8 = 16
+    private static let noReport: UInt8 = 255
+    /// Wire codes are positions in this list: new kinds go at its end (a test checks that it
+    /// names every kind), so version 1 stays readable.
+    static let kinds: [EventKind] = [
+        .authSuccess, .authFailure, .invalidUser, .breakInAttempt, .probe, .lockout, .disconnect, .sessionOpen,
+        .sessionClose, .logout, .sudo, .su, .authInfo, .unknown,
+    ]
+    private static let outcomes: [Outcome] = [.success, .failure, .unknown]
+
+    /// Appends `event`'s encoding to `out`.
+    public static func encode(_ event: LogEvent, into out: inout [UInt8]) {
+        out.append(version)
+        appendLE(UInt64(bitPattern: event.timestamp), &out)
+        out.append(UInt8(kinds.firstIndex(of: event.kind) ?? kinds.count - 1))
+        out.append(UInt8(outcomes.firstIndex(of: event.outcome) ?? 2))
+        var flags: UInt8 = 0
+        if event.isAttempt { flags |= attemptFlag }
+        if event.accountUnknown { flags |= unknownAccountFlag }
+        if event.processID != nil { flags |= processFlag }
+        if event.sourcePort != nil { flags |= portFlag }
+        if event.latitude != nil && event.longitude != nil { flags |= locationFlag }
+        out.append(flags)
+        out.append(event.failureReport?.rawValue ?? noReport)
+        appendLE(UInt32(event.repeatCount), &out)
+        appendLE(event.fingerprint, &out)
+        if let pid = event.processID { appendLE(UInt64(bitPattern: Int64(pid)), &out) }
+        if let port = event.sourcePort { appendLE(UInt64(bitPattern: Int64(port)), &out) }
+        if let latitude = event.latitude, let longitude = event.longitude {
+            appendLE(latitude.bitPattern, &out)
+            appendLE(longitude.bitPattern, &out)
+        }
+        // Spelled out, not through key paths: this runs once per event on the hot path.
+        var mask: UInt16 = 0
+        if event.user != nil { mask |= 1 << 0 }
+        if event.sourceIP != nil { mask |= 1 << 1 }
+        if event.host != nil { mask |= 1 << 2 }
+        if event.service != nil { mask |= 1 << 3 }
+        if event.destinationIP != nil { mask |= 1 << 4 }
+        if event.country != nil { mask |= 1 << 5 }
+        if event.userAgent != nil { mask |= 1 << 6 }
+        if event.sessionID != nil { mask |= 1 << 7 }
+        if event.targetUser != nil { mask |= 1 << 8 }
+        if event.command != nil { mask |= 1 << 9 }
+        if event.authMethod != nil { mask |= 1 << 10 }
+        if event.action != nil { mask |= 1 << 11 }
+        if event.message != nil { mask |= 1 << 12 }
+        if !event.template.isEmpty { mask |= 1 << 13 }
+        appendLE(mask, &out)
+        if let text = event.user { appendText(text, &out) }
+        if let text = event.sourceIP { appendText(text, &out) }
+        if let text = event.host { appendText(text, &out) }
+        if let text = event.service { appendText(text, &out) }
+        if let text = event.destinationIP { appendText(text, &out) }
+        if let text = event.country { appendText(text, &out) }
+        if let text = event.userAgent { appendText(text, &out) }
+        if let text = event.sessionID { appendText(text, &out) }
+        if let text = event.targetUser { appendText(text, &out) }
+        if let text = event.command { appendText(text, &out) }
+        if let text = event.authMethod { appendText(text, &out) }
+        if let text = event.action { appendText(text, &out) }
+        if let text = event.message { appendText(text, &out) }
+        if !event.template.isEmpty { appendText(event.template, &out) }
+    }
+
+    /// The encoding of `event` alone.
+    public static func encode(_ event: LogEvent) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(96)
+        encode(event, into: &out)
+        return out
+    }
+
+    /// Decodes an event from the start of `bytes`; returns it and how many bytes it used.
+    /// Damaged or foreign bytes fail with a ``DecodeError`` naming the byte, never a crash.
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> (event: LogEvent, length: Int) {
+        var cursor = Cursor(bytes: bytes)
+        let found = try cursor.byte()
+        guard found == version else {
+            throw DecodeError(description: "event encoding version \(found), expected \(version)")
+        }
+        let timestamp = Int64(bitPattern: try cursor.u64())
+        guard UTC.supportedRange.contains(timestamp) else {
+            throw DecodeError(description: "event time \(timestamp) out of range")
+        }
+        let kindIndex = Int(try cursor.byte())
+        let outcomeIndex = Int(try cursor.byte())
+        guard kindIndex < kinds.count, outcomeIndex < outcomes.count else {
+            throw DecodeError(description: "unknown event kind \(kindIndex) or outcome \(outcomeIndex)")
+        }
+        var event = LogEvent(timestamp: timestamp, kind: kinds[kindIndex], outcome: outcomes[outcomeIndex])
+        let flags = try cursor.byte()
+        event.isAttempt = flags & attemptFlag != 0
+        event.accountUnknown = flags & unknownAccountFlag != 0
+        let report = try cursor.byte()
+        if report != noReport {
+            guard let value = FailureReport(rawValue: report) else {
+                throw DecodeError(description: "unknown failure report \(report)")
+            }
+            event.failureReport = value
+        }
+        event.repeatCount = Int(try cursor.u32())
+        event.fingerprint = try cursor.u64()
+        if flags & processFlag != 0 { event.processID = Int(truncatingIfNeeded: Int64(bitPattern: try cursor.u64())) }
+        if flags & portFlag != 0 { event.sourcePort = Int(truncatingIfNeeded: Int64(bitPattern: try cursor.u64())) }
+        if flags & locationFlag != 0 {
+            let latitude = Double(bitPattern: try cursor.u64())
+            let longitude = Double(bitPattern: try cursor.u64())
+            guard latitude.isFinite, longitude.isFinite else {
+                throw DecodeError(description: "non-finite location")
+            }
+            event.latitude = latitude
+            event.longitude = longitude
+        }
+        let mask = UInt16(try cursor.byte()) | UInt16(try cursor.byte()) << 8
+        if mask & (1 << 0) != 0 { event.user = try cursor.text() }
+        if mask & (1 << 1) != 0 { event.sourceIP = try cursor.text() }
+        if mask & (1 << 2) != 0 { event.host = try cursor.text() }
+        if mask & (1 << 3) != 0 { event.service = try cursor.text() }
+        if mask & (1 << 4) != 0 { event.destinationIP = try cursor.text() }
+        if mask & (1 << 5) != 0 { event.country = try cursor.text() }
+        if mask & (1 << 6) != 0 { event.userAgent = try cursor.text() }
+        if mask & (1 << 7) != 0 { event.sessionID = try cursor.text() }
+        if mask & (1 << 8) != 0 { event.targetUser = try cursor.text() }
+        if mask & (1 << 9) != 0 { event.command = try cursor.text() }
+        if mask & (1 << 10) != 0 { event.authMethod = try cursor.text() }
+        if mask & (1 << 11) != 0 { event.action = try cursor.text() }
+        if mask & (1 << 12) != 0 { event.message = try cursor.text() }
+        if mask & (1 << 13) != 0 { event.template = try cursor.text() }
+        return (event, cursor.offset)
+    }
+
+    /// Decodes an event that fills `bytes` exactly.
+    public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> LogEvent {
+        let result: Result<(event: LogEvent, length: Int), DecodeError> = bytes.withUnsafeBytes { raw in
+            Result { () throws(DecodeError) in try decode(raw) }
+        }
+        let (event, length) = try result.get()
+        guard length == bytes.count else {
+            throw DecodeError(description: "\(bytes.count - length) trailing byte(s) after the event")
+        }
+        return event
+    }
+
+    private static func appendLE<T: FixedWidthInteger>(_ value: T, _ out: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+    }
+
+    private static func appendText(_ text: String, _ out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { utf8 in
+            var n = utf8.count
+            while n >= 0x80 {
+                out.append(UInt8(truncatingIfNeeded: n) | 0x80)
+                n >>= 7
+            }
+            out.append(UInt8(n))
+            out.append(contentsOf: utf8)
+        }
+    }
+
+    /// Bounds-checked reading (every read names the byte it failed at).
+    private struct Cursor {
+        let bytes: UnsafeRawBufferPointer
+        var offset = 0
+
+        mutating func byte() throws(DecodeError) -> UInt8 {
+            guard offset < bytes.count else { throw truncated }
+            defer { offset += 1 }
+            return bytes[offset]
+        }
+
+        mutating func u32() throws(DecodeError) -> UInt32 {
+            guard bytes.count - offset >= 4 else { throw truncated }
+            defer { offset += 4 }
+            return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        }
+
+        mutating func u64() throws(DecodeError) -> UInt64 {
+            guard bytes.count - offset >= 8 else { throw truncated }
+            defer { offset += 8 }
+            return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        }
+
+        mutating func text() throws(DecodeError) -> String {
+            var length = 0
+            var shift = 0
+            while true {
+                let b = try byte()
+                length |= Int(b & 0x7F) << shift
+                if b & 0x80 == 0 { break }
+                shift += 7
+                guard shift <= 21 else { throw DecodeError(description: "text length too long at byte \(offset)") }
+            }
+            guard length <= LogEvent.maxTextBytes * 4, bytes.count - offset >= length else { throw truncated }
+            defer { offset += length }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length]), as: UTF8.self)
+        }
+
+        var truncated: DecodeError { DecodeError(description: "event truncated at byte \(offset)") }
+    }
+}

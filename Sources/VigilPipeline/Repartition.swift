@@ -1,0 +1,301 @@
+import VigilDetection
+import VigilKafka
+
+/// How `vigil stream` is laid out on Kafka.
+public enum StreamTopology: String, Sendable, CaseIterable {
+    /// One stage: each input partition's records are parsed and detected on by one worker, so
+    /// detection sees only what the producer put in that partition.
+    case single
+    /// Two stages joined by repartition topics (Kafka Streams' model): the first parses each
+    /// record and sends every event to a topic keyed by its source and, if it names one, to a
+    /// topic keyed by its account; the second runs the source-keyed detectors on the one and
+    /// the account-keyed detectors on the other. Detection no longer depends on the
+    /// producer's keys.
+    case repartitioned
+}
+
+/// Which stages of the topology a process runs.
+public enum StreamStages: String, Sendable, CaseIterable {
+    /// Every stage of the topology (the default; one process, or many alike).
+    case all
+    /// Only the first stage of a repartitioned stream (parse and route).
+    case route
+    /// Only the second stage of a repartitioned stream (detect and publish).
+    case detect
+}
+
+/// One stage a ``StreamPipeline`` runs.
+public enum StreamStage: String, Sendable {
+    /// The single-stage stream.
+    case single
+    /// Repartitioned, first stage: input topic → repartition topics.
+    case route
+    /// Repartitioned, second stage: repartition topics → anomalies.
+    case detect
+}
+
+/// The entity a repartition topic is keyed by: which detectors' anomalies its stage reports.
+enum RepartitionScope: Sendable {
+    /// Keyed by source (address or host name; events without one by their host): brute force,
+    /// spraying, enumeration, privileged failures, source volume, rare messages, and the
+    /// outlier score of events that name no account.
+    case source
+    /// Keyed by account: stuffing, success after failures, new source, unusual hour,
+    /// impossible travel, escalation, account volume, and the outlier score of events with
+    /// an account.
+    case user
+
+    /// Whether this scope reports `anomaly` (the other scope's engine sees the rest of the
+    /// entity's events and reports it).
+    func keeps(_ anomaly: Anomaly) -> Bool {
+        (anomaly.entity.kind == .user) == (self == .user)
+    }
+
+    /// The detection configuration with the other scope's rule-only detectors off: they
+    /// would be filtered out anyway, and skipping them saves their work. Detectors that
+    /// report under both kinds of entity (volume, privileged, outlier) stay on.
+    func configuration(_ base: DetectionConfig) -> DetectionConfig {
+        var config = base
+        switch self {
+        case .source:
+            config.credentialStuffing.enabled = false
+            config.successAfterFailures.enabled = false
+            config.newSource.enabled = false
+            config.unusualHour.enabled = false
+            config.impossibleTravel.enabled = false
+        case .user:
+            config.bruteForce.enabled = false
+            config.passwordSpraying.enabled = false
+            config.accountEnumeration.enabled = false
+            config.rareEvent.enabled = false
+        }
+        return config
+    }
+}
+
+/// The repartition topics and what routing needs to know about them.
+struct RepartitionTopics: Sendable, Equatable {
+    var bySource: String
+    var byUser: String
+    /// Partition counts, known once the topics are described.
+    var bySourcePartitions: Int32 = 0
+    var byUserPartitions: Int32 = 0
+    /// The input topic's partition count: how many clocks the second stage waits for.
+    var inputPartitions: Int = 0
+
+    func scope(of topic: String) -> RepartitionScope? {
+        topic == bySource ? .source : topic == byUser ? .user : nil
+    }
+}
+
+/// A repartition record: the events of one input partition bound for one repartition
+/// partition, from one consumer batch (one message per event would cost the producer and
+/// the consumer far more than the event itself).
+///
+/// Layout (little-endian): magic `VGR1`, input partition id (8, see
+/// ``ParseOptions/origin(topic:partition:)``), input partition number (4), the input topic's
+/// partition count (4), the input partition's watermark after the last event (8), event count
+/// (4), then per event its record offset (8), index in the record (4), the watermark after it
+/// (8), its length (4) and its ``EventCodec`` bytes. A record without events is a heartbeat:
+/// it only moves the clock.
+enum RepartitionRecord {
+    static let magic: [UInt8] = Array("VGR1".utf8)
+    /// A record is closed past this size and another begun (well under `max.message.bytes`).
+    static let targetBytes = 256 << 10
+
+    /// Builds the records of one batch, per destination partition, in order.
+    struct Builder {
+        let stream: UInt64
+        let partition: Int32
+        let streams: Int
+        private(set) var buffers: [Int32: (bytes: [UInt8], count: Int)] = [:]
+        /// Records closed because they reached ``targetBytes``, in order per partition.
+        private(set) var closed: [(partition: Int32, bytes: [UInt8])] = []
+
+        init(stream: UInt64, partition: Int32, streams: Int) {
+            self.stream = stream
+            self.partition = partition
+            self.streams = streams
+        }
+
+        mutating func add(_ event: LogEvent, offset: Int64, index: UInt32, watermark: Int64, to destination: Int32) {
+            var entry = buffers[destination] ?? (header(), 0)
+            buffers[destination] = nil  // unique: appending does not copy
+            RepartitionRecord.append(UInt64(bitPattern: offset), &entry.bytes)
+            RepartitionRecord.append(index, &entry.bytes)
+            RepartitionRecord.append(UInt64(bitPattern: watermark), &entry.bytes)
+            let lengthAt = entry.bytes.count
+            RepartitionRecord.append(UInt32(0), &entry.bytes)
+            EventCodec.encode(event, into: &entry.bytes)
+            let length = UInt32(entry.bytes.count - lengthAt - 4)
+            withUnsafeBytes(of: length.littleEndian) { raw in
+                for k in 0..<4 { entry.bytes[lengthAt + k] = raw[k] }
+            }
+            entry.count += 1
+            if entry.bytes.count >= RepartitionRecord.targetBytes {
+                closed.append((destination, seal(entry.bytes, count: entry.count, watermark: watermark)))
+            } else {
+                buffers[destination] = entry
+            }
+        }
+
+        /// Every record of the batch: closed ones first (they are older), then the open ones
+        /// sealed with `watermark`, then heartbeats for `heartbeats` partitions that got
+        /// nothing.
+        mutating func finish(watermark: Int64, heartbeats: some Sequence<Int32>) -> [(
+            partition: Int32, bytes: [UInt8]
+        )] {
+            var records = closed
+            for (destination, entry) in buffers.sorted(by: { $0.key < $1.key }) {
+                records.append((destination, seal(entry.bytes, count: entry.count, watermark: watermark)))
+            }
+            let sent = Set(records.map(\.partition))
+            for destination in heartbeats where !sent.contains(destination) {
+                records.append((destination, seal(header(), count: 0, watermark: watermark)))
+            }
+            buffers.removeAll()
+            closed.removeAll()
+            return records
+        }
+
+        private func header() -> [UInt8] {
+            var bytes = RepartitionRecord.magic
+            bytes.reserveCapacity(4096)
+            RepartitionRecord.append(stream, &bytes)
+            RepartitionRecord.append(UInt32(bitPattern: partition), &bytes)
+            RepartitionRecord.append(UInt32(streams), &bytes)
+            RepartitionRecord.append(UInt64(0), &bytes)  // watermark, set by seal
+            RepartitionRecord.append(UInt32(0), &bytes)  // count, set by seal
+            return bytes
+        }
+
+        private func seal(_ bytes: [UInt8], count: Int, watermark: Int64) -> [UInt8] {
+            var bytes = bytes
+            withUnsafeBytes(of: UInt64(bitPattern: watermark).littleEndian) { raw in
+                for k in 0..<8 { bytes[20 + k] = raw[k] }
+            }
+            withUnsafeBytes(of: UInt32(count).littleEndian) { raw in
+                for k in 0..<4 { bytes[28 + k] = raw[k] }
+            }
+            return bytes
+        }
+    }
+
+    /// A decoded record's header.
+    struct Header {
+        var stream: UInt64
+        var partition: Int32
+        var streams: Int
+        var watermark: Int64
+        var count: Int
+    }
+
+    /// Why a record is not a repartition record (dead-lettered with this reason).
+    struct Malformed: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static let headerBytes = 32
+
+    static func header(_ bytes: UnsafeRawBufferPointer) throws(Malformed) -> Header {
+        guard bytes.count >= headerBytes, bytes.prefix(4).elementsEqual(magic) else {
+            throw Malformed(description: "not a Vigil repartition record (no VGR1 header)")
+        }
+        return Header(
+            stream: load(bytes, 4), partition: Int32(bitPattern: load(bytes, 12)),
+            streams: Int(load(bytes, 16) as UInt32), watermark: Int64(bitPattern: load(bytes, 20)),
+            count: Int(load(bytes, 28) as UInt32))
+    }
+
+    /// Calls `body` with each event of the record and its origin, in order. Stops at the
+    /// first damaged event and throws, naming it (the events before it were delivered).
+    static func forEachEvent(
+        _ bytes: UnsafeRawBufferPointer, _ header: Header,
+        _ body: (LogEvent, EventOrigin) -> Void
+    ) throws(Malformed) {
+        var at = headerBytes
+        for n in 0..<header.count {
+            guard bytes.count - at >= 24 else { throw Malformed(description: "event \(n) truncated") }
+            let offset = Int64(bitPattern: load(bytes, at))
+            let index: UInt32 = load(bytes, at + 8)
+            let watermark = Int64(bitPattern: load(bytes, at + 12))
+            let length = Int(load(bytes, at + 20) as UInt32)
+            at += 24
+            guard bytes.count - at >= length else { throw Malformed(description: "event \(n) truncated") }
+            let event: LogEvent
+            do {
+                event = try EventCodec.decode(UnsafeRawBufferPointer(rebasing: bytes[at..<at + length])).event
+            } catch {
+                throw Malformed(description: "event \(n): \(error)")
+            }
+            at += length
+            body(
+                event,
+                EventOrigin(
+                    stream: header.stream, streams: header.streams, offset: offset, index: index, watermark: watermark))
+        }
+        guard at == bytes.count else { throw Malformed(description: "\(bytes.count - at) trailing byte(s)") }
+    }
+
+    private static func load<T: FixedWidthInteger>(_ bytes: UnsafeRawBufferPointer, _ at: Int) -> T {
+        T(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: T.self))
+    }
+
+    static func append<T: FixedWidthInteger>(_ value: T, _ out: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+    }
+
+    /// The partition of `topic` (with `partitions` partitions) an entity key goes to: a stable
+    /// hash, the same in every process and release.
+    static func partition(of key: String, partitions: Int32) -> Int32 {
+        Int32(truncatingIfNeeded: StableHash.hash(key) % UInt64(max(1, partitions)))
+    }
+}
+
+/// The route stage's output for one batch of one input partition: every event to the
+/// by-source topic (keyed by its source, else its host), and the events naming an account to
+/// the by-user topic too.
+struct Router {
+    let topics: RepartitionTopics
+    private var bySource: RepartitionRecord.Builder
+    private var byUser: RepartitionRecord.Builder
+    /// Events sent (an event with an account counts twice).
+    private(set) var events = 0
+
+    init(_ topics: RepartitionTopics, partition: TopicPartition) {
+        self.topics = topics
+        let stream = ParseOptions.origin(topic: partition.topic, partition: partition.partition)
+        bySource = RepartitionRecord.Builder(
+            stream: stream, partition: partition.partition, streams: topics.inputPartitions)
+        byUser = bySource
+    }
+
+    mutating func add(_ event: LogEvent, offset: Int64, index: UInt32, watermark: Int64) {
+        let source = event.sourceIP ?? event.host ?? ""
+        bySource.add(
+            event, offset: offset, index: index, watermark: watermark,
+            to: RepartitionRecord.partition(of: source, partitions: topics.bySourcePartitions))
+        events += 1
+        if let user = event.user {
+            byUser.add(
+                event, offset: offset, index: index, watermark: watermark,
+                to: RepartitionRecord.partition(of: user, partitions: topics.byUserPartitions))
+            events += 1
+        }
+    }
+
+    /// The batch's repartition records; with `heartbeat`, every partition that got no event
+    /// gets the clock alone (so an engine whose share of this partition is small still hears
+    /// how far it got).
+    mutating func finish(watermark: Int64, heartbeat: Bool) -> [ProducerMessage] {
+        func messages(_ builder: inout RepartitionRecord.Builder, _ topic: String, _ partitions: Int32)
+            -> [ProducerMessage]
+        {
+            builder.finish(watermark: watermark, heartbeats: heartbeat ? Array(0..<partitions) : []).map {
+                ProducerMessage(topic: topic, partition: $0.partition, value: $0.bytes)
+            }
+        }
+        return messages(&bySource, topics.bySource, topics.bySourcePartitions)
+            + messages(&byUser, topics.byUser, topics.byUserPartitions)
+    }
+}
