@@ -66,8 +66,7 @@ extension DetectionEngine {
             count.weight = Int(reported)  // no connection to compare with: each report counts
             return count
         }
-        let connection = StableHash.combine(
-            StableHash.combine(StableHash.hash(event.host ?? ""), StableHash.hash(event.service ?? "")), UInt64(pid))
+        let connection = Self.connection(event, pid: pid)
         var learned: (name: String, address: String)? = nil
         state.sessions.update(connection, time: event.timestamp, make: SessionReports.init) { session in
             switch report {
@@ -107,5 +106,24 @@ extension DetectionEngine {
             ) { $0.address = learned.address }
         }
         return count
+    }
+
+    /// The key of an sshd connection's state: host, program and process id.
+    static func connection(_ event: LogEvent, pid: Int) -> UInt64 {
+        StableHash.combine(
+            StableHash.combine(StableHash.hash(event.host ?? ""), StableHash.hash(event.service ?? "")), UInt64(pid))
+    }
+
+    /// For an event naming its source by a host name (PAM's `rhost=`): the address its
+    /// connection, or an earlier one, tied the name to — if known by now. PAM logs its line
+    /// before sshd's names the address, so the route stage asks at the end of a batch.
+    public func address(for event: LogEvent) -> String? {
+        guard let name = event.sourceIP, !LogEvent.isAddress(name) else { return nil }
+        if let pid = event.processID, let source = state.sessions.peek(Self.connection(event, pid: pid))?.source,
+            LogEvent.isAddress(source)
+        {
+            return source
+        }
+        return state.sourceAliases.peek(EntityKey.source(name))?.address
     }
 }

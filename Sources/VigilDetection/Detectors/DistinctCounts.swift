@@ -13,9 +13,9 @@ extension DetectionEngine {
         windows.update(key, time: time, make: DistinctWindow.init) { window in
             window.expire(before: cutoff)
             window.add(member, name: name, at: time, cap: max(64, threshold * 4))
-            let count = window.count(endingAt: time, length: windowMs)
+            let (count, end) = window.busiest(containing: time, length: windowMs)
             guard enabled, count >= threshold else { return (count, [], nil) }
-            let (names, first) = window.members(endingAt: time, length: windowMs)
+            let (names, first) = window.members(endingAt: end, length: windowMs)
             return (count, names, first)
         }
     }

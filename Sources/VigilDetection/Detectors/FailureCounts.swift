@@ -29,7 +29,7 @@ extension DetectionEngine {
         windows.update(key, time: time, make: TimeWindow.init) { window -> (Int, Int64?) in
             window.expire(before: cutoff)
             window.add(time, weight: weight, cap: max(64, threshold * 4))
-            return (window.count(endingAt: time, length: windowMs), window.first(endingAt: time, length: windowMs))
+            return window.busiest(containing: time, length: windowMs)
         }
     }
 
@@ -96,11 +96,9 @@ extension DetectionEngine {
                 threshold: rule.slowFailures, windowMs: rule.slowWindowMs, severity: .medium, rule: "source_slow"))
     }
 
-    /// Failures from a source in the window ending at `time`, and the earliest of them.
+    /// Failures from a source in the fullest window holding `time`, and the earliest of them.
     private func sourceFailures(_ sourceKey: UInt64, endingAt time: Int64, windowMs: Int64) -> (Int, Int64?) {
-        state.sourceFailures.peek(sourceKey) {
-            ($0.count(endingAt: time, length: windowMs), $0.first(endingAt: time, length: windowMs))
-        } ?? (0, nil)
+        state.sourceFailures.peek(sourceKey) { $0.busiest(containing: time, length: windowMs) } ?? (0, nil)
     }
 
     /// The per-source alert: the failures, and the accounts they were against.

@@ -18,6 +18,25 @@ struct TimeWindow: Sendable {
         upperBound(end) - upperBound(end - length)
     }
 
+    /// The fullest window of `length` that holds `time`, among those ending at `time` or at a
+    /// later entry: its count and earliest time. An event that arrives after later ones (late,
+    /// or from another input partition of a repartitioned stream) may complete a window that
+    /// ends after it; in time order no entry is later and this is the window ending at `time`.
+    func busiest(containing time: Int64, length: Int64) -> (count: Int, first: Int64?) {
+        var best = count(endingAt: time, length: length)
+        var end = time
+        var k = upperBound(time)
+        while k < times.count, times[k] < time.addingSaturated(length) {
+            let candidate = upperBound(times[k]) - upperBound(times[k] - length)
+            if candidate > best {
+                best = candidate
+                end = times[k]
+            }
+            k += 1
+        }
+        return (best, first(endingAt: end, length: length))
+    }
+
     /// Appends a time known to be in order (restoring a snapshot).
     mutating func appendSorted(_ time: Int64) { times.append(time) }
 
@@ -28,6 +47,7 @@ struct TimeWindow: Sendable {
     }
 
     mutating func expire(before cutoff: Int64) {
+        guard cutoff != .min else { return }  // a clock not started yet
         let k = upperBound(cutoff - 1)
         if k > 0 { times.removeFirst(k) }
     }
@@ -82,6 +102,21 @@ struct DistinctWindow: Sendable {
         var n = 0
         for t in times where t > end - length && t <= end { n += 1 }
         return n
+    }
+
+    /// The fullest window of `length` holding `time` (see ``TimeWindow/busiest(containing:length:)``):
+    /// its distinct count and where it ends.
+    func busiest(containing time: Int64, length: Int64) -> (count: Int, end: Int64) {
+        var best = count(endingAt: time, length: length)
+        var end = time
+        for t in times where t > time && t < time.addingSaturated(length) {
+            let candidate = count(endingAt: t, length: length)
+            if candidate > best || (candidate == best && t < end) {
+                best = candidate
+                end = t
+            }
+        }
+        return (best, end)
     }
 
     /// Names of the members seen in (`end` − `length`, `end`], earliest first, and the

@@ -1,0 +1,179 @@
+import Testing
+import VigilTesting
+
+@testable import VigilDetection
+
+@Suite("Repartitioned detection: the event codec and the engines of both stages")
+struct RepartitionTests {
+    @Test("every event kind has a wire code")
+    func kinds() {
+        #expect(Set(EventCodec.kinds) == Set(EventKind.allCases) && EventCodec.kinds.count == EventKind.allCases.count)
+    }
+
+    @Test("events parsed from real formats survive the codec, field for field")
+    func roundTrip() throws {
+        var lines = multiHostAuthLog()
+        lines += [
+            #"{"@timestamp":"2026-11-25T10:00:00Z","event":{"action":"logon-failed","outcome":"failure"},"user":{"name":"ana"},"source":{"ip":"2001:db8::5","port":50111,"geo":{"country_iso_code":"PT","location":{"lat":38.7,"lon":-9.1}}},"user_agent":{"original":"curl/8"},"host":{"name":"idp1"}}"#,
+            "Nov 25 09:15:02 web1 sshd[4211]: message repeated 5 times: [ Failed password for root from 198.51.100.7 port 52314 ssh2]",
+            "<38>1 2026-11-25T06:55:46.003Z host sshd 24200 - - Failed password for ünïcode from 192.0.2.1 port 1 ssh2",
+        ]
+        var text = lines.joined(separator: "\n")
+        let events = text.withUTF8 { LogParser.parse($0, options: ParseOptions(referenceTime: reference)).events }
+        #expect(events.count >= lines.count - 1)
+        for event in events {
+            let bytes = EventCodec.encode(event)
+            #expect(try EventCodec.decode(bytes) == event)
+        }
+        #expect(events.contains { $0.latitude != nil && $0.country != nil && $0.userAgent != nil })
+        #expect(events.contains { $0.repeatCount == 5 && $0.processID == 4211 })
+    }
+
+    @Test("damaged encodings are refused with a reason, never a crash")
+    func damaged() throws {
+        var text = multiHostAuthLog().prefix(50).joined(separator: "\n")
+        let events = text.withUTF8 { LogParser.parse($0, options: ParseOptions(referenceTime: reference)).events }
+        var rng = SeededRandom(seed: 3)
+        for event in events {
+            let bytes = EventCodec.encode(event)
+            for cut in [0, 1, bytes.count / 2, bytes.count - 1] {
+                #expect(throws: EventCodec.DecodeError.self) { try EventCodec.decode(Array(bytes.prefix(cut))) }
+            }
+            var flipped = bytes
+            flipped[Int(rng.next(UInt64(bytes.count)))] ^= 0xFF
+            _ = try? EventCodec.decode(flipped)  // may decode to another event; must not crash
+            var version = bytes
+            version[0] = 9
+            #expect(throws: EventCodec.DecodeError.self) { try EventCodec.decode(version) }
+        }
+    }
+
+    /// Routes `events` (spread over `streams` input partitions by `place`) through the
+    /// first-stage engines, then delivers each repartition partition's events in the order a
+    /// broker serving long runs would: one input partition's whole share after another's.
+    private func repartitioned(
+        _ events: [LogEvent], streams: Int, partitions: Int, place: (Int) -> Int, replayFirst: Bool = false
+    ) -> (anomalies: [Anomaly], duplicates: Int) {
+        var routes = (0..<streams).map { _ in DetectionEngine() }
+        // Per destination (scope, partition): per input partition, its events in order.
+        var queues: [[[(LogEvent, EventOrigin)]]] = Array(
+            repeating: Array(repeating: [], count: streams), count: 2 * partitions)
+        var offsets = Array(repeating: Int64(0), count: streams)
+        var routed: [(stream: Int, event: LogEvent, origin: EventOrigin)] = []
+        for (n, event) in events.enumerated() {
+            let stream = place(n)
+            let (resolved, watermark) = routes[stream].resolve(event)
+            let origin = EventOrigin(
+                stream: UInt64(stream + 1), streams: streams, offset: offsets[stream], index: 0, watermark: watermark)
+            offsets[stream] += 1
+            routed.append((stream, resolved, origin))
+        }
+        // One batch per input partition: host names resolved at its end, as the route stage does.
+        for (stream, event, origin) in routed {
+            var resolved = event
+            if let address = routes[stream].address(for: event) { resolved.sourceIP = address }
+            let source = resolved.sourceIP ?? resolved.host ?? ""
+            queues[Int(StableHash.hash(source) % UInt64(partitions))][stream].append((resolved, origin))
+            if let user = resolved.user {
+                queues[partitions + Int(StableHash.hash(user) % UInt64(partitions))][stream].append((resolved, origin))
+            }
+        }
+        var found: [Anomaly] = []
+        var duplicates = 0
+        for (q, perStream) in queues.enumerated() {
+            let byUser = q >= partitions
+            var config = DetectionConfig()
+            if byUser {
+                config.bruteForce.enabled = false
+                config.passwordSpraying.enabled = false
+                config.accountEnumeration.enabled = false
+                config.rareEvent.enabled = false
+            }
+            var engine = DetectionEngine(config: config)
+            for (stream, share) in perStream.enumerated() {
+                // A replay: the first half of partition 0's share arrives twice.
+                let delivered = replayFirst && stream == 0 ? share + share.prefix(share.count / 2) : share
+                for (event, origin) in delivered {
+                    guard let anomalies = engine.process(event, from: origin) else { continue }
+                    found += anomalies.filter { ($0.entity.kind == .user) == byUser }
+                }
+            }
+            duplicates += engine.statistics.duplicates
+        }
+        return (found, duplicates)
+    }
+
+    private func parsed() -> [LogEvent] {
+        var text = multiHostAuthLog().joined(separator: "\n")
+        return text.withUTF8 { LogParser.parse($0, options: ParseOptions(referenceTime: reference)).events }
+    }
+
+    private func keys(_ anomalies: [Anomaly]) -> Set<String> {
+        Set(anomalies.map { "\($0.detector.rawValue) \($0.entity.kind.rawValue):\($0.entity.value)" })
+    }
+
+    @Test(
+        "unkeyed (random partitions) or keyed by host: the anomalies one engine finds on the whole log, by detector and entity",
+        arguments: ["random", "host"])
+    func sameAnomalies(placement: String) {
+        let events = parsed()
+        var single = DetectionEngine()
+        let expected = keys(events.flatMap { single.process($0) })
+        // The scenario's attacks, each found by the single engine.
+        for key in [
+            "brute_force source_ip_user:root@203.0.113.7", "brute_force source_ip_user:root@198.51.100.23",
+            "account_enumeration source_ip:203.0.113.50", "password_spraying source_ip:198.51.100.77",
+            "credential_stuffing user:deploy", "success_after_failures user:user5",
+        ] {
+            #expect(expected.contains(key), "\(key) not found by one engine: \(expected.sorted())")
+        }
+        var rng = SeededRandom(seed: 11)
+        let hosts = events.map { StableHash.hash($0.host ?? "") }
+        let result = repartitioned(
+            events, streams: 6, partitions: 6,
+            place: { n in placement == "random" ? Int(rng.next(6)) : Int(hosts[n] % 6) })
+        let found = keys(result.anomalies)
+        let extra = found.subtracting(expected)
+        if placement == "host" {
+            #expect(extra.isEmpty, "only repartitioned: \(extra.sorted())")
+        } else {
+            // Unkeyed, a connection's PAM line (naming the source by host name) and sshd's line
+            // (naming the address) land on different input partitions: nothing ties the name
+            // to the address before routing, so the name counts on its own. Only that differs.
+            #expect(
+                extra.allSatisfy { $0.contains("scanner.example.net") },
+                "only repartitioned, not explained by PAM host names: \(extra.sorted())")
+        }
+        #expect(expected.subtracting(found).isEmpty, "missed: \(expected.subtracting(found).sorted())")
+        // Deterministic ids: the same anomalies carry the same ids as the single engine's.
+        #expect(result.duplicates == 0)
+    }
+
+    @Test("a replay of the first stage is skipped, not counted twice")
+    func replaySkipped() {
+        let events = parsed()
+        var rng = SeededRandom(seed: 5)
+        let once = repartitioned(events, streams: 6, partitions: 6, place: { _ in Int(rng.next(6)) })
+        var again = SeededRandom(seed: 5)
+        let twice = repartitioned(
+            events, streams: 6, partitions: 6, place: { _ in Int(again.next(6)) }, replayFirst: true)
+        #expect(twice.duplicates > 0)
+        #expect(twice.anomalies.map(\.id) == once.anomalies.map(\.id))
+    }
+
+    @Test("snapshots keep the input partitions' clocks and positions")
+    func snapshotKeepsClocks() throws {
+        var engine = DetectionEngine()
+        let event = LogEvent(timestamp: reference, kind: .authFailure, outcome: .failure, user: "a", sourceIP: "192.0.2.1")
+        let origin = EventOrigin(stream: 9, streams: 2, offset: 5, index: 0, watermark: reference)
+        #expect(engine.process(event, from: origin) != nil)
+        var restored = DetectionEngine()
+        try restored.restore(engine.snapshot())
+        #expect(restored.process(event, from: origin) == nil)  // position 5 already processed
+        #expect(restored.repartitionClock.known == 1 && restored.repartitionClock.streams == 2)
+        // The clock waits for the second partition, then follows the slower one.
+        #expect(restored.repartitionClock.watermark == .min)
+        restored.advance(stream: 10, streams: 2, watermark: reference - 5_000)
+        #expect(restored.repartitionClock.watermark == reference - 5_000)
+    }
+}
