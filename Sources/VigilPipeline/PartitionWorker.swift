@@ -540,7 +540,9 @@ final class PartitionWorker: Sendable {
                 if due { s.lastHeartbeat = .now }
                 return due
             }
-            let routed = router.finish(watermark: engine.repartitionClock.watermark, heartbeat: heartbeat)
+            let routed = router.finish(watermark: engine.repartitionClock.watermark, heartbeat: heartbeat) {
+                engine.address(for: $0)
+            }
             context.metrics.repartitioned.increment(by: router.events)
             messages.append(contentsOf: routed)
         }

@@ -261,6 +261,9 @@ struct Router {
     private var byUser: RepartitionRecord.Builder
     /// Events sent (an event with an account counts twice).
     private(set) var events = 0
+    /// The batch's events, routed at ``finish(watermark:heartbeat:address:)``: by then the
+    /// batch's later lines may have tied a PAM host name to its address.
+    private var pending: [(event: LogEvent, offset: Int64, index: UInt32, watermark: Int64)] = []
 
     init(_ topics: RepartitionTopics, partition: TopicPartition) {
         self.topics = topics
@@ -271,6 +274,10 @@ struct Router {
     }
 
     mutating func add(_ event: LogEvent, offset: Int64, index: UInt32, watermark: Int64) {
+        pending.append((event, offset, index, watermark))
+    }
+
+    private mutating func route(_ event: LogEvent, offset: Int64, index: UInt32, watermark: Int64) {
         let source = event.sourceIP ?? event.host ?? ""
         bySource.add(
             event, offset: offset, index: index, watermark: watermark,
@@ -284,10 +291,17 @@ struct Router {
         }
     }
 
-    /// The batch's repartition records; with `heartbeat`, every partition that got no event
+    /// The batch's repartition records, in order; with `heartbeat`, every partition that got no event
     /// gets the clock alone (so an engine whose share of this partition is small still hears
     /// how far it got).
-    mutating func finish(watermark: Int64, heartbeat: Bool) -> [ProducerMessage] {
+    /// `address` names the address a host-named source stands for, if known (the route
+    /// engine's ``DetectionEngine/address(for:)``).
+    mutating func finish(watermark: Int64, heartbeat: Bool, address: (LogEvent) -> String?) -> [ProducerMessage] {
+        for var item in pending {
+            if let resolved = address(item.event) { item.event.sourceIP = resolved }
+            route(item.event, offset: item.offset, index: item.index, watermark: item.watermark)
+        }
+        pending.removeAll()
         func messages(_ builder: inout RepartitionRecord.Builder, _ topic: String, _ partitions: Int32)
             -> [ProducerMessage]
         {
