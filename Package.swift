@@ -264,6 +264,7 @@ let package = Package(
             name: "VigilCLITests",
             dependencies: [
                 "VigilKafka", "VigilDetection", "VigilSimulation", "VigilAnalysis", "VigilKafkaTesting", "VigilTesting",
+                "VigilSettings",
             ],
             swiftSettings: swiftSettings),
     ]

@@ -8,7 +8,8 @@ import VigilPipeline
 import VigilSimulation
 
 /// `vigil-bench stream` (`make bench-stream`): end-to-end throughput and latency of
-/// `vigil stream` next to a plain librdkafka consumer reading the same topic, in one run.
+/// `vigil stream` (single stage and repartitioned) next to a plain librdkafka consumer
+/// reading the same topic, in one run.
 struct StreamBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stream",
@@ -16,8 +17,9 @@ struct StreamBenchmark: AsyncParsableCommand {
         discussion: """
             Loads --records generated sshd syslog lines into a fresh topic (keyed by user, so partitions are even), then
             times the raw consumer (bench/rawconsume.c, built against the same librdkafka) and `vigil stream` over them,
-            --runs times each (medians reported). A last run feeds live records at half the measured stream rate and
-            measures event → anomaly latency: the anomaly's Kafka timestamp minus its event's time.
+            single stage and repartitioned (through fresh repartition topics), --runs times each (medians reported,
+            with the stream's CPU time per record). Last, each topology is fed live records at half the measured
+            single-stage rate, measuring event → anomaly latency: the anomaly's Kafka timestamp minus its event's time.
             """
     )
 
@@ -62,35 +64,61 @@ struct StreamBenchmark: AsyncParsableCommand {
             rawRates.append(Double(count) / seconds)
             log("raw consumer run \(run): \(Int(Double(count) / seconds)) records/s")
         }
-        var streamRates: [Double] = []
-        var peakRSS = 0.0
+        var single: [StreamRun] = []
+        var repartitioned: [StreamRun] = []
         for run in 1...runs {
-            let (rate, rss) = try await streamRun(
-                brokers: brokers, input: input, output: output, dlq: "bench-\(id)-dlq",
-                group: "bench-\(id)-g\(run)", count: lines.count)
-            streamRates.append(rate)
-            peakRSS = max(peakRSS, rss)
-            log("vigil stream run \(run): \(Int(rate)) records/s, peak RSS \(Int(rss)) MiB")
+            for topology in ["single", "repartitioned"] {
+                let result = try await streamRun(
+                    brokers: brokers, input: input, output: output, dlq: "bench-\(id)-dlq",
+                    group: "bench-\(id)-\(topology)-\(run)", count: lines.count,
+                    repartitioned: topology == "repartitioned", observer: observer)
+                if topology == "single" { single.append(result) } else { repartitioned.append(result) }
+                log(
+                    "vigil stream (\(topology)) run \(run): \(Int(result.rate)) records/s, "
+                        + "\(String(format: "%.2f", result.cpuMicroseconds)) µs CPU per record, peak RSS \(Int(result.peakRSS)) MiB"
+                )
+            }
         }
         let raw = Self.median(rawRates)
-        let stream = Self.median(streamRates)
+        let stream = Self.median(single.map(\.rate))
+        let routed = Self.median(repartitioned.map(\.rate))
+        let cpu = Self.median(single.map(\.cpuMicroseconds))
+        let routedCPU = Self.median(repartitioned.map(\.cpuMicroseconds))
+        let peakRSS = single.map(\.peakRSS).max() ?? 0
+        let routedRSS = repartitioned.map(\.peakRSS).max() ?? 0
+        let repartitionBytes = repartitioned.last?.repartitionBytes ?? 0
+        let inputBytes = lines.reduce(0) { $0 + $1.count }
         let rate = max(1_000, Int(stream / 2))
         log("latency run: \(rate) records/s of live traffic for \(latencySeconds) s")
         let latencies = try await latencyRun(
             brokers: brokers, input: live, output: output, dlq: "bench-\(id)-dlq",
-            group: "bench-\(id)-live", lines: lines, rate: rate, observer: observer)
+            group: "bench-\(id)-live", lines: lines, rate: rate, repartitioned: false, observer: observer)
+        let liveRouted = "bench-\(id)-live-repartitioned"
+        _ = try await admin.createTopics(
+            [TopicSpecification(name: liveRouted, partitions: partitions, replicationFactor: 1)], timeout: .seconds(15))
+        log("latency run, repartitioned: the same \(rate) records/s")
+        let routedLatencies = try await latencyRun(
+            brokers: brokers, input: liveRouted, output: output, dlq: "bench-\(id)-dlq",
+            group: "bench-\(id)-live-repartitioned", lines: lines, rate: rate, repartitioned: true,
+            observer: observer)
         let restore = restoreEntities > 0 ? try await restoreRun(id: String(id), observer: observer) : nil
-        let sorted = latencies.sorted()
-        func quantile(_ q: Double) -> String {
-            sorted.isEmpty ? "–" : "\(sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]) ms"
+        func ratio(_ a: Double, _ b: Double) -> String { b > 0 ? String(format: "%.2f×", a / b) : "–" }
+        func quantiles(_ latencies: [Int64]) -> String {
+            let sorted = latencies.sorted()
+            func quantile(_ q: Double) -> String {
+                sorted.isEmpty ? "–" : "\(sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]) ms"
+            }
+            return "\(quantile(0.5)) / \(quantile(0.99)) (\(sorted.count) anomalies)"
         }
         print(
             """
-            | measure | plain librdkafka consumer | vigil stream | ratio |
+            | measure | plain librdkafka consumer | vigil stream, single stage | vigil stream, repartitioned |
             |---|---:|---:|---:|
-            | records/s (median of \(runs), \(lines.count) sshd lines, \(partitions) partitions) | \(Int(raw).formatted()) | \(Int(stream).formatted()) | \(String(format: "%.2f", stream / raw)) |
-            | event → anomaly latency p50 / p99 (\(sorted.count) anomalies at \(rate.formatted())/s) | – | \(quantile(0.5)) / \(quantile(0.99)) | |
-            | peak RSS | – | \(Int(peakRSS)) MiB | |
+            | records/s (median of \(runs), \(lines.count) sshd lines, \(partitions) partitions) | \(Int(raw).formatted()) | \(Int(stream).formatted()) (\(ratio(stream, raw)) raw) | \(Int(routed).formatted()) (\(ratio(routed, raw)) raw) |
+            | CPU per record, user + system (median) | – | \(String(format: "%.2f", cpu)) µs | \(String(format: "%.2f", routedCPU)) µs (\(ratio(routedCPU, cpu)) single stage) |
+            | event → anomaly latency p50 / p99 at \(rate.formatted()) records/s | – | \(quantiles(latencies)) | \(quantiles(routedLatencies)) |
+            | peak RSS | – | \(Int(peakRSS)) MiB | \(Int(routedRSS)) MiB |
+            | bytes written to the repartition topics | – | – | \(repartitionBytes >> 20) MiB (\(ratio(Double(repartitionBytes), Double(inputBytes))) the input's \(inputBytes >> 20) MiB) |
             """)
         if let restore { print(restore) }
     }
@@ -213,65 +241,122 @@ struct StreamBenchmark: AsyncParsableCommand {
     }
 
     private func startStream(
-        brokers: String, input: String, output: String, dlq: String, group: String, port: Int
+        brokers: String, input: String, output: String, dlq: String, group: String, port: Int,
+        extra: [String] = []
     ) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: vigilPath)
-        process.arguments = [
-            "stream", "--brokers", brokers, "--input-topic", input, "--output-topic", output, "--dlq-topic", dlq,
-            "--group-id", group, "--state-dir", "none", "--state-topic", "none", "--metrics-port", String(port),
-            "--consumer-property", "session.timeout.ms=6000", "--log-level", "warning",
-        ]
+        process.arguments =
+            [
+                "stream", "--brokers", brokers, "--input-topic", input, "--output-topic", output, "--dlq-topic", dlq,
+                "--group-id", group, "--state-dir", "none", "--state-topic", "none", "--metrics-port", String(port),
+                "--consumer-property", "session.timeout.ms=6000", "--log-level", "warning",
+            ] + extra
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         return process
     }
 
-    /// One timed pass of `vigil stream` over the loaded topic: records/s from the first record
-    /// processed to the last, and peak RSS.
+    /// One timed pass of `vigil stream`: records/s, CPU per record, peak RSS.
+    struct StreamRun {
+        var rate: Double
+        var cpuMicroseconds: Double
+        var peakRSS: Double
+        /// Repartitioned: bytes written to the repartition topics.
+        var repartitionBytes = 0
+    }
+
+    /// One timed pass of `vigil stream` over the loaded topic, from the first record processed
+    /// to the last (repartitioned: to the last event the detect stage read, through fresh
+    /// repartition topics with the input's partition count).
     private func streamRun(
         brokers: String, input: String, output: String, dlq: String, group: String,
-        count: Int
-    ) async throws -> (Double, Double) {
+        count: Int, repartitioned: Bool, observer: KafkaClientObserver
+    ) async throws -> StreamRun {
         let port = 30_000 + Int.random(in: 0..<20_000)
+        let extra = try await repartitionArguments(repartitioned, group: group, observer: observer)
         let process = try startStream(
-            brokers: brokers, input: input, output: output, dlq: dlq, group: group, port: port)
+            brokers: brokers, input: input, output: output, dlq: dlq, group: group, port: port, extra: extra)
         defer { if process.isRunning { process.terminate() } }
-        var first: (ContinuousClock.Instant, Int)? = nil
-        var last: (ContinuousClock.Instant, Int) = (.now, 0)
+        let stage = { (name: String, stage: String) in repartitioned ? "\(name){stage=\"\(stage)\"}" : name }
+        var first: (ContinuousClock.Instant, Int, Double)? = nil
+        var last: (ContinuousClock.Instant, Int, Double) = (.now, 0, 0)
         let deadline = ContinuousClock.now + .seconds(600)
         while ContinuousClock.now < deadline {
-            let consumed = await Self.metric(port: port, "vigil_events_consumed_total") ?? 0
-            let inFlight = await Self.metric(port: port, "vigil_inflight_events") ?? 0
-            if consumed > 0 && first == nil { first = (.now, consumed) }
-            last = (.now, consumed)
-            if consumed >= count && inFlight == 0 { break }
+            let consumed = await Self.metric(port: port, stage("vigil_events_consumed_total", "route")) ?? 0
+            var inFlight = await Self.metric(port: port, stage("vigil_inflight_events", "route")) ?? 0
+            var done = consumed >= count
+            if repartitioned && done {
+                let sent = await Self.metric(port: port, stage("vigil_repartition_events_total", "route")) ?? -1
+                let detected = await Self.metric(port: port, stage("vigil_events_parsed_total", "detect")) ?? 0
+                inFlight += await Self.metric(port: port, stage("vigil_inflight_events", "detect")) ?? 0
+                done = sent == detected
+            }
+            let cpu = Self.cpuSeconds(pid: process.processIdentifier)
+            if consumed > 0 && first == nil { first = (.now, consumed, cpu) }
+            last = (.now, consumed, cpu)
+            if done && inFlight == 0 { break }
             try await Task.sleep(for: .milliseconds(20))
         }
         let rss = Self.peakRSS(pid: process.processIdentifier)
+        let bytes =
+            repartitioned ? await Self.metric(port: port, stage("vigil_repartition_bytes_total", "route")) ?? 0 : 0
         process.terminate()
         process.waitUntilExit()
         guard let first, last.1 >= count else { throw BenchmarkFailure("vigil stream processed \(last.1) of \(count)") }
         let elapsed = last.0 - first.0
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return (Double(last.1 - first.1) / max(seconds, 0.001), rss)
+        let records = Double(max(1, last.1 - first.1))
+        return StreamRun(
+            rate: records / max(seconds, 0.001), cpuMicroseconds: (last.2 - first.2) * 1e6 / records, peakRSS: rss,
+            repartitionBytes: bytes)
+    }
+
+    /// With `repartitioned`, the arguments of that topology over fresh repartition topics (the
+    /// input's partition count) of the run's own.
+    private func repartitionArguments(
+        _ repartitioned: Bool, group: String, observer: KafkaClientObserver
+    ) async throws -> [String] {
+        guard repartitioned else { return [] }
+        let (bySource, byUser) = ("\(group)-by-source", "\(group)-by-user")
+        let admin = try KafkaAdmin(configuration: AdminConfiguration(bootstrapServers: brokers), observer: observer)
+        _ = try await admin.createTopics(
+            [bySource, byUser].map { TopicSpecification(name: $0, partitions: partitions, replicationFactor: 1) },
+            timeout: .seconds(15))
+        return ["--topology", "repartitioned", "--by-source-topic", bySource, "--by-user-topic", byUser]
+    }
+
+    /// A process's CPU time so far (user + system), from /proc/<pid>/stat.
+    static func cpuSeconds(pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let end = stat.lastIndex(of: ")")
+        else { return 0 }
+        // Fields after the command name: state is field 3, utime 14, stime 15.
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// Live traffic at `rate`: records stamped with the current time; returns each anomaly's
     /// latency in milliseconds (its Kafka timestamp minus its event time).
     private func latencyRun(
         brokers: String, input: String, output: String, dlq: String, group: String, lines: [[UInt8]],
-        rate: Int, observer: KafkaClientObserver
+        rate: Int, repartitioned: Bool, observer: KafkaClientObserver
     ) async throws -> [Int64] {
         let port = 30_000 + Int.random(in: 0..<20_000)
+        let extra = try await repartitionArguments(repartitioned, group: group, observer: observer)
         let process = try startStream(
-            brokers: brokers, input: input, output: output, dlq: dlq, group: group, port: port)
+            brokers: brokers, input: input, output: output, dlq: dlq, group: group, port: port, extra: extra)
         defer { if process.isRunning { process.terminate() } }
-        // Wait until the stream owns its partitions.
-        for _ in 0..<300 {
-            if let assigned = await Self.metric(port: port, "vigil_assigned_partitions"), assigned > 0 { break }
-            try await Task.sleep(for: .milliseconds(100))
+        // Wait until the stream (each of its stages) owns its partitions.
+        for stage in repartitioned ? ["{stage=\"route\"}", "{stage=\"detect\"}"] : [""] {
+            for _ in 0..<300 {
+                if let assigned = await Self.metric(port: port, "vigil_assigned_partitions" + stage), assigned > 0 {
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
         }
         let startMs = Int64(Date().timeIntervalSince1970 * 1000)
         var config = ProducerConfiguration(bootstrapServers: brokers)

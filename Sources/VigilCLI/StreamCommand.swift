@@ -175,6 +175,10 @@ struct StreamFlags: ParsableArguments {
     @Option(name: name("input_topic"), help: help("input_topic")) var inputTopic: String?
     @Option(name: name("output_topic"), help: help("output_topic")) var outputTopic: String?
     @Option(name: name("dlq_topic"), help: help("dlq_topic")) var dlqTopic: String?
+    @Option(name: name("topology"), help: help("topology")) var topology: String?
+    @Option(name: name("stages"), help: help("stages")) var stages: String?
+    @Option(name: name("by_source_topic"), help: help("by_source_topic")) var bySourceTopic: String?
+    @Option(name: name("by_user_topic"), help: help("by_user_topic")) var byUserTopic: String?
     @Option(name: name("assignment_strategy"), help: help("assignment_strategy")) var assignmentStrategy:
         AssignmentStrategy?
     @Option(name: name("model_dir"), help: help("model_dir")) var modelDirectory: String?
@@ -188,6 +192,9 @@ struct StreamFlags: ParsableArguments {
     @Option(name: name("commit_interval_ms"), help: help("commit_interval_ms")) var commitIntervalMs: Int?
     @Option(name: name("snapshot_interval_ms"), help: help("snapshot_interval_ms")) var snapshotIntervalMs: Int?
     @Option(name: name("shutdown_timeout_ms"), help: help("shutdown_timeout_ms")) var shutdownTimeoutMs: Int?
+    @Option(name: name("max_future_skew_ms"), help: help("max_future_skew_ms")) var maxFutureSkewMs: Int?
+    @Option(name: name("on_permanent_produce_error"), help: help("on_permanent_produce_error"))
+    var onPermanentProduceError: String?
     @Option(name: name("metrics_port"), help: help("metrics_port")) var metricsPort: Int?
     @Option(name: name("metrics_address"), help: help("metrics_address")) var metricsAddress: String?
     @Option(name: name("log_format"), help: help("log_format")) var logFormat: LoggingConfiguration.Format?
@@ -200,7 +207,9 @@ struct StreamFlags: ParsableArguments {
         let scalars: [(String, String?)] = [
             ("brokers", brokers), ("group_id", groupID), ("group_instance_id", groupInstanceID),
             ("input_topic", inputTopic), ("output_topic", outputTopic), ("dlq_topic", dlqTopic),
-            ("assignment_strategy", assignmentStrategy?.rawValue), ("model_dir", modelDirectory),
+            ("topology", topology), ("stages", stages), ("by_source_topic", bySourceTopic),
+            ("by_user_topic", byUserTopic), ("assignment_strategy", assignmentStrategy?.rawValue),
+            ("model_dir", modelDirectory),
             ("state_dir", stateDirectory), ("state_topic", stateTopic),
             ("restore_timeout_ms", restoreTimeoutMs.map(String.init)), ("batch_size", batchSize.map(String.init)),
             ("batch_linger_ms", batchLingerMs.map(String.init)),
@@ -208,7 +217,9 @@ struct StreamFlags: ParsableArguments {
             ("max_inflight_bytes", maxInFlightBytes.map(String.init)),
             ("commit_interval_ms", commitIntervalMs.map(String.init)),
             ("snapshot_interval_ms", snapshotIntervalMs.map(String.init)),
-            ("shutdown_timeout_ms", shutdownTimeoutMs.map(String.init)), ("metrics_port", metricsPort.map(String.init)),
+            ("shutdown_timeout_ms", shutdownTimeoutMs.map(String.init)),
+            ("max_future_skew_ms", maxFutureSkewMs.map(String.init)),
+            ("on_permanent_produce_error", onPermanentProduceError), ("metrics_port", metricsPort.map(String.init)),
             ("metrics_address", metricsAddress), ("log_format", logFormat?.rawValue), ("log_level", logLevel?.rawValue),
         ]
         return scalars.compactMap { key, value in value.map { (key, $0) } }

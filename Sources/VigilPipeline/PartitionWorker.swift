@@ -17,6 +17,9 @@ enum PartitionWork: Sendable {
     case replaceModel(DetectionModel?, DetectionConfig)
     /// Time for a state snapshot, if anything was processed since the last one.
     case snapshot
+    /// Route stage: if the partition has been read to its end, tell the detect stage not to
+    /// wait for it (see ``RepartitionRecord/idleHeartbeat(stream:partition:streams:watermark:)``).
+    case idleCheck
 }
 
 /// Everything a worker shares with the pipeline.
@@ -97,6 +100,8 @@ final class PartitionWorker: Sendable {
         var slots: ChangelogSlots
         /// When the route stage last sent its clock to every repartition partition.
         var lastHeartbeat: ContinuousClock.Instant? = nil
+        /// When the route stage last said this partition is idle; nil once a record arrived since.
+        var idleSent: ContinuousClock.Instant? = nil
     }
 
     /// What the stall watch looks at: where the commit stands, what is in hand, and when the
@@ -217,6 +222,8 @@ final class PartitionWorker: Sendable {
                 }
             case .replaceModel(let model, let config):
                 engine.replaceModel(model, config: config)
+            case .idleCheck:
+                await sendIdleHeartbeat(watermark: engine.repartitionClock.watermark)
             }
         }
         // Stopped: leave a snapshot of the final state for whoever reads on from here — but
@@ -291,6 +298,7 @@ final class PartitionWorker: Sendable {
             guard s.accepting else { return false }
             s.queued += 1
             s.lastReceived = (last, ContinuousClock.now)
+            s.idleSent = nil
             return true
         }
         if accepted { work.yield(.records(sub)) }
@@ -302,6 +310,42 @@ final class PartitionWorker: Sendable {
     }
 
     func requestSnapshot() { work.yield(.snapshot) }
+
+    /// Route stage: asks the worker to tell the detect stage if its partition is idle.
+    func requestIdleCheck() { work.yield(.idleCheck) }
+
+    /// Sends an idle heartbeat to every repartition partition when this input partition has
+    /// been read to its end (per the last fetch's high watermark) and nothing arrived for a
+    /// second: the detect stage then stops holding other partitions' events back for it.
+    /// Repeated every 30 s while idle (a detect worker may start from an older position).
+    /// Runs in the worker's turn, so it follows every record the worker sent before.
+    private func sendIdleHeartbeat(watermark: Int64) async {
+        guard let topics = context.repartition, topics.bySourcePartitions > 0, topics.byUserPartitions > 0,
+            let (low, high) = context.consumer.fetchedWatermarks(partition)
+        else { return }
+        let now = ContinuousClock.now
+        let due = state.withLock { s -> Bool in
+            guard s.queued == 0, s.unfinished == 0 else { return false }
+            if let received = s.lastReceived, now - received.at < .seconds(1) { return false }
+            if let sent = s.idleSent, now - sent < .seconds(30) { return false }
+            let next = s.lastReceived.map { $0.offset + 1 } ?? s.committed ?? low
+            guard next >= high else { return false }
+            s.idleSent = now
+            return true
+        }
+        guard due else { return }
+        let bytes = RepartitionRecord.idleHeartbeat(
+            stream: origin, partition: partition.partition, streams: topics.inputPartitions, watermark: watermark)
+        var messages: [ProducerMessage] = []
+        for (topic, count) in [(topics.bySource, topics.bySourcePartitions), (topics.byUser, topics.byUserPartitions)] {
+            for destination in 0..<count {
+                messages.append(ProducerMessage(topic: topic, partition: destination, value: bytes))
+            }
+        }
+        context.metrics.idleHeartbeats.increment()
+        // Nothing waits on these: a lost one is replaced 30 s later, and any record resets it.
+        await context.producer.enqueue(messages) { _ in }
+    }
 
     /// The offset last stored for commit.
     var storedOffset: Int64? { state.withLock { $0.stored } }
@@ -544,6 +588,7 @@ final class PartitionWorker: Sendable {
                 engine.address(for: $0)
             }
             context.metrics.repartitioned.increment(by: router.events)
+            context.metrics.repartitionBytes.increment(by: routed.reduce(0) { $0 + ($1.value?.count ?? 0) })
             messages.append(contentsOf: routed)
         }
         let metrics = context.metrics
@@ -577,7 +622,7 @@ final class PartitionWorker: Sendable {
         let lateBefore = engine.statistics.lateEvents
         let duplicatesBefore = engine.statistics.duplicates
         let batch = sub.batch
-        var found: [(anomaly: Anomaly, partition: Int32, offset: Int64)] = []
+        var found: [(anomaly: Anomaly, origin: EventOrigin)] = []
         for index in sub.indices {
             let offset = batch.offset(at: index)
             let live = offset >= replayUntil
@@ -596,23 +641,27 @@ final class PartitionWorker: Sendable {
                     try RepartitionRecord.forEachEvent(bytes, header) { event, origin in
                         events += 1
                         if event.timestamp > latestEvent { latestEvent = event.timestamp }
-                        guard let anomalies = engine.process(event, from: origin) else { return }
-                        for anomaly in anomalies where scope.keeps(anomaly) {
-                            found.append((anomaly, header.partition, origin.offset))
-                        }
+                        _ = engine.receive(event, from: origin)
                     }
-                    engine.advance(stream: header.stream, streams: header.streams, watermark: header.watermark)
+                    engine.advance(
+                        stream: header.stream, streams: header.streams, watermark: header.watermark, idle: header.idle)
                     return nil
                 } catch {
                     return String(describing: error)
                 }
             }
+            // Events held for event-time order are processed when their turn comes — perhaps
+            // in a later record's turn: their anomalies go out (and are committed) with it.
+            // A replay from a snapshot reproduces the same turns (the held events are in it).
+            engine.release { anomaly, origin in
+                if scope.keeps(anomaly) { found.append((anomaly, origin)) }
+            }
             guard live else { continue }
-            for (anomaly, inputPartition, inputOffset) in found {
+            for (anomaly, origin) in found {
                 messages.append(
                     StreamMessages.anomaly(
                         anomaly, topic: settings.outputTopic, sourceTopic: settings.inputTopic,
-                        sourcePartition: inputPartition, sourceOffset: inputOffset))
+                        sourcePartition: origin.partition, sourceOffset: origin.offset))
                 context.metrics.anomaly(detector: anomaly.detector.rawValue, severity: anomaly.severity.rawValue)
             }
             if let problem {
@@ -624,6 +673,7 @@ final class PartitionWorker: Sendable {
                 context.logger.warning("record \(partition)@\(offset) to the dead-letter topic: \(problem)")
             }
         }
+        context.metrics.reorderQueued(partition, engine.repartitionClock.queued)
         let metrics = context.metrics
         metrics.consumed.increment(by: sub.indices.count)
         metrics.parsed.increment(by: events)

@@ -95,9 +95,10 @@ struct RepartitionTopics: Sendable, Equatable {
 /// Layout (little-endian): magic `VGR1`, input partition id (8, see
 /// ``ParseOptions/origin(topic:partition:)``), input partition number (4), the input topic's
 /// partition count (4), the input partition's watermark after the last event (8), event count
-/// (4), then per event its record offset (8), index in the record (4), the watermark after it
+/// (4), flags (4: bit 0, the input partition is idle — read to its end), then per event its record offset (8), index in the record (4), the watermark after it
 /// (8), its length (4) and its ``EventCodec`` bytes. A record without events is a heartbeat:
-/// it only moves the clock.
+/// it only moves the clock (and, flagged idle, tells the second stage not to wait for the
+/// partition).
 enum RepartitionRecord {
     static let magic: [UInt8] = Array("VGR1".utf8)
     /// A record is closed past this size and another begun (well under `max.message.bytes`).
@@ -142,7 +143,9 @@ enum RepartitionRecord {
         /// Every record of the batch: closed ones first (they are older), then the open ones
         /// sealed with `watermark`, then heartbeats for `heartbeats` partitions that got
         /// nothing.
-        mutating func finish(watermark: Int64, heartbeats: some Sequence<Int32>) -> [(
+        mutating func finish(
+            watermark: Int64, heartbeats: some Sequence<Int32>
+        ) -> [(
             partition: Int32, bytes: [UInt8]
         )] {
             var records = closed
@@ -159,13 +162,8 @@ enum RepartitionRecord {
         }
 
         private func header() -> [UInt8] {
-            var bytes = RepartitionRecord.magic
+            var bytes = RepartitionRecord.header(stream: stream, partition: partition, streams: streams)
             bytes.reserveCapacity(4096)
-            RepartitionRecord.append(stream, &bytes)
-            RepartitionRecord.append(UInt32(bitPattern: partition), &bytes)
-            RepartitionRecord.append(UInt32(streams), &bytes)
-            RepartitionRecord.append(UInt64(0), &bytes)  // watermark, set by seal
-            RepartitionRecord.append(UInt32(0), &bytes)  // count, set by seal
             return bytes
         }
 
@@ -188,6 +186,30 @@ enum RepartitionRecord {
         var streams: Int
         var watermark: Int64
         var count: Int
+        /// The input partition had been read to its end when this (event-less) record was sent.
+        var idle = false
+    }
+
+    static let idleFlag: UInt32 = 1
+
+    /// A record without events that tells every stage-2 engine the input partition was read
+    /// to its end at `watermark` (see ``DetectionEngine/advance(stream:streams:watermark:idle:)``).
+    static func idleHeartbeat(stream: UInt64, partition: Int32, streams: Int, watermark: Int64) -> [UInt8] {
+        header(stream: stream, partition: partition, streams: streams, watermark: watermark, flags: idleFlag)
+    }
+
+    /// A record's header; the watermark and count of a record with events are set when it is sealed.
+    static func header(
+        stream: UInt64, partition: Int32, streams: Int, watermark: Int64 = 0, flags: UInt32 = 0
+    ) -> [UInt8] {
+        var bytes = magic
+        append(stream, &bytes)
+        append(UInt32(bitPattern: partition), &bytes)
+        append(UInt32(streams), &bytes)
+        append(UInt64(bitPattern: watermark), &bytes)
+        append(UInt32(0), &bytes)  // event count
+        append(flags, &bytes)
+        return bytes
     }
 
     /// Why a record is not a repartition record (dead-lettered with this reason).
@@ -195,7 +217,7 @@ enum RepartitionRecord {
         var description: String
     }
 
-    static let headerBytes = 32
+    static let headerBytes = 36
 
     static func header(_ bytes: UnsafeRawBufferPointer) throws(Malformed) -> Header {
         guard bytes.count >= headerBytes, bytes.prefix(4).elementsEqual(magic) else {
@@ -204,7 +226,7 @@ enum RepartitionRecord {
         return Header(
             stream: load(bytes, 4), partition: Int32(bitPattern: load(bytes, 12)),
             streams: Int(load(bytes, 16) as UInt32), watermark: Int64(bitPattern: load(bytes, 20)),
-            count: Int(load(bytes, 28) as UInt32))
+            count: Int(load(bytes, 28) as UInt32), idle: (load(bytes, 32) as UInt32) & idleFlag != 0)
     }
 
     /// Calls `body` with each event of the record and its origin, in order. Stops at the
@@ -232,7 +254,8 @@ enum RepartitionRecord {
             body(
                 event,
                 EventOrigin(
-                    stream: header.stream, streams: header.streams, offset: offset, index: index, watermark: watermark))
+                    stream: header.stream, partition: header.partition, streams: header.streams, offset: offset,
+                    index: index, watermark: watermark))
         }
         guard at == bytes.count else { throw Malformed(description: "\(bytes.count - at) trailing byte(s)") }
     }
@@ -302,7 +325,9 @@ struct Router {
             route(item.event, offset: item.offset, index: item.index, watermark: item.watermark)
         }
         pending.removeAll()
-        func messages(_ builder: inout RepartitionRecord.Builder, _ topic: String, _ partitions: Int32)
+        func messages(
+            _ builder: inout RepartitionRecord.Builder, _ topic: String, _ partitions: Int32
+        )
             -> [ProducerMessage]
         {
             builder.finish(watermark: watermark, heartbeats: heartbeat ? Array(0..<partitions) : []).map {

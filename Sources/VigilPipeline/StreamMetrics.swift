@@ -1,6 +1,7 @@
 import Foundation
 import Metrics
 import Synchronization
+import VigilKafka
 
 /// The stream's metrics, through swift-metrics (the CLI bootstraps Prometheus). Names follow
 /// Prometheus conventions: `vigil_` prefix, base units, `_total` counters, no user or address
@@ -46,6 +47,13 @@ final class StreamMetrics: Sendable {
     /// skipped as already processed (a replay of the route stage).
     let repartitioned: Counter
     let repartitionDuplicates: Counter
+    /// Bytes of the repartition records the route stage sent (for sizing the topics).
+    let repartitionBytes: Counter
+    /// Events the detect stage holds for event-time order, over all its partitions.
+    let reorderHeld: Gauge
+    private let reorderByPartition = Mutex<[TopicPartition: Int]>([:])
+    /// Idle heartbeats the route stage sent (its partition read to its end).
+    let idleHeartbeats: Counter
     let inFlight: Gauge
     let inFlightBytes: Gauge
     let assigned: Gauge
@@ -92,12 +100,24 @@ final class StreamMetrics: Sendable {
         changelogBytes = Counter(label: "vigil_changelog_bytes_total", dimensions: stage)
         changelogFailures = Counter(label: "vigil_changelog_failures_total", dimensions: stage)
         repartitioned = Counter(label: "vigil_repartition_events_total", dimensions: stage)
+        repartitionBytes = Counter(label: "vigil_repartition_bytes_total", dimensions: stage)
         repartitionDuplicates = Counter(label: "vigil_repartition_duplicates_total", dimensions: stage)
+        reorderHeld = Gauge(label: "vigil_repartition_held_events", dimensions: stage)
+        idleHeartbeats = Counter(label: "vigil_repartition_idle_heartbeats_total", dimensions: stage)
         inFlight = Gauge(label: "vigil_inflight_events", dimensions: stage)
         inFlightBytes = Gauge(label: "vigil_inflight_bytes", dimensions: stage)
         assigned = Gauge(label: "vigil_assigned_partitions", dimensions: stage)
         batchDuration = Timer(label: "vigil_batch_duration_seconds", dimensions: stage)
         endToEnd = Timer(label: "vigil_event_to_publish_seconds", dimensions: stage)
+    }
+
+    /// Records how many events `partition`'s engine holds for event-time order (0 forgets it).
+    func reorderQueued(_ partition: TopicPartition, _ count: Int) {
+        let total = reorderByPartition.withLock { held -> Int in
+            held[partition] = count == 0 ? nil : count
+            return held.values.reduce(0, +)
+        }
+        reorderHeld.record(total)
     }
 
     func anomaly(detector: String, severity: String) {

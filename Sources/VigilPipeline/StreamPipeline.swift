@@ -249,6 +249,10 @@ public final class StreamPipeline: Service, Sendable {
                     await self.gaugeLoop()
                     return nil
                 }
+                loops.addTask {
+                    await self.idleLoop()
+                    return nil
+                }
                 loops.addTask { await self.stopRequested.value }
                 var reason: String? = nil
                 while reason == nil, let next = await loops.next() { reason = next }
@@ -322,6 +326,15 @@ public final class StreamPipeline: Service, Sendable {
     private func snapshotLoop() async {
         while (try? await Task.sleep(for: .milliseconds(configuration.snapshotIntervalMs))) != nil {
             registry.requestSnapshots()
+        }
+    }
+
+    /// Route stage: every second each worker checks whether its partition went idle (see
+    /// ``PartitionWorker/requestIdleCheck()``).
+    private func idleLoop() async {
+        guard stage == .route else { return }
+        while (try? await Task.sleep(for: .seconds(1))) != nil {
+            registry.requestIdleChecks()
         }
     }
 
@@ -543,6 +556,10 @@ final class PartitionRegistry: ConsumerRebalanceListener {
 
     func requestSnapshots() {
         for worker in state.withLock({ Array($0.workers.values) }) { worker.requestSnapshot() }
+    }
+
+    func requestIdleChecks() {
+        for worker in state.withLock({ Array($0.workers.values) }) { worker.requestIdleCheck() }
     }
 
     func replaceModel(_ model: DetectionModel?) {

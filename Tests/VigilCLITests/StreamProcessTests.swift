@@ -4,6 +4,7 @@ import VigilAnalysis
 import VigilDetection
 import VigilKafka
 import VigilKafkaTesting
+import VigilSettings
 import VigilSimulation
 import VigilTesting
 
@@ -225,6 +226,24 @@ struct StreamProcessTests {
                 group: StreamHarness.unique("g"), stateDir: "none", stateTopic: "none"), [:])
         #expect(missing == 1, "\(missingMessage.suffix(1500))")
         #expect(missingMessage.contains("\(absent) do not exist") && missingMessage.contains("vigil topics apply"))
+        // So does a missing repartition topic.
+        let output = StreamHarness.unique("out")
+        try await StreamHarness.createTopics([output: 1])
+        let (noRepartition, noRepartitionMessage) = try run(
+            StreamHarness.streamArguments(
+                input: input, output: output, dlq: dlq, group: StreamHarness.unique("g"), stateDir: "none",
+                stateTopic: "none", extra: ["--topology", "repartitioned", "--by-user-topic", absent]), [:])
+        #expect(noRepartition == 1, "\(noRepartitionMessage.suffix(1500))")
+        #expect(noRepartitionMessage.contains(absent), "\(noRepartitionMessage.suffix(1500))")
+        let (badTopology, topologyMessage) = try run(["--print-config", "--topology", "sideways"], [:])
+        #expect(badTopology != 0)
+        #expect(
+            topologyMessage.contains("--topology") && topologyMessage.contains("repartitioned"), "\(topologyMessage)")
+        // Every setting of the table is a flag of `vigil stream`.
+        let (_, help) = try run(["--help"], [:])
+        for setting in StreamSettings.table where setting.kind == .scalar {
+            #expect(help.contains("--\(setting.flag)"), "vigil stream --help lacks --\(setting.flag)")
+        }
     }
 }
 

@@ -90,14 +90,29 @@ struct RepartitionTests {
                 config.rareEvent.enabled = false
             }
             var engine = DetectionEngine(config: config)
+            func keep(_ anomaly: Anomaly, _ origin: EventOrigin) {
+                if (anomaly.entity.kind == .user) == byUser { found.append(anomaly) }
+            }
             for (stream, share) in perStream.enumerated() {
                 // A replay: the first half of partition 0's share arrives twice.
                 let delivered = replayFirst && stream == 0 ? share + share.prefix(share.count / 2) : share
                 for (event, origin) in delivered {
-                    guard let anomalies = engine.process(event, from: origin) else { continue }
-                    found += anomalies.filter { ($0.entity.kind == .user) == byUser }
+                    _ = engine.receive(event, from: origin)
+                    engine.release(keep)
                 }
+                // The route stage's heartbeat at the end of its batch.
+                engine.advance(
+                    stream: UInt64(stream + 1), streams: streams, watermark: routes[stream].repartitionClock.watermark)
+                engine.release(keep)
             }
+            // Every input partition read to its end: the route stage says so.
+            for stream in 0..<streams {
+                engine.advance(
+                    stream: UInt64(stream + 1), streams: streams, watermark: routes[stream].repartitionClock.watermark,
+                    idle: true)
+            }
+            engine.release(keep)
+            #expect(engine.repartitionClock.queued == 0)
             duplicates += engine.statistics.duplicates
         }
         return (found, duplicates)
@@ -164,16 +179,131 @@ struct RepartitionTests {
     @Test("snapshots keep the input partitions' clocks and positions")
     func snapshotKeepsClocks() throws {
         var engine = DetectionEngine()
-        let event = LogEvent(timestamp: reference, kind: .authFailure, outcome: .failure, user: "a", sourceIP: "192.0.2.1")
+        let event = LogEvent(
+            timestamp: reference, kind: .authFailure, outcome: .failure, user: "a", sourceIP: "192.0.2.1")
         let origin = EventOrigin(stream: 9, streams: 2, offset: 5, index: 0, watermark: reference)
         #expect(engine.process(event, from: origin) != nil)
         var restored = DetectionEngine()
         try restored.restore(engine.snapshot())
         #expect(restored.process(event, from: origin) == nil)  // position 5 already processed
         #expect(restored.repartitionClock.known == 1 && restored.repartitionClock.streams == 2)
-        // The clock waits for the second partition, then follows the slower one.
+        // The event waits for the second partition; the clock follows the events processed.
         #expect(restored.repartitionClock.watermark == .min)
-        restored.advance(stream: 10, streams: 2, watermark: reference - 5_000)
-        #expect(restored.repartitionClock.watermark == reference - 5_000)
+        #expect(restored.repartitionClock.queued == 1)
+        restored.advance(stream: 10, streams: 2, watermark: reference + 5_000)
+        restored.release { _, _ in }
+        #expect(restored.repartitionClock.queued == 0)
+        #expect(restored.repartitionClock.watermark == reference)
+    }
+
+    private func failure(_ t: Int64, user: String, source: String, pid: Int) -> LogEvent {
+        var event = LogEvent(timestamp: t, kind: .authFailure, outcome: .failure, user: user, sourceIP: source)
+        event.isAttempt = true
+        event.processID = pid
+        event.host = "web1"
+        event.service = "sshd"
+        event.fingerprint = UInt64(t)
+        return event
+    }
+
+    private func success(_ t: Int64, user: String, source: String) -> LogEvent {
+        var event = LogEvent(timestamp: t, kind: .authSuccess, outcome: .success, user: user, sourceIP: source)
+        event.isAttempt = true
+        event.fingerprint = UInt64(t) + 1
+        return event
+    }
+
+    @Test("a success that arrives before the failures of other partitions is processed after them, in event time")
+    func eventTimeOrder() {
+        var engine = DetectionEngine()
+        // Partition 2's records (the failures, earlier in event time) reach this engine after
+        // partition 1's (the success): the broker served partition 1 first.
+        let t0 = reference
+        let successOrigin = EventOrigin(
+            stream: 1, partition: 0, streams: 2, offset: 0, index: 0, watermark: t0 + 70_000)
+        var found: [Anomaly] = []
+        _ = engine.receive(success(t0 + 70_000, user: "ana", source: "203.0.113.9"), from: successOrigin)
+        engine.release { anomaly, _ in found.append(anomaly) }
+        #expect(found.isEmpty && engine.repartitionClock.queued == 1, "held until partition 2 is past it")
+        for k in 0..<6 {
+            let t = t0 + Int64(k) * 10_000
+            let origin = EventOrigin(stream: 2, partition: 1, streams: 2, offset: Int64(k), index: 0, watermark: t)
+            _ = engine.receive(failure(t, user: "ana", source: "203.0.113.9", pid: 100 + k), from: origin)
+            engine.release { anomaly, _ in found.append(anomaly) }
+        }
+        #expect(!found.contains { $0.detector == .successAfterFailures }, "partition 2 is not past the success yet")
+        engine.advance(stream: 2, streams: 2, watermark: t0 + 80_000)
+        var origins: [Int32] = []
+        engine.release { anomaly, origin in
+            found.append(anomaly)
+            origins.append(origin.partition)
+        }
+        let success = found.first { $0.detector == .successAfterFailures }
+        #expect(success?.entity.value == "ana", "\(found.map(\.detector))")
+        #expect(origins.last == 0, "the anomaly names the success's input partition")
+        #expect(engine.repartitionClock.queued == 0)
+    }
+
+    @Test("an idle partition does not hold the others back; past the capacity the oldest events go anyway")
+    func idleAndCapacity() {
+        var engine = DetectionEngine()
+        let origin = { (k: Int) in
+            EventOrigin(stream: 1, streams: 2, offset: Int64(k), index: 0, watermark: reference + Int64(k))
+        }
+        for k in 0..<3 {
+            _ = engine.receive(failure(reference + Int64(k), user: "bo", source: "192.0.2.1", pid: k), from: origin(k))
+        }
+        engine.release { _, _ in }
+        #expect(engine.repartitionClock.queued == 3, "partition 2 never heard from")
+        engine.advance(stream: 2, streams: 2, watermark: .min, idle: true)
+        engine.release { _, _ in }
+        #expect(engine.repartitionClock.queued == 0)
+
+        var config = DetectionConfig()
+        config.reorderCapacity = 10
+        var bounded = DetectionEngine(config: config)
+        for k in 0..<50 {
+            _ = bounded.receive(failure(reference + Int64(k), user: "bo", source: "192.0.2.1", pid: k), from: origin(k))
+            bounded.release { _, _ in }
+            #expect(bounded.repartitionClock.queued <= 10)
+        }
+        #expect(bounded.statistics.events == 40)
+    }
+
+    @Test("a snapshot keeps the held events: restored mid-stream, the engine finds what an uninterrupted one finds")
+    func snapshotKeepsHeldEvents() throws {
+        let events = parsed()
+        var rng = SeededRandom(seed: 17)
+        var offsets = [Int64](repeating: 0, count: 3)
+        let deliveries = events.map { event -> (LogEvent, EventOrigin) in
+            let stream = Int(rng.next(3))
+            defer { offsets[stream] += 1 }
+            return (
+                event,
+                EventOrigin(
+                    stream: UInt64(stream), partition: Int32(stream), streams: 3, offset: offsets[stream], index: 0,
+                    watermark: event.timestamp)
+            )
+        }
+        func run(restartAt: Int?) throws -> [String] {
+            var engine = DetectionEngine()
+            var ids: [String] = []
+            for (n, (event, origin)) in deliveries.enumerated() {
+                if n == restartAt {
+                    #expect(engine.repartitionClock.queued > 0, "the restart point must hold events")
+                    var restored = DetectionEngine()
+                    try restored.restore(engine.snapshot())
+                    engine = restored
+                }
+                _ = engine.receive(event, from: origin)
+                engine.release { anomaly, _ in ids.append(anomaly.id) }
+            }
+            for stream in 0..<3 { engine.advance(stream: UInt64(stream), streams: 3, watermark: .max, idle: true) }
+            engine.release { anomaly, _ in ids.append(anomaly.id) }
+            return ids
+        }
+        let whole = try run(restartAt: nil)
+        #expect(!whole.isEmpty)
+        #expect(try run(restartAt: deliveries.count / 2) == whole)
     }
 }

@@ -14,6 +14,8 @@
 public struct EventOrigin: Sendable, Hashable {
     /// The input partition (``ParseOptions/origin(topic:partition:)``).
     public var stream: UInt64
+    /// Its number in the input topic (anomalies name it in their headers).
+    public var partition: Int32
     /// How many input partitions there are: the clock does not advance until each has been
     /// heard from (an unheard one may still send older events).
     public var streams: Int
@@ -23,8 +25,9 @@ public struct EventOrigin: Sendable, Hashable {
     /// The input partition's watermark (latest event time) after this event.
     public var watermark: Int64
 
-    public init(stream: UInt64, streams: Int, offset: Int64, index: UInt32, watermark: Int64) {
+    public init(stream: UInt64, partition: Int32 = 0, streams: Int, offset: Int64, index: UInt32, watermark: Int64) {
         self.stream = stream
+        self.partition = partition
         self.streams = streams
         self.offset = offset
         self.index = index
@@ -35,9 +38,47 @@ public struct EventOrigin: Sendable, Hashable {
 /// One input partition's clock in a repartitioned engine.
 struct OriginClock: Sendable, Hashable {
     var watermark: Int64 = .min
-    /// The latest event processed from it (offset, index); (-1, 0) before any.
+    /// The latest event received from it (offset, index); (-1, 0) before any.
     var offset: Int64 = -1
     var index: UInt32 = 0
+    /// The route stage said the partition has nothing more to read: its clock does not hold
+    /// the others back until it sends again.
+    var idle = false
+}
+
+/// An event received from the first stage and not processed yet (see
+/// ``DetectionEngine/receive(_:from:)``).
+struct QueuedEvent: Sendable, Hashable {
+    var event: LogEvent
+    var origin: EventOrigin
+}
+
+/// One input partition's received events, oldest first: a FIFO that does not shift on
+/// every removal.
+struct OriginQueue: Sendable, Hashable {
+    private(set) var items: [QueuedEvent] = []
+    private var head = 0
+
+    var isEmpty: Bool { head == items.count }
+    var count: Int { items.count - head }
+    var first: QueuedEvent? { isEmpty ? nil : items[head] }
+    /// The queued events, oldest first.
+    var pending: ArraySlice<QueuedEvent> { items[head...] }
+
+    mutating func append(_ item: QueuedEvent) { items.append(item) }
+
+    mutating func removeFirst() -> QueuedEvent {
+        let item = items[head]
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 1024 && head * 2 >= items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return item
+    }
 }
 
 extension DetectionEngine {
@@ -65,45 +106,111 @@ extension DetectionEngine {
         return (resolved, state.watermark)
     }
 
-    /// The second stage of a repartitioned stream: processes an event sent by the first (see
-    /// ``EventOrigin``). Returns nil, without processing it, when the event was already
-    /// processed (the first stage sent it again after a restart).
-    public mutating func process(_ event: LogEvent, from origin: EventOrigin) -> [Anomaly]? {
-        let known = state.origins[origin.stream] ?? OriginClock()
+    /// The second stage of a repartitioned stream: takes an event sent by the first (see
+    /// ``EventOrigin``) into the queue of its input partition. Returns false, keeping nothing,
+    /// when the event was already received (the first stage sent it again after a restart).
+    ///
+    /// Queued events are processed by ``release(_:)`` in event-time order across input
+    /// partitions — the order one engine reading every partition's events in time would see —
+    /// so that order-dependent detectors (a success after failures, a connection's lines
+    /// counted once) find what they find in one file, however the partitions' records
+    /// interleave on the way.
+    public mutating func receive(_ event: LogEvent, from origin: EventOrigin) -> Bool {
+        var known = state.origins[origin.stream] ?? OriginClock()
         guard (origin.offset, origin.index) > (known.offset, known.index) else {
             statistics.duplicates += 1
-            return nil
+            return false
         }
-        state.origins[origin.stream] = OriginClock(
-            watermark: max(known.watermark, origin.watermark), offset: origin.offset, index: origin.index)
-        advanceClock(streams: origin.streams)
+        known.watermark = max(known.watermark, origin.watermark)
+        known.offset = origin.offset
+        known.index = origin.index
+        known.idle = false
+        state.origins[origin.stream] = known
+        if origin.streams > state.originStreams { state.originStreams = origin.streams }
         var event = event
         event.timestamp = UTC.clamp(event.timestamp)
-        var observation = Observation()
-        let late = event.timestamp < origin.watermark.subtractingSaturated(config.latenessMs)
-        return process(event, late: late, observing: &observation, collectFeatures: false)
+        state.queues[origin.stream, default: OriginQueue()].append(QueuedEvent(event: event, origin: origin))
+        state.queued += 1
+        return true
     }
 
-    /// A watermark-only message from an input partition (it sends them so that a partition
-    /// whose events rarely come here still moves the clock).
-    public mutating func advance(stream: UInt64, streams: Int, watermark: Int64) {
+    /// A watermark-only message from an input partition (the first stage sends them so that
+    /// a partition whose events rarely come here still moves the clock). `idle`: the partition
+    /// has nothing more to read for now, so the others need not wait for it.
+    public mutating func advance(stream: UInt64, streams: Int, watermark: Int64, idle: Bool = false) {
         var known = state.origins[stream] ?? OriginClock()
         known.watermark = max(known.watermark, watermark)
+        known.idle = idle
         state.origins[stream] = known
-        advanceClock(streams: streams)
-    }
-
-    /// The engine's clock: the slowest input partition's watermark, once all are known.
-    private mutating func advanceClock(streams: Int) {
         if streams > state.originStreams { state.originStreams = streams }
-        guard state.origins.count >= state.originStreams else { return }
-        var slowest = Int64.max
-        for clock in state.origins.values where clock.watermark < slowest { slowest = clock.watermark }
-        if slowest != .max && slowest > state.watermark { state.watermark = slowest }
     }
 
-    /// Input partitions heard from, and the clock (for metrics and tests).
-    public var repartitionClock: (streams: Int, known: Int, watermark: Int64) {
-        (state.originStreams, state.origins.count, state.watermark)
+    /// Processes the queued events whose turn has come, in event-time order, and calls `found`
+    /// with each anomaly and the origin of the event that completed it.
+    ///
+    /// The oldest queued event is processed once no input partition can still send an older
+    /// one: each other partition has an older-or-equal event queued, has a watermark at or
+    /// past it, or is idle. Until every input partition has been heard from, nothing is. Past
+    /// ``DetectionConfig/reorderCapacity`` queued events the oldest are processed anyway
+    /// (memory stays bounded; a partition far behind then arrives late, as in one stream).
+    public mutating func release(_ found: (Anomaly, EventOrigin) -> Void) {
+        while let next = nextReleasable() {
+            guard let item = state.queues[next]?.removeFirst() else { break }
+            state.queued -= 1
+            if state.queues[next]?.isEmpty == true { state.queues[next] = nil }
+            advanceClock(to: item.event.timestamp)
+            var observation = Observation()
+            let late = item.event.timestamp < item.origin.watermark.subtractingSaturated(config.latenessMs)
+            let anomalies = process(item.event, late: late, observing: &observation, collectFeatures: false)
+            for anomaly in anomalies { found(anomaly, item.origin) }
+        }
+    }
+
+    /// Receives and releases in one step (tests and simple callers): the anomalies released,
+    /// nil when the event was a replay.
+    public mutating func process(_ event: LogEvent, from origin: EventOrigin) -> [Anomaly]? {
+        guard receive(event, from: origin) else { return nil }
+        var anomalies: [Anomaly] = []
+        release { anomaly, _ in anomalies.append(anomaly) }
+        return anomalies
+    }
+
+    /// The input partition whose queued head is processed next, if any may be.
+    private func nextReleasable() -> UInt64? {
+        var best: (stream: UInt64, time: Int64)? = nil
+        for (stream, queue) in state.queues {
+            guard let head = queue.first else { continue }
+            if best == nil || (head.event.timestamp, stream) < (best!.time, best!.stream) {
+                best = (stream, head.event.timestamp)
+            }
+        }
+        guard let best else { return nil }
+        if state.queued > config.reorderCapacity { return best.stream }
+        guard state.origins.count >= state.originStreams else { return nil }
+        for (stream, clock) in state.origins where stream != best.stream {
+            if clock.idle || clock.watermark >= best.time { continue }
+            if let head = state.queues[stream]?.first, head.event.timestamp >= best.time { continue }
+            return nil
+        }
+        return best.stream
+    }
+
+    /// The engine's clock (window expiry) follows the events it processes, as one engine's
+    /// does — but never past an input partition that may still send older events (one not
+    /// idle, when every partition is known), so an event released early (past the capacity)
+    /// cannot expire state the lagging partition's events still need.
+    private mutating func advanceClock(to time: Int64) {
+        var clock = time
+        if state.origins.count >= state.originStreams {
+            for origin in state.origins.values where !origin.idle && origin.watermark < clock {
+                clock = origin.watermark
+            }
+        }
+        if clock > state.watermark { state.watermark = clock }
+    }
+
+    /// Input partitions heard from, the clock, and the events waiting (for metrics and tests).
+    public var repartitionClock: (streams: Int, known: Int, watermark: Int64, queued: Int) {
+        (state.originStreams, state.origins.count, state.watermark, state.queued)
     }
 }

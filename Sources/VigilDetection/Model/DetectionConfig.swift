@@ -145,6 +145,10 @@ public struct DetectionConfig: Sendable, Hashable {
     /// Most entities each piece of windowed state keeps; the least recently seen are dropped
     /// first, so memory stays flat however many distinct addresses arrive.
     public var maxEntities = 100_000
+    /// A repartitioned stream's second stage holds events until every input partition has
+    /// gone past them, to process them in event-time order; past this many held events the
+    /// oldest are processed anyway, so memory stays bounded when one partition lags far behind.
+    public var reorderCapacity = 20_000
 
     public init() {}
 

@@ -14,6 +14,10 @@ struct EngineState: Sendable {
     var origins: [UInt64: OriginClock] = [:]
     /// How many input partitions feed this engine (the clock waits until it knows them all).
     var originStreams = 0
+    /// Events received from each input partition and not processed yet, and how many in all
+    /// (see ``DetectionEngine/receive(_:from:)``).
+    var queues: [UInt64: OriginQueue] = [:]
+    var queued = 0
 
     /// Failure times per (source, user) pair: brute force.
     var pairFailures: LRUMap<TimeWindow>

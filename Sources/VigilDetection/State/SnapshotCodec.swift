@@ -1,15 +1,18 @@
 /// The engine's state as bytes, and back: what crash recovery restores.
 ///
 /// Layout (little-endian): magic `VGLSTATE`, version, watermark, template total, statistics, the input
-/// partitions' clocks of a repartitioned engine (version 3),
+/// partitions' clocks of a repartitioned engine (version 3) and the events it holds for
+/// event-time order (version 4: per partition its idle flag, then each queued event's origin and
+/// ``EventCodec`` bytes),
 /// then every map of ``EngineState`` in ``EngineState/visitMaps(_:)`` order — each as its
 /// entry count, eviction count and entries (key, last use, value) least recently used first,
 /// so that restoring rebuilds the same recency order — and `END.`.
 enum SnapshotCodec {
     static let magic: [UInt8] = Array("VGLSTATE".utf8)
     /// 2: connections and host-name aliases of the attempt counting. 3: the input partitions'
-    /// clocks of a repartitioned engine (after the statistics). Version 2 is still read.
-    static let version: UInt32 = 3
+    /// clocks of a repartitioned engine (after the statistics). 4: their idle flags and the
+    /// events held for event-time order. Versions 2 and 3 are still read.
+    static let version: UInt32 = 4
     private static let end: [UInt8] = Array("END.".utf8)
 
     static func encode(_ state: EngineState, statistics: EngineStatistics) -> [UInt8] {
@@ -34,6 +37,19 @@ enum SnapshotCodec {
             writer.i64(clock.watermark)
             writer.i64(clock.offset)
             writer.u32(clock.index)
+            writer.u32(clock.idle ? 1 : 0)
+            let queue = state.queues[stream]?.pending ?? []
+            writer.u32(UInt32(queue.count))
+            for item in queue {
+                writer.u32(UInt32(bitPattern: item.origin.partition))
+                writer.u32(UInt32(item.origin.streams))
+                writer.i64(item.origin.offset)
+                writer.u32(item.origin.index)
+                writer.i64(item.origin.watermark)
+                let event = EventCodec.encode(item.event)
+                writer.u32(UInt32(event.count))
+                writer.bytes(event)
+            }
         }
         var encoder = MapEncoder(writer: writer)
         var copy = state  // visiting needs `inout`; encoding mutates nothing, so nothing is copied
@@ -48,7 +64,7 @@ enum SnapshotCodec {
         var reader = BinaryReader(bytes)
         guard try reader.bytes(magic.count) == magic else { throw .corrupt("not an engine snapshot") }
         let found = try reader.u32()
-        guard found == version || found == 2 else {
+        guard (2...version).contains(found) else {
             throw .incompatible("snapshot version \(found), expected \(version)")
         }
         var state = empty
@@ -67,8 +83,28 @@ enum SnapshotCodec {
             state.originStreams = try reader.count(max: 1 << 16)
             for _ in 0..<(try reader.count(max: 1 << 16)) {
                 let stream = try reader.u64()
-                state.origins[stream] = OriginClock(
-                    watermark: try reader.time(), offset: try reader.i64(), index: try reader.u32())
+                var clock = OriginClock(watermark: try reader.time(), offset: try reader.i64(), index: try reader.u32())
+                if found >= 4 {
+                    clock.idle = try reader.u32() != 0
+                    var queue = OriginQueue()
+                    for _ in 0..<(try reader.count(max: 1 << 24)) {
+                        let origin = EventOrigin(
+                            stream: stream, partition: Int32(bitPattern: try reader.u32()),
+                            streams: try reader.count(max: 1 << 16), offset: try reader.i64(),
+                            index: try reader.u32(), watermark: try reader.time())
+                        let bytes = try reader.bytes(try reader.count(max: 1 << 24))
+                        do {
+                            queue.append(QueuedEvent(event: try EventCodec.decode(bytes), origin: origin))
+                        } catch {
+                            throw .corrupt("queued event: \(error)")
+                        }
+                    }
+                    if !queue.isEmpty {
+                        state.queued += queue.count
+                        state.queues[stream] = queue
+                    }
+                }
+                state.origins[stream] = clock
             }
         }
         var decoder = MapDecoder(reader: reader)
