@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VigilDetection
 import VigilKafka
+import VigilSimulation
 import VigilTesting
 
 /// `vigil stream --topology repartitioned` as a real process on the real local broker: input
@@ -57,40 +58,23 @@ struct RepartitionedStreamTests {
         var rng = SeededRandom(seed: 21)
         var input = StreamHarness.Input(partitions: 6)
         for line in lines { input.records.append((Int32(rng.next(6)), Array(line.utf8))) }
-        let (inTopic, outTopic, dlq, group) = try await StreamHarness.freshTopics(partitions: 6)
-        let (bySource, byUser) = (StreamHarness.unique("by-source"), StreamHarness.unique("by-user"))
-        try await StreamHarness.createTopics([bySource: 6, byUser: 6])
-        try await StreamHarness.produce(input, topic: inTopic)
+        let topics = try await Topics.fresh(partitions: 6)
+        try await StreamHarness.produce(input, topic: topics.input)
 
         let port = 20_000 + Int.random(in: 0..<20_000)
         let stream = try StreamHarness.StreamProcess(
-            arguments: StreamHarness.streamArguments(
-                input: inTopic, output: outTopic, dlq: dlq, group: group, stateDir: "\(dir)/state",
-                metricsPort: port,
-                extra: ["--topology", "repartitioned", "--by-source-topic", bySource, "--by-user-topic", byUser]),
-            logPath: "\(dir)/stream.log")
+            arguments: topics.arguments(stateDir: "\(dir)/state", metricsPort: port), logPath: "\(dir)/stream.log")
         defer { stream.killIfRunning() }
-        let committed = try await StreamHarness.waitUntilCommitted(
-            group: group, topic: inTopic, input: input, timeout: .seconds(120))
-        #expect(committed, "route stage did not commit the input; log:\n\(stream.log.suffix(3000))")
-        // The detect stage is done when it has read every event the route stage sent.
-        var page = ""
-        var (sent, detected) = (0.0, -1.0)
-        for _ in 0..<240 where sent != detected {
-            try await Task.sleep(for: .milliseconds(250))
-            page = await StreamHarness.httpGet(port: port, path: "/metrics")?.1 ?? ""
-            sent = Self.metric(page, "vigil_repartition_events_total", stage: "route")
-            detected = Self.metric(page, "vigil_events_parsed_total", stage: "detect")
-        }
+        let page = try await Self.waitUntilDone(stream, topics: topics, input: input, port: port)
+        let sent = Self.metric(page, "vigil_repartition_events_total", stage: "route")
         #expect(sent > Double(lines.count), "an event with an account goes to both topics: \(sent)")
-        #expect(sent == detected, "detect stage read \(detected) of \(sent) events; log:\n\(stream.log.suffix(3000))")
         #expect(Self.metric(page, "vigil_events_consumed_total", stage: "route") == Double(lines.count))
         #expect(Self.metric(page, "vigil_repartition_duplicates_total", stage: "detect") == 0)
         #expect(await StreamHarness.httpGet(port: port, path: "/readyz")?.0 == 200)
         stream.terminate()
         #expect(await stream.wait(timeout: .seconds(40)) == 0, "exit status; log:\n\(stream.log.suffix(2000))")
 
-        let output = try StreamHarness.dump(outTopic, expect: expected.values.reduce(0, +))
+        let output = try StreamHarness.dump(topics.output, expect: expected.values.reduce(0, +))
         let found = Self.keys(output.compactMap(\.value))
         let missing = Set(expected.keys).subtracting(found.keys)
         #expect(missing.isEmpty, "missed: \(missing.sorted())")
@@ -108,9 +92,167 @@ struct RepartitionedStreamTests {
             #expect((0..<6).contains(partition), "source partition header: \(record.headers)")
         }
         // Both stages committed: the route stage the input, the detect stage both repartition topics.
-        for topic in [bySource, byUser] {
-            let offsets = try await StreamHarness.committed(group: group + ".detect", topic: topic, partitions: 6)
+        for topic in [topics.bySource, topics.byUser] {
+            let offsets = try await StreamHarness.committed(
+                group: topics.group + ".detect", topic: topic, partitions: 6)
             #expect(offsets.values.contains { $0 > 0 }, "\(topic): \(offsets)")
+        }
+    }
+
+    /// Anomalies by what they are and where they came from — detector, entity and the input
+    /// record (partition, offset) — with how often each occurs: ids also hash the input topic's
+    /// name, which differs between two runs.
+    static func positions(_ records: [StreamHarness.DumpedRecord]) -> [String: Int] {
+        var found: [String: Int] = [:]
+        for record in records {
+            guard let value = record.value, let key = keys([value]).keys.first else { continue }
+            let partition = (record.headers["vigil.source.partition"] ?? nil) ?? "?"
+            let offset = (record.headers["vigil.source.offset"] ?? nil) ?? "?"
+            found["\(key) \(partition)@\(offset)", default: 0] += 1
+        }
+        return found
+    }
+
+    /// Fresh input, output, dead-letter and repartition topics and a group for one run.
+    struct Topics {
+        var input: String, output: String, dlq: String, group: String, bySource: String, byUser: String
+
+        static func fresh(partitions: Int) async throws -> Topics {
+            let (input, output, dlq, group) = try await StreamHarness.freshTopics(partitions: partitions)
+            let (bySource, byUser) = (StreamHarness.unique("by-source"), StreamHarness.unique("by-user"))
+            try await StreamHarness.createTopics([bySource: partitions, byUser: partitions])
+            return Topics(input: input, output: output, dlq: dlq, group: group, bySource: bySource, byUser: byUser)
+        }
+
+        func arguments(stateDir: String, metricsPort: Int = 0, extra: [String] = []) -> [String] {
+            StreamHarness.streamArguments(
+                input: input, output: output, dlq: dlq, group: group, stateDir: stateDir, metricsPort: metricsPort,
+                extra: ["--topology", "repartitioned", "--by-source-topic", bySource, "--by-user-topic", byUser] + extra
+            )
+        }
+    }
+
+    /// Waits until one process has committed every input record (route stage) and its detect
+    /// stage has read every event the route stage sent; returns the last metrics page.
+    static func waitUntilDone(
+        _ stream: StreamHarness.StreamProcess, topics: Topics, input: StreamHarness.Input, port: Int
+    ) async throws -> String {
+        let committed = try await StreamHarness.waitUntilCommitted(
+            group: topics.group, topic: topics.input, input: input, timeout: .seconds(180))
+        #expect(committed, "route stage did not commit the input; log:\n\(stream.log.suffix(3000))")
+        var page = ""
+        var (sent, detected) = (0.0, -1.0)
+        for _ in 0..<480 where sent != detected {
+            try await Task.sleep(for: .milliseconds(250))
+            page = await StreamHarness.httpGet(port: port, path: "/metrics")?.1 ?? ""
+            sent = metric(page, "vigil_repartition_events_total", stage: "route")
+            detected = metric(page, "vigil_events_parsed_total", stage: "detect")
+        }
+        #expect(sent == detected, "detect stage read \(detected) of \(sent) events; log:\n\(stream.log.suffix(3000))")
+        return page
+    }
+
+    /// The generated scenario of the failure tests, produced the way shippers do by default:
+    /// no key, so each record lands on any partition (seeded).
+    static func unkeyedInput(partitions: Int) -> StreamHarness.Input {
+        var options = GeneratorOptions()
+        options.users = 200
+        options.historyDays = 2
+        options.attackDays = 8
+        options.attacksPerKind = 5
+        var input = StreamHarness.input(partitions: partitions, generator: options)
+        var rng = SeededRandom(seed: 33)
+        for k in input.records.indices { input.records[k].partition = Int32(rng.next(UInt64(partitions))) }
+        return input
+    }
+
+    @Test(
+        "repartitioned, two hosts with separate state directories: one is killed (-9) mid-stream, the other takes its partitions of both stages, a third joins; the anomalies are a single instance's"
+    )
+    func handover() async throws {
+        let input = Self.unkeyedInput(partitions: 4)
+        let dir = StreamHarness.temporaryDirectory()
+
+        // The reference: one instance reads everything.
+        let reference = try await Topics.fresh(partitions: 4)
+        try await StreamHarness.produce(input, topic: reference.input)
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let single = try StreamHarness.StreamProcess(
+            arguments: reference.arguments(stateDir: "\(dir)/reference", metricsPort: port),
+            logPath: "\(dir)/reference.log")
+        defer { single.killIfRunning() }
+        _ = try await Self.waitUntilDone(single, topics: reference, input: input, port: port)
+        single.terminate()
+        #expect(await single.wait(timeout: .seconds(40)) == 0, "\(single.log.suffix(2000))")
+        let expected = Self.positions(try StreamHarness.dump(reference.output, idle: 2))
+        #expect(expected.count > 50, "the scenario's attacks are found: \(expected.count)")
+        #expect(expected.values.allSatisfy { $0 == 1 }, "duplicates in a clean run")
+
+        // Two "hosts", each with its own state directory: only the changelog is shared.
+        let topics = try await Topics.fresh(partitions: 4)
+        func start(_ host: String) throws -> StreamHarness.StreamProcess {
+            try StreamHarness.StreamProcess(
+                arguments: topics.arguments(
+                    stateDir: "\(dir)/\(host)", extra: ["--batch-size", "200", "--snapshot-interval-ms", "300"]),
+                logPath: "\(dir)/\(host).log")
+        }
+        func assigned(_ process: StreamHarness.StreamProcess) async throws -> Bool {
+            for _ in 0..<120 where !process.log.contains("partitions assigned: \(topics.input)") {
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            return process.log.contains("partitions assigned: \(topics.input)")
+        }
+        let a = try start("a")
+        defer { a.killIfRunning() }
+        let b = try start("b")
+        defer { b.killIfRunning() }
+        #expect(try await assigned(a), "a got no partitions:\n\(a.log.suffix(2000))")
+        #expect(try await assigned(b), "b got no partitions:\n\(b.log.suffix(2000))")
+        // Paced, so every input partition keeps receiving (none goes idle) while a dies and c joins.
+        let feeding = Task { try await StreamHarness.produce(input, topic: topics.input, perSecond: 800) }
+        try await Task.sleep(for: .seconds(3))
+        a.kill9()
+        _ = await a.wait(timeout: .seconds(5))
+        // b takes a's partitions once the group notices (the session timeout), state from the changelog.
+        let assignments = { b.log.components(separatedBy: "partitions assigned: \(topics.input)").count - 1 }
+        for _ in 0..<60 where assignments() < 2 { try await Task.sleep(for: .milliseconds(500)) }
+        #expect(assignments() >= 2, "b never took a's partitions:\n\(b.log.suffix(2000))")
+        let c = try start("c")
+        defer { c.killIfRunning() }
+        #expect(try await assigned(c), "c got no partitions:\n\(c.log.suffix(2000))")
+        try await feeding.value
+        #expect(
+            try await StreamHarness.waitUntilCommitted(
+                group: topics.group, topic: topics.input, input: input, timeout: .seconds(180)),
+            "the input was never committed:\nb:\n\(b.log.suffix(2000))\nc:\n\(c.log.suffix(2000))")
+        // The detect stage is done once every anomaly is out (or nothing more comes).
+        var output: [String: Int] = [:]
+        for _ in 0..<30 where !Set(expected.keys).isSubset(of: output.keys) {
+            output = Self.positions(try StreamHarness.dump(topics.output, expect: expected.count, idle: 2))
+        }
+        for (name, process) in [("b", b), ("c", c)] {
+            #expect(
+                process.log.contains("from the changelog"),
+                "\(name): no partition was restored from the changelog:\n\(process.log.split(separator: "\n").filter { $0.contains("state") || $0.contains("snapshot") }.joined(separator: "\n"))"
+            )
+        }
+        b.terminate()
+        c.terminate()
+        #expect(await b.wait(timeout: .seconds(40)) == 0, "\(b.log.suffix(2000))")
+        #expect(await c.wait(timeout: .seconds(40)) == 0, "\(c.log.suffix(2000))")
+        output = Self.positions(try StreamHarness.dump(topics.output, expect: expected.count, idle: 2))
+        let lost = Set(expected.keys).subtracting(output.keys)
+        let unexpected = Set(output.keys).subtracting(expected.keys)
+        #expect(lost.isEmpty, "\(lost.count) of \(expected.count) anomalies lost")
+        #expect(unexpected.isEmpty, "\(unexpected.count) anomalies a single instance does not produce")
+        let duplicates = output.values.reduce(0) { $0 + $1 - 1 }
+        print(
+            "repartitioned handover: \(expected.count) anomalies expected, lost \(lost.count), unexpected \(unexpected.count), duplicates \(duplicates) (replays of a's uncommitted work)"
+        )
+        if lost.isEmpty && unexpected.isEmpty {
+            try? FileManager.default.removeItem(atPath: dir)
+        } else {
+            print("repartitioned handover: files kept in \(dir)")
         }
     }
 }
