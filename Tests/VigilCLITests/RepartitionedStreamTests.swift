@@ -35,9 +35,9 @@ struct RepartitionedStreamTests {
     }
 
     @Test(
-        "null keys over 6 partitions: the anomalies `vigil analyze` finds in one file, by detector and entity; offsets of both stages committed"
-    )
-    func unkeyedMatchesAnalyze() async throws {
+        "null keys over 6 partitions: the anomalies `vigil analyze` finds in one file, by detector and entity; offsets of both stages committed — both stages in one process, or each in its own",
+        arguments: ["all", "separate"])
+    func unkeyedMatchesAnalyze(stages: String) async throws {
         let lines = multiHostAuthLog()
         let dir = StreamHarness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -61,18 +61,40 @@ struct RepartitionedStreamTests {
         let topics = try await Topics.fresh(partitions: 6)
         try await StreamHarness.produce(input, topic: topics.input)
 
-        let port = 20_000 + Int.random(in: 0..<20_000)
-        let stream = try StreamHarness.StreamProcess(
-            arguments: topics.arguments(stateDir: "\(dir)/state", metricsPort: port), logPath: "\(dir)/stream.log")
-        defer { stream.killIfRunning() }
-        let page = try await Self.waitUntilDone(stream, topics: topics, input: input, port: port)
-        let sent = Self.metric(page, "vigil_repartition_events_total", stage: "route")
+        // One process (`stages: all`), or the route and detect stages as two deployments.
+        let ports = (20_000 + Int.random(in: 0..<10_000), 30_000 + Int.random(in: 0..<10_000))
+        let processes =
+            try stages == "all"
+            ? [
+                StreamHarness.StreamProcess(
+                    arguments: topics.arguments(stateDir: "\(dir)/state", metricsPort: ports.0),
+                    logPath: "\(dir)/stream.log")
+            ]
+            : [
+                StreamHarness.StreamProcess(
+                    arguments: topics.arguments(
+                        stateDir: "\(dir)/route", metricsPort: ports.0, extra: ["--stages", "route"]),
+                    logPath: "\(dir)/route.log"),
+                StreamHarness.StreamProcess(
+                    arguments: topics.arguments(
+                        stateDir: "\(dir)/detect", metricsPort: ports.1, extra: ["--stages", "detect"]),
+                    logPath: "\(dir)/detect.log"),
+            ]
+        defer { for process in processes { process.killIfRunning() } }
+        let (route, detect) = try await Self.waitUntilDone(
+            processes, topics: topics, input: input, ports: stages == "all" ? (ports.0, ports.0) : ports)
+        let sent = Self.metric(route, "vigil_repartition_events_total", stage: "route")
         #expect(sent > Double(lines.count), "an event with an account goes to both topics: \(sent)")
-        #expect(Self.metric(page, "vigil_events_consumed_total", stage: "route") == Double(lines.count))
-        #expect(Self.metric(page, "vigil_repartition_duplicates_total", stage: "detect") == 0)
-        #expect(await StreamHarness.httpGet(port: port, path: "/readyz")?.0 == 200)
-        stream.terminate()
-        #expect(await stream.wait(timeout: .seconds(40)) == 0, "exit status; log:\n\(stream.log.suffix(2000))")
+        #expect(Self.metric(route, "vigil_events_consumed_total", stage: "route") == Double(lines.count))
+        #expect(Self.metric(detect, "vigil_repartition_duplicates_total", stage: "detect") == 0)
+        if stages == "separate" {
+            #expect(!route.contains("stage=\"detect\"") && !detect.contains("stage=\"route\""), "one stage each")
+        }
+        for (process, port) in zip(processes, [ports.0, ports.1]) {
+            #expect(await StreamHarness.httpGet(port: port, path: "/readyz")?.0 == 200)
+            process.terminate()
+            #expect(await process.wait(timeout: .seconds(40)) == 0, "exit status; log:\n\(process.log.suffix(2000))")
+        }
 
         let output = try StreamHarness.dump(topics.output, expect: expected.values.reduce(0, +))
         let found = Self.keys(output.compactMap(\.value))
@@ -132,24 +154,32 @@ struct RepartitionedStreamTests {
         }
     }
 
-    /// Waits until one process has committed every input record (route stage) and its detect
-    /// stage has read every event the route stage sent; returns the last metrics page.
+    /// Waits until the route stage has committed every input record and the detect stage has
+    /// read every event the route stage sent (both stages' metrics pages: `ports`, the same
+    /// port when one process runs both); returns the last pages (route, detect).
     static func waitUntilDone(
-        _ stream: StreamHarness.StreamProcess, topics: Topics, input: StreamHarness.Input, port: Int
-    ) async throws -> String {
+        _ processes: [StreamHarness.StreamProcess], topics: Topics, input: StreamHarness.Input, ports: (Int, Int)
+    ) async throws -> (route: String, detect: String) {
+        let logs = { processes.map { $0.log.suffix(2500) }.joined(separator: "\n---\n") }
         let committed = try await StreamHarness.waitUntilCommitted(
             group: topics.group, topic: topics.input, input: input, timeout: .seconds(180))
-        #expect(committed, "route stage did not commit the input; log:\n\(stream.log.suffix(3000))")
-        var page = ""
-        var (sent, detected) = (0.0, -1.0)
-        for _ in 0..<480 where sent != detected {
+        #expect(committed, "route stage did not commit the input; logs:\n\(logs())")
+        var pages = ("", "")
+        // Done when the detect stage has read everything sent and holds nothing back (the
+        // route stage's idle heartbeats release the last events once the input is read).
+        var (sent, detected, held) = (0.0, -1.0, 0.0)
+        for _ in 0..<480 where sent != detected || held > 0 {
             try await Task.sleep(for: .milliseconds(250))
-            page = await StreamHarness.httpGet(port: port, path: "/metrics")?.1 ?? ""
-            sent = metric(page, "vigil_repartition_events_total", stage: "route")
-            detected = metric(page, "vigil_events_parsed_total", stage: "detect")
+            pages.0 = await StreamHarness.httpGet(port: ports.0, path: "/metrics")?.1 ?? ""
+            pages.1 =
+                ports.1 == ports.0 ? pages.0 : await StreamHarness.httpGet(port: ports.1, path: "/metrics")?.1 ?? ""
+            sent = metric(pages.0, "vigil_repartition_events_total", stage: "route")
+            detected = metric(pages.1, "vigil_events_parsed_total", stage: "detect")
+            held = metric(pages.1, "vigil_repartition_held_events", stage: "detect")
         }
-        #expect(sent == detected, "detect stage read \(detected) of \(sent) events; log:\n\(stream.log.suffix(3000))")
-        return page
+        #expect(held == 0, "the detect stage still holds \(held) events; logs:\n\(logs())")
+        #expect(sent == detected, "detect stage read \(detected) of \(sent) events; logs:\n\(logs())")
+        return pages
     }
 
     /// The generated scenario of the failure tests, produced the way shippers do by default:
@@ -181,7 +211,7 @@ struct RepartitionedStreamTests {
             arguments: reference.arguments(stateDir: "\(dir)/reference", metricsPort: port),
             logPath: "\(dir)/reference.log")
         defer { single.killIfRunning() }
-        _ = try await Self.waitUntilDone(single, topics: reference, input: input, port: port)
+        _ = try await Self.waitUntilDone([single], topics: reference, input: input, ports: (port, port))
         single.terminate()
         #expect(await single.wait(timeout: .seconds(40)) == 0, "\(single.log.suffix(2000))")
         let expected = Self.positions(try StreamHarness.dump(reference.output, idle: 2))
