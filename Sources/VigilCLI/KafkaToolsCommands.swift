@@ -12,8 +12,9 @@ struct ProduceCommand: AsyncParsableCommand {
         commandName: "produce",
         abstract: "Send log files to a Kafka topic, one record per line.",
         discussion: """
-            Records are keyed so that related events share a partition (detector state is per partition): by
-            host (default), user, source address, or not at all. Order within a partition is the file's.
+            Records are keyed by host (default), user, source address, or not at all. `vigil stream` finds
+            attacks whatever the keys (its default topology re-keys events itself); with `topology: single` key
+            by host, so related events share a partition. Order within a partition is the file's.
             """
     )
 

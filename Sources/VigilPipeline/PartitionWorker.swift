@@ -544,17 +544,22 @@ final class PartitionWorker: Sendable {
             anomalies.removeAll(keepingCapacity: true)
             // Through a buffer pointer the events are borrowed, not copied (a copy retains
             // every string field of the event).
-            parsed.events.withUnsafeBufferPointer { events in
-                for i in events.indices {
-                    if events[i].timestamp > latestEvent { latestEvent = events[i].timestamp }
-                    if router != nil {
-                        let (event, watermark) = engine.resolve(events[i])
+            if router != nil {
+                parsed.events.withUnsafeMutableBufferPointer { events in
+                    for i in events.indices {
+                        if events[i].timestamp > latestEvent { latestEvent = events[i].timestamp }
+                        let watermark = engine.resolve(&events[i])
                         // Replayed records rebuild the connections only: they were sent before.
                         if live {
                             router?.add(
-                                event, offset: offset, index: UInt32(truncatingIfNeeded: i), watermark: watermark)
+                                events[i], offset: offset, index: UInt32(truncatingIfNeeded: i), watermark: watermark)
                         }
-                    } else {
+                    }
+                }
+            } else {
+                parsed.events.withUnsafeBufferPointer { events in
+                    for i in events.indices {
+                        if events[i].timestamp > latestEvent { latestEvent = events[i].timestamp }
                         anomalies.append(contentsOf: engine.process(events[i]))
                     }
                 }
@@ -584,9 +589,8 @@ final class PartitionWorker: Sendable {
                 if due { s.lastHeartbeat = .now }
                 return due
             }
-            let routed = router.finish(watermark: engine.repartitionClock.watermark, heartbeat: heartbeat) {
-                engine.address(for: $0)
-            }
+            let routed = router.finish(
+                watermark: engine.repartitionClock.watermark, heartbeat: heartbeat, engine: engine)
             context.metrics.repartitioned.increment(by: router.events)
             context.metrics.repartitionBytes.increment(by: routed.reduce(0) { $0 + ($1.value?.count ?? 0) })
             messages.append(contentsOf: routed)
@@ -621,6 +625,7 @@ final class PartitionWorker: Sendable {
         var replayed = 0
         let lateBefore = engine.statistics.lateEvents
         let duplicatesBefore = engine.statistics.duplicates
+        let malformedBefore = engine.statistics.malformed
         let batch = sub.batch
         var found: [(anomaly: Anomaly, origin: EventOrigin)] = []
         for index in sub.indices {
@@ -638,10 +643,11 @@ final class PartitionWorker: Sendable {
                 let bytes = UnsafeRawBufferPointer(value)
                 do {
                     let header = try RepartitionRecord.header(bytes)
-                    try RepartitionRecord.forEachEvent(bytes, header) { event, origin in
+                    try RepartitionRecord.forEachEvent(bytes, header) {
+                        encoded, origin throws(EventCodec.DecodeError) in
                         events += 1
-                        if event.timestamp > latestEvent { latestEvent = event.timestamp }
-                        _ = engine.receive(event, from: origin)
+                        if origin.watermark > latestEvent { latestEvent = origin.watermark }
+                        _ = try engine.receive(encoded: encoded, from: origin)
                     }
                     engine.advance(
                         stream: header.stream, streams: header.streams, watermark: header.watermark, idle: header.idle)
@@ -683,6 +689,12 @@ final class PartitionWorker: Sendable {
         if late > 0 { metrics.late.increment(by: late) }
         let duplicates = engine.statistics.duplicates - duplicatesBefore
         if duplicates > 0 { metrics.repartitionDuplicates.increment(by: duplicates) }
+        let malformed = engine.statistics.malformed - malformedBefore
+        if malformed > 0 {
+            metrics.failed.increment(by: malformed)
+            context.logger.warning(
+                "\(partition): \(malformed) held event(s) did not decode when their turn came; skipped")
+        }
         metrics.batchDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
         await publish(sub, messages, firstLive: firstLive, lastLive: lastLive, latestEvent: latestEvent)
     }

@@ -119,19 +119,16 @@ enum RepartitionRecord {
             self.streams = streams
         }
 
-        mutating func add(_ event: LogEvent, offset: Int64, index: UInt32, watermark: Int64, to destination: Int32) {
+        mutating func add(
+            encoded: UnsafeRawBufferPointer, offset: Int64, index: UInt32, watermark: Int64, to destination: Int32
+        ) {
             var entry = buffers[destination] ?? (header(), 0)
             buffers[destination] = nil  // unique: appending does not copy
             RepartitionRecord.append(UInt64(bitPattern: offset), &entry.bytes)
             RepartitionRecord.append(index, &entry.bytes)
             RepartitionRecord.append(UInt64(bitPattern: watermark), &entry.bytes)
-            let lengthAt = entry.bytes.count
-            RepartitionRecord.append(UInt32(0), &entry.bytes)
-            EventCodec.encode(event, into: &entry.bytes)
-            let length = UInt32(entry.bytes.count - lengthAt - 4)
-            withUnsafeBytes(of: length.littleEndian) { raw in
-                for k in 0..<4 { entry.bytes[lengthAt + k] = raw[k] }
-            }
+            RepartitionRecord.append(UInt32(encoded.count), &entry.bytes)
+            entry.bytes.append(contentsOf: encoded)
             entry.count += 1
             if entry.bytes.count >= RepartitionRecord.targetBytes {
                 closed.append((destination, seal(entry.bytes, count: entry.count, watermark: watermark)))
@@ -229,11 +226,12 @@ enum RepartitionRecord {
             count: Int(load(bytes, 28) as UInt32), idle: (load(bytes, 32) as UInt32) & idleFlag != 0)
     }
 
-    /// Calls `body` with each event of the record and its origin, in order. Stops at the
-    /// first damaged event and throws, naming it (the events before it were delivered).
+    /// Calls `body` with each event of the record — its ``EventCodec`` bytes — and its origin,
+    /// in order. Stops at the first damaged event and throws, naming it (the events before it
+    /// were delivered); `body` throws for an encoding it refuses.
     static func forEachEvent(
         _ bytes: UnsafeRawBufferPointer, _ header: Header,
-        _ body: (LogEvent, EventOrigin) -> Void
+        _ body: (UnsafeRawBufferPointer, EventOrigin) throws(EventCodec.DecodeError) -> Void
     ) throws(Malformed) {
         var at = headerBytes
         for n in 0..<header.count {
@@ -244,18 +242,15 @@ enum RepartitionRecord {
             let length = Int(load(bytes, at + 20) as UInt32)
             at += 24
             guard bytes.count - at >= length else { throw Malformed(description: "event \(n) truncated") }
-            let event: LogEvent
+            let origin = EventOrigin(
+                stream: header.stream, partition: header.partition, streams: header.streams, offset: offset,
+                index: index, watermark: watermark)
             do {
-                event = try EventCodec.decode(UnsafeRawBufferPointer(rebasing: bytes[at..<at + length])).event
+                try body(UnsafeRawBufferPointer(rebasing: bytes[at..<at + length]), origin)
             } catch {
                 throw Malformed(description: "event \(n): \(error)")
             }
             at += length
-            body(
-                event,
-                EventOrigin(
-                    stream: header.stream, partition: header.partition, streams: header.streams, offset: offset,
-                    index: index, watermark: watermark))
         }
         guard at == bytes.count else { throw Malformed(description: "\(bytes.count - at) trailing byte(s)") }
     }
@@ -284,9 +279,24 @@ struct Router {
     private var byUser: RepartitionRecord.Builder
     /// Events sent (an event with an account counts twice).
     private(set) var events = 0
-    /// The batch's events, routed at ``finish(watermark:heartbeat:address:)``: by then the
-    /// batch's later lines may have tied a PAM host name to its address.
-    private var pending: [(event: LogEvent, offset: Int64, index: UInt32, watermark: Int64)] = []
+    /// The batch's events, each encoded once, back to back; routed at
+    /// ``finish(watermark:heartbeat:engine:)`` — by then the batch's later lines may have tied
+    /// a PAM host name to its address.
+    private var encoded: [UInt8] = []
+    private var items: [Item] = []
+
+    private struct Item {
+        var offset: Int64
+        var index: UInt32
+        var watermark: Int64
+        var start: Int
+        var length: Int
+        /// Destination partitions (by user: -1 for an event without an account).
+        var source: Int32
+        var user: Int32
+        /// An event whose source is a host name, kept to be resolved at the end of the batch.
+        var hostNamed: LogEvent?
+    }
 
     init(_ topics: RepartitionTopics, partition: TopicPartition) {
         self.topics = topics
@@ -294,37 +304,49 @@ struct Router {
         bySource = RepartitionRecord.Builder(
             stream: stream, partition: partition.partition, streams: topics.inputPartitions)
         byUser = bySource
+        encoded.reserveCapacity(64 << 10)
     }
 
-    mutating func add(_ event: LogEvent, offset: Int64, index: UInt32, watermark: Int64) {
-        pending.append((event, offset, index, watermark))
+    mutating func add(_ event: borrowing LogEvent, offset: Int64, index: UInt32, watermark: Int64) {
+        let start = encoded.count
+        EventCodec.encode(event, into: &encoded)
+        let hostNamed = event.sourceIP.map { !LogEvent.isAddress($0) } ?? false
+        items.append(
+            Item(
+                offset: offset, index: index, watermark: watermark, start: start, length: encoded.count - start,
+                source: sourcePartition(event), user: userPartition(event), hostNamed: hostNamed ? copy event : nil))
     }
 
-    private mutating func route(_ event: LogEvent, offset: Int64, index: UInt32, watermark: Int64) {
-        let source = event.sourceIP ?? event.host ?? ""
-        bySource.add(
-            event, offset: offset, index: index, watermark: watermark,
-            to: RepartitionRecord.partition(of: source, partitions: topics.bySourcePartitions))
-        events += 1
-        if let user = event.user {
-            byUser.add(
-                event, offset: offset, index: index, watermark: watermark,
-                to: RepartitionRecord.partition(of: user, partitions: topics.byUserPartitions))
-            events += 1
-        }
+    private func sourcePartition(_ event: borrowing LogEvent) -> Int32 {
+        RepartitionRecord.partition(of: event.sourceIP ?? event.host ?? "", partitions: topics.bySourcePartitions)
+    }
+
+    private func userPartition(_ event: borrowing LogEvent) -> Int32 {
+        event.user.map { RepartitionRecord.partition(of: $0, partitions: topics.byUserPartitions) } ?? -1
     }
 
     /// The batch's repartition records, in order; with `heartbeat`, every partition that got no event
     /// gets the clock alone (so an engine whose share of this partition is small still hears
     /// how far it got).
-    /// `address` names the address a host-named source stands for, if known (the route
-    /// engine's ``DetectionEngine/address(for:)``).
-    mutating func finish(watermark: Int64, heartbeat: Bool, address: (LogEvent) -> String?) -> [ProducerMessage] {
-        for var item in pending {
-            if let resolved = address(item.event) { item.event.sourceIP = resolved }
-            route(item.event, offset: item.offset, index: item.index, watermark: item.watermark)
+    /// `engine` (the route engine) names the address a host-named source stands for, if it
+    /// knows it by now (``DetectionEngine/address(for:)``); borrowed, not copied — it holds
+    /// every connection of the partition.
+    mutating func finish(watermark: Int64, heartbeat: Bool, engine: borrowing DetectionEngine) -> [ProducerMessage] {
+        encoded.withUnsafeBytes { all in
+            for item in items {
+                if var event = item.hostNamed, let address = engine.address(for: event) {
+                    event.sourceIP = address
+                    let bytes = EventCodec.encode(event)
+                    bytes.withUnsafeBytes { route(item, $0, source: sourcePartition(event)) }
+                } else {
+                    route(
+                        item, UnsafeRawBufferPointer(rebasing: all[item.start..<item.start + item.length]),
+                        source: item.source)
+                }
+            }
         }
-        pending.removeAll()
+        encoded.removeAll(keepingCapacity: true)
+        items.removeAll(keepingCapacity: true)
         func messages(
             _ builder: inout RepartitionRecord.Builder, _ topic: String, _ partitions: Int32
         )
@@ -336,5 +358,14 @@ struct Router {
         }
         return messages(&bySource, topics.bySource, topics.bySourcePartitions)
             + messages(&byUser, topics.byUser, topics.byUserPartitions)
+    }
+
+    private mutating func route(_ item: Item, _ bytes: UnsafeRawBufferPointer, source: Int32) {
+        bySource.add(encoded: bytes, offset: item.offset, index: item.index, watermark: item.watermark, to: source)
+        events += 1
+        if item.user >= 0 {
+            byUser.add(encoded: bytes, offset: item.offset, index: item.index, watermark: item.watermark, to: item.user)
+            events += 1
+        }
     }
 }

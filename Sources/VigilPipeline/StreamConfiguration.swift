@@ -15,7 +15,7 @@ public struct StreamConfiguration: Sendable, Equatable {
     public var deadLetterTopic = "raw-logs.dlq"
     public var assignmentStrategy = AssignmentStrategy.cooperativeSticky
     /// One stage, or two joined by repartition topics (``StreamTopology``).
-    public var topology = StreamTopology.single
+    public var topology = StreamTopology.repartitioned
     /// Which stages of the topology this process runs (repartitioned only).
     public var stages = StreamStages.all
     /// The repartition topics: every event keyed by its source, and the events naming an

@@ -32,9 +32,9 @@ public struct StreamSettings: Sendable, Equatable {
             "dlq_topic", \.stream.deadLetterTopic, default: "raw-logs.dlq",
             help: "Dead-letter topic for undecodable records."),
         .choice(
-            "topology", \.stream.topology, default: "single",
+            "topology", \.stream.topology, default: "repartitioned",
             help:
-                "single: detect per input partition; repartitioned: route events through topics keyed by source and by account first, so detection does not depend on the producer's keys."
+                "repartitioned: route events through topics keyed by source and by account first, so detection does not depend on the producer's keys; single: detect per input partition (related events must share one)."
         ),
         .choice(
             "stages", \.stream.stages, default: "all",

@@ -62,7 +62,8 @@ struct RepartitionTests {
         var routed: [(stream: Int, event: LogEvent, origin: EventOrigin)] = []
         for (n, event) in events.enumerated() {
             let stream = place(n)
-            let (resolved, watermark) = routes[stream].resolve(event)
+            var resolved = event
+            let watermark = routes[stream].resolve(&resolved)
             let origin = EventOrigin(
                 stream: UInt64(stream + 1), streams: streams, offset: offsets[stream], index: 0, watermark: watermark)
             offsets[stream] += 1

@@ -11,6 +11,9 @@ public struct EngineStatistics: Sendable, Hashable {
     public var evictions = 0
     /// Events a repartitioned stream delivered again (an upstream replay), skipped.
     public var duplicates = 0
+    /// Events a repartitioned stream delivered that did not decode when their turn came
+    /// (skipped; their arrival check passed).
+    public var malformed = 0
 }
 
 /// What the engine measured for one event; the trainer calibrates thresholds from these.

@@ -46,38 +46,61 @@ struct OriginClock: Sendable, Hashable {
     var idle = false
 }
 
-/// An event received from the first stage and not processed yet (see
-/// ``DetectionEngine/receive(_:from:)``).
-struct QueuedEvent: Sendable, Hashable {
-    var event: LogEvent
-    var origin: EventOrigin
-}
-
-/// One input partition's received events, oldest first: a FIFO that does not shift on
-/// every removal.
+/// One input partition's received events, oldest first, kept in their ``EventCodec``
+/// encoding (as they arrived): a queued event costs its bytes, not a ``LogEvent``'s strings,
+/// and is decoded once, when processed.
 struct OriginQueue: Sendable, Hashable {
-    private(set) var items: [QueuedEvent] = []
+    /// A queued event: where its encoding is in ``bytes``, its time and origin.
+    struct Entry: Sendable, Hashable {
+        var start: Int
+        var length: Int
+        var timestamp: Int64
+        var origin: EventOrigin
+    }
+
+    /// The encodings, back to back.
+    private(set) var bytes: [UInt8] = []
+    private(set) var entries: [Entry] = []
     private var head = 0
 
-    var isEmpty: Bool { head == items.count }
-    var count: Int { items.count - head }
-    var first: QueuedEvent? { isEmpty ? nil : items[head] }
+    var isEmpty: Bool { head == entries.count }
+    var count: Int { entries.count - head }
+    var first: Entry? { isEmpty ? nil : entries[head] }
     /// The queued events, oldest first.
-    var pending: ArraySlice<QueuedEvent> { items[head...] }
+    var pending: ArraySlice<Entry> { entries[head...] }
 
-    mutating func append(_ item: QueuedEvent) { items.append(item) }
+    mutating func append(_ encoded: UnsafeRawBufferPointer, timestamp: Int64, origin: EventOrigin) {
+        entries.append(Entry(start: bytes.count, length: encoded.count, timestamp: timestamp, origin: origin))
+        bytes.append(contentsOf: encoded)
+    }
 
-    mutating func removeFirst() -> QueuedEvent {
-        let item = items[head]
+    /// The encoding of `entry` (one of ``pending``).
+    func withEncoding<R>(_ entry: Entry, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBytes {
+            try body(UnsafeRawBufferPointer(rebasing: $0[entry.start..<entry.start + entry.length]))
+        }
+    }
+
+    /// Removes the oldest event: its origin and the event, or the reason it does not decode.
+    mutating func removeFirst() -> (origin: EventOrigin, event: Result<LogEvent, EventCodec.DecodeError>) {
+        let entry = entries[head]
+        let event = withEncoding(entry) { raw in
+            Result { () throws(EventCodec.DecodeError) in try EventCodec.decode(raw).event }
+        }
         head += 1
-        if head == items.count {
-            items.removeAll(keepingCapacity: true)
+        if head == entries.count {
+            entries.removeAll(keepingCapacity: true)
+            bytes.removeAll(keepingCapacity: true)
             head = 0
-        } else if head >= 1024 && head * 2 >= items.count {
-            items.removeFirst(head)
+        } else if head >= 1024 && head * 2 >= entries.count {
+            // Drop what was consumed (amortised: at most as much as is still queued).
+            let cut = entries[head].start
+            bytes.removeFirst(cut)
+            entries.removeFirst(head)
+            for k in entries.indices { entries[k].start -= cut }
             head = 0
         }
-        return item
+        return (entry.origin, event)
     }
 }
 
@@ -85,9 +108,9 @@ extension DetectionEngine {
     /// The first stage of a repartitioned stream: resolves what an event's sshd connection
     /// says about it — the source address a line without one (or naming a host name) belongs
     /// to, the account — so that the event can be routed by the entity it counts under.
-    /// Returns the event as detection should see it and the partition's watermark after it.
+    /// Leaves the event as detection should see it and returns the partition's watermark after it.
     /// Nothing is detected here: this engine keeps only connections and the clock.
-    public mutating func resolve(_ event: LogEvent) -> (event: LogEvent, watermark: Int64) {
+    public mutating func resolve(_ event: inout LogEvent) -> Int64 {
         statistics.events += 1
         let time = UTC.clamp(event.timestamp)
         if time > state.watermark { state.watermark = time }
@@ -97,13 +120,11 @@ extension DetectionEngine {
             state.expire(config: config, longestWindow: longestWindow)
             statistics.evictions = state.evictions
         }
-        guard !late, event.failureReport != nil || event.isFailedAttempt else { return (event, state.watermark) }
+        guard !late, event.failureReport != nil || event.isFailedAttempt else { return state.watermark }
         let attempts = countAttempts(event)
-        guard attempts.source != event.sourceIP || attempts.user != event.user else { return (event, state.watermark) }
-        var resolved = event
-        resolved.sourceIP = attempts.source
-        resolved.user = attempts.user
-        return (resolved, state.watermark)
+        if attempts.source != event.sourceIP { event.sourceIP = attempts.source }
+        if attempts.user != event.user { event.user = attempts.user }
+        return state.watermark
     }
 
     /// The second stage of a repartitioned stream: takes an event sent by the first (see
@@ -116,6 +137,19 @@ extension DetectionEngine {
     /// counted once) find what they find in one file, however the partitions' records
     /// interleave on the way.
     public mutating func receive(_ event: LogEvent, from origin: EventOrigin) -> Bool {
+        let bytes = EventCodec.encode(event)
+        return bytes.withUnsafeBytes { raw in (try? receive(encoded: raw, from: origin)) ?? false }
+    }
+
+    /// ``receive(_:from:)`` for an event in its ``EventCodec`` encoding (as the first stage
+    /// sends it): kept as bytes until processed. Throws if `encoded` is not an event encoding
+    /// (checked as far as possible without decoding it: version and time).
+    public mutating func receive(
+        encoded: UnsafeRawBufferPointer, from origin: EventOrigin
+    ) throws(EventCodec.DecodeError)
+        -> Bool
+    {
+        let timestamp = try EventCodec.timestamp(encoded)
         var known = state.origins[origin.stream] ?? OriginClock()
         guard (origin.offset, origin.index) > (known.offset, known.index) else {
             statistics.duplicates += 1
@@ -127,9 +161,7 @@ extension DetectionEngine {
         known.idle = false
         state.origins[origin.stream] = known
         if origin.streams > state.originStreams { state.originStreams = origin.streams }
-        var event = event
-        event.timestamp = UTC.clamp(event.timestamp)
-        state.queues[origin.stream, default: OriginQueue()].append(QueuedEvent(event: event, origin: origin))
+        state.queues[origin.stream, default: OriginQueue()].append(encoded, timestamp: timestamp, origin: origin)
         state.queued += 1
         return true
     }
@@ -155,14 +187,20 @@ extension DetectionEngine {
     /// (memory stays bounded; a partition far behind then arrives late, as in one stream).
     public mutating func release(_ found: (Anomaly, EventOrigin) -> Void) {
         while let next = nextReleasable() {
-            guard let item = state.queues[next]?.removeFirst() else { break }
+            guard let (origin, decoded) = state.queues[next]?.removeFirst() else { break }
             state.queued -= 1
             if state.queues[next]?.isEmpty == true { state.queues[next] = nil }
-            advanceClock(to: item.event.timestamp)
+            guard case .success(let event) = decoded else {
+                // Checked for version and time on arrival; damage past that is counted, and
+                // the event skipped (its record was accepted long ago).
+                statistics.malformed += 1
+                continue
+            }
+            advanceClock(to: event.timestamp)
             var observation = Observation()
-            let late = item.event.timestamp < item.origin.watermark.subtractingSaturated(config.latenessMs)
-            let anomalies = process(item.event, late: late, observing: &observation, collectFeatures: false)
-            for anomaly in anomalies { found(anomaly, item.origin) }
+            let late = event.timestamp < origin.watermark.subtractingSaturated(config.latenessMs)
+            let anomalies = process(event, late: late, observing: &observation, collectFeatures: false)
+            for anomaly in anomalies { found(anomaly, origin) }
         }
     }
 
@@ -180,8 +218,8 @@ extension DetectionEngine {
         var best: (stream: UInt64, time: Int64)? = nil
         for (stream, queue) in state.queues {
             guard let head = queue.first else { continue }
-            if best == nil || (head.event.timestamp, stream) < (best!.time, best!.stream) {
-                best = (stream, head.event.timestamp)
+            if best == nil || (head.timestamp, stream) < (best!.time, best!.stream) {
+                best = (stream, head.timestamp)
             }
         }
         guard let best else { return nil }
@@ -189,7 +227,7 @@ extension DetectionEngine {
         guard state.origins.count >= state.originStreams else { return nil }
         for (stream, clock) in state.origins where stream != best.stream {
             if clock.idle || clock.watermark >= best.time { continue }
-            if let head = state.queues[stream]?.first, head.event.timestamp >= best.time { continue }
+            if let head = state.queues[stream]?.first, head.timestamp >= best.time { continue }
             return nil
         }
         return best.stream

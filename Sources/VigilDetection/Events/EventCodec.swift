@@ -155,6 +155,21 @@ public enum EventCodec {
         return (event, cursor.offset)
     }
 
+    /// The time of the encoded event at the start of `bytes`, without decoding the rest (its
+    /// version and time are checked).
+    public static func timestamp(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> Int64 {
+        var cursor = Cursor(bytes: bytes)
+        let found = try cursor.byte()
+        guard found == version else {
+            throw DecodeError(description: "event encoding version \(found), expected \(version)")
+        }
+        let timestamp = Int64(bitPattern: try cursor.u64())
+        guard UTC.supportedRange.contains(timestamp) else {
+            throw DecodeError(description: "event time \(timestamp) out of range")
+        }
+        return timestamp
+    }
+
     /// Decodes an event that fills `bytes` exactly.
     public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> LogEvent {
         let result: Result<(event: LogEvent, length: Int), DecodeError> = bytes.withUnsafeBytes { raw in

@@ -40,15 +40,14 @@ enum SnapshotCodec {
             writer.u32(clock.idle ? 1 : 0)
             let queue = state.queues[stream]?.pending ?? []
             writer.u32(UInt32(queue.count))
-            for item in queue {
-                writer.u32(UInt32(bitPattern: item.origin.partition))
-                writer.u32(UInt32(item.origin.streams))
-                writer.i64(item.origin.offset)
-                writer.u32(item.origin.index)
-                writer.i64(item.origin.watermark)
-                let event = EventCodec.encode(item.event)
-                writer.u32(UInt32(event.count))
-                writer.bytes(event)
+            for entry in queue {
+                writer.u32(UInt32(bitPattern: entry.origin.partition))
+                writer.u32(UInt32(entry.origin.streams))
+                writer.i64(entry.origin.offset)
+                writer.u32(entry.origin.index)
+                writer.i64(entry.origin.watermark)
+                writer.u32(UInt32(entry.length))
+                state.queues[stream]?.withEncoding(entry) { writer.bytes(Array($0)) }
             }
         }
         var encoder = MapEncoder(writer: writer)
@@ -93,11 +92,15 @@ enum SnapshotCodec {
                             streams: try reader.count(max: 1 << 16), offset: try reader.i64(),
                             index: try reader.u32(), watermark: try reader.time())
                         let bytes = try reader.bytes(try reader.count(max: 1 << 24))
+                        let timestamp: Int64
                         do {
-                            queue.append(QueuedEvent(event: try EventCodec.decode(bytes), origin: origin))
+                            timestamp = try bytes.withUnsafeBytes { raw throws(EventCodec.DecodeError) in
+                                try EventCodec.timestamp(raw)
+                            }
                         } catch {
                             throw .corrupt("queued event: \(error)")
                         }
+                        bytes.withUnsafeBytes { queue.append($0, timestamp: timestamp, origin: origin) }
                     }
                     if !queue.isEmpty {
                         state.queued += queue.count

@@ -278,13 +278,14 @@ public enum StreamHarness {
         }
     }
 
-    /// The standard stream arguments for a test.
+    /// The standard stream arguments for a test: the single-stage topology, whose anomalies
+    /// ``expected(_:topic:model:)`` computes (a `--topology` in `extra` overrides it).
     public static func streamArguments(
         input: String, output: String, dlq: String, group: String, stateDir: String, stateTopic: String? = nil,
         metricsPort: Int = 0, brokers: String = brokers, extra: [String] = []
     ) -> [String] {
         [
-            "--state-topic", stateTopic ?? Self.stateTopic(group: group),
+            "--topology", "single", "--state-topic", stateTopic ?? Self.stateTopic(group: group),
             "--brokers", brokers, "--input-topic", input, "--output-topic", output, "--dlq-topic", dlq, "--group-id",
             group,
             "--state-dir", stateDir, "--metrics-port", String(metricsPort), "--commit-interval-ms", "500",
