@@ -10,16 +10,23 @@ struct EngineBenchmark: ParsableCommand {
         commandName: "engine",
         abstract: "Benchmark parse + detect on one core (build with -c release; `make bench`).",
         discussion: """
-            Measures JSON events and raw sshd syslog lines from the generator, each against a baseline in the same
-            run (Foundation's JSONSerialization; NSRegularExpression), and peak memory while a million distinct
+            Runs a matrix of data shapes that are not our generator's (ECS and flat JSON, sshd lines; 100 to 100,000 \
+            users and sources; 1% to 30% failures; quiet and with attack bursts; short and long records), then our \
+            generator's JSON and sshd lines, each with events/s on one core, per-event latency and — counted by \
+            valgrind's callgrind, repeatable on a noisy machine — instructions per event. Baselines in the same run: \
+            Foundation's JSONSerialization and one NSRegularExpression. Last, peak memory while a million distinct \
             source addresses stream through the bounded state (in a child process, so its peak is its own).
             """
     )
 
     @Option(name: .long, help: "Events per workload (at least).") var events = 1_000_000
-    @Option(name: .long, help: "Only this scenario (json, syslog, distinct-ips); internal use for the memory run.")
+    @Option(
+        name: .long,
+        help: "Only this scenario (json, syslog, shapes, distinct-ips, shape:N); internal use for child processes.")
     var scenario: String?
     @Option(name: .long, help: "Distinct source addresses for the memory scenario.") var distinctSources = 1_000_000
+    @Option(name: .long, help: "Events per shape counted under callgrind (0: skip the instruction counts).")
+    var callgrindEvents = 20_000
 
     func run() throws {
         if scenario == "json-parse" || scenario == "syslog-parse" || scenario == "json-detect"
@@ -32,9 +39,17 @@ struct EngineBenchmark: ParsableCommand {
             if scenario?.hasSuffix("parse") == true {
                 _ = Bench.parseOnly(records, reference: GeneratorOptions().start)
             } else {
-                _ = Bench.parseAndDetect(records, reference: GeneratorOptions().start)
+                _ = Bench.vigilBenchMeasured(records, reference: GeneratorOptions().start)
             }
             print("\(records.count) records in \(Double(Bench.now() - start) / 1e9) s")
+            return
+        }
+        if let scenario, scenario.hasPrefix("shape:"), let index = Int(scenario.dropFirst(6)),
+            Shape.matrix.indices.contains(index)
+        {
+            // The callgrind child: parse + detect only is counted (see Bench.instructions).
+            let records = Shape.matrix[index].records(count: events)
+            _ = Bench.vigilBenchMeasured(records, reference: 0)
             return
         }
         if scenario == "distinct-ips" {
@@ -43,6 +58,15 @@ struct EngineBenchmark: ParsableCommand {
             return
         }
         var rows: [Bench.Row] = []
+        if scenario == nil || scenario == "shapes" {
+            for (index, shape) in Shape.matrix.enumerated() {
+                rows.append(
+                    Bench.shape(
+                        shape, count: events,
+                        instructions: callgrindEvents > 0
+                            ? Bench.instructions(scenario: "shape:\(index)", events: callgrindEvents) : nil))
+            }
+        }
         if scenario == nil || scenario == "json" { rows += Bench.json(atLeast: events) }
         if scenario == nil || scenario == "syslog" { rows += Bench.syslog(atLeast: events) }
         if scenario == nil { rows.append(try memoryRow()) }
@@ -51,10 +75,7 @@ struct EngineBenchmark: ParsableCommand {
 
     private func memoryRow() throws -> Bench.Row {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-        if !FileManager.default.isExecutableFile(atPath: process.executableURL?.path ?? "") {
-            process.executableURL = Bundle.main.executableURL
-        }
+        process.executableURL = URL(fileURLWithPath: Bench.selfPath())
         process.arguments = ["engine", "--scenario", "distinct-ips", "--distinct-sources", String(distinctSources)]
         let output = Pipe()
         process.standardOutput = output
@@ -75,24 +96,77 @@ enum Bench {
         var workload: String
         var events: Int
         var seconds: Double
-        var p50: Double?
-        var p99: Double?
-        var peakMiB: Double?
+        var p50: Double? = nil
+        var p99: Double? = nil
+        var peakMiB: Double? = nil
+        /// Parse alone, events/s.
+        var parseRate: Double? = nil
+        var anomalies: Int? = nil
+        /// Instructions per event under callgrind (parse + detect).
+        var instructions: Double? = nil
     }
 
     static func table(_ rows: [Row]) -> String {
         var lines = [
-            "| workload | events | events/s (1 core) | p50 µs/event | p99 µs/event | peak RSS |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| workload | events | events/s (1 core) | parse only, events/s | instructions/event | p50 µs/event | p99 µs/event | anomalies | peak RSS |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in rows {
             let rate = Int(Double(r.events) / r.seconds)
             func us(_ x: Double?) -> String { x.map { String(format: "%.2f", $0) } ?? "–" }
             lines.append(
-                "| \(r.workload) | \(r.events) | \(rate.formatted()) | \(us(r.p50)) | \(us(r.p99)) | \(r.peakMiB.map { String(format: "%.0f MiB", $0) } ?? "–") |"
+                "| \(r.workload) | \(r.events) | \(rate.formatted()) | \(r.parseRate.map { Int($0).formatted() } ?? "–") | \(r.instructions.map { Int($0).formatted() } ?? "–") | \(us(r.p50)) | \(us(r.p99)) | \(r.anomalies.map { $0.formatted() } ?? "–") | \(r.peakMiB.map { String(format: "%.0f MiB", $0) } ?? "–") |"
             )
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// One shape of the matrix: parse + detect (with latency and anomalies), parse alone.
+    static func shape(_ shape: Shape, count: Int, instructions: Double?) -> Row {
+        let records = shape.records(count: count)
+        let measured = vigilBenchMeasured(records, reference: 0)
+        let parseSeconds = parseOnly(records, reference: 0)
+        return Row(
+            workload: shape.name, events: records.count, seconds: measured.seconds, p50: measured.p50,
+            p99: measured.p99, parseRate: Double(records.count) / parseSeconds, anomalies: measured.anomalies,
+            instructions: instructions)
+    }
+
+    /// Instructions per event of parse + detect, counted by callgrind in a child process that
+    /// runs `scenario` over `events` events: only while ``vigilBenchMeasured(_:reference:)``
+    /// runs (`--toggle-collect`), so making the records is not counted. Nil when valgrind is
+    /// missing or fails.
+    static func instructions(scenario: String, events: Int) -> Double? {
+        let valgrind = ["/usr/bin/valgrind", "/usr/local/bin/valgrind"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
+        guard let valgrind else { return nil }
+        let out = NSTemporaryDirectory() + "vigil-callgrind-\(ProcessInfo.processInfo.processIdentifier).out"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: valgrind)
+        process.arguments = [
+            "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=*vigilBenchMeasured*",
+            "--callgrind-out-file=\(out)", selfPath(), "engine", "--scenario", scenario, "--events", String(events),
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, let text = try? String(contentsOfFile: out, encoding: .utf8) else {
+            return nil
+        }
+        // "summary: <Ir>" (or "totals:") carries the instructions collected.
+        for line in text.split(separator: "\n") where line.hasPrefix("summary:") || line.hasPrefix("totals:") {
+            if let ir = Double(line.split(separator: " ").dropFirst().first ?? "") { return ir / Double(events) }
+        }
+        return nil
+    }
+
+    /// This executable's path (for child processes).
+    static func selfPath() -> String {
+        let path = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+        return FileManager.default.isExecutableFile(atPath: path) ? path : Bundle.main.executablePath ?? path
     }
 
     /// Records from the generator, repeated (shifted in time) until there are `count`.
@@ -113,8 +187,15 @@ enum Bench {
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
-    /// Parse + detect over `records`, one record at a time as the stream would; also per-event latency.
-    static func parseAndDetect(_ records: [[UInt8]], reference: Int64) -> (Double, Double, Double) {
+    /// Parse + detect over `records`, one record at a time as the stream would; also per-event
+    /// latency (every tenth record) and the anomalies found. Its name is what callgrind's
+    /// `--toggle-collect` matches: keep it distinctive.
+    @inline(never)
+    static func vigilBenchMeasured(
+        _ records: [[UInt8]], reference: Int64
+    ) -> (
+        seconds: Double, p50: Double, p99: Double, anomalies: Int
+    ) {
         var engine = DetectionEngine()
         var anomalies = 0
         var latencies: [UInt64] = []
@@ -132,8 +213,7 @@ enum Bench {
         latencies.sort()
         let p50 = Double(latencies[latencies.count / 2]) / 1000
         let p99 = Double(latencies[min(latencies.count - 1, latencies.count * 99 / 100)]) / 1000
-        precondition(anomalies >= 0)
-        return (seconds, p50, p99)
+        return (seconds, p50, p99, anomalies)
     }
 
     static func parseOnly(_ records: [[UInt8]], reference: Int64) -> Double {
@@ -151,7 +231,7 @@ enum Bench {
     static func json(atLeast count: Int) -> [Row] {
         let reference = GeneratorOptions().start
         let records = Self.records(.json, count: count)
-        let (seconds, p50, p99) = parseAndDetect(records, reference: reference)
+        let (seconds, p50, p99, anomalies) = vigilBenchMeasured(records, reference: reference)
         let parseSeconds = parseOnly(records, reference: reference)
         // Baseline: what a straightforward Swift consumer would do — Foundation's parser, no detection.
         let start = now()
@@ -166,9 +246,9 @@ enum Bench {
         let baseline = Double(now() - start) / 1e9
         return [
             Row(
-                workload: "JSON events: parse + detect (Vigil)", events: records.count, seconds: seconds, p50: p50,
-                p99: p99),
-            Row(workload: "JSON events: parse only (Vigil)", events: records.count, seconds: parseSeconds),
+                workload: "our generator's JSON events: parse + detect (Vigil)", events: records.count,
+                seconds: seconds, p50: p50, p99: p99, parseRate: Double(records.count) / parseSeconds,
+                anomalies: anomalies, instructions: instructions(scenario: "json-detect", events: 20_000)),
             Row(
                 workload: "JSON events: parse only (Foundation JSONSerialization, baseline)", events: records.count,
                 seconds: baseline),
@@ -178,7 +258,7 @@ enum Bench {
     static func syslog(atLeast count: Int) -> [Row] {
         let reference = GeneratorOptions().start
         let records = Self.records(.syslog, count: count)
-        let (seconds, p50, p99) = parseAndDetect(records, reference: reference)
+        let (seconds, p50, p99, anomalies) = vigilBenchMeasured(records, reference: reference)
         let parseSeconds = parseOnly(records, reference: reference)
         // Baseline: one regular expression for the sshd failure line, as a Python or Swift script would.
         let regex = try? NSRegularExpression(
@@ -192,11 +272,9 @@ enum Bench {
         let baseline = Double(now() - start) / 1e9
         return [
             Row(
-                workload: "sshd syslog lines: parse + template + detect (Vigil)", events: records.count,
-                seconds: seconds, p50: p50, p99: p99),
-            Row(
-                workload: "sshd syslog lines: parse + template only (Vigil)", events: records.count,
-                seconds: parseSeconds),
+                workload: "our generator's sshd lines: parse + template + detect (Vigil)", events: records.count,
+                seconds: seconds, p50: p50, p99: p99, parseRate: Double(records.count) / parseSeconds,
+                anomalies: anomalies, instructions: instructions(scenario: "syslog-detect", events: 20_000)),
             Row(
                 workload: "sshd syslog lines: one NSRegularExpression (baseline)", events: records.count,
                 seconds: baseline),
