@@ -39,7 +39,7 @@ struct EngineBenchmark: ParsableCommand {
             if scenario?.hasSuffix("parse") == true {
                 _ = Bench.parseOnly(records, reference: GeneratorOptions().start)
             } else {
-                _ = Bench.vigilBenchMeasured(records, reference: GeneratorOptions().start)
+                _ = Bench.callgrindScope(records, reference: GeneratorOptions().start)
             }
             print("\(records.count) records in \(Double(Bench.now() - start) / 1e9) s")
             return
@@ -49,7 +49,19 @@ struct EngineBenchmark: ParsableCommand {
         {
             // The callgrind child: parse + detect only is counted (see Bench.instructions).
             let records = Shape.matrix[index].records(count: events)
-            _ = Bench.vigilBenchMeasured(records, reference: 0)
+            _ = Bench.callgrindScope(records, reference: 0)
+            return
+        }
+        if let scenario, scenario.hasPrefix("print-shape:"), let index = Int(scenario.dropFirst(12)),
+            Shape.matrix.indices.contains(index)
+        {
+            // The shape's records as lines (to look at, or to feed `vigil analyze`).
+            var out = [UInt8]()
+            for record in Shape.matrix[index].records(count: events) {
+                out += record
+                out.append(0x0A)
+            }
+            FileHandle.standardOutput.write(Data(out))
             return
         }
         if scenario == "distinct-ips" {
@@ -124,7 +136,7 @@ enum Bench {
     /// One shape of the matrix: parse + detect (with latency and anomalies), parse alone.
     static func shape(_ shape: Shape, count: Int, instructions: Double?) -> Row {
         let records = shape.records(count: count)
-        let measured = vigilBenchMeasured(records, reference: 0)
+        let measured = callgrindScope(records, reference: 0)
         let parseSeconds = parseOnly(records, reference: 0)
         return Row(
             workload: shape.name, events: records.count, seconds: measured.seconds, p50: measured.p50,
@@ -133,21 +145,18 @@ enum Bench {
     }
 
     /// Instructions per event of parse + detect, counted by callgrind in a child process that
-    /// runs `scenario` over `events` events: only while ``vigilBenchMeasured(_:reference:)``
+    /// runs `scenario` over `events` events: only while ``callgrindScope(_:reference:)``
     /// runs (`--toggle-collect`), so making the records is not counted. Nil when valgrind is
     /// missing or fails.
     static func instructions(scenario: String, events: Int) -> Double? {
-        let valgrind = ["/usr/bin/valgrind", "/usr/local/bin/valgrind"].first {
-            FileManager.default.isExecutableFile(atPath: $0)
-        }
-        guard let valgrind else { return nil }
+        guard let valgrind = executable("valgrind"), let binary = strippedCopy else { return nil }
         let out = NSTemporaryDirectory() + "vigil-callgrind-\(ProcessInfo.processInfo.processIdentifier).out"
         defer { try? FileManager.default.removeItem(atPath: out) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: valgrind)
         process.arguments = [
-            "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=*vigilBenchMeasured*",
-            "--callgrind-out-file=\(out)", selfPath(), "engine", "--scenario", scenario, "--events", String(events),
+            "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=*callgrindScope*",
+            "--callgrind-out-file=\(out)", binary, "engine", "--scenario", scenario, "--events", String(events),
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -158,9 +167,35 @@ enum Bench {
         }
         // "summary: <Ir>" (or "totals:") carries the instructions collected.
         for line in text.split(separator: "\n") where line.hasPrefix("summary:") || line.hasPrefix("totals:") {
-            if let ir = Double(line.split(separator: " ").dropFirst().first ?? "") { return ir / Double(events) }
+            if let ir = Double(line.split(separator: " ").dropFirst().first ?? ""), ir > 0 { return ir / Double(events) }
         }
         return nil
+    }
+
+    /// A copy of this executable without debug information, made once: valgrind 3.19 cannot
+    /// read the DWARF that Swift 6.3 writes ("possibly corrupted debuginfo"); the symbols
+    /// `--toggle-collect` needs stay. Nil without `objcopy`.
+    static let strippedCopy: String? = {
+        guard let objcopy = executable("objcopy") else { return nil }
+        let copy = strippedCopyPath
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: objcopy)
+        process.arguments = ["--strip-debug", selfPath(), copy]
+        guard (try? process.run()) != nil else { return nil }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        atexit { try? FileManager.default.removeItem(atPath: strippedCopyPath) }
+        return copy
+    }()
+
+    /// Where ``strippedCopy`` is made (removed at exit).
+    static var strippedCopyPath: String {
+        NSTemporaryDirectory() + "vigil-bench-\(ProcessInfo.processInfo.processIdentifier)-nodebug"
+    }
+
+    /// The first of /usr/bin, /usr/local/bin holding `name`.
+    static func executable(_ name: String) -> String? {
+        ["/usr/bin/\(name)", "/usr/local/bin/\(name)"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     /// This executable's path (for child processes).
@@ -191,7 +226,7 @@ enum Bench {
     /// latency (every tenth record) and the anomalies found. Its name is what callgrind's
     /// `--toggle-collect` matches: keep it distinctive.
     @inline(never)
-    static func vigilBenchMeasured(
+    static func callgrindScope(
         _ records: [[UInt8]], reference: Int64
     ) -> (
         seconds: Double, p50: Double, p99: Double, anomalies: Int
@@ -231,7 +266,7 @@ enum Bench {
     static func json(atLeast count: Int) -> [Row] {
         let reference = GeneratorOptions().start
         let records = Self.records(.json, count: count)
-        let (seconds, p50, p99, anomalies) = vigilBenchMeasured(records, reference: reference)
+        let (seconds, p50, p99, anomalies) = callgrindScope(records, reference: reference)
         let parseSeconds = parseOnly(records, reference: reference)
         // Baseline: what a straightforward Swift consumer would do — Foundation's parser, no detection.
         let start = now()
@@ -258,7 +293,7 @@ enum Bench {
     static func syslog(atLeast count: Int) -> [Row] {
         let reference = GeneratorOptions().start
         let records = Self.records(.syslog, count: count)
-        let (seconds, p50, p99, anomalies) = vigilBenchMeasured(records, reference: reference)
+        let (seconds, p50, p99, anomalies) = callgrindScope(records, reference: reference)
         let parseSeconds = parseOnly(records, reference: reference)
         // Baseline: one regular expression for the sshd failure line, as a Python or Swift script would.
         let regex = try? NSRegularExpression(

@@ -58,7 +58,8 @@ struct Shape: Sendable {
             sources: 100_000, failures: 0.08, long: true),
     ]
 
-    /// `count` records, starting at `start` (epoch ms), a few milliseconds apart.
+    /// `count` records, starting at `start` (epoch ms), 50 ms apart on average (a million span
+    /// about 14 hours, so a user's logins are minutes apart, as in a real auth log).
     func records(count: Int, start: Int64 = 1_795_000_000_000, seed: UInt64 = 42) -> [[UInt8]] {
         var rng = SeededRandom(seed: seed)
         var out: [[UInt8]] = []
@@ -68,7 +69,7 @@ struct Shape: Sendable {
         let agent = String(
             repeating: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) ", count: 4)
         while out.count < count {
-            time += Int64(rng.next(bound: 8))
+            time += Int64(rng.next(bound: 100))
             let attack = noisy && rng.next(bound: 100) < 10
             let userIndex = Int(rng.next(bound: UInt64(users)))
             let user =
@@ -77,7 +78,7 @@ struct Shape: Sendable {
             let sourceIndex =
                 attack
                 ? Int(rng.next(bound: 20))
-                : (rng.next(bound: 10) == 0 ? Int(rng.next(bound: UInt64(sources))) : userIndex % sources)
+                : (rng.next(bound: 100) == 0 ? Int(rng.next(bound: UInt64(sources))) : userIndex % sources)
             let source = attack ? "203.0.\(113 + sourceIndex / 10).\(sourceIndex)" : Self.address(sourceIndex)
             let failed = attack || Double(rng.next(bound: 10_000)) / 10_000 < failures
             let host = hosts[Int(rng.next(bound: UInt64(hosts.count)))]
