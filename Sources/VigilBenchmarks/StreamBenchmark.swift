@@ -13,64 +13,149 @@ import VigilSimulation
 struct StreamBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stream",
-        abstract: "Benchmark vigil stream against a plain librdkafka consumer on the same topic.",
+        abstract: "Benchmark vigil stream against a plain librdkafka consumer and a Python loop on the same topic.",
         discussion: """
-            Loads --records generated sshd syslog lines into a fresh topic (keyed by user, so partitions are even), then
-            times the raw consumer (bench/rawconsume.c, built against the same librdkafka) and `vigil stream` over them,
-            single stage and repartitioned (through fresh repartition topics), --runs times each (medians reported,
-            with the stream's CPU time per record). Last, each topology is fed live records at half its own measured
-            rate, measuring event → anomaly latency: the anomaly's Kafka timestamp minus its event's time.
+            For each input — JSON auth events of a shape that is not our generator's (ECS, 5,000 users, 20,000 \
+            sources, 8% failures, keyed by source) and our generator's sshd lines (keyed by user) — and each \
+            --partitions count, loads --records records into a fresh topic and times, --runs times each (medians): \
+            the raw consumer (bench/rawconsume.c, built against the same librdkafka), `vigil stream` in both \
+            topologies (repartitioned through fresh repartition topics; single stage), and the hand-rolled Python \
+            loop (bench/pyloop.py: confluent-kafka, Wazuh's brute-force rule, commit after the alerts are \
+            acknowledged), with CPU time per record and peak RSS. Then live sshd lines at 100,000 records/s and at \
+            80% of each topology's maximum, measuring event → anomaly latency (the anomaly's Kafka timestamp \
+            minus its event's time); last, a state restore of --restore-entities sources from the changelog.
             """
     )
 
     @Option(name: .long, help: "Path of the raw consumer baseline (built by scripts/bench-stream).") var rawConsumer:
         String
+    @Option(name: .long, help: "The Python interpreter with confluent-kafka (the test tools' venv).") var python =
+        ".tools/venv/bin/python3"
+    @Option(name: .long, help: "The hand-rolled Python loop (bench/pyloop.py).") var pythonLoop = "bench/pyloop.py"
     @Option(name: .long) var records = 1_000_000
-    @Option(name: .long) var partitions = 6
+    @Option(name: .long, parsing: .upToNextOption, help: "Partition counts to run (each a fresh input topic).")
+    var partitions: [Int] = [4, 6]
+    @Option(name: .long, help: "Inputs: json (ECS auth events, not our generator's), sshd (our generator's lines).")
+    var inputs: [String] = ["json", "sshd"]
     @Option(name: .long) var runs = 3
-    @Option(name: .long, help: "Seconds of live traffic for the latency run.") var latencySeconds = 15
+    @Option(name: .long, help: "Seconds of live traffic for each latency run.") var latencySeconds = 15
     @Option(name: .long, help: "The vigil executable to benchmark (default: next to vigil-bench).") var vigil: String?
     @Option(name: .long, help: "Kafka bootstrap servers.") var brokers = "127.0.0.1:9092"
     @Option(name: .long, help: "Distinct sources in the state-restore run (0 skips it).") var restoreEntities =
         1_000_000
+
+    /// The anomaly topic's partitions (all runs share it).
+    static let outputPartitions = 6
+
+    /// One input of the matrix: its records, and how producers key them.
+    struct Input {
+        var name: String
+        var format: String
+        var lines: [[UInt8]]
+        /// The entity a record is keyed by (its source address for JSON, its user for sshd).
+        var key: ([UInt8]) -> [UInt8]?
+    }
+
+    /// The medians of one (input, partitions) cell.
+    struct Cell {
+        var input: String
+        var partitions: Int
+        var raw: Double
+        var repartitioned: StreamRun
+        var single: StreamRun
+        var python: PythonRun?
+        var inputBytes: Int
+    }
 
     func run() async throws {
         var logger = Logger(label: "vigil.bench")
         logger.logLevel = .warning
         let observer = KafkaClientObserver(logger: logger)
         let id = UUID().uuidString.prefix(6).lowercased()
-        let input = "bench-\(id)-in"
-        let output = "bench-\(id)-out"
-        let live = "bench-\(id)-live"
         let admin = try KafkaAdmin(configuration: AdminConfiguration(bootstrapServers: brokers), observer: observer)
+        let (output, dlq) = ("bench-\(id)-out", "bench-\(id)-dlq")
         _ = try await admin.createTopics(
             [
-                TopicSpecification(name: input, partitions: partitions, replicationFactor: 1),
-                TopicSpecification(name: output, partitions: partitions, replicationFactor: 1),
-                TopicSpecification(name: live, partitions: partitions, replicationFactor: 1),
-                TopicSpecification(name: "bench-\(id)-dlq", partitions: 1, replicationFactor: 1),
-            ],
-            timeout: .seconds(15))
-        let lines = Self.lines(count: records)
-        log("loading \(lines.count) records into \(input)")
-        try await produce(lines, topic: input, brokers: brokers, observer: observer)
-
-        var rawRates: [Double] = []
-        for run in 1...runs {
-            let (count, seconds) = try rawConsume(brokers: brokers, topic: input, count: lines.count)
-            guard count == lines.count, seconds > 0 else {
-                throw BenchmarkFailure("raw consumer read \(count) of \(lines.count)")
-            }
-            rawRates.append(Double(count) / seconds)
-            log("raw consumer run \(run): \(Int(Double(count) / seconds)) records/s")
+                TopicSpecification(name: output, partitions: Self.outputPartitions, replicationFactor: 1),
+                TopicSpecification(name: dlq, partitions: 1, replicationFactor: 1),
+            ], timeout: .seconds(15))
+        var matrix: [Input] = []
+        if inputs.contains("json") {
+            matrix.append(
+                Input(
+                    name: "JSON auth events (ECS; 5k users, 20k sources, 8% failures), keyed by source",
+                    format: "json", lines: Shape.matrix[0].records(count: records),
+                    key: { Self.entity($0, user: false) }))
         }
+        if inputs.contains("sshd") {
+            matrix.append(
+                Input(
+                    name: "sshd lines (our generator), keyed by user", format: "sshd",
+                    lines: Self.lines(count: records),
+                    key: { Self.entity($0, user: true) }))
+        }
+        var cells: [Cell] = []
+        for input in matrix {
+            for count in partitions {
+                let topic = "bench-\(id)-\(input.format)-\(count)"
+                _ = try await admin.createTopics(
+                    [TopicSpecification(name: topic, partitions: count, replicationFactor: 1)], timeout: .seconds(15))
+                log("\(input.format), \(count) partitions: loading \(input.lines.count) records into \(topic)")
+                try await produce(input.lines, key: input.key, topic: topic, brokers: brokers, observer: observer)
+                cells.append(
+                    try await cell(input, topic: topic, partitions: count, output: output, dlq: dlq, observer: observer)
+                )
+            }
+        }
+        // Latency: sshd lines live, at 100k records/s and at 80% of each topology's maximum.
+        var latencyRows: [String] = []
+        if let sshd = matrix.first(where: { $0.format == "sshd" }),
+            let widest = cells.filter({ $0.input == sshd.name }).max(by: { $0.partitions < $1.partitions })
+        {
+            for (topology, maximum) in [
+                ("repartitioned", widest.repartitioned.rate), ("single", widest.single.rate),
+            ] {
+                for rate in [100_000, Int(maximum * 0.8)] where rate <= Int(maximum * 0.8) || rate == 100_000 {
+                    let live = "bench-\(id)-live-\(topology)-\(rate)"
+                    _ = try await admin.createTopics(
+                        [TopicSpecification(name: live, partitions: widest.partitions, replicationFactor: 1)],
+                        timeout: .seconds(15))
+                    log("latency, \(topology): \(rate) records/s of live traffic for \(latencySeconds) s")
+                    let latencies = try await latencyRun(
+                        brokers: brokers, input: live, output: output, dlq: dlq, group: "\(live)-g",
+                        lines: sshd.lines, rate: rate, partitions: widest.partitions,
+                        repartitioned: topology == "repartitioned", observer: observer)
+                    let note = rate > Int(maximum * 0.8) ? " (above 80% of its maximum)" : ""
+                    latencyRows.append(
+                        "| \(topology) | \(rate.formatted())/s\(note) | \(Self.quantiles(latencies)) |")
+                }
+            }
+        }
+        let restore = restoreEntities > 0 ? try await restoreRun(id: String(id), observer: observer) : nil
+        print(Self.tables(cells, runs: runs, latency: latencyRows))
+        if let restore { print(restore) }
+    }
+
+    /// Every measurement of one input on one partition count, medians of `runs`.
+    private func cell(
+        _ input: Input, topic: String, partitions count: Int, output: String, dlq: String,
+        observer: KafkaClientObserver
+    ) async throws -> Cell {
+        var rawRates: [Double] = []
         var single: [StreamRun] = []
         var repartitioned: [StreamRun] = []
+        var python: [PythonRun] = []
         for run in 1...runs {
-            for topology in ["single", "repartitioned"] {
+            let (n, seconds) = try rawConsume(brokers: brokers, topic: topic, count: input.lines.count)
+            guard n == input.lines.count, seconds > 0 else {
+                throw BenchmarkFailure("raw consumer read \(n) of \(input.lines.count)")
+            }
+            rawRates.append(Double(n) / seconds)
+            log("raw consumer run \(run): \(Int(Double(n) / seconds)) records/s")
+            for topology in ["repartitioned", "single"] {
                 let result = try await streamRun(
-                    brokers: brokers, input: input, output: output, dlq: "bench-\(id)-dlq",
-                    group: "bench-\(id)-\(topology)-\(run)", count: lines.count,
+                    brokers: brokers, input: topic, output: output, dlq: dlq,
+                    group: "\(topic)-\(topology)-\(run)", count: input.lines.count, partitions: count,
                     repartitioned: topology == "repartitioned", observer: observer)
                 if topology == "single" { single.append(result) } else { repartitioned.append(result) }
                 log(
@@ -78,51 +163,97 @@ struct StreamBenchmark: AsyncParsableCommand {
                         + "\(String(format: "%.2f", result.cpuMicroseconds)) µs CPU per record, peak RSS \(Int(result.peakRSS)) MiB"
                 )
             }
-        }
-        let raw = Self.median(rawRates)
-        let stream = Self.median(single.map(\.rate))
-        let routed = Self.median(repartitioned.map(\.rate))
-        let cpu = Self.median(single.map(\.cpuMicroseconds))
-        let routedCPU = Self.median(repartitioned.map(\.cpuMicroseconds))
-        let peakRSS = single.map(\.peakRSS).max() ?? 0
-        let routedRSS = repartitioned.map(\.peakRSS).max() ?? 0
-        let repartitionBytes = repartitioned.last?.repartitionBytes ?? 0
-        let inputBytes = lines.reduce(0) { $0 + $1.count }
-        let rate = max(1_000, Int(stream / 2))
-        log("latency run: \(rate) records/s of live traffic for \(latencySeconds) s")
-        let latencies = try await latencyRun(
-            brokers: brokers, input: live, output: output, dlq: "bench-\(id)-dlq",
-            group: "bench-\(id)-live", lines: lines, rate: rate, repartitioned: false, observer: observer)
-        let liveRouted = "bench-\(id)-live-repartitioned"
-        _ = try await admin.createTopics(
-            [TopicSpecification(name: liveRouted, partitions: partitions, replicationFactor: 1)], timeout: .seconds(15))
-        // Each topology at half its own measured rate: past its maximum a backlog, not latency, is measured.
-        let routedRate = max(1_000, Int(routed / 2))
-        log("latency run, repartitioned: \(routedRate) records/s of live traffic for \(latencySeconds) s")
-        let routedLatencies = try await latencyRun(
-            brokers: brokers, input: liveRouted, output: output, dlq: "bench-\(id)-dlq",
-            group: "bench-\(id)-live-repartitioned", lines: lines, rate: routedRate, repartitioned: true,
-            observer: observer)
-        let restore = restoreEntities > 0 ? try await restoreRun(id: String(id), observer: observer) : nil
-        func ratio(_ a: Double, _ b: Double) -> String { b > 0 ? String(format: "%.2f×", a / b) : "–" }
-        func quantiles(_ latencies: [Int64]) -> String {
-            let sorted = latencies.sorted()
-            func quantile(_ q: Double) -> String {
-                sorted.isEmpty ? "–" : "\(sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]) ms"
+            if let result = try pythonRun(topic: topic, output: output, format: input.format, count: input.lines.count)
+            {
+                python.append(result)
+                log("python loop run \(run): \(Int(result.rate)) records/s, \(result.alerts) alerts")
             }
-            return "\(quantile(0.5)) / \(quantile(0.99)) (\(sorted.count) anomalies)"
         }
-        print(
-            """
-            | measure | plain librdkafka consumer | vigil stream, single stage | vigil stream, repartitioned |
-            |---|---:|---:|---:|
-            | records/s (median of \(runs), \(lines.count) sshd lines, \(partitions) partitions) | \(Int(raw).formatted()) | \(Int(stream).formatted()) (\(ratio(stream, raw)) raw) | \(Int(routed).formatted()) (\(ratio(routed, raw)) raw) |
-            | CPU per record, user + system (median) | – | \(String(format: "%.2f", cpu)) µs | \(String(format: "%.2f", routedCPU)) µs (\(ratio(routedCPU, cpu)) single stage) |
-            | event → anomaly latency p50 / p99, live at half each one's rate | – | \(quantiles(latencies)) at \(rate.formatted())/s | \(quantiles(routedLatencies)) at \(routedRate.formatted())/s |
-            | peak RSS | – | \(Int(peakRSS)) MiB | \(Int(routedRSS)) MiB |
-            | bytes written to the repartition topics | – | – | \(repartitionBytes >> 20) MiB (\(ratio(Double(repartitionBytes), Double(inputBytes))) the input's \(inputBytes >> 20) MiB) |
-            """)
-        if let restore { print(restore) }
+        func median(_ runs: [StreamRun]) -> StreamRun {
+            runs.sorted { $0.rate < $1.rate }[runs.count / 2]
+        }
+        return Cell(
+            input: input.name, partitions: count, raw: Self.median(rawRates), repartitioned: median(repartitioned),
+            single: median(single),
+            python: python.isEmpty ? nil : python.sorted { $0.rate < $1.rate }[python.count / 2],
+            inputBytes: input.lines.reduce(0) { $0 + $1.count })
+    }
+
+    /// The printed tables: throughput against both baselines, CPU and memory, latency.
+    static func tables(_ cells: [Cell], runs: Int, latency: [String]) -> String {
+        func ratio(_ a: Double, _ b: Double) -> String { b > 0 ? String(format: "%.2f×", a / b) : "–" }
+        func rate(_ r: Double) -> String { Int(r).formatted() }
+        var lines = [
+            "| input | partitions | plain librdkafka consumer | vigil stream (repartitioned, default) | vigil stream (single stage) | Python loop | Vigil ÷ raw (repartitioned, single) | Vigil ÷ Python (repartitioned, single) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for c in cells {
+            let py = c.python?.rate ?? 0
+            lines.append(
+                "| \(c.input) | \(c.partitions) | \(rate(c.raw)) | \(rate(c.repartitioned.rate)) | \(rate(c.single.rate)) | \(c.python.map { rate($0.rate) } ?? "–") | \(ratio(c.repartitioned.rate, c.raw)), \(ratio(c.single.rate, c.raw)) | \(ratio(c.repartitioned.rate, py)), \(ratio(c.single.rate, py)) |"
+            )
+        }
+        lines += [
+            "",
+            "records/s, median of \(runs) runs, from the first record to the last (group joins not counted).",
+            "",
+            "| input | partitions | CPU per record: repartitioned / single / Python | the hop's cost | peak RSS: repartitioned / single | repartition topics' bytes |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for c in cells {
+            let us = { (x: Double) in String(format: "%.2f µs", x) }
+            lines.append(
+                "| \(c.input) | \(c.partitions) | \(us(c.repartitioned.cpuMicroseconds)) / \(us(c.single.cpuMicroseconds)) / \(c.python.map { us($0.cpuMicroseconds) } ?? "–") | \(ratio(c.repartitioned.cpuMicroseconds, c.single.cpuMicroseconds)) single-stage CPU | \(Int(c.repartitioned.peakRSS)) / \(Int(c.single.peakRSS)) MiB | \(c.repartitioned.repartitionBytes >> 20) MiB (\(ratio(Double(c.repartitioned.repartitionBytes), Double(c.inputBytes))) the input) |"
+            )
+        }
+        if !latency.isEmpty {
+            lines += [
+                "", "| topology | live sshd lines | event → anomaly latency p50 / p99 |", "|---|---:|---:|",
+            ]
+            lines += latency
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func quantiles(_ latencies: [Int64]) -> String {
+        let sorted = latencies.sorted()
+        func quantile(_ q: Double) -> String {
+            sorted.isEmpty ? "–" : "\(sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]) ms"
+        }
+        return "\(quantile(0.5)) / \(quantile(0.99)) (\(sorted.count) anomalies)"
+    }
+
+    /// One run of the hand-rolled Python loop (nil when the interpreter or script is missing).
+    struct PythonRun: Decodable {
+        var records: Int
+        var seconds: Double
+        var alerts: Int
+        var cpuSeconds: Double
+        var rate: Double { Double(records) / max(seconds, 0.001) }
+        var cpuMicroseconds: Double { cpuSeconds * 1e6 / Double(max(1, records)) }
+    }
+
+    private func pythonRun(topic: String, output: String, format: String, count: Int) throws -> PythonRun? {
+        guard FileManager.default.isExecutableFile(atPath: python), FileManager.default.fileExists(atPath: pythonLoop)
+        else {
+            log("no \(python) or \(pythonLoop): the Python baseline is skipped (scripts/pytools installs it)")
+            return nil
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [
+            pythonLoop, "--brokers", brokers, "--topic", topic, "--output", output, "--count", String(count),
+            "--format", format,
+        ]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw BenchmarkFailure("the Python loop failed") }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(PythonRun.self, from: data)
     }
 
     /// A large state through the changelog: `restoreEntities` failures from distinct sources
@@ -198,22 +329,25 @@ struct StreamBenchmark: AsyncParsableCommand {
         Array(Bench.records(.syslog, users: 1_500, count: count).prefix(count))
     }
 
-    /// The user of a line, for a key that spreads partitions evenly and keeps a user's events together.
-    static func key(_ line: [UInt8]) -> [UInt8]? {
+    /// The user (or source address) of a record, for a key that spreads partitions evenly and
+    /// keeps an entity's events together.
+    static func entity(_ line: [UInt8], user: Bool) -> [UInt8]? {
         let event = line.withUnsafeBufferPointer {
             LogParser.parseRecord($0, options: ParseOptions(referenceTime: 0, fallbackTime: 0))
         }.events.first
-        return (event?.user ?? event?.sourceIP ?? event?.host).map { Array($0.utf8) }
+        let entity = user ? event?.user ?? event?.sourceIP : event?.sourceIP ?? event?.user
+        return (entity ?? event?.host).map { Array($0.utf8) }
     }
 
-    private func produce(_ lines: [[UInt8]], topic: String, brokers: String, observer: KafkaClientObserver) async throws
-    {
+    private func produce(
+        _ lines: [[UInt8]], key: ([UInt8]) -> [UInt8]?, topic: String, brokers: String, observer: KafkaClientObserver
+    ) async throws {
         var config = ProducerConfiguration(bootstrapServers: brokers)
         config.linger = .milliseconds(20)
         let producer = try KafkaProducer(configuration: config, observer: observer)
         for start in stride(from: 0, to: lines.count, by: 20_000) {
             let messages = lines[start..<min(lines.count, start + 20_000)].map {
-                ProducerMessage(topic: topic, key: Self.key($0), value: $0)
+                ProducerMessage(topic: topic, key: key($0), value: $0)
             }
             for result in await producer.send(messages) { _ = try result.get() }
         }
@@ -270,18 +404,40 @@ struct StreamBenchmark: AsyncParsableCommand {
     }
 
     /// One timed pass of `vigil stream` over the loaded topic, from the first record processed
-    /// to the last (repartitioned: to the last event the detect stage read, through fresh
-    /// repartition topics with the input's partition count).
+    /// to the last. Repartitioned (through fresh repartition topics with the input's partition
+    /// count), the stages run as two processes, the detect stage started first and timed once
+    /// it has joined: in one process its group join (seconds on Tansu) would be timed as work.
+    /// CPU time and peak RSS are then the two processes' sums.
     private func streamRun(
         brokers: String, input: String, output: String, dlq: String, group: String,
-        count: Int, repartitioned: Bool, observer: KafkaClientObserver
+        count: Int, partitions: Int, repartitioned: Bool, observer: KafkaClientObserver
     ) async throws -> StreamRun {
-        let port = 30_000 + Int.random(in: 0..<20_000)
-        let extra = try await repartitionArguments(repartitioned, group: group, observer: observer)
+        let port = 30_000 + Int.random(in: 0..<10_000)
+        let extra = try await repartitionArguments(
+            repartitioned, group: group, partitions: partitions, observer: observer)
+        var detect: Process? = nil
+        let detectPort = port + 10_000
+        if repartitioned {
+            detect = try startStream(
+                brokers: brokers, input: input, output: output, dlq: dlq, group: group, port: detectPort,
+                extra: extra + ["--stages", "detect"])
+            for _ in 0..<600 {
+                if let assigned = await Self.metric(port: detectPort, "vigil_assigned_partitions{stage=\"detect\"}"),
+                    assigned > 0
+                {
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        defer { if let detect, detect.isRunning { detect.terminate() } }
         let process = try startStream(
-            brokers: brokers, input: input, output: output, dlq: dlq, group: group, port: port, extra: extra)
+            brokers: brokers, input: input, output: output, dlq: dlq, group: group, port: port,
+            extra: extra + (repartitioned ? ["--stages", "route"] : []))
         defer { if process.isRunning { process.terminate() } }
         let stage = { (name: String, stage: String) in repartitioned ? "\(name){stage=\"\(stage)\"}" : name }
+        let pids = [process.processIdentifier] + (detect.map { [$0.processIdentifier] } ?? [])
+        let cpu = { pids.reduce(0) { $0 + Self.cpuSeconds(pid: $1) } }
         var first: (ContinuousClock.Instant, Int, Double)? = nil
         var last: (ContinuousClock.Instant, Int, Double) = (.now, 0, 0)
         let deadline = ContinuousClock.now + .seconds(600)
@@ -291,21 +447,23 @@ struct StreamBenchmark: AsyncParsableCommand {
             var done = consumed >= count
             if repartitioned && done {
                 let sent = await Self.metric(port: port, stage("vigil_repartition_events_total", "route")) ?? -1
-                let detected = await Self.metric(port: port, stage("vigil_events_parsed_total", "detect")) ?? 0
-                inFlight += await Self.metric(port: port, stage("vigil_inflight_events", "detect")) ?? 0
+                let detected = await Self.metric(port: detectPort, stage("vigil_events_parsed_total", "detect")) ?? 0
+                inFlight += await Self.metric(port: detectPort, stage("vigil_inflight_events", "detect")) ?? 0
                 done = sent == detected
             }
-            let cpu = Self.cpuSeconds(pid: process.processIdentifier)
-            if consumed > 0 && first == nil { first = (.now, consumed, cpu) }
-            last = (.now, consumed, cpu)
+            let now = cpu()
+            if consumed > 0 && first == nil { first = (.now, consumed, now) }
+            last = (.now, consumed, now)
             if done && inFlight == 0 { break }
             try await Task.sleep(for: .milliseconds(20))
         }
-        let rss = Self.peakRSS(pid: process.processIdentifier)
+        let rss = pids.reduce(0) { $0 + Self.peakRSS(pid: $1) }
         let bytes =
             repartitioned ? await Self.metric(port: port, stage("vigil_repartition_bytes_total", "route")) ?? 0 : 0
-        process.terminate()
-        process.waitUntilExit()
+        for process in [process] + (detect.map { [$0] } ?? []) {
+            process.terminate()
+            process.waitUntilExit()
+        }
         guard let first, last.1 >= count else { throw BenchmarkFailure("vigil stream processed \(last.1) of \(count)") }
         let elapsed = last.0 - first.0
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -318,9 +476,9 @@ struct StreamBenchmark: AsyncParsableCommand {
     /// With `repartitioned`, the arguments of that topology over fresh repartition topics (the
     /// input's partition count) of the run's own.
     private func repartitionArguments(
-        _ repartitioned: Bool, group: String, observer: KafkaClientObserver
+        _ repartitioned: Bool, group: String, partitions: Int, observer: KafkaClientObserver
     ) async throws -> [String] {
-        guard repartitioned else { return [] }
+        guard repartitioned else { return ["--topology", "single"] }
         let (bySource, byUser) = ("\(group)-by-source", "\(group)-by-user")
         let admin = try KafkaAdmin(configuration: AdminConfiguration(bootstrapServers: brokers), observer: observer)
         _ = try await admin.createTopics(
@@ -344,10 +502,11 @@ struct StreamBenchmark: AsyncParsableCommand {
     /// latency in milliseconds (its Kafka timestamp minus its event time).
     private func latencyRun(
         brokers: String, input: String, output: String, dlq: String, group: String, lines: [[UInt8]],
-        rate: Int, repartitioned: Bool, observer: KafkaClientObserver
+        rate: Int, partitions: Int, repartitioned: Bool, observer: KafkaClientObserver
     ) async throws -> [Int64] {
         let port = 30_000 + Int.random(in: 0..<20_000)
-        let extra = try await repartitionArguments(repartitioned, group: group, observer: observer)
+        let extra = try await repartitionArguments(
+            repartitioned, group: group, partitions: partitions, observer: observer)
         let process = try startStream(
             brokers: brokers, input: input, output: output, dlq: dlq, group: group, port: port, extra: extra)
         defer { if process.isRunning { process.terminate() } }
@@ -379,7 +538,7 @@ struct StreamBenchmark: AsyncParsableCommand {
                     var line = lines[index % lines.count]
                     // Restamp "2026-11-01T08:00:00.123+00:00 host …" with the current time.
                     if line.count > stamp.count { line.replaceSubrange(0..<stamp.count, with: stamp) }
-                    batch.append(ProducerMessage(topic: input, key: Self.key(line), value: line))
+                    batch.append(ProducerMessage(topic: input, key: Self.entity(line, user: true), value: line))
                     sent += 1
                     index += 1
                 }
@@ -395,7 +554,7 @@ struct StreamBenchmark: AsyncParsableCommand {
         var consumerConfig = ConsumerConfiguration(bootstrapServers: brokers, groupID: "\(group)-reader")
         consumerConfig.clientID = "vigil-bench"
         let consumer = try KafkaConsumer(configuration: consumerConfig, observer: observer)
-        try consumer.assign((0..<partitions).map { TopicPartitionOffset(output, Int32($0), offset: -2) })
+        try consumer.assign((0..<Self.outputPartitions).map { TopicPartitionOffset(output, Int32($0), offset: -2) })
         var latencies: [Int64] = []
         while let batch = await consumer.nextBatch(timeout: .seconds(3)) {
             for record in batch {
