@@ -144,7 +144,7 @@ public struct JSONReader: ~Copyable {
                 guard i < p.count, p[i] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
                 i += 1
                 try readValue(depth: depth + 1, visit)
-                path.removeSubrange(base...)
+                path.removeLast(path.count - base)
                 skipWhitespace()
                 guard i < p.count else { throw error("unterminated object") }
                 if p[i] == UInt8(ascii: ",") {
@@ -164,14 +164,18 @@ public struct JSONReader: ~Copyable {
                 i += 1
                 return
             }
-            var numbers: [(Int, Int)] = []
+            // Only a pair of numbers ([lon, lat]) is reported, element by element: kept in
+            // two locals, not an array allocated for every array in every record.
+            var numbers = (first: (0, 0), second: (0, 0), count: 0)
             var onlyNumbers = true
             while true {
                 skipWhitespace()
                 let start = i
                 if i < p.count, p[i] == UInt8(ascii: "-") || (p[i] >= 48 && p[i] <= 57) {
                     try skipNumber()
-                    numbers.append((start, i - start))
+                    if numbers.count == 0 { numbers.first = (start, i - start) }
+                    if numbers.count == 1 { numbers.second = (start, i - start) }
+                    numbers.count += 1
                 } else {
                     onlyNumbers = false
                     try readValue(depth: depth + 1) { _, _ in }
@@ -189,13 +193,13 @@ public struct JSONReader: ~Copyable {
                 throw error("expected ',' or ']', found \(describe(p[i]))")
             }
             if onlyNumbers && numbers.count == 2 {
-                for (index, (start, count)) in numbers.enumerated() {
+                for (index, (start, count)) in [numbers.first, numbers.second].enumerated() {
                     let base = path.count
                     path.append(contentsOf: index == 0 ? Array("[0]".utf8) : Array("[1]".utf8))
                     path.withUnsafeBufferPointer { key in
                         visit(key, .number(UnsafeBufferPointer(rebasing: p[start..<start + count])))
                     }
-                    path.removeSubrange(base...)
+                    path.removeLast(path.count - base)
                 }
             }
         case UInt8(ascii: "\""):

@@ -176,14 +176,18 @@ public enum JSONEventDecoder {
         referenceTime: Int64
     ) -> Result<LogEvent, Failure> {
         var event = LogEvent(timestamp: Int64.min, kind: .unknown)
-        if let failure = decode(bytes, into: &event, fallbackTime: fallbackTime) { return .failure(failure) }
+        var templates = TemplateCache()
+        if let failure = decode(bytes, into: &event, fallbackTime: fallbackTime, templates: &templates) {
+            return .failure(failure)
+        }
         return .success(event)
     }
 
     /// Decodes into `event` (in place: no copies of the event), returning why it failed if it did.
     /// `event` must be fresh (`LogEvent(timestamp:kind:)` with nothing else set).
     static func decode(
-        _ bytes: UnsafeBufferPointer<UInt8>, into event: inout LogEvent, fallbackTime: Int64?
+        _ bytes: UnsafeBufferPointer<UInt8>, into event: inout LogEvent, fallbackTime: Int64?,
+        templates: inout TemplateCache
     ) -> Failure? {
         event.timestamp = Int64.min  // "not set yet"
         var eventType: String? = nil
@@ -288,7 +292,7 @@ public enum JSONEventDecoder {
         if let code = extras.eventCode, windowsLogon(&event, code: code, extras: extras) {
             return nil
         }
-        classify(&event, eventType: eventType)
+        classify(&event, eventType: eventType, templates: &templates)
         // Unescaping never lengthens a string: a short object has no long field.
         if bytes.count > LogEvent.maxFieldBytes { event.limitFieldLengths() }
         return nil
@@ -341,7 +345,7 @@ public enum JSONEventDecoder {
     }
 
     /// `text` lower-cased; returned as is (no copy) when it has no upper-case ASCII.
-    private static func lowercasedASCII(_ text: String?) -> String? {
+    static func lowercasedASCII(_ text: String?) -> String? {
         guard let text else { return nil }
         return text.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) ? text.lowercased() : text
     }
@@ -436,7 +440,7 @@ public enum JSONEventDecoder {
     }
 
     /// Decides the kind from event type, action, outcome and (for log-shaped JSON) the message.
-    static func classify(_ event: inout LogEvent, eventType: String?) {
+    static func classify(_ event: inout LogEvent, eventType: String?, templates: inout TemplateCache) {
         let words = Words(eventType).union(Words(event.action))
         // The outcome may be in the action ("failure") or only in the event type's words
         // ("login_failed", "authentication_failure", "failed_login").
@@ -496,18 +500,38 @@ public enum JSONEventDecoder {
             if let message = event.message, event.kind == .unknown {
                 event.template = (event.service.map { "\($0): " } ?? "") + Templates.mask(message)
             } else {
-                // json:<kind>:<event type>:<action>, built with one allocation.
-                var template = "json:"
-                template.reserveCapacity(48)
-                template += event.kind.rawValue
-                template += ":"
-                template += lowercasedASCII(eventType) ?? "-"
-                template += ":"
-                template += lowercasedASCII(event.action) ?? "-"
-                event.template = template
+                event.template = templates.template(kind: event.kind, eventType: eventType, action: event.action)
             }
         }
         if (event.kind == .sudo || event.kind == .su) && event.outcome == .unknown { event.outcome = .success }
         if event.failureReport == nil && event.isAttempt && event.outcome == .failure { event.failureReport = .attempt }
+    }
+}
+
+/// The templates of JSON events — `json:<kind>:<event type>:<action>` — built once per
+/// distinct combination and shared, instead of a new string for every event (they repeat:
+/// a handful per source of logs). Kept in ``ParsedInput``, which a stream reuses per batch.
+public struct TemplateCache: Sendable {
+    private var strings: [UInt64: String] = [:]
+    /// Beyond this many combinations (not a normal log) the cache starts over.
+    static let capacity = 4_096
+
+    public init() {}
+
+    mutating func template(kind: EventKind, eventType: String?, action: String?) -> String {
+        let key = StableHash.combine(
+            StableHash.combine(StableHash.hash(kind.rawValue), eventType.map { StableHash.hash($0) } ?? 1),
+            action.map { StableHash.hash($0) } ?? 1)
+        if let known = strings[key] { return known }
+        var template = "json:"
+        template.reserveCapacity(48)
+        template += kind.rawValue
+        template += ":"
+        template += JSONEventDecoder.lowercasedASCII(eventType) ?? "-"
+        template += ":"
+        template += JSONEventDecoder.lowercasedASCII(action) ?? "-"
+        if strings.count >= Self.capacity { strings.removeAll(keepingCapacity: true) }
+        strings[key] = template
+        return template
     }
 }

@@ -73,6 +73,8 @@ public struct ParsedInput: Sendable {
     public var records = 0
     /// Records refused for being dated after ``ParseOptions/latestTime`` (also in ``errors``).
     public var futureEvents = 0
+    /// Templates shared between events (kept by ``removeAll()``).
+    var templates = TemplateCache()
 
     public init() {}
 
@@ -147,7 +149,7 @@ public enum LogParser {
 
     /// A line break followed by more than whitespace.
     private static func hasInnerNewline(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Bool {
-        guard var i = UnsafeBufferPointer(rebasing: bytes[start...]).firstIndex(of: 0x0A).map({ $0 + start }) else {
+        guard var i = ByteScan.firstIndex(of: 0x0A, in: bytes, from: start) else {
             return false
         }
         while i < bytes.count, isSpace(bytes[i]) { i += 1 }
@@ -235,7 +237,8 @@ public struct LineParser: Sendable {
             result.events.append(LogEvent(timestamp: 0, kind: .unknown))
             let slot = result.events.count - 1
             if let failure = JSONEventDecoder.decode(
-                object, into: &result.events[slot], fallbackTime: options.fallbackTime ?? lastTimestamp)
+                object, into: &result.events[slot], fallbackTime: options.fallbackTime ?? lastTimestamp,
+                templates: &result.templates)
             {
                 result.events.removeLast()
                 result.errors.append(RecordError(index: index, line: lineNumber, reason: failure.description))
@@ -300,7 +303,8 @@ public struct LineParser: Sendable {
     ) {
         result.events.append(LogEvent(timestamp: 0, kind: .unknown))
         let slot = result.events.count - 1
-        if let failure = JSONEventDecoder.decode(bytes, into: &result.events[slot], fallbackTime: options.fallbackTime)
+        if let failure = JSONEventDecoder.decode(
+            bytes, into: &result.events[slot], fallbackTime: options.fallbackTime, templates: &result.templates)
         {
             result.events.removeLast()
             result.errors.append(RecordError(index: index, line: line, reason: failure.description))

@@ -144,7 +144,7 @@ public struct RecordSplitter: Sendable {
                 return !final && bytes.count - first < maxRecordBytes ? nil : .lines
             }
             let lineEnd =
-                UnsafeBufferPointer(rebasing: bytes[first...]).firstIndex(of: 0x0A).map { $0 + first } ?? bytes.count
+                ByteScan.firstIndex(of: 0x0A, in: bytes, from: first) ?? bytes.count
             if end <= lineEnd {
                 return .lines  // the first line is a whole object: NDJSON (with log lines mixed in, perhaps)
             }
@@ -181,7 +181,9 @@ public struct RecordSplitter: Sendable {
             position = 3
         }
         while position < bytes.count {
-            guard let newline = UnsafeBufferPointer(rebasing: bytes[position...]).firstIndex(of: 0x0A) else { break }
+            guard let newline = ByteScan.firstIndex(of: 0x0A, in: bytes, from: position).map({ $0 - position }) else {
+                break
+            }
             let end = position + newline
             emitLine(bytes, position..<end, emit)
             position = end + 1
