@@ -6,7 +6,8 @@
 /// brokers serve a partition's records in runs, so one partition's events may arrive hours
 /// (of event time) after another's. The engine therefore keeps one clock per input partition:
 /// an event is late against *its own* partition's watermark (as in a single-stage stream),
-/// and state expires only behind the slowest partition's.
+/// events are processed in event-time order across partitions (see
+/// ``DetectionEngine/receive(_:from:)``), and state expires only behind the slowest partition.
 ///
 /// Positions make replays harmless: an upstream stage that restarts sends some events again,
 /// and a partition's events reach an engine in order, so an event at or before the latest
@@ -16,8 +17,8 @@ public struct EventOrigin: Sendable, Hashable {
     public var stream: UInt64
     /// Its number in the input topic (anomalies name it in their headers).
     public var partition: Int32
-    /// How many input partitions there are: the clock does not advance until each has been
-    /// heard from (an unheard one may still send older events).
+    /// How many input partitions there are: nothing is processed in order until each has been
+    /// heard from (an unheard one may still send older events), or the capacity is reached.
     public var streams: Int
     /// The record's offset and the event's index in it.
     public var offset: Int64
