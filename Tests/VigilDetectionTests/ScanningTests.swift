@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VigilTesting
 
@@ -9,7 +10,9 @@ import VigilTesting
 struct ScanningTests {
     /// StableHash as first written: whole words, then the tail a byte at a time.
     static func referenceHash(_ bytes: [UInt8], seed: UInt64) -> UInt64 {
-        let (p0, p1, p2): (UInt64, UInt64, UInt64) = (0xa076_1d64_78bd_642f, 0xe703_7ed1_a0b4_28db, 0x8ebc_6af0_9c88_c6e3)
+        let (p0, p1, p2): (UInt64, UInt64, UInt64) = (
+            0xa076_1d64_78bd_642f, 0xe703_7ed1_a0b4_28db, 0x8ebc_6af0_9c88_c6e3
+        )
         func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
             let product = a.multipliedFullWidth(by: b)
             return product.high ^ product.low
@@ -69,5 +72,66 @@ struct ScanningTests {
         let tricky: [UInt8] = [0x8A, 0x0B, 0x80, 0x81, 0x0A, 0x8A, 0x0A, 0x00, 0x0A]
         #expect(tricky.withUnsafeBufferPointer { ByteScan.firstIndex(of: 0x0A, in: $0) } == 4)
         #expect(tricky.withUnsafeBufferPointer { ByteScan.firstIndex(of: 0x00, in: $0) } == 7)
+    }
+
+    /// Every scalar `JSONReader` reports, as (path, text).
+    static func scalars(_ json: [UInt8]) throws -> [(String, String)] {
+        var out: [(String, String)] = []
+        try json.withUnsafeBufferPointer { bytes in
+            var reader = JSONReader(bytes)
+            try reader.readObject { path, value in
+                out.append((String(decoding: path, as: UTF8.self), value.text ?? "null"))
+            }
+        }
+        return out
+    }
+
+    @Test(
+        "JSON strings scanned a word at a time decode as Foundation decodes them, and bad bytes at any position are refused"
+    )
+    func jsonStrings() throws {
+        var rng = SeededRandom(seed: 11)
+        // Pieces of a string literal's body, as written in JSON, and what they decode to.
+        let pieces: [(String, String)] = [
+            ("a", "a"), (" ", " "), ("é", "é"), ("\\\"", "\""), ("\\\\", "\\"), ("\\n", "\n"),
+            ("\\u00e9", "é"), ("\\ud83d\\ude00", "😀"), ("/", "/"),
+        ]
+        for length in 0..<40 {
+            for _ in 0..<20 {
+                var literal = ""
+                var text = ""
+                for _ in 0..<length {
+                    // Mostly plain letters, so escapes fall at every offset inside a word.
+                    let piece = rng.next() % 4 == 0 ? pieces[Int(rng.next() % UInt64(pieces.count))] : pieces[0]
+                    literal += piece.0
+                    text += piece.1
+                }
+                let json = Array("{\"k\(literal)\":\"\(literal)\"}".utf8)
+                let read = try Self.scalars(json)
+                #expect(read.count == 1 && read.first?.0 == "k" + text && read.first?.1 == text, "\(literal)")
+                let foundation = try JSONSerialization.jsonObject(with: Data(json)) as? [String: String]
+                #expect(foundation?["k" + text] == text)
+                // A raw control byte, a raw quote-less end or invalid UTF-8 anywhere in the body is refused.
+                let body = Array(literal.utf8)
+                guard !body.isEmpty else { continue }
+                let at = Int(rng.next() % UInt64(body.count + 1))
+                for bad: [UInt8] in [[0x01], [0xFF], [0xC3]] {
+                    var broken = Array("{\"v\":\"".utf8) + body
+                    broken.insert(contentsOf: bad, at: 6 + at)
+                    broken += Array("\"}".utf8)
+                    #expect(throws: JSONSyntaxError.self) { try Self.scalars(broken) }
+                }
+            }
+        }
+    }
+
+    @Test("Key paths longer than the reader's first buffer, escaped keys and [lon, lat] pairs keep their paths")
+    func jsonPaths() throws {
+        let long = String(repeating: "segment", count: 30)
+        let json = Array(
+            #"{"\#(long)":{"a\"b":{"\u0063":1}},"geo":{"location":[-0.5, 51.25]},"x":"y"}"#.utf8)
+        let read = try Self.scalars(json)
+        #expect(read.map(\.0) == ["\(long).a\"b.c", "geo.location[0]", "geo.location[1]", "x"])
+        #expect(read.map(\.1) == ["1", "-0.5", "51.25", "y"])
     }
 }

@@ -24,7 +24,12 @@ public enum JSONScalar {
 public struct JSONReader: ~Copyable {
     private let p: UnsafeBufferPointer<UInt8>
     private var i: Int
-    private var path: [UInt8] = []
+    /// The current key path, in a buffer of our own: appending a key and cutting it off again
+    /// for every member through an `Array` (uniqueness checks, generic range replacement) was
+    /// a tenth of a JSON event's instructions.
+    private var path: UnsafeMutablePointer<UInt8>
+    private var pathCount = 0
+    private var pathCapacity = 128
     /// Scratch for unescaped strings.
     private var scratch: [UInt8] = []
     private static let maxDepth = 32
@@ -32,7 +37,36 @@ public struct JSONReader: ~Copyable {
     public init(_ bytes: UnsafeBufferPointer<UInt8>) {
         p = bytes
         i = 0
-        path.reserveCapacity(64)
+        path = .allocate(capacity: pathCapacity)
+    }
+
+    deinit { path.deallocate() }
+
+    private var pathBytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: path, count: pathCount) }
+
+    private mutating func appendToPath(_ bytes: UnsafeBufferPointer<UInt8>) {
+        if pathCount + bytes.count > pathCapacity {
+            var capacity = pathCapacity * 2
+            while capacity < pathCount + bytes.count { capacity *= 2 }
+            let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+            grown.update(from: path, count: pathCount)
+            path.deallocate()
+            path = grown
+            pathCapacity = capacity
+        }
+        if let base = bytes.baseAddress { (path + pathCount).update(from: base, count: bytes.count) }
+        pathCount += bytes.count
+    }
+
+    /// Reads a key (at `"`) onto the path.
+    private mutating func appendKeyToPath() throws(JSONSyntaxError) {
+        if let direct = try Self.readStringDirect(p, &i) {
+            appendToPath(direct)
+        } else {
+            scratch.removeAll(keepingCapacity: true)
+            try Self.appendString(p, &i, to: &scratch)
+            scratch.withUnsafeBufferPointer { appendToPath($0) }
+        }
     }
 
     /// Reads exactly one object (surrounded by optional whitespace) and calls `visit` for each
@@ -103,6 +137,14 @@ public struct JSONReader: ~Copyable {
         return out
     }
 
+    private static var dot: UnsafeBufferPointer<UInt8> { bytes(".") }
+    private static var index0: UnsafeBufferPointer<UInt8> { bytes("[0]") }
+    private static var index1: UnsafeBufferPointer<UInt8> { bytes("[1]") }
+
+    @inline(__always) private static func bytes(_ text: StaticString) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
+    }
+
     private func error(_ reason: String) -> JSONSyntaxError { JSONSyntaxError(offset: i, reason: reason) }
 
     private func describe(_ c: UInt8) -> String {
@@ -131,20 +173,20 @@ public struct JSONReader: ~Copyable {
                 i += 1
                 return
             }
-            let base = path.count
+            let base = pathCount
             while true {
                 skipWhitespace()
                 guard i < p.count, p[i] == UInt8(ascii: "\"") else {
                     throw i < p.count
                         ? error("expected a key string, found \(describe(p[i]))") : error("unterminated object")
                 }
-                if base > 0 { path.append(UInt8(ascii: ".")) }
-                try Self.appendString(p, &i, to: &path)
+                if base > 0 { appendToPath(Self.dot) }
+                try appendKeyToPath()
                 skipWhitespace()
                 guard i < p.count, p[i] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
                 i += 1
                 try readValue(depth: depth + 1, visit)
-                path.removeLast(path.count - base)
+                pathCount = base
                 skipWhitespace()
                 guard i < p.count else { throw error("unterminated object") }
                 if p[i] == UInt8(ascii: ",") {
@@ -193,37 +235,40 @@ public struct JSONReader: ~Copyable {
                 throw error("expected ',' or ']', found \(describe(p[i]))")
             }
             if onlyNumbers && numbers.count == 2 {
-                for (index, (start, count)) in [numbers.first, numbers.second].enumerated() {
-                    let base = path.count
-                    path.append(contentsOf: index == 0 ? Array("[0]".utf8) : Array("[1]".utf8))
-                    path.withUnsafeBufferPointer { key in
-                        visit(key, .number(UnsafeBufferPointer(rebasing: p[start..<start + count])))
-                    }
-                    path.removeLast(path.count - base)
-                }
+                let base = pathCount
+                appendToPath(Self.index0)
+                visit(
+                    pathBytes,
+                    .number(UnsafeBufferPointer(rebasing: p[numbers.first.0..<numbers.first.0 + numbers.first.1])))
+                pathCount = base
+                appendToPath(Self.index1)
+                visit(
+                    pathBytes,
+                    .number(UnsafeBufferPointer(rebasing: p[numbers.second.0..<numbers.second.0 + numbers.second.1])))
+                pathCount = base
             }
         case UInt8(ascii: "\""):
             scratch.removeAll(keepingCapacity: true)
             if let direct = try Self.readStringDirect(p, &i) {
-                path.withUnsafeBufferPointer { visit($0, .string(direct)) }
+                visit(pathBytes, .string(direct))
             } else {
                 try Self.appendString(p, &i, to: &scratch)
-                scratch.withUnsafeBufferPointer { value in path.withUnsafeBufferPointer { visit($0, .string(value)) } }
+                let key = pathBytes
+                scratch.withUnsafeBufferPointer { visit(key, .string($0)) }
             }
         case UInt8(ascii: "t"):
             try literal("true")
-            path.withUnsafeBufferPointer { visit($0, .bool(true)) }
+            visit(pathBytes, .bool(true))
         case UInt8(ascii: "f"):
             try literal("false")
-            path.withUnsafeBufferPointer { visit($0, .bool(false)) }
+            visit(pathBytes, .bool(false))
         case UInt8(ascii: "n"):
             try literal("null")
-            path.withUnsafeBufferPointer { visit($0, .null) }
+            visit(pathBytes, .null)
         case UInt8(ascii: "-"), 48...57:
             let start = i
             try skipNumber()
-            let number = UnsafeBufferPointer(rebasing: p[start..<i])
-            path.withUnsafeBufferPointer { visit($0, .number(number)) }
+            visit(pathBytes, .number(UnsafeBufferPointer(rebasing: p[start..<i])))
         default:
             throw error("unexpected \(describe(p[i]))")
         }
@@ -269,7 +314,15 @@ public struct JSONReader: ~Copyable {
             let raw = UnsafeRawPointer(base)
             while n - j >= 8 {
                 let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: j, as: UInt64.self))
-                if !Self.needsAttention(word) { j += 8 } else { break }
+                let flags = Self.attention(word)
+                if flags == 0 {
+                    j += 8
+                } else {
+                    // The lowest flag is exact (borrows only flag bytes above a true one):
+                    // the byte loop starts at the quote that usually ends the string.
+                    j += flags.trailingZeroBitCount >> 3
+                    break
+                }
             }
         }
         while j < n {
@@ -294,9 +347,10 @@ public struct JSONReader: ~Copyable {
         return combined < 0x80
     }
 
-    /// True when the word holds a quote, a backslash, a control byte or a non-ASCII byte.
+    /// The high bit of each byte of the word that is a quote, a backslash, a control byte or
+    /// non-ASCII (zero: none is); bytes above the first flagged one may be flagged wrongly.
     @inline(__always)
-    private static func needsAttention(_ x: UInt64) -> Bool {
+    private static func attention(_ x: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         let quote = x ^ (ones &* 0x22)
@@ -304,7 +358,7 @@ public struct JSONReader: ~Copyable {
         let zeroQuote = (quote &- ones) & ~quote & highs
         let zeroBackslash = (backslash &- ones) & ~backslash & highs
         let control = (x &- ones &* 0x20) & ~x & highs
-        return (zeroQuote | zeroBackslash | control | (x & highs)) != 0
+        return zeroQuote | zeroBackslash | control | (x & highs)
     }
 
     private static func validateUTF8(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) throws(JSONSyntaxError) {

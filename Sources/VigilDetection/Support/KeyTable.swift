@@ -9,7 +9,11 @@
 /// colliding hash can never alias one key for another.
 struct KeyTable<Value> {
     private var hashes: [UInt64]
-    private var keys: [[UInt8]]
+    /// Every key's bytes in one array (`starts[slot]`, `lengths[slot]`): an array per key
+    /// made each probe retain and release it.
+    private var keyBytes: [UInt8] = []
+    private var starts: [Int]
+    private var lengths: [Int]
     private var values: [Value?]
     private let mask: Int
 
@@ -18,7 +22,8 @@ struct KeyTable<Value> {
         while capacity < entries.count * 4 { capacity *= 2 }
         mask = capacity - 1
         hashes = Array(repeating: 0, count: capacity)
-        keys = Array(repeating: [], count: capacity)
+        starts = Array(repeating: 0, count: capacity)
+        lengths = Array(repeating: -1, count: capacity)
         values = Array(repeating: nil, count: capacity)
         for (key, value) in entries.sorted(by: { $0.key < $1.key }) {
             let bytes = Array(key.utf8)
@@ -26,7 +31,9 @@ struct KeyTable<Value> {
             var slot = Int(truncatingIfNeeded: h) & mask
             while values[slot] != nil { slot = (slot + 1) & mask }
             hashes[slot] = h
-            keys[slot] = bytes
+            starts[slot] = keyBytes.count
+            lengths[slot] = bytes.count
+            keyBytes.append(contentsOf: bytes)
             values[slot] = value
         }
     }
@@ -35,9 +42,10 @@ struct KeyTable<Value> {
         let h = StableHash.hash(key)
         var slot = Int(truncatingIfNeeded: h) & mask
         while let value = values[slot] {
-            if hashes[slot] == h, keys[slot].count == key.count {
-                let equal = keys[slot].withUnsafeBufferPointer { stored in
-                    key.count == 0 || memcmp(stored.baseAddress!, key.baseAddress!, key.count) == 0
+            if hashes[slot] == h, lengths[slot] == key.count {
+                let start = starts[slot]
+                let equal = keyBytes.withUnsafeBufferPointer { stored in
+                    key.count == 0 || memcmp(stored.baseAddress! + start, key.baseAddress!, key.count) == 0
                 }
                 if equal { return value }
             }
