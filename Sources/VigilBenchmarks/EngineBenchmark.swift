@@ -29,6 +29,12 @@ struct EngineBenchmark: ParsableCommand {
         name: .long,
         help: "Events per shape counted under callgrind, run for n and 2n events (0: skip the instruction counts).")
     var callgrindEvents = 10_000
+    @Option(
+        name: .long,
+        help:
+            "Events processed before callgrind counts, so the count is of an engine in its steady state (volume baselines and windows filled: 10,000 events span minutes of event time)."
+    )
+    var callgrindWarmup = 50_000
 
     func run() throws {
         if scenario == "json-parse" || scenario == "syslog-parse" || scenario == "json-detect"
@@ -36,12 +42,17 @@ struct EngineBenchmark: ParsableCommand {
         {
             // Profiling aids: one phase only, no baseline.
             let format: GeneratedFormat = scenario?.hasPrefix("json") == true ? .json : .syslog
-            let records = Array(Bench.records(format, count: events).prefix(events))
+            let parseOnly = scenario?.hasSuffix("parse") == true
+            let warmup = parseOnly ? 0 : callgrindWarmup
+            let all = Bench.records(format, count: warmup + events)
+            let records = Array(all.dropFirst(warmup).prefix(events))
+            let reference = GeneratorOptions().start
+            var engine = Bench.warmed(all.prefix(warmup), reference: reference)
             let start = Bench.now()
-            if scenario?.hasSuffix("parse") == true {
-                _ = Bench.parseOnly(records, reference: GeneratorOptions().start)
+            if parseOnly {
+                _ = Bench.parseOnly(records, reference: reference)
             } else {
-                _ = Bench.callgrindScope(records, reference: GeneratorOptions().start)
+                _ = Bench.callgrindScope(records, reference: reference, engine: &engine)
             }
             print("\(records.count) records in \(Double(Bench.now() - start) / 1e9) s")
             return
@@ -50,8 +61,11 @@ struct EngineBenchmark: ParsableCommand {
             Shape.matrix.indices.contains(index)
         {
             // The callgrind child: parse + detect only is counted (see Bench.instructions).
-            let records = Shape.matrix[index].records(count: events)
-            _ = Bench.callgrindScope(records, reference: 0)
+            let all = Shape.matrix[index].records(count: callgrindWarmup + events)
+            let records = Array(all.dropFirst(callgrindWarmup))
+            var engine = Bench.warmed(all.prefix(callgrindWarmup), reference: 0)
+            let measured = Bench.callgrindScope(records, reference: 0, engine: &engine)
+            print("\(records.count) records in \(measured.seconds) s, \(measured.anomalies) anomalies")
             return
         }
         if let scenario, scenario.hasPrefix("print-shape:"), let index = Int(scenario.dropFirst(12)),
@@ -78,11 +92,13 @@ struct EngineBenchmark: ParsableCommand {
                     Bench.shape(
                         shape, count: events,
                         instructions: callgrindEvents > 0
-                            ? Bench.instructions(scenario: "shape:\(index)", events: callgrindEvents) : nil))
+                            ? Bench.instructions(
+                                scenario: "shape:\(index)", events: callgrindEvents, warmup: callgrindWarmup) : nil))
             }
         }
-        if scenario == nil || scenario == "json" { rows += Bench.json(atLeast: events) }
-        if scenario == nil || scenario == "syslog" { rows += Bench.syslog(atLeast: events) }
+        let counted = (events: callgrindEvents, warmup: callgrindWarmup)
+        if scenario == nil || scenario == "json" { rows += Bench.json(atLeast: events, callgrind: counted) }
+        if scenario == nil || scenario == "syslog" { rows += Bench.syslog(atLeast: events, callgrind: counted) }
         if scenario == nil { rows.append(try memoryRow()) }
         print(Bench.table(rows))
     }
@@ -138,7 +154,8 @@ enum Bench {
     /// One shape of the matrix: parse + detect (with latency and anomalies), parse alone.
     static func shape(_ shape: Shape, count: Int, instructions: Double?) -> Row {
         let records = shape.records(count: count)
-        let measured = callgrindScope(records, reference: 0)
+        var engine = DetectionEngine()
+        let measured = callgrindScope(records, reference: 0, engine: &engine)
         let parseSeconds = parseOnly(records, reference: 0)
         return Row(
             workload: shape.name, events: records.count, seconds: measured.seconds, p50: measured.p50,
@@ -147,19 +164,19 @@ enum Bench {
     }
 
     /// Instructions per event of parse + detect, counted by callgrind in child processes that
-    /// run `scenario`: only while ``callgrindScope(_:reference:)`` runs (`--toggle-collect`),
+    /// run `scenario`: only while ``callgrindScope(_:reference:engine:)`` runs (`--toggle-collect`),
     /// so making the records is not counted. Nil when valgrind is missing or fails.
-    static func instructions(scenario: String, events: Int) -> Double? {
+    static func instructions(scenario: String, events: Int, warmup: Int) -> Double? {
         // The marginal cost: (2n events − n events) / n, so what happens once (the first
         // entities, growing tables) is not spread over a short sample.
-        guard let once = callgrindTotal(scenario: scenario, events: events),
-            let twice = callgrindTotal(scenario: scenario, events: 2 * events), twice > once
+        guard events > 0, let once = callgrindTotal(scenario: scenario, events: events, warmup: warmup),
+            let twice = callgrindTotal(scenario: scenario, events: 2 * events, warmup: warmup), twice > once
         else { return nil }
         return (twice - once) / Double(events)
     }
 
-    /// Instructions callgrind counted inside ``callgrindScope(_:reference:)`` for `events` events.
-    private static func callgrindTotal(scenario: String, events: Int) -> Double? {
+    /// Instructions callgrind counted inside ``callgrindScope(_:reference:engine:)`` for `events` events.
+    private static func callgrindTotal(scenario: String, events: Int, warmup: Int) -> Double? {
         guard let valgrind = executable("valgrind"), let binary = strippedCopy else { return nil }
         let out = NSTemporaryDirectory() + "vigil-callgrind-\(ProcessInfo.processInfo.processIdentifier).out"
         defer { try? FileManager.default.removeItem(atPath: out) }
@@ -168,6 +185,7 @@ enum Bench {
         process.arguments = [
             "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=*callgrindScope*",
             "--callgrind-out-file=\(out)", binary, "engine", "--scenario", scenario, "--events", String(events),
+            "--callgrind-warmup", String(warmup),
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -238,11 +256,10 @@ enum Bench {
     /// `--toggle-collect` matches: keep it distinctive.
     @inline(never)
     static func callgrindScope(
-        _ records: [[UInt8]], reference: Int64
+        _ records: [[UInt8]], reference: Int64, engine: inout DetectionEngine
     ) -> (
         seconds: Double, p50: Double, p99: Double, anomalies: Int
     ) {
-        var engine = DetectionEngine()
         var anomalies = 0
         var latencies: [UInt64] = []
         latencies.reserveCapacity(records.count / 10 + 1)
@@ -265,6 +282,21 @@ enum Bench {
         return (seconds, p50, p99, anomalies)
     }
 
+    /// An engine that has processed `records` (outside ``callgrindScope(_:reference:engine:)``,
+    /// so callgrind does not count them).
+    static func warmed(_ records: ArraySlice<[UInt8]>, reference: Int64) -> DetectionEngine {
+        var engine = DetectionEngine()
+        var parsed = ParsedInput()
+        for record in records {
+            parsed.removeAll()
+            record.withUnsafeBufferPointer {
+                LogParser.parseRecord($0, options: ParseOptions(referenceTime: reference), into: &parsed)
+            }
+            for e in parsed.events { _ = engine.process(e) }
+        }
+        return engine
+    }
+
     static func parseOnly(_ records: [[UInt8]], reference: Int64) -> Double {
         var events = 0
         var parsed = ParsedInput()
@@ -280,10 +312,11 @@ enum Bench {
         return Double(now() - start) / 1e9
     }
 
-    static func json(atLeast count: Int) -> [Row] {
+    static func json(atLeast count: Int, callgrind: (events: Int, warmup: Int)) -> [Row] {
         let reference = GeneratorOptions().start
         let records = Self.records(.json, count: count)
-        let (seconds, p50, p99, anomalies) = callgrindScope(records, reference: reference)
+        var engine = DetectionEngine()
+        let (seconds, p50, p99, anomalies) = callgrindScope(records, reference: reference, engine: &engine)
         let parseSeconds = parseOnly(records, reference: reference)
         // Baseline: what a straightforward Swift consumer would do — Foundation's parser, no detection.
         let start = now()
@@ -300,17 +333,20 @@ enum Bench {
             Row(
                 workload: "our generator's JSON events: parse + detect (Vigil)", events: records.count,
                 seconds: seconds, p50: p50, p99: p99, parseRate: Double(records.count) / parseSeconds,
-                anomalies: anomalies, instructions: instructions(scenario: "json-detect", events: 10_000)),
+                anomalies: anomalies,
+                instructions: instructions(
+                    scenario: "json-detect", events: callgrind.events, warmup: callgrind.warmup)),
             Row(
                 workload: "JSON events: parse only (Foundation JSONSerialization, baseline)", events: records.count,
                 seconds: baseline),
         ]
     }
 
-    static func syslog(atLeast count: Int) -> [Row] {
+    static func syslog(atLeast count: Int, callgrind: (events: Int, warmup: Int)) -> [Row] {
         let reference = GeneratorOptions().start
         let records = Self.records(.syslog, count: count)
-        let (seconds, p50, p99, anomalies) = callgrindScope(records, reference: reference)
+        var engine = DetectionEngine()
+        let (seconds, p50, p99, anomalies) = callgrindScope(records, reference: reference, engine: &engine)
         let parseSeconds = parseOnly(records, reference: reference)
         // Baseline: one regular expression for the sshd failure line, as a Python or Swift script would.
         let regex = try? NSRegularExpression(
@@ -326,7 +362,9 @@ enum Bench {
             Row(
                 workload: "our generator's sshd lines: parse + template + detect (Vigil)", events: records.count,
                 seconds: seconds, p50: p50, p99: p99, parseRate: Double(records.count) / parseSeconds,
-                anomalies: anomalies, instructions: instructions(scenario: "syslog-detect", events: 10_000)),
+                anomalies: anomalies,
+                instructions: instructions(
+                    scenario: "syslog-detect", events: callgrind.events, warmup: callgrind.warmup)),
             Row(
                 workload: "sshd syslog lines: one NSRegularExpression (baseline)", events: records.count,
                 seconds: baseline),
