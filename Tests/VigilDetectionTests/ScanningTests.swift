@@ -134,4 +134,19 @@ struct ScanningTests {
         #expect(read.map(\.0) == ["\(long).a\"b.c", "geo.location[0]", "geo.location[1]", "x"])
         #expect(read.map(\.1) == ["1", "-0.5", "51.25", "y"])
     }
+
+    @Test("A volume history's median and MAD without allocation equal the sorting definition")
+    func rateBaseline() {
+        var rng = SeededRandom(seed: 23)
+        for length in 0...80 {
+            for _ in 0..<25 {
+                // Mostly small counts with ties (as volume buckets are), sometimes large ones.
+                let history = (0..<length).map { _ in
+                    UInt32(truncatingIfNeeded: rng.next() % 8 == 0 ? rng.next() % 100_000 : rng.next() % 4)
+                }
+                #expect(RateBaseline.of(history: history) == RateBaseline.of(history.map(Int.init)), "\(history)")
+            }
+        }
+        #expect(RateBaseline.of(history: [UInt32.max, 0]) == RateBaseline.of([Int(UInt32.max), 0]))
+    }
 }

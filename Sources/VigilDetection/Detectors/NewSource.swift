@@ -1,17 +1,25 @@
 /// A successful login from an address (and network) the user's profile has never seen (T1078;
 /// Elastic's "rare source IP for a user").
 extension DetectionEngine {
-    mutating func newSource(_ event: LogEvent, user: String, userKey: UInt64, into found: inout [Anomaly]) {
+    mutating func newSource(
+        _ event: LogEvent, user: String, userKey: UInt64, sourceKey: UInt64?, into found: inout [Anomaly]
+    ) {
         let rule = config.newSource
-        guard rule.enabled, let source = event.sourceIP else { return }
+        guard rule.enabled, let source = event.sourceIP, let sourceKey else { return }
         let trained = model?.users[userKey]
-        let online = state.profiles.peek(userKey)?.profile
-        let history = Int(trained?.successes ?? 0) + Int(online?.successes ?? 0)
+        // The online profile is read in place: a copy of it (its sets) per login was a
+        // measurable share of the engine.
+        let online =
+            state.profiles.peek(userKey) {
+                (successes: Int($0.profile.successes), knowsSource: $0.profile.sources.contains(sourceKey))
+            } ?? (successes: 0, knowsSource: false)
+        let history = Int(trained?.successes ?? 0) + online.successes
         guard history >= rule.minHistory else { return }
-        let sourceKey = EntityKey.source(source)
-        if trained?.sources.contains(sourceKey) == true || online?.sources.contains(sourceKey) == true { return }
+        if trained?.sources.contains(sourceKey) == true || online.knowsSource { return }
         let prefix = EntityKey.prefix(source)
-        let prefixKnown = trained?.prefixes.contains(prefix) == true || online?.prefixes.contains(prefix) == true
+        let prefixKnown =
+            trained?.prefixes.contains(prefix) == true
+            || state.profiles.peek(userKey) { $0.profile.prefixes.contains(prefix) } == true
         if rule.samePrefixIsKnown && prefixKnown { return }
         let entity = Entity(.user, user)
         guard !suppressed(.newSource, entity, at: event.timestamp, key: StableHash.combine(userKey, sourceKey)) else {

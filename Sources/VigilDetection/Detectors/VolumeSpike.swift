@@ -86,7 +86,7 @@ extension DetectionEngine {
                 // once it has one, else the trained baseline.
                 let own =
                     volume.history.count >= rule.minHistoryBuckets && volume.activeBuckets >= 2
-                    ? RateBaseline.of(volume.history.map(Int.init)) : nil
+                    ? RateBaseline.of(history: volume.history) : nil
                 if let baseline = own ?? fallback {
                     volume.baseline = baseline
                     volume.threshold = baseline.threshold(k: rule.k, floor: rule.minCount)

@@ -152,7 +152,7 @@ public struct DetectionEngine: Sendable {
         // Successful logins: what came before them, where from, when.
         if event.isSuccessfulLogin, let user = event.user, let userKey {
             successAfterFailures(event, user: user, userKey: userKey, sourceKey: sourceKey, into: &found, &observation)
-            newSource(event, user: user, userKey: userKey, into: &found)
+            newSource(event, user: user, userKey: userKey, sourceKey: sourceKey, into: &found)
         }
         if let user = event.user, let userKey, isActivity(event) {
             unusualHour(event, user: user, userKey: userKey, into: &found, &observation)

@@ -56,6 +56,46 @@ public struct RateBaseline: Sendable, Hashable {
         return RateBaseline(median: Float(median), mad: Float(Self.median(deviations)), buckets: UInt32(counts.count))
     }
 
+    /// Median and MAD of a volume history, as ``of(_:)-([Int])`` computes them (the same
+    /// values), without allocating: it runs each time an entity opens a bucket, and sorting
+    /// copies of the history there was ~6% of an sshd event. Works on doubled values, so the
+    /// deviations from a median of k + 0.5 stay integers.
+    static func of(history counts: [UInt32]) -> RateBaseline {
+        let n = counts.count
+        guard n > 0 else { return RateBaseline() }
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: n) { values in
+            for k in 0..<n { values.initializeElement(at: k, to: 2 * UInt64(counts[k])) }
+            defer { values.deinitialize() }
+            sortSmall(values)
+            let twiceMedian = n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2
+            for k in 0..<n {
+                let v = values[k]
+                values[k] = v > twiceMedian ? v - twiceMedian : twiceMedian - v
+            }
+            sortSmall(values)
+            let twiceMAD =
+                n % 2 == 1 ? Double(values[n / 2]) : (Double(values[n / 2 - 1]) + Double(values[n / 2])) / 2
+            return RateBaseline(median: Float(Double(twiceMedian) / 2), mad: Float(twiceMAD / 2), buckets: UInt32(n))
+        }
+    }
+
+    /// Insertion sort for the short histories (24 buckets by default), the library's sort beyond.
+    private static func sortSmall(_ values: UnsafeMutableBufferPointer<UInt64>) {
+        guard values.count <= 64 else {
+            var values = values
+            return values.sort()
+        }
+        for k in 1..<max(1, values.count) {
+            let v = values[k]
+            var j = k
+            while j > 0, values[j - 1] > v {
+                values[j] = values[j - 1]
+                j -= 1
+            }
+            values[j] = v
+        }
+    }
+
     private static func median<T: BinaryInteger>(_ sorted: [T]) -> Double {
         let n = sorted.count
         return n % 2 == 1 ? Double(sorted[n / 2]) : (Double(sorted[n / 2 - 1]) + Double(sorted[n / 2])) / 2
