@@ -4,9 +4,10 @@ import VigilTesting
 
 @testable import VigilDetection
 
-/// The word-at-a-time helpers give exactly what their byte-at-a-time definitions give: hashes
-/// are anomaly ids and snapshot keys, so a faster hash must not be a different one.
-@Suite("Word-at-a-time scanning and hashing")
+/// The engine's fast paths give exactly what their plain definitions give: hashes are anomaly
+/// ids and snapshot keys, so a faster hash must not be a different one; the JSON scanner must
+/// decode and refuse what a reference parser does; baselines must not move.
+@Suite("Fast paths equal their definitions")
 struct ScanningTests {
     /// StableHash as first written: whole words, then the tail a byte at a time.
     static func referenceHash(_ bytes: [UInt8], seed: UInt64) -> UInt64 {
@@ -148,5 +149,24 @@ struct ScanningTests {
             }
         }
         #expect(RateBaseline.of(history: [UInt32.max, 0]) == RateBaseline.of([Int(UInt32.max), 0]))
+    }
+
+    @Test("Every BSD month name dates its line; a near miss is not a timestamp")
+    func syslogMonths() throws {
+        let names = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        for (index, name) in names.enumerated() {
+            let line = Array("\(name)  7 2024 10:11:12 host sshd[1]: Connection closed by 192.0.2.1 port 22".utf8)
+            let event = try line.withUnsafeBufferPointer { try SyslogParser.parse($0, referenceTime: 0).get() }
+            let expected = UTC.milliseconds(
+                year: 2024, month: index + 1, day: 7, hour: 10, minute: 11, second: 12, millisecond: 0)
+            #expect(event.timestamp == expected, "\(name)")
+        }
+        for miss in ["Nox 7 10:11:12 host x: y", "nov 7 10:11:12 host x: y", "No", "Nov7 10:11:12 host x: y"] {
+            let result = Array(miss.utf8).withUnsafeBufferPointer { SyslogParser.parse($0, referenceTime: 0) }
+            guard case .failure(.noTimestamp) = result else {
+                Issue.record("\(miss): \(result)")
+                continue
+            }
+        }
     }
 }
