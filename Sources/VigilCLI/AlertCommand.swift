@@ -14,10 +14,10 @@ struct AlertCommand: AsyncParsableCommand {
         commandName: "alert",
         abstract: "Route anomalies from Kafka to Slack, Splunk HEC, Elasticsearch, signed webhooks and Kafka topics.",
         discussion: """
-            Consumes input_topic (security-anomalies) in its own consumer group and commits an offset only when every
-            sink has delivered that anomaly or given up on it; given-up anomalies go to undelivered_topic with the sink
-            and the reason in headers. The sinks come from the --config file (see the README); `${NAME}` values are
-            read from the environment. VIGIL_BROKERS and --brokers override the file's brokers. SIGINT/SIGTERM stop
+            Consumes input_topic (security-anomalies) in its own consumer group and commits an offset only when every \
+            sink has delivered that anomaly or given up on it; given-up anomalies go to undelivered_topic with the sink \
+            and the reason in headers. The sinks come from the --config file (see the README); `${NAME}` values are \
+            read from the environment. VIGIL_BROKERS and --brokers override the file's brokers. SIGINT/SIGTERM stop \
             intake, finish the deliveries in progress (up to 20 s) and commit.
             """
     )

@@ -9,8 +9,8 @@ struct AnalyzeCommand: AsyncParsableCommand {
         commandName: "analyze",
         abstract: "Detect anomalies in log files and print them with a summary.",
         discussion: """
-            Reads files and directories (recursively) in order with one engine: JSON, JSON arrays, NDJSON or log lines,
-            gzip-compressed or not. Without --model the engine uses its rules and learns baselines as it reads. Exit
+            Reads files and directories (recursively) in order with one engine: JSON, JSON arrays, NDJSON or log lines, \
+            gzip-compressed or not. Without --model the engine uses its rules and learns baselines as it reads. Exit \
             status 1 when an input could not be read (the others are still analysed).
             """
     )

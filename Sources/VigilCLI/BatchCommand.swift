@@ -17,13 +17,13 @@ struct BatchCommand: AsyncParsableCommand {
         commandName: "batch",
         abstract: "Analyse every new log in a folder: per-file JSON reports, a run summary and an HTML report.",
         discussion: """
-            Each content is analysed once: output_dir/state.json records how far every file was read, so a re-run
-            reports nothing twice, a grown file continues where it stopped (with its detector state), and rotated
-            or truncated files are recognised. Reports go to output_dir/reports/, each run's summary.json and
-            report.html to output_dir/runs/<run id>/. With --interval (or BATCH_INTERVAL) it keeps running and
+            Each content is analysed once: output_dir/state.json records how far every file was read, so a re-run \
+            reports nothing twice, a grown file continues where it stopped (with its detector state), and rotated \
+            or truncated files are recognised. Reports go to output_dir/reports/, each run's summary.json and \
+            report.html to output_dir/runs/<run id>/. With --interval (or BATCH_INTERVAL) it keeps running and \
             re-scans; SIGINT/SIGTERM stop it at a record boundary, the state saved.
-            Exit status: 0 ran clean; 1 some files or folders could not be read (the rest was analysed); 2 the run
-            could not happen (log folder missing, state unreadable, output not writable); 3 anomalies were found
+            Exit status: 0 ran clean; 1 some files or folders could not be read (the rest was analysed); 2 the run \
+            could not happen (log folder missing, state unreadable, output not writable); 3 anomalies were found \
             and --fail-on-anomalies is set; 64 bad usage or settings.
             """
     )

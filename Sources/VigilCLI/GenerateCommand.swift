@@ -9,8 +9,8 @@ struct GenerateCommand: ParsableCommand {
         commandName: "generate",
         abstract: "Generate authentication logs: normal history, then a test period with injected attacks.",
         discussion: """
-            Writes DIR/history.<ext> (normal activity only, for `vigil train`), DIR/test.<ext> (normal activity
-            plus attacks, for `vigil analyze`) and DIR/attacks.ndjson (the injected attacks: ground truth).
+            Writes DIR/history.<ext> (normal activity only, for `vigil train`), DIR/test.<ext> (normal activity \
+            plus attacks, for `vigil analyze`) and DIR/attacks.ndjson (the injected attacks: ground truth). \
             The same seed gives the same files.
             """
     )

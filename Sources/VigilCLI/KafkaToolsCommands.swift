@@ -12,9 +12,10 @@ struct ProduceCommand: AsyncParsableCommand {
         commandName: "produce",
         abstract: "Send log files to a Kafka topic, one record per line.",
         discussion: """
-            Records are keyed by host (default), user, source address, or not at all. `vigil stream` finds
-            attacks whatever the keys (its default topology re-keys events itself); with `topology: single` key
-            by host, so related events share a partition. Order within a partition is the file's.
+            Records are keyed by host (default), user, source address, or not at all. \
+            `vigil stream` finds attacks whatever the keys (its default topology re-keys events \
+            itself); with `topology: single` key by host, so related events share a partition. \
+            Order within a partition is the file's.
             """
     )
 

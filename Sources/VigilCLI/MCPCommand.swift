@@ -10,8 +10,8 @@ struct MCPCommand: AsyncParsableCommand {
         commandName: "mcp",
         abstract: "Serve the analysis tools to AI assistants over the Model Context Protocol (stdio).",
         discussion: """
-            Tools: load_anomaly_models, analyze_logs, analyze_log_file, get_detection_stats, get_recent_anomalies.
-            stdout carries the JSON-RPC stream; logs go to stderr. Files are read only inside --allowed-dir
+            Tools: load_anomaly_models, analyze_logs, analyze_log_file, get_detection_stats, get_recent_anomalies. \
+            stdout carries the JSON-RPC stream; logs go to stderr. Files are read only inside --allowed-dir \
             directories (default: the working directory). Each option also reads its environment variable.
             """
     )

@@ -16,8 +16,8 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serve the REST API: /analyze, /analyze/file, /models/load, /stats, /metrics, /health, /docs.",
         discussion: """
-            Settings come from --config (YAML; or VIGIL_CONFIG), then VIGIL_* environment variables, then flags — later
-            ones win; every setting has one name everywhere (max_body_bytes, VIGIL_MAX_BODY_BYTES, --max-body-bytes).
+            Settings come from --config (YAML; or VIGIL_CONFIG), then VIGIL_* environment variables, then flags — later \
+            ones win; every setting has one name everywhere (max_body_bytes, VIGIL_MAX_BODY_BYTES, --max-body-bytes). \
             MODEL_DIR selects the model. SIGINT/SIGTERM stop the server gracefully.
             """
     )

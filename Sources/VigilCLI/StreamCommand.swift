@@ -19,10 +19,10 @@ struct StreamCommand: AsyncParsableCommand {
         commandName: "stream",
         abstract: "Consume raw logs from Kafka, detect anomalies, publish them; commit offsets only after publishing.",
         discussion: """
-            Settings come from --config (YAML; or VIGIL_CONFIG), then VIGIL_* environment variables, then flags — later
-            ones win. Every setting has the same name everywhere: group_id, VIGIL_GROUP_ID, --group-id. Any librdkafka
-            property passes through: consumer:/producer: maps in the file, VIGIL_CONSUMER_PROPERTIES="a=b,c=d", or
-            --consumer-property a=b. SIGINT/SIGTERM shut down gracefully (exit 0, or 2 past the deadline; 1 if it cannot
+            Settings come from --config (YAML; or VIGIL_CONFIG), then VIGIL_* environment variables, then flags — later \
+            ones win. Every setting has the same name everywhere: group_id, VIGIL_GROUP_ID, --group-id. Any librdkafka \
+            property passes through: consumer:/producer: maps in the file, VIGIL_CONSUMER_PROPERTIES="a=b,c=d", or \
+            --consumer-property a=b. SIGINT/SIGTERM shut down gracefully (exit 0, or 2 past the deadline; 1 if it cannot \
             start); SIGHUP reloads the model.
             """
     )

@@ -9,9 +9,9 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Learn a model of normal behaviour from historical logs.",
         discussion: """
-            Reads log files or directories (JSON, NDJSON or syslog, mixed freely), learns per-user hours and
-            sources, event-template frequencies, rate baselines and an isolation forest, calibrates thresholds to
-            the target false-positive rate, and writes a versioned model directory (manifest.json + model.bin).
+            Reads log files or directories (JSON, NDJSON or syslog, mixed freely), learns per-user hours and \
+            sources, event-template frequencies, rate baselines and an isolation forest, calibrates thresholds to \
+            the target false-positive rate, and writes a versioned model directory (manifest.json + model.bin). \
             Feed history in chronological order, as log files are.
             """
     )
