@@ -146,6 +146,9 @@ struct ScanningTests {
                     UInt32(truncatingIfNeeded: rng.next() % 8 == 0 ? rng.next() % 100_000 : rng.next() % 4)
                 }
                 #expect(RateBaseline.of(history: history) == RateBaseline.of(history.map(Int.init)), "\(history)")
+                // Counts around the histogram's bound (32): both ways of computing are taken.
+                let near = (0..<length).map { _ in UInt32(truncatingIfNeeded: rng.next() % 34) }
+                #expect(RateBaseline.of(history: near) == RateBaseline.of(near.map(Int.init)), "\(near)")
             }
         }
         #expect(RateBaseline.of(history: [UInt32.max, 0]) == RateBaseline.of([Int(UInt32.max), 0]))

@@ -63,6 +63,9 @@ public struct RateBaseline: Sendable, Hashable {
     static func of(history counts: [UInt32]) -> RateBaseline {
         let n = counts.count
         guard n > 0 else { return RateBaseline() }
+        var largest: UInt32 = 0
+        for c in counts where c > largest { largest = c }
+        if largest < UInt32(smallCounts) { return ofSmall(counts) }
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: n) { values in
             for k in 0..<n { values.initializeElement(at: k, to: 2 * UInt64(counts[k])) }
             defer { values.deinitialize() }
@@ -75,6 +78,38 @@ public struct RateBaseline: Sendable, Hashable {
             sortSmall(values)
             let twiceMAD =
                 n % 2 == 1 ? Double(values[n / 2]) : (Double(values[n / 2 - 1]) + Double(values[n / 2])) / 2
+            return RateBaseline(median: Float(Double(twiceMedian) / 2), mad: Float(twiceMAD / 2), buckets: UInt32(n))
+        }
+    }
+
+    /// Counts per bucket below this are counted into bins instead of sorted.
+    private static let smallCounts = 32
+
+    /// ``of(history:)`` for counts below ``smallCounts`` (the usual case: a few events per entity
+    /// per bucket): the median and the MAD are read off histograms of the doubled values and of
+    /// the doubled deviations (|2x − 2·median| < 2·smallCounts), no sorting.
+    private static func ofSmall(_ counts: [UInt32]) -> RateBaseline {
+        let n = counts.count
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * smallCounts) { bins in
+            bins.initialize(repeating: 0)
+            let values = UnsafeMutableBufferPointer(rebasing: bins[0..<smallCounts])
+            let deviations = UnsafeMutableBufferPointer(rebasing: bins[smallCounts...])
+            for c in counts { values[Int(c)] += 1 }
+            /// The k-th smallest (from 0) of the histogram's items, as its bin.
+            func kth(_ k: Int, _ histogram: UnsafeMutableBufferPointer<Int>) -> Int {
+                var seen = 0
+                for bin in histogram.indices {
+                    seen += histogram[bin]
+                    if seen > k { return bin }
+                }
+                return histogram.count - 1
+            }
+            let twiceMedian = n % 2 == 1 ? 2 * kth(n / 2, values) : kth(n / 2 - 1, values) + kth(n / 2, values)
+            for v in values.indices where values[v] > 0 { deviations[abs(2 * v - twiceMedian)] += values[v] }
+            let twiceMAD =
+                n % 2 == 1
+                ? Double(kth(n / 2, deviations))
+                : (Double(kth(n / 2 - 1, deviations)) + Double(kth(n / 2, deviations))) / 2
             return RateBaseline(median: Float(Double(twiceMedian) / 2), mad: Float(twiceMAD / 2), buckets: UInt32(n))
         }
     }
