@@ -57,25 +57,27 @@ public struct RateBaseline: Sendable, Hashable {
     }
 
     /// Median and MAD of a volume history, as ``of(_:)-([Int])`` computes them (the same
-    /// values), without allocating: it runs each time an entity opens a bucket, and sorting
-    /// copies of the history there was ~6% of an sshd event. Works on doubled values, so the
-    /// deviations from a median of k + 0.5 stay integers.
+    /// values), without copies of the history: it runs each time an entity opens a bucket, and
+    /// sorting copies there was ~6% of an sshd event. The usual small counts are read off
+    /// histograms (``ofSmall(_:)``); larger ones are sorted in a stack buffer. Works on doubled
+    /// values, so the deviations from a median of k + 0.5 stay integers.
     static func of(history counts: [UInt32]) -> RateBaseline {
         let n = counts.count
         guard n > 0 else { return RateBaseline() }
         var largest: UInt32 = 0
         for c in counts where c > largest { largest = c }
         if largest < UInt32(smallCounts) { return ofSmall(counts) }
-        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: n) { values in
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: n) { buffer in
+            var values = buffer
             for k in 0..<n { values.initializeElement(at: k, to: 2 * UInt64(counts[k])) }
             defer { values.deinitialize() }
-            sortSmall(values)
+            values.sort()
             let twiceMedian = n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2
             for k in 0..<n {
                 let v = values[k]
                 values[k] = v > twiceMedian ? v - twiceMedian : twiceMedian - v
             }
-            sortSmall(values)
+            values.sort()
             let twiceMAD =
                 n % 2 == 1 ? Double(values[n / 2]) : (Double(values[n / 2 - 1]) + Double(values[n / 2])) / 2
             return RateBaseline(median: Float(Double(twiceMedian) / 2), mad: Float(twiceMAD / 2), buckets: UInt32(n))
@@ -111,23 +113,6 @@ public struct RateBaseline: Sendable, Hashable {
                 ? Double(kth(n / 2, deviations))
                 : (Double(kth(n / 2 - 1, deviations)) + Double(kth(n / 2, deviations))) / 2
             return RateBaseline(median: Float(Double(twiceMedian) / 2), mad: Float(twiceMAD / 2), buckets: UInt32(n))
-        }
-    }
-
-    /// Insertion sort for the short histories (24 buckets by default), the library's sort beyond.
-    private static func sortSmall(_ values: UnsafeMutableBufferPointer<UInt64>) {
-        guard values.count <= 64 else {
-            var values = values
-            return values.sort()
-        }
-        for k in 1..<max(1, values.count) {
-            let v = values[k]
-            var j = k
-            while j > 0, values[j - 1] > v {
-                values[j] = values[j - 1]
-                j -= 1
-            }
-            values[j] = v
         }
     }
 
