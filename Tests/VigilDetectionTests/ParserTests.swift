@@ -66,6 +66,38 @@ struct TimeTests {
         #expect(SyslogParser.inferYear(month: 12, day: 31, referenceTime: january) == 2026)
         #expect(SyslogParser.inferYear(month: 2, day: 29, referenceTime: reference) == 2026)  // clamps, no crash
     }
+
+    @Test("a year-less date past the latest accepted time is last year's, never refused as future")
+    func yearInferenceAgreesWithTheFutureBound() {
+        // Found on a real sshd log dated "Dec 10" (no year), read on 7 December: the week's
+        // window put it in the current year, three days ahead, and the one-day future bound
+        // then refused every line.
+        let now = UTC.milliseconds(year: 2026, month: 12, day: 7, hour: 6, minute: 0, second: 0)
+        var text = """
+            Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for invalid user webmaster from 173.234.31.186 port 38926 ssh2
+            Dec  8 01:00:00 LabSZ sshd[24201]: Failed password for root from 203.0.113.9 port 22 ssh2
+            Dec  7 05:59:00 LabSZ sshd[24202]: Accepted password for alice from 192.0.2.10 port 50022 ssh2
+            """
+        let parsed = text.withUTF8 {
+            LogParser.parse($0, options: ParseOptions(referenceTime: now, latestTime: now + 86_400_000))
+        }
+        #expect(parsed.errors.isEmpty, "\(parsed.errors)")
+        #expect(parsed.futureEvents == 0)
+        #expect(parsed.events.map { UTC.format($0.timestamp) } == [
+            "2025-12-10T06:55:46.000Z",  // past the bound: last year
+            "2026-12-08T01:00:00.000Z",  // inside the one-day skew: this year, as before
+            "2026-12-07T05:59:00.000Z",
+        ])
+        // Without a bound the week's window alone decides, as before.
+        let unbounded = text.withUTF8 { LogParser.parse($0, options: ParseOptions(referenceTime: now)) }
+        #expect(unbounded.events.first.map { UTC.format($0.timestamp) } == "2026-12-10T06:55:46.000Z")
+        // A line with its year is taken as written, and refused when it is in the future.
+        var dated = "Dec 10 2026 06:55:46 LabSZ sshd[24200]: Failed password for root from 203.0.113.9 port 22 ssh2"
+        let refused = dated.withUTF8 {
+            LogParser.parse($0, options: ParseOptions(referenceTime: now, latestTime: now + 86_400_000))
+        }
+        #expect(refused.futureEvents == 1)
+    }
 }
 
 @Suite("sshd, PAM, sudo and su lines")

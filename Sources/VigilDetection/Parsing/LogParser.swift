@@ -251,7 +251,8 @@ public struct LineParser: Sendable {
         result.events.append(LogEvent(timestamp: 0, kind: .unknown))
         let slot = result.events.count - 1
         switch SyslogParser.parse(
-            line, referenceTime: options.fallbackTime ?? options.referenceTime, into: &result.events[slot])
+            line, referenceTime: options.fallbackTime ?? options.referenceTime, latestTime: options.latestTime,
+            into: &result.events[slot])
         {
         case nil:
             accept(line, index: index, line: lineNumber, into: &result)

@@ -14,17 +14,24 @@ public enum SyslogParser {
     }
 
     /// Parses a line. Lines without a recognisable timestamp fail with `.noTimestamp`; the
-    /// caller decides whether to date them otherwise (see ``LogParser``).
-    public static func parse(_ line: UnsafeBufferPointer<UInt8>, referenceTime: Int64) -> Result<LogEvent, Failure> {
+    /// caller decides whether to date them otherwise (see ``LogParser``). A timestamp without a
+    /// year takes the year that puts it at most a week past `referenceTime` and not after
+    /// `latestTime` (see ``inferYear(month:day:referenceTime:)``).
+    public static func parse(
+        _ line: UnsafeBufferPointer<UInt8>, referenceTime: Int64, latestTime: Int64? = nil
+    ) -> Result<LogEvent, Failure> {
         var event = LogEvent(timestamp: 0, kind: .unknown)
-        if let failure = parse(line, referenceTime: referenceTime, into: &event) { return .failure(failure) }
+        if let failure = parse(line, referenceTime: referenceTime, latestTime: latestTime, into: &event) {
+            return .failure(failure)
+        }
         return .success(event)
     }
 
     /// Parses into `event` in place (no copies of the event); returns why it failed, if it did.
     /// `event` must be fresh (`LogEvent(timestamp:kind:)` with nothing else set).
-    static func parse(_ line: UnsafeBufferPointer<UInt8>, referenceTime: Int64, into event: inout LogEvent) -> Failure?
-    {
+    static func parse(
+        _ line: UnsafeBufferPointer<UInt8>, referenceTime: Int64, latestTime: Int64?, into event: inout LogEvent
+    ) -> Failure? {
         var c = ByteCursor(line)
         c.skipSpaces()
         guard !c.atEnd else { return .empty }
@@ -37,7 +44,7 @@ public enum SyslogParser {
                 c.i = start
             }
         }
-        guard let timestamp = timestamp(&c, referenceTime: referenceTime) else { return .noTimestamp }
+        guard let timestamp = timestamp(&c, referenceTime: referenceTime, latestTime: latestTime) else { return .noTimestamp }
         c.skipSpaces()
         event.timestamp = timestamp  // fresh otherwise: re-initialising would cost a copy
         // Host, then "tag[pid]:" — the tag is absent when the token after the host has no colon.
@@ -125,7 +132,7 @@ public enum SyslogParser {
 
     // MARK: Timestamps
 
-    private static func timestamp(_ c: inout ByteCursor, referenceTime: Int64) -> Int64? {
+    private static func timestamp(_ c: inout ByteCursor, referenceTime: Int64, latestTime: Int64?) -> Int64? {
         // ISO 8601 first token (rsyslog's RSYSLOG_FileFormat).
         if let first = c.peek, first >= 48 && first <= 57 {
             var copy = c
@@ -154,7 +161,7 @@ public enum SyslogParser {
             c = copy
             return time
         }
-        return bsdTimestamp(&c, referenceTime: referenceTime)
+        return bsdTimestamp(&c, referenceTime: referenceTime, latestTime: latestTime)
     }
 
     private static let months: [StaticString] = [
@@ -167,7 +174,7 @@ public enum SyslogParser {
     }
 
     /// "Mmm dd hh:mm:ss" or "Mmm dd yyyy hh:mm:ss" (day may be space-padded).
-    private static func bsdTimestamp(_ c: inout ByteCursor, referenceTime: Int64) -> Int64? {
+    private static func bsdTimestamp(_ c: inout ByteCursor, referenceTime: Int64, latestTime: Int64?) -> Int64? {
         let start = c
         // The month's three letters as one number, against the twelve names' numbers (trying
         // each name in turn was a third of the timestamp's cost).
@@ -217,9 +224,18 @@ public enum SyslogParser {
             c = start
             return nil
         }
-        return UTC.milliseconds(
+        let time = UTC.milliseconds(
             year: resolvedYear, month: month, day: day, hour: hour, minute: minute,
             second: min(second, 59), millisecond: millisecond)
+        // A year-less date past the latest accepted time is last year's, not a future one: the
+        // week's window above must not put a line where `latestTime` then refuses it (a log
+        // dated "Dec 10" read on 7 December was otherwise unreadable as a whole).
+        if year == nil, let latestTime, time > latestTime, day <= UTC.daysIn(month: month, year: resolvedYear - 1) {
+            return UTC.milliseconds(
+                year: resolvedYear - 1, month: month, day: day, hour: hour, minute: minute,
+                second: min(second, 59), millisecond: millisecond)
+        }
+        return time
     }
 
     /// The reference year, or the year before when that would put the date more than a week
