@@ -272,22 +272,31 @@ struct ServeProcessTests {
         #expect(example.contains("http://localhost:8000"))
         try String(example).write(toFile: "\(dir)/example.py", atomically: true, encoding: .utf8)
 
-        // The example names port 8000, so this server listens there.
-        let (server, port) = try await serve(["--port", "8000"], in: dir, log: "\(dir)/serve.log")
-        #expect(port == 8000)
-        let (status, output) = try python(["example.py"], environment: site, in: dir)
-        #expect(status == 0, "\(output)")
-        let detected = output.firstMatch(of: /Detected ([0-9]+) anomalies/).flatMap { Int($0.output.1) }
-        #expect((detected ?? 0) >= 1, "\(output)")
-        #expect(output.contains("brute_force"), "\(output)")
-        let (testsStatus, testsOutput) = try python(
-            [RepositoryFiles.path("clients/python/tests/test_client.py"), "-v"],
-            environment: site.merging(["VIGIL_URL": "http://127.0.0.1:\(port)", "VIGIL_MODEL_DIR": "\(dir)/anomaly_outputs"]) { $1 },
-            in: dir)
-        #expect(testsStatus == 0, "\(testsOutput)")
-        server.terminate()
-        server.waitUntilExit()
-        #expect(server.terminationStatus == 0)
+        // The example names port 8000, so this server listens there (taking turns with the
+        // other test that binds it).
+        try await FixedPort.with8000 {
+            let (server, port) = try await serve(["--port", "8000"], in: dir, log: "\(dir)/serve.log")
+            defer {
+                if server.isRunning { server.terminate() }
+                server.waitUntilExit()
+            }
+            #expect(port == 8000)
+            let (status, output) = try python(["example.py"], environment: site, in: dir)
+            #expect(status == 0, "\(output)")
+            let detected = output.firstMatch(of: /Detected ([0-9]+) anomalies/).flatMap { Int($0.output.1) }
+            #expect((detected ?? 0) >= 1, "\(output)")
+            #expect(output.contains("brute_force"), "\(output)")
+            let (testsStatus, testsOutput) = try python(
+                [RepositoryFiles.path("clients/python/tests/test_client.py"), "-v"],
+                environment: site.merging([
+                    "VIGIL_URL": "http://127.0.0.1:\(port)", "VIGIL_MODEL_DIR": "\(dir)/anomaly_outputs",
+                ]) { $1 },
+                in: dir)
+            #expect(testsStatus == 0, "\(testsOutput)")
+            server.terminate()
+            server.waitUntilExit()
+            #expect(server.terminationStatus == 0)
+        }
 
         let (secured, securedPort) = try await serve(
             ["--port", "0", "--api-tokens", "py-secret", "--model-roots", "\(dir)"], in: dir, log: "\(dir)/secured.log")

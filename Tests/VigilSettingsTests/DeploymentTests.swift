@@ -92,21 +92,29 @@ struct DeploymentTests {
             try FileManager.default.createDirectory(atPath: "\(app)/\(folder)", withIntermediateDirectories: true)
         }
         let vigil = try VigilCommand.path()
-        let server = try StreamHarness.StreamProcess.external(
-            vigil, command, logPath: "\(app)/serve.log", directory: app)
-        defer { server.kill9() }
-        var probed: (Int32, String) = (1, "")
-        for _ in 0..<100 {
-            probed = try await ChildProcess.run(vigil, Array(health.dropFirst()))
-            if probed.0 == 0 { break }
-            try await Task.sleep(for: .milliseconds(100))
+        // The command binds 8000: taking turns with the other test that binds it.
+        try await FixedPort.with8000 {
+            let server = try StreamHarness.StreamProcess.external(
+                vigil, command, logPath: "\(app)/serve.log", directory: app)
+            var exited = false
+            defer {
+                if !exited { server.killIfRunning() }
+            }
+            var probed: (Int32, String) = (1, "")
+            for _ in 0..<100 {
+                probed = try await ChildProcess.run(vigil, Array(health.dropFirst()))
+                if probed.0 == 0 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(probed.0 == 0, "HEALTHCHECK \(health): \(probed.1)\n\(server.log)")
+            let ready = await LoopbackHTTP.get(port: 8000, path: "/health/ready")
+            #expect(
+                ready?.status == 200 && ready?.body.contains("rules-only") == true,
+                "\(ready?.body ?? "")\n\(server.log)")
+            server.terminate()
+            #expect(await server.wait(timeout: .seconds(30)) == 0)
+            exited = true
         }
-        #expect(probed.0 == 0, "HEALTHCHECK \(health): \(probed.1)\n\(server.log)")
-        let ready = await LoopbackHTTP.get(port: 8000, path: "/health/ready")
-        #expect(
-            ready?.status == 200 && ready?.body.contains("rules-only") == true, "\(ready?.body ?? "")\n\(server.log)")
-        server.terminate()
-        #expect(await server.wait(timeout: .seconds(30)) == 0)
     }
 
     @Test("docker-compose.yml validates against the Compose file format's JSON schema (Docker's own)")
