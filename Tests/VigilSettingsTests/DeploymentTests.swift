@@ -96,10 +96,7 @@ struct DeploymentTests {
         try await FixedPort.with8000 {
             let server = try StreamHarness.StreamProcess.external(
                 vigil, command, logPath: "\(app)/serve.log", directory: app)
-            var exited = false
-            defer {
-                if !exited { server.killIfRunning() }
-            }
+            defer { server.killIfRunning() }
             var probed: (Int32, String) = (1, "")
             for _ in 0..<100 {
                 probed = try await ChildProcess.run(vigil, Array(health.dropFirst()))
@@ -113,7 +110,6 @@ struct DeploymentTests {
                 "\(ready?.body ?? "")\n\(server.log)")
             server.terminate()
             #expect(await server.wait(timeout: .seconds(30)) == 0)
-            exited = true
         }
     }
 

@@ -44,7 +44,9 @@ public enum SyslogParser {
                 c.i = start
             }
         }
-        guard let timestamp = timestamp(&c, referenceTime: referenceTime, latestTime: latestTime) else { return .noTimestamp }
+        guard let timestamp = timestamp(&c, referenceTime: referenceTime, latestTime: latestTime) else {
+            return .noTimestamp
+        }
         c.skipSpaces()
         event.timestamp = timestamp  // fresh otherwise: re-initialising would cost a copy
         // Host, then "tag[pid]:" — the tag is absent when the token after the host has no colon.
@@ -219,23 +221,24 @@ public enum SyslogParser {
             }
             if digits == 1 { millisecond *= 100 } else if digits == 2 { millisecond *= 10 }
         }
+        func time(in year: Int) -> Int64? {
+            guard day <= UTC.daysIn(month: month, year: year) else { return nil }
+            return UTC.milliseconds(
+                year: year, month: month, day: day, hour: hour, minute: minute, second: min(second, 59),
+                millisecond: millisecond)
+        }
         let resolvedYear = year ?? inferYear(month: month, day: day, referenceTime: referenceTime)
-        guard day <= UTC.daysIn(month: month, year: resolvedYear) else {
+        guard let candidate = time(in: resolvedYear) else {
             c = start
             return nil
         }
-        let time = UTC.milliseconds(
-            year: resolvedYear, month: month, day: day, hour: hour, minute: minute,
-            second: min(second, 59), millisecond: millisecond)
-        // A year-less date past the latest accepted time is last year's, not a future one: the
-        // week's window above must not put a line where `latestTime` then refuses it (a log
-        // dated "Dec 10" read on 7 December was otherwise unreadable as a whole).
-        if year == nil, let latestTime, time > latestTime, day <= UTC.daysIn(month: month, year: resolvedYear - 1) {
-            return UTC.milliseconds(
-                year: resolvedYear - 1, month: month, day: day, hour: hour, minute: minute,
-                second: min(second, 59), millisecond: millisecond)
+        // Past the latest accepted time, a year-less date is last year's, not a future one: the
+        // week's window must not put a line where `latestTime` then refuses it (a log dated
+        // "Dec 10" read on 7 December was otherwise unreadable as a whole).
+        if year == nil, let latestTime, candidate > latestTime, let earlier = time(in: resolvedYear - 1) {
+            return earlier
         }
-        return time
+        return candidate
     }
 
     /// The reference year, or the year before when that would put the date more than a week
