@@ -50,9 +50,10 @@ public struct AnalysisSession: Sendable {
     }
 
     /// Analyses events already parsed (a caller that reads its input itself), counting them
-    /// under `summary`.
+    /// under `summary`. The events are left as detection saw them (see
+    /// ``DetectionEngine/process(_:)-(inout LogEvent)``): processed in place, not copied.
     public mutating func analyze(
-        _ parsed: ParsedInput, into inputSummary: inout InputSummary,
+        _ parsed: inout ParsedInput, into inputSummary: inout InputSummary,
         emit: (Anomaly) -> Void
     ) {
         inputSummary.records += parsed.records
@@ -63,10 +64,11 @@ public struct AnalysisSession: Sendable {
             keptErrors += 1
         }
         let lateBefore = engine.statistics.lateEvents
-        // Borrowed through a buffer pointer: iterating the array would copy (retain) each event.
-        parsed.events.withUnsafeBufferPointer { events in
+        // In place: iterating the array, or passing an element on from a buffer pointer, would
+        // copy (retain and release) each event.
+        parsed.events.withUnsafeMutableBufferPointer { events in
             for index in events.indices {
-                for anomaly in engine.process(events[index]) {
+                for anomaly in engine.process(&events[index]) {
                     inputSummary.anomalies += 1
                     summary.anomaliesByDetector[anomaly.detector, default: 0] += 1
                     summary.anomaliesBySeverity[anomaly.severity, default: 0] += 1
@@ -132,7 +134,7 @@ struct InputAnalysis {
         } catch {
             summary.failure = error.reason
         }
-        session.analyze(parsed, into: &summary, emit: emit)
+        session.analyze(&parsed, into: &summary, emit: emit)
         summary.bytes = reader.bytesRead
         self.reader = more && summary.failure == nil ? reader : nil
         return self.reader != nil

@@ -217,7 +217,7 @@ public struct BatchProcessor: Sendable {
                 parsed.errors[index].line = parsed.errors[index].line.map { $0 + lineBase }
             }
             session.analyze(
-                parsed, into: &input,
+                &parsed, into: &input,
                 emit: { anomaly in
                     report.add(anomaly)
                     alerts?.add(anomaly)

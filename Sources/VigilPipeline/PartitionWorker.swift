@@ -542,8 +542,7 @@ final class PartitionWorker: Sendable {
             parsedEvents += parsed.events.count
             futureEvents += parsed.futureEvents
             anomalies.removeAll(keepingCapacity: true)
-            // Through a buffer pointer the events are borrowed, not copied (a copy retains
-            // every string field of the event).
+            // Through a buffer pointer, in place: a copy retains every string field of the event.
             if router != nil {
                 parsed.events.withUnsafeMutableBufferPointer { events in
                     for i in events.indices {
@@ -557,10 +556,10 @@ final class PartitionWorker: Sendable {
                     }
                 }
             } else {
-                parsed.events.withUnsafeBufferPointer { events in
+                parsed.events.withUnsafeMutableBufferPointer { events in
                     for i in events.indices {
                         if events[i].timestamp > latestEvent { latestEvent = events[i].timestamp }
-                        anomalies.append(contentsOf: engine.process(events[i]))
+                        anomalies.append(contentsOf: engine.process(&events[i]))
                     }
                 }
             }

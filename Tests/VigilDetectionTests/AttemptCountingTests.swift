@@ -132,6 +132,39 @@ struct AttemptCountingTests {
         #expect(evidence(alert)["failures"] == .int(12))
     }
 
+    @Test("processing an event in place finds what processing a copy finds, and leaves it as detection saw it")
+    func inPlace() throws {
+        var log = AuthLog()
+        for i in 0..<2 {
+            log.add("Connection from 192.0.2.40 port 5000\(i) on 10.0.0.1 port 22", pid: 400 + i, every: 0)
+            log.add("Disconnecting: Too many authentication failures for root [preauth]", pid: 400 + i)
+        }
+        for i in 0..<10 { log.attempt("user\(i)", from: "198.51.100.7", pid: 500 + i) }
+        var text = log.lines.joined(separator: "\n")
+        var parsed = text.withUTF8 {
+            LogParser.parse(
+                $0,
+                options: ParseOptions(
+                    referenceTime: UTC.milliseconds(year: 2026, month: 11, day: 26, hour: 0, minute: 0, second: 0)))
+        }
+        try #require(parsed.errors.isEmpty && parsed.events.count == 24)
+        var byValue = DetectionEngine()
+        let copies = parsed.events.flatMap { byValue.process($0) }
+        var inPlace = DetectionEngine()
+        var found: [Anomaly] = []
+        for i in parsed.events.indices { found += inPlace.process(&parsed.events[i]) }
+        #expect(found == copies)
+        #expect(found.contains { $0.detector == .bruteForce })
+        #expect(inPlace.snapshot() == byValue.snapshot())
+        // The used-up tries name no source; their connection's opening line did.
+        let disconnect = try #require(parsed.events.first { $0.failureReport == .triesExhausted })
+        #expect(disconnect.sourceIP == "192.0.2.40")
+        // An event outside the supported time range is clamped where it lies.
+        var ancient = LogEvent(timestamp: .min, kind: .authFailure, outcome: .failure, user: "root")
+        _ = inPlace.process(&ancient)
+        #expect(ancient.timestamp == UTC.supportedRange.lowerBound)
+    }
+
     @Test("slower guessing — fail2ban's 5 failures in 10 minutes — is brute force at medium severity; 4 is not")
     func slowTier() throws {
         var five = AuthLog()

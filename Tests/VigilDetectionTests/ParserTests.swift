@@ -83,11 +83,12 @@ struct TimeTests {
         }
         #expect(parsed.errors.isEmpty, "\(parsed.errors)")
         #expect(parsed.futureEvents == 0)
-        #expect(parsed.events.map { UTC.format($0.timestamp) } == [
-            "2025-12-10T06:55:46.000Z",  // past the bound: last year
-            "2026-12-08T01:00:00.000Z",  // inside the one-day skew: this year, as before
-            "2026-12-07T05:59:00.000Z",
-        ])
+        #expect(
+            parsed.events.map { UTC.format($0.timestamp) } == [
+                "2025-12-10T06:55:46.000Z",  // past the bound: last year
+                "2026-12-08T01:00:00.000Z",  // inside the one-day skew: this year, as before
+                "2026-12-07T05:59:00.000Z",
+            ])
         // Without a bound the week's window alone decides, as before.
         let unbounded = text.withUTF8 { LogParser.parse($0, options: ParseOptions(referenceTime: now)) }
         #expect(unbounded.events.first.map { UTC.format($0.timestamp) } == "2026-12-10T06:55:46.000Z")
@@ -298,7 +299,8 @@ struct JSONEventTests {
             ("user_login", .authInfo),
         ])
     func outcomeInEventType(_ type: String, _ kind: EventKind) throws {
-        let e = try event(#"{"timestamp":"2026-11-25T12:00:00Z","user":"root","source_ip":"192.0.2.9","event_type":"\#(type)"}"#)
+        let e = try event(
+            #"{"timestamp":"2026-11-25T12:00:00Z","user":"root","source_ip":"192.0.2.9","event_type":"\#(type)"}"#)
         #expect(e.kind == kind, "\(type)")
         #expect(e.isFailedAttempt == (kind == .authFailure), "\(type)")
     }
@@ -430,6 +432,47 @@ struct ContainerTests {
         )
         #expect(mixed.events.count == 3)
         #expect(mixed.events[2].timestamp == mixed.events[1].timestamp)  // continuation dated by the line before
+    }
+
+    @Test(
+        "a Kafka record value reads as the same input read whole, however its JSON is laid out",
+        arguments: [
+            #"{"timestamp":"2026-11-25T12:00:00Z","user":"a","outcome":"FAILED","event_type":"login"}"#,
+            "{\n  \"timestamp\": \"2026-11-25T12:00:00Z\",\n  \"user\": \"a\",\n  \"outcome\": \"success\"\n}\n",
+            "{\"timestamp\":\"2026-11-25T12:00:00Z\",\"user\":\"a\"}\n{\"timestamp\":\"2026-11-25T12:00:01Z\",\"user\":\"b\"}",
+            "{\"timestamp\":\"bad\"}\n{\"timestamp\":\"2026-11-25T12:00:01Z\",\"user\":\"b\"}\n",
+            "{\"timestamp\":\"2026-11-25T12:00:00Z\",\n\"user\":}\n",
+            #"{"timestamp":"2026-11-25T12:00:00Z","user":"a"} {"timestamp":"2026-11-25T12:00:01Z"}"#,
+            "  {\"timestamp\":\"2026-11-25T12:00:00Z\",\"user\":\"a\"}  \r\n",
+        ])
+    func recordLayouts(_ text: String) {
+        // A record is decoded at once as one object on one line; one whose JSON turns out to
+        // span lines goes to the record splitter, as a whole input does. Either way the same.
+        let options = ParseOptions(referenceTime: reference)
+        var bytes = text
+        let record = bytes.withUTF8 { LogParser.parseRecord($0, options: options) }
+        let whole = bytes.withUTF8 { LogParser.parse($0, options: options) }
+        #expect(record.events == whole.events)
+        #expect(record.errors == whole.errors)
+        #expect(record.records == whole.records)
+        #expect(record.events.count + record.errors.count >= 1)
+    }
+
+    @Test("JSON outcomes are read in any case, and only whole words count")
+    func outcomeWords() throws {
+        func outcome(_ value: String) throws -> Outcome {
+            try event(#"{"timestamp":"2026-11-25T12:00:00Z","user":"a","event_type":"login","outcome":\#(value)}"#)
+                .outcome
+        }
+        #expect(try outcome(#""FAILED""#) == .failure)
+        #expect(try outcome(#""Success""#) == .success)
+        #expect(try outcome(#""authenticated""#) == .success)
+        #expect(try outcome(#""UNAUTHORIZED""#) == .failure)
+        #expect(try outcome(#""fail2""#) == .unknown)
+        #expect(try outcome(#""failed-ish""#) == .unknown)
+        #expect(try outcome(#""a much longer text than any outcome word""#) == .unknown)
+        #expect(try outcome("200") == .unknown)
+        #expect(try outcome("false") == .failure)
     }
 
     @Test("a broken array element does not hide the others; an unclosed array is reported")

@@ -70,31 +70,37 @@ public struct DetectionEngine: Sendable {
 
     /// Processes one event and returns the anomalies it triggers, in detector order.
     public mutating func process(_ event: LogEvent) -> [Anomaly] {
+        var event = event
+        return process(&event)
+    }
+
+    /// ``process(_:)`` without copying the event: a copy retains each of its text fields, a
+    /// cost per event on the stream's hot path. Callers that are done with the event after
+    /// this use it (the stream, `analyze`). The event is left as detection saw it: its time
+    /// clamped into the supported range, and the source and account its sshd connection named
+    /// filled in where the line itself leaves them out.
+    public mutating func process(_ event: inout LogEvent) -> [Anomaly] {
         var observation = Observation()
-        guard UTC.supportedRange.contains(event.timestamp) else {
-            // Parsers never make such times; an event built by hand can. Clamped, so that no
-            // window or suppression period can overflow.
-            var clamped = event
-            clamped.timestamp = UTC.clamp(event.timestamp)
-            return process(clamped, observing: &observation, collectFeatures: false)
-        }
-        return process(event, observing: &observation, collectFeatures: false)
+        // Parsers never make out-of-range times; an event built by hand can. Clamped, so that
+        // no window or suppression period can overflow.
+        if !UTC.supportedRange.contains(event.timestamp) { event.timestamp = UTC.clamp(event.timestamp) }
+        return process(&event, observing: &observation, collectFeatures: false)
     }
 
     mutating func process(
-        _ event: LogEvent, observing observation: inout Observation, collectFeatures: Bool
+        _ event: inout LogEvent, observing observation: inout Observation, collectFeatures: Bool
     ) -> [Anomaly] {
         let time = event.timestamp
         if time > state.watermark { state.watermark = time }
         return process(
-            event, late: time < state.watermark - config.latenessMs, observing: &observation,
+            &event, late: time < state.watermark - config.latenessMs, observing: &observation,
             collectFeatures: collectFeatures)
     }
 
     /// Processes an event whose lateness the caller decided (a repartitioned stream judges it
     /// against the event's own input partition, see ``process(_:from:)``).
     mutating func process(
-        _ event: LogEvent, late: Bool, observing observation: inout Observation, collectFeatures: Bool
+        _ event: inout LogEvent, late: Bool, observing observation: inout Observation, collectFeatures: Bool
     ) -> [Anomaly] {
         statistics.events += 1
         if late { statistics.lateEvents += 1 }
@@ -103,19 +109,12 @@ public struct DetectionEngine: Sendable {
             return detect(event, attempts: 0, late: late, observing: &observation, collectFeatures: collectFeatures)
         }
         let attempts = countAttempts(event)
-        guard attempts.source != event.sourceIP || attempts.user != event.user else {
-            return detect(
-                event, attempts: attempts.weight, late: late, observing: &observation,
-                collectFeatures: collectFeatures)
-        }
-        // The line itself does not name its source or account (or names the source by a host
+        // The line itself may not name its source or account (or names the source by a host
         // name its connection tied to an address): detect on the event as its connection says.
-        var resolved = event
-        resolved.sourceIP = attempts.source
-        resolved.user = attempts.user
+        if attempts.source != event.sourceIP { event.sourceIP = attempts.source }
+        if attempts.user != event.user { event.user = attempts.user }
         return detect(
-            resolved, attempts: attempts.weight, late: late, observing: &observation,
-            collectFeatures: collectFeatures)
+            event, attempts: attempts.weight, late: late, observing: &observation, collectFeatures: collectFeatures)
     }
 
     /// Runs the detectors on one event; `attempts` is how many new failed attempts it reports.

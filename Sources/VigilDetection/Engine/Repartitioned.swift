@@ -191,7 +191,7 @@ extension DetectionEngine {
             guard let (origin, decoded) = state.queues[next]?.removeFirst() else { break }
             state.queued -= 1
             if state.queues[next]?.isEmpty == true { state.queues[next] = nil }
-            guard case .success(let event) = decoded else {
+            guard case .success(var event) = decoded else {
                 // Checked for version and time on arrival; damage past that is counted, and
                 // the event skipped (its record was accepted long ago).
                 statistics.malformed += 1
@@ -200,7 +200,7 @@ extension DetectionEngine {
             advanceClock(to: event.timestamp)
             var observation = Observation()
             let late = event.timestamp < origin.watermark.subtractingSaturated(config.latenessMs)
-            let anomalies = process(event, late: late, observing: &observation, collectFeatures: false)
+            let anomalies = process(&event, late: late, observing: &observation, collectFeatures: false)
             for anomaly in anomalies { found(anomaly, origin) }
         }
     }

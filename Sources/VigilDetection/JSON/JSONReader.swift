@@ -32,6 +32,9 @@ public struct JSONReader: ~Copyable {
     private var pathCapacity = 128
     /// Scratch for unescaped strings.
     private var scratch: [UInt8] = []
+    /// Whether whitespace skipped so far held a line break (the object spans lines: a record
+    /// reader that took it for one line hands it to its splitter instead).
+    public private(set) var sawNewline = false
     private static let maxDepth = 32
 
     public init(_ bytes: UnsafeBufferPointer<UInt8>) {
@@ -155,6 +158,7 @@ public struct JSONReader: ~Copyable {
         while i < p.count {
             let c = p[i]
             guard c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 else { return }
+            if c == 0x0A { sawNewline = true }
             i += 1
         }
     }

@@ -64,7 +64,8 @@ public struct Trainer {
         templates[EntityKey.template(event.template), default: 0] &+= 1
         templateTotal += 1
         var o = Observation()
-        _ = engine.process(event, observing: &o, collectFeatures: true)
+        var processed = event  // the rates below count the event as written
+        _ = engine.process(&processed, observing: &o, collectFeatures: true)
         let bucket = event.timestamp.floorDiv(options.config.volumeSpike.bucketMs)
         let weight = max(1, event.repeatCount)
         if let user = event.user {

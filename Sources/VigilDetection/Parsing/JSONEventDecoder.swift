@@ -189,12 +189,23 @@ public enum JSONEventDecoder {
         _ bytes: UnsafeBufferPointer<UInt8>, into event: inout LogEvent, fallbackTime: Int64?,
         templates: inout TemplateCache
     ) -> Failure? {
+        var sawNewline = false
+        return decode(bytes, into: &event, fallbackTime: fallbackTime, templates: &templates, sawNewline: &sawNewline)
+    }
+
+    /// ``decode(_:into:fallbackTime:templates:)``, also saying whether the JSON read held a line
+    /// break between its tokens (up to where reading stopped, if it failed).
+    static func decode(
+        _ bytes: UnsafeBufferPointer<UInt8>, into event: inout LogEvent, fallbackTime: Int64?,
+        templates: inout TemplateCache, sawNewline: inout Bool
+    ) -> Failure? {
+        var reader = JSONReader(bytes)
+        defer { sawNewline = reader.sawNewline }
         event.timestamp = Int64.min  // "not set yet"
         var eventType: String? = nil
         var failure: Failure? = nil
         var explicitSuccess: Bool? = nil
         var extras = Extras()
-        var reader = JSONReader(bytes)
         do {
             try reader.readObject { pathBytes, value in
                 guard failure == nil, let field = fields[pathBytes] else { return }
@@ -228,10 +239,12 @@ public enum JSONEventDecoder {
                 case .sourceIP: event.sourceIP = nonEmpty(value.text)
                 case .eventType: eventType = value.text
                 case .action: event.action = value.text
-                case .outcome:
-                    if case .bool(let ok) = value { explicitSuccess = ok } else { event.outcome = outcome(value.text) }
-                case .success:
-                    if case .bool(let ok) = value { explicitSuccess = ok } else { event.outcome = outcome(value.text) }
+                case .outcome, .success:
+                    switch value {
+                    case .bool(let ok): explicitSuccess = ok
+                    case .string(let text), .number(let text): event.outcome = outcome(text)
+                    case .null: break
+                    }
                 case .message: event.message = value.text
                 case .host: event.host = nonEmpty(value.text)
                 case .service: event.service = nonEmpty(value.text)
@@ -273,7 +286,8 @@ public enum JSONEventDecoder {
                 case .command_name: extras.commandName = nonEmpty(value.text)
                 case .eventCode:
                     extras.eventCode =
-                        extras.eventCode ?? (value.double.flatMap { Int(exactly: $0) } ?? value.text.flatMap { Int($0) })
+                        extras.eventCode
+                        ?? (value.double.flatMap { Int(exactly: $0) } ?? value.text.flatMap { Int($0) })
                 case .logonType:
                     extras.logonType = value.double.flatMap { Int(exactly: $0) } ?? value.text.flatMap { Int($0) }
                 case .subStatus: extras.subStatus = value.text?.lowercased()
@@ -356,18 +370,34 @@ public enum JSONEventDecoder {
     }
 
     static func outcome(_ text: String?) -> Outcome {
-        guard let text else { return .unknown }
-        switch text.lowercased() {
-        case "success", "succeeded", "successful", "ok", "accepted", "accept", "allow", "allowed", "pass", "passed",
-            "true", "granted", "authenticated":
-            return .success
-        case "failure", "failed", "fail", "denied", "deny", "rejected", "reject", "error", "invalid", "false",
-            "blocked", "unauthorized", "forbidden":
-            return .failure
-        default:
-            return .unknown
+        guard var text else { return .unknown }
+        return text.withUTF8 { outcome($0) }
+    }
+
+    /// The outcome a word means, whatever its case (`FAILED`, `Success`).
+    static func outcome(_ bytes: UnsafeBufferPointer<UInt8>) -> Outcome {
+        // Lower-cased on the stack: no string is made for a member that is one of a few words.
+        guard bytes.count <= Self.longestOutcome else { return .unknown }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.longestOutcome) { lower in
+            for k in 0..<bytes.count {
+                let b = bytes[k]
+                lower[k] = b >= 65 && b <= 90 ? b + 32 : b
+            }
+            return outcomes[UnsafeBufferPointer(rebasing: lower[0..<bytes.count])] ?? .unknown
         }
     }
+
+    private static let outcomes = KeyTable<Outcome>(
+        Dictionary(
+            uniqueKeysWithValues: [
+                "success", "succeeded", "successful", "ok", "accepted", "accept", "allow", "allowed", "pass",
+                "passed", "true", "granted", "authenticated",
+            ].map { ($0, Outcome.success) }
+                + [
+                    "failure", "failed", "fail", "denied", "deny", "rejected", "reject", "error", "invalid", "false",
+                    "blocked", "unauthorized", "forbidden",
+                ].map { ($0, Outcome.failure) }))
+    private static let longestOutcome = 16
 
     /// Words of `event_type` and `action` that decide the kind, as bits.
     struct Words: OptionSet {
@@ -441,7 +471,8 @@ public enum JSONEventDecoder {
 
     /// Decides the kind from event type, action, outcome and (for log-shaped JSON) the message.
     static func classify(_ event: inout LogEvent, eventType: String?, templates: inout TemplateCache) {
-        let words = Words(eventType).union(Words(event.action))
+        let text = TemplateCache.TextKey(eventType: eventType, action: event.action)
+        let words = templates.words(text) { Words(eventType).union(Words(event.action)) }
         // The outcome may be in the action ("failure") or only in the event type's words
         // ("login_failed", "authentication_failure", "failed_login").
         if event.outcome == .unknown {
@@ -500,7 +531,8 @@ public enum JSONEventDecoder {
             if let message = event.message, event.kind == .unknown {
                 event.template = (event.service.map { "\($0): " } ?? "") + Templates.mask(message)
             } else {
-                event.template = templates.template(kind: event.kind, eventType: eventType, action: event.action)
+                event.template = templates.template(
+                    kind: event.kind, eventType: eventType, action: event.action, text: text)
             }
         }
         if (event.kind == .sudo || event.kind == .su) && event.outcome == .unknown { event.outcome = .success }
@@ -513,15 +545,33 @@ public enum JSONEventDecoder {
 /// a handful per source of logs). Kept in ``ParsedInput``, which a stream reuses per batch.
 public struct TemplateCache: Sendable {
     private var strings: [UInt64: String] = [:]
+    /// The classifying words of each (event type, action) pair, found once per pair instead
+    /// of by splitting both texts into words for every event (a twentieth of a JSON event).
+    private var words: [UInt64: JSONEventDecoder.Words] = [:]
     /// Beyond this many combinations (not a normal log) the cache starts over.
     static let capacity = 4_096
 
     public init() {}
 
-    mutating func template(kind: EventKind, eventType: String?, action: String?) -> String {
-        let key = StableHash.combine(
-            StableHash.combine(StableHash.hash(kind.rawValue), eventType.map { StableHash.hash($0) } ?? 1),
-            action.map { StableHash.hash($0) } ?? 1)
+    /// An event's (event type, action) pair, hashed once for both caches.
+    struct TextKey {
+        var hash: UInt64
+        init(eventType: String?, action: String?) {
+            hash = StableHash.combine(
+                eventType.map { StableHash.hash($0) } ?? 1, action.map { StableHash.hash($0) } ?? 1)
+        }
+    }
+
+    mutating func words(_ text: TextKey, _ make: () -> JSONEventDecoder.Words) -> JSONEventDecoder.Words {
+        if let known = words[text.hash] { return known }
+        let found = make()
+        if words.count >= Self.capacity { words.removeAll(keepingCapacity: true) }
+        words[text.hash] = found
+        return found
+    }
+
+    mutating func template(kind: EventKind, eventType: String?, action: String?, text: TextKey) -> String {
+        let key = StableHash.combine(StableHash.hash(kind.rawValue), text.hash)
         if let known = strings[key] { return known }
         var template = "json:"
         template.reserveCapacity(48)

@@ -118,17 +118,29 @@ public enum LogParser {
         var k = 0
         while k < bytes.count, isSpace(bytes[k]) { k += 1 }
         let first: UInt8? = k < bytes.count ? bytes[k] : nil
-        if first == UInt8(ascii: "[") || (first == UInt8(ascii: "{") && hasInnerNewline(bytes, from: k)) {
-            // An array, several NDJSON lines or one pretty-printed object.
+        if first == UInt8(ascii: "{") {
+            // The usual record, one JSON object on one line, is decoded straight away (the
+            // reader validates its UTF-8); an object that turns out to span lines (pretty-
+            // printed, or NDJSON) goes to the splitter instead — found while reading, not by
+            // scanning every record for line breaks first.
+            var end = bytes.count
+            while end > k, isSpace(bytes[end - 1]) { end -= 1 }
+            var lines = LineParser(options: options)
+            if !lines.parseObjectLine(UnsafeBufferPointer(rebasing: bytes[k..<end]), into: &result) {
+                var parser = InputParser(options: options)
+                parser.feed(bytes, final: true, into: &result)
+            }
+        } else if first == UInt8(ascii: "[") {
+            // An array of objects.
             var parser = InputParser(options: options)
             parser.feed(bytes, final: true, into: &result)
-        } else if first != UInt8(ascii: "{") && hasInnerNewline(bytes, from: k) {
+        } else if hasInnerNewline(bytes, from: k) {
             guard isUTF8(bytes) else { return notText(into: &result) }
             var parser = InputParser(options: options)
             parser.feed(bytes, final: true, into: &result)
         } else {
-            // One JSON object (the reader validates its UTF-8) or one log line: the fast path.
-            if first != UInt8(ascii: "{") && !isUTF8(bytes) { return notText(into: &result) }
+            // One log line: the fast path.
+            if !isUTF8(bytes) { return notText(into: &result) }
             var end = bytes.count
             while end > k, isSpace(bytes[end - 1]) { end -= 1 }
             if end > k {
@@ -148,7 +160,7 @@ public enum LogParser {
     }
 
     /// A line break followed by more than whitespace.
-    private static func hasInnerNewline(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Bool {
+    fileprivate static func hasInnerNewline(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Bool {
         guard var i = ByteScan.firstIndex(of: 0x0A, in: bytes, from: start) else {
             return false
         }
@@ -230,50 +242,73 @@ public struct LineParser: Sendable {
         var k = 0
         while k < line.count, line[k] == 0x20 || line[k] == 0x09 { k += 1 }
         guard k < line.count else { return }  // blank lines are not records
-        result.records += 1
         if line[k] == UInt8(ascii: "{") {
-            let object = UnsafeBufferPointer(rebasing: line[k...])
-            // Decoded in place at the end of the events array: no copies of the event.
-            result.events.append(LogEvent(timestamp: 0, kind: .unknown))
-            let slot = result.events.count - 1
-            if let failure = JSONEventDecoder.decode(
-                object, into: &result.events[slot], fallbackTime: options.fallbackTime ?? lastTimestamp,
-                templates: &result.templates)
-            {
-                result.events.removeLast()
-                result.errors.append(RecordError(index: index, line: lineNumber, reason: failure.description))
-            } else {
-                accept(object, index: index, line: lineNumber, into: &result)
-            }
+            _ = parseJSONLine(
+                UnsafeBufferPointer(rebasing: line[k...]), index: index, line: lineNumber, wholeRecord: false,
+                into: &result)
             return
         }
-        // Parsed in place at the end of the events array: no copies of the event.
-        result.events.append(LogEvent(timestamp: 0, kind: .unknown))
-        let slot = result.events.count - 1
+        result.records += 1
+        var event = LogEvent(timestamp: 0, kind: .unknown)
         switch SyslogParser.parse(
             line, referenceTime: options.fallbackTime ?? options.referenceTime, latestTime: options.latestTime,
-            into: &result.events[slot])
+            into: &event)
         {
         case nil:
+            result.events.append(consume event)
             accept(line, index: index, line: lineNumber, into: &result)
         case .noTimestamp:
             // Not syslog-dated: a continuation or free-form line. Still an event, dated by
             // the record or the line before it.
             guard let time = options.fallbackTime ?? lastTimestamp else {
-                result.events.removeLast()
                 result.errors.append(
                     RecordError(
                         index: index, line: lineNumber,
                         reason: "no timestamp at the start of the line and no earlier line to date it by"))
                 return
             }
-            result.events[slot] = LogEvent(timestamp: time, kind: .unknown)
-            SyslogParser.classify(
-                UnsafeBufferPointer(rebasing: line[k...]), program: .other, into: &result.events[slot])
+            event = LogEvent(timestamp: time, kind: .unknown)
+            SyslogParser.classify(UnsafeBufferPointer(rebasing: line[k...]), program: .other, into: &event)
+            result.events.append(consume event)
             accept(line, index: index, line: lineNumber, keepTime: false, into: &result)
         case .empty:
-            result.events.removeLast()
+            break
         }
+    }
+
+    /// Parses a record that is one JSON object (`{` to `}`, trimmed) on one line, as
+    /// ``parseLine(_:index:line:into:)`` would. False, with `result` untouched, if the JSON
+    /// turns out to span lines: such a record is a pretty-printed object or NDJSON, for the
+    /// ``RecordSplitter`` to take apart.
+    public mutating func parseObjectLine(_ object: UnsafeBufferPointer<UInt8>, into result: inout ParsedInput) -> Bool {
+        parseJSONLine(object, index: 0, line: 1, wholeRecord: true, into: &result)
+    }
+
+    /// Decodes an object that starts a line; with `wholeRecord`, returns false (adding nothing)
+    /// if it spans lines.
+    private mutating func parseJSONLine(
+        _ object: UnsafeBufferPointer<UInt8>, index: Int, line lineNumber: Int, wholeRecord: Bool,
+        into result: inout ParsedInput
+    ) -> Bool {
+        // Decoded into a local and moved into the array: appending a new event straight away
+        // made the compiler copy it (a retain per field) and destroy the original.
+        var event = LogEvent(timestamp: 0, kind: .unknown)
+        var sawNewline = false
+        let failure = JSONEventDecoder.decode(
+            object, into: &event, fallbackTime: options.fallbackTime ?? lastTimestamp, templates: &result.templates,
+            sawNewline: &sawNewline)
+        // A failed read may have stopped before the line break (NDJSON: at the second object).
+        if wholeRecord && (sawNewline || (failure != nil && LogParser.hasInnerNewline(object, from: 0))) {
+            return false
+        }
+        result.records += 1
+        if let failure {
+            result.errors.append(RecordError(index: index, line: lineNumber, reason: failure.description))
+        } else {
+            result.events.append(consume event)
+            accept(object, index: index, line: lineNumber, into: &result)
+        }
+        return true
     }
 
     /// Parses an element of a JSON array: an object, or an error naming the element.
@@ -302,14 +337,13 @@ public struct LineParser: Sendable {
     private mutating func decodeObject(
         _ bytes: UnsafeBufferPointer<UInt8>, index: Int, line: Int?, into result: inout ParsedInput
     ) {
-        result.events.append(LogEvent(timestamp: 0, kind: .unknown))
-        let slot = result.events.count - 1
+        var event = LogEvent(timestamp: 0, kind: .unknown)
         if let failure = JSONEventDecoder.decode(
-            bytes, into: &result.events[slot], fallbackTime: options.fallbackTime, templates: &result.templates)
+            bytes, into: &event, fallbackTime: options.fallbackTime, templates: &result.templates)
         {
-            result.events.removeLast()
             result.errors.append(RecordError(index: index, line: line, reason: failure.description))
         } else {
+            result.events.append(consume event)
             accept(bytes, index: index, line: line, into: &result)
         }
     }
