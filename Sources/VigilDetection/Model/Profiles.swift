@@ -66,7 +66,7 @@ public struct RateBaseline: Sendable, Hashable {
         guard n > 0 else { return RateBaseline() }
         var largest: UInt32 = 0
         for c in counts where c > largest { largest = c }
-        if largest < UInt32(smallCounts) { return ofSmall(counts) }
+        if largest < UInt32(smallCounts) { return ofSmall(counts, largest: Int(largest)) }
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: n) { buffer in
             var values = buffer
             for k in 0..<n { values.initializeElement(at: k, to: 2 * UInt64(counts[k])) }
@@ -90,12 +90,16 @@ public struct RateBaseline: Sendable, Hashable {
     /// ``of(history:)`` for counts below ``smallCounts`` (the usual case: a few events per entity
     /// per bucket): the median and the MAD are read off histograms of the doubled values and of
     /// the doubled deviations (|2x − 2·median| < 2·smallCounts), no sorting.
-    private static func ofSmall(_ counts: [UInt32]) -> RateBaseline {
+    /// Only the bins up to `largest` (and the deviations it allows) are cleared and scanned:
+    /// a quiet entity's history is mostly zeros and ones.
+    private static func ofSmall(_ counts: [UInt32], largest: Int) -> RateBaseline {
         let n = counts.count
         return withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * smallCounts) { bins in
-            bins.initialize(repeating: 0)
-            let values = UnsafeMutableBufferPointer(rebasing: bins[0..<smallCounts])
-            let deviations = UnsafeMutableBufferPointer(rebasing: bins[smallCounts...])
+            // Values lie in 0...largest; deviations |2v − 2·median| in 0...2·largest.
+            let values = UnsafeMutableBufferPointer(rebasing: bins[0...largest])
+            let deviations = UnsafeMutableBufferPointer(rebasing: bins[smallCounts...(smallCounts + 2 * largest)])
+            values.initialize(repeating: 0)
+            deviations.initialize(repeating: 0)
             for c in counts { values[Int(c)] += 1 }
             /// The k-th smallest (from 0) of the histogram's items, as its bin.
             func kth(_ k: Int, _ histogram: UnsafeMutableBufferPointer<Int>) -> Int {
