@@ -544,10 +544,12 @@ public enum JSONEventDecoder {
 /// distinct combination and shared, instead of a new string for every event (they repeat:
 /// a handful per source of logs). Kept in ``ParsedInput``, which a stream reuses per batch.
 public struct TemplateCache: Sendable {
-    private var strings: [UInt64: String] = [:]
+    /// Keyed by hashes already mixed, so looked up through a ``HashedMap``, not a Dictionary
+    /// (which would hash each key again with SipHash, twice per JSON event).
+    private var strings = HashedMap<String>()
     /// The classifying words of each (event type, action) pair, found once per pair instead
     /// of by splitting both texts into words for every event (a twentieth of a JSON event).
-    private var words: [UInt64: JSONEventDecoder.Words] = [:]
+    private var words = HashedMap<JSONEventDecoder.Words>()
     /// Beyond this many combinations (not a normal log) the cache starts over.
     static let capacity = 4_096
 
@@ -565,8 +567,8 @@ public struct TemplateCache: Sendable {
     mutating func words(_ text: TextKey, _ make: () -> JSONEventDecoder.Words) -> JSONEventDecoder.Words {
         if let known = words[text.hash] { return known }
         let found = make()
-        if words.count >= Self.capacity { words.removeAll(keepingCapacity: true) }
-        words[text.hash] = found
+        if words.count >= Self.capacity { words = HashedMap() }
+        words.insert(text.hash, found)
         return found
     }
 
@@ -580,8 +582,8 @@ public struct TemplateCache: Sendable {
         template += JSONEventDecoder.lowercasedASCII(eventType) ?? "-"
         template += ":"
         template += JSONEventDecoder.lowercasedASCII(action) ?? "-"
-        if strings.count >= Self.capacity { strings.removeAll(keepingCapacity: true) }
-        strings[key] = template
+        if strings.count >= Self.capacity { strings = HashedMap() }
+        strings.insert(key, template)
         return template
     }
 }

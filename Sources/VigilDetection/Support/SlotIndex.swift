@@ -80,3 +80,29 @@ struct SlotIndex: Sendable {
         for entry in old where entry.slot >= 0 { insert(entry.key, entry.slot) }
     }
 }
+
+/// A small insert-only map from already well-mixed 64-bit keys (``StableHash`` values) to
+/// values: a ``SlotIndex`` over an array. For caches a caller empties by replacing it.
+struct HashedMap<Value> {
+    private var index = SlotIndex()
+    private var values: [Value] = []
+
+    var count: Int { values.count }
+
+    subscript(_ key: UInt64) -> Value? {
+        guard let slot = index.find(key) else { return nil }
+        return values[Int(slot)]
+    }
+
+    /// Adds `value` under `key` (replacing the value a key already had).
+    mutating func insert(_ key: UInt64, _ value: Value) {
+        if let slot = index.find(key) {
+            values[Int(slot)] = value
+            return
+        }
+        index.insert(key, Int32(values.count))
+        values.append(value)
+    }
+}
+
+extension HashedMap: Sendable where Value: Sendable {}
