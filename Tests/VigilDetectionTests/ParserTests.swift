@@ -444,6 +444,7 @@ struct ContainerTests {
             "{\"timestamp\":\"2026-11-25T12:00:00Z\",\n\"user\":}\n",
             #"{"timestamp":"2026-11-25T12:00:00Z","user":"a"} {"timestamp":"2026-11-25T12:00:01Z"}"#,
             "  {\"timestamp\":\"2026-11-25T12:00:00Z\",\"user\":\"a\"}  \r\n",
+            "\n{\"timestamp\":\"2026-11-25T12:00:00Z\",\"user\":\"a\"}",
         ])
     func recordLayouts(_ text: String) {
         // A record is decoded at once as one object on one line; one whose JSON turns out to
