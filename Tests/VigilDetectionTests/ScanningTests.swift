@@ -154,6 +154,35 @@ struct ScanningTests {
         #expect(RateBaseline.of(history: [UInt32.max, 0]) == RateBaseline.of([Int(UInt32.max), 0]))
     }
 
+    @Test("A KeySet holds what a Set<UInt64> holds, whatever the order of insertion and the keys")
+    func keySet() {
+        var rng = SeededRandom(seed: 31)
+        for size in [0, 1, 2, 7, 8, 9, 100, 3_000] {
+            // Random keys, keys that share their low bits (one probe chain), and the key 0
+            // (the free-slot marker).
+            var keys = (0..<size).map { k in k % 3 == 0 ? UInt64(k) << 40 : rng.next() }
+            if size > 2 { keys[1] = 0 }
+            var set = Set<UInt64>()
+            var keySet = KeySet()
+            for key in keys + keys.prefix(size / 2) {
+                #expect(keySet.insert(key) == set.insert(key).inserted)
+            }
+            #expect(keySet.count == set.count)
+            #expect(Set(keySet) == set)
+            #expect(keys.allSatisfy(keySet.contains))
+            for _ in 0..<200 {
+                let probe = rng.next()
+                #expect(keySet.contains(probe) == set.contains(probe))
+            }
+            let reordered = KeySet(keys.reversed())
+            #expect(reordered == keySet)
+            #expect(reordered.hashValue == keySet.hashValue)
+            #expect(reordered.sorted() == set.sorted())
+        }
+        #expect(KeySet([1, 2]) != KeySet([1, 3]))
+        #expect(KeySet([0]).contains(0) && !KeySet([1]).contains(0))
+    }
+
     @Test("Every BSD month name dates its line; a near miss is not a timestamp")
     func syslogMonths() throws {
         let names = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]

@@ -16,7 +16,7 @@ public struct DetectionEngine: Sendable {
     public internal(set) var statistics = EngineStatistics()
 
     var state: EngineState
-    let privilegedKeys: Set<UInt64>
+    let privilegedKeys: KeySet
     let longestWindow: Int64
 
     /// Creates an engine. A model's calibrated thresholds raise the configured ones.
@@ -24,7 +24,7 @@ public struct DetectionEngine: Sendable {
         self.config = Self.effective(config, model)
         self.model = model
         state = EngineState(capacity: config.maxEntities)
-        privilegedKeys = Set(config.privileged.accounts.map(EntityKey.user))
+        privilegedKeys = KeySet(config.privileged.accounts.map(EntityKey.user))
         longestWindow =
             [
                 config.bruteForce.windowMs, config.bruteForce.slowWindowMs, config.passwordSpraying.windowMs,

@@ -5,8 +5,8 @@ public struct UserProfile: Sendable, Hashable {
     public var activity: UInt32 = 0
     public var successes: UInt32 = 0
     /// Hashes of addresses and of their /24 (IPv6 /64) prefixes the user logged in from.
-    public var sources: Set<UInt64> = []
-    public var prefixes: Set<UInt64> = []
+    public var sources = KeySet()
+    public var prefixes = KeySet()
     /// su/sudo to a privileged account.
     public var escalations: UInt32 = 0
     /// Events per volume bucket: median and MAD over the buckets of the user's active span.
