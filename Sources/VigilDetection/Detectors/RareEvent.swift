@@ -1,17 +1,24 @@
 /// Kinds of message (templates) never or rarely seen before.
 extension DetectionEngine {
+    /// The detector's name hashed once, not for every event.
+    private static let rareEventKindHash = StableHash.hash(DetectorKind.rareEvent.rawValue)
+
     mutating func rareEvent(_ event: LogEvent, into found: inout [Anomaly]) {
         let rule = config.rareEvent
         let key = EntityKey.template(event.template)
-        let seen = UInt64(model?.templates[key] ?? 0) + UInt64(state.templateCounts.peek(key) ?? 0)
+        // Counted and read in one lookup: the count before this event.
+        let counted = state.templateCounts.update(key, time: event.timestamp, make: { 0 }) { count -> UInt32 in
+            defer { count &+= 1 }
+            return count
+        }
+        let seen = UInt64(model?.templates[key] ?? 0) + UInt64(counted)
         let total = (model?.templateTotal ?? 0) + state.templateTotal
         state.templateTotal += 1
-        state.templateCounts.update(key, time: event.timestamp, make: { 0 }) { $0 &+= 1 }
         guard rule.enabled, total >= UInt64(rule.minHistory) else { return }
         // A kind of message is news once: after its report it is counted, not reported again,
         // as long as it keeps occurring (each occurrence extends the quiet period); only after
         // a quiet period without it can it be news again.
-        let quietKey = StableHash.combine(StableHash.hash(DetectorKind.rareEvent.rawValue), key)
+        let quietKey = StableHash.combine(Self.rareEventKindHash, key)
         let time = event.timestamp
         let known = state.suppressedUntil.update(quietKey, time: time, make: { Int64.min }) { until -> Bool in
             guard until > time else { return false }
