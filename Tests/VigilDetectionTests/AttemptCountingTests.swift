@@ -34,6 +34,12 @@ struct AuthLog {
         add("Failed password for invalid user \(user) from \(source) port \(40000 + pid % 20000) ssh2", pid: pid)
     }
 
+    /// A connection that names its source only in its opening line, then uses up its tries.
+    mutating func triesExhausted(from source: String, pid: Int) {
+        add("Connection from \(source) port \(50000 + pid % 10000) on 10.0.0.1 port 22", pid: pid, every: 0)
+        add("Disconnecting: Too many authentication failures for root [preauth]", pid: pid)
+    }
+
     func run(_ config: DetectionConfig = .default) -> (anomalies: [Anomaly], engine: DetectionEngine) {
         var engine = DetectionEngine(config: config)
         var text = lines.joined(separator: "\n")
@@ -122,10 +128,7 @@ struct AttemptCountingTests {
     @Test("a line without its source counts under its connection's; used-up tries stand for MaxAuthTries")
     func connectionSource() throws {
         var log = AuthLog()
-        for i in 0..<2 {
-            log.add("Connection from 192.0.2.40 port 5000\(i) on 10.0.0.1 port 22", pid: 400 + i, every: 0)
-            log.add("Disconnecting: Too many authentication failures for root [preauth]", pid: 400 + i)
-        }
+        for i in 0..<2 { log.triesExhausted(from: "192.0.2.40", pid: 400 + i) }
         let alert = try #require(log.run().anomalies.of(.bruteForce).high.first)
         // Two connections that each used up MaxAuthTries (6): twelve failures, for root.
         #expect(alert.entity == Entity(.sourceIPUser, "root@192.0.2.40"))
@@ -135,10 +138,7 @@ struct AttemptCountingTests {
     @Test("processing an event in place finds what processing a copy finds, and leaves it as detection saw it")
     func inPlace() throws {
         var log = AuthLog()
-        for i in 0..<2 {
-            log.add("Connection from 192.0.2.40 port 5000\(i) on 10.0.0.1 port 22", pid: 400 + i, every: 0)
-            log.add("Disconnecting: Too many authentication failures for root [preauth]", pid: 400 + i)
-        }
+        for i in 0..<2 { log.triesExhausted(from: "192.0.2.40", pid: 400 + i) }
         for i in 0..<10 { log.attempt("user\(i)", from: "198.51.100.7", pid: 500 + i) }
         var text = log.lines.joined(separator: "\n")
         var parsed = text.withUTF8 {

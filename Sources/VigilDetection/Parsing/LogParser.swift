@@ -118,13 +118,13 @@ public enum LogParser {
         var k = 0
         while k < bytes.count, isSpace(bytes[k]) { k += 1 }
         let first: UInt8? = k < bytes.count ? bytes[k] : nil
+        var end = bytes.count
+        while end > k, isSpace(bytes[end - 1]) { end -= 1 }
         if first == UInt8(ascii: "{") {
             // The usual record, one JSON object on one line, is decoded straight away (the
             // reader validates its UTF-8); an object that turns out to span lines (pretty-
             // printed, or NDJSON) goes to the splitter instead — found while reading, not by
             // scanning every record for line breaks first.
-            var end = bytes.count
-            while end > k, isSpace(bytes[end - 1]) { end -= 1 }
             var lines = LineParser(options: options)
             if !lines.parseObjectLine(UnsafeBufferPointer(rebasing: bytes[k..<end]), into: &result) {
                 var parser = InputParser(options: options)
@@ -141,8 +141,6 @@ public enum LogParser {
         } else {
             // One log line: the fast path.
             if !isUTF8(bytes) { return notText(into: &result) }
-            var end = bytes.count
-            while end > k, isSpace(bytes[end - 1]) { end -= 1 }
             if end > k {
                 var lines = LineParser(options: options)
                 lines.parseLine(UnsafeBufferPointer(rebasing: bytes[..<end]), index: 0, line: 1, into: &result)

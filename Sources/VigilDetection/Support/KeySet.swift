@@ -14,9 +14,7 @@ public struct KeySet: Sendable, Hashable, Sequence, ExpressibleByArrayLiteral {
 
     public init() {}
 
-    public init(arrayLiteral keys: UInt64...) {
-        for key in keys { insert(key) }
-    }
+    public init(arrayLiteral keys: UInt64...) { self.init(keys) }
 
     public init<S: Sequence>(_ keys: S) where S.Element == UInt64 {
         for key in keys { insert(key) }
