@@ -76,6 +76,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
         // The REST API (`vigil serve`) over the analysis library: analysis, model loading,
@@ -83,7 +84,7 @@ let package = Package(
         .target(
             name: "VigilAPI",
             dependencies: [
-                "VigilAnalysis", "VigilDetection",
+                "VigilAnalysis", "VigilDetection", "VigilServers",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -169,6 +170,7 @@ let package = Package(
             name: "VigilBenchmarks",
             dependencies: [
                 "VigilKafka", "VigilDetection", "VigilSimulation", "VigilAPI", "VigilAnalysis", "VigilPipeline",
+                "VigilServers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -229,7 +231,7 @@ let package = Package(
         .testTarget(
             name: "VigilAPITests",
             dependencies: [
-                "VigilAPI", "VigilAnalysis", "VigilDetection", "VigilSimulation", "VigilTesting",
+                "VigilAPI", "VigilAnalysis", "VigilDetection", "VigilSimulation", "VigilServers", "VigilTesting",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -241,7 +243,7 @@ let package = Package(
         .testTarget(
             name: "VigilAlertsTests",
             dependencies: [
-                "VigilAlerts", "VigilDetection", "VigilKafka", "VigilTesting",
+                "VigilAlerts", "VigilDetection", "VigilKafka", "VigilServers", "VigilTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

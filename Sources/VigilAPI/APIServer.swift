@@ -11,6 +11,7 @@ import Prometheus
 import ServiceLifecycle
 import VigilAnalysis
 import VigilDetection
+import VigilServers
 
 /// `vigil serve`: the analysis library over HTTP — `/analyze` (JSON, NDJSON or raw lines),
 /// `/analyze/file` (multipart upload, streamed to disk), model loading, named contexts for
@@ -18,6 +19,7 @@ import VigilDetection
 /// OpenAPI document with its rendered reference page. A `Service`.
 public struct APIServer: Service {
     private let application: Application<RouterResponder<APIRequestContext>>
+    private let listen: ListenState
     let service: AnalysisService
 
     /// `versions` are reported by `/health` (`vigil`, `librdkafka`); `alerts` receives every
@@ -57,8 +59,11 @@ public struct APIServer: Service {
             idleTimeout: .milliseconds(Int64(configuration.requestTimeoutMs)))
         let appConfiguration = ApplicationConfiguration(
             address: .hostname(address, port: configuration.port), serverName: "vigil")
+        let listen = ListenState(purpose: "the API", address: address, port: configuration.port)
+        self.listen = listen
         let onRunning: @Sendable (any Channel) async -> Void = { channel in
             let bound = channel.localAddress?.port ?? configuration.port
+            listen.markListening()
             logger.notice("API on \(scheme)://\(address):\(bound) (docs at /docs)")
             onBound(bound)
         }
@@ -82,8 +87,8 @@ public struct APIServer: Service {
         }
     }
 
-    /// Serves until the service group shuts down.
-    public func run() async throws { try await application.run() }
+    /// Serves until the service group shuts down; throws ``ListenError`` when it cannot listen.
+    public func run() async throws { try await listen.run { try await application.run() } }
 
     private static func parent(of path: String) -> String {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path

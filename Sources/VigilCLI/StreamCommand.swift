@@ -85,7 +85,9 @@ struct StreamCommand: AsyncParsableCommand {
                 configuration: settings.metrics, registry: registry,
                 liveness: { Self.liveness(StreamHealth.combined(pipelines.map(\.health))) },
                 readiness: { Self.readiness(StreamHealth.combined(pipelines.map(\.health))) }, logger: logger)
-            services.append(.init(service: server))
+            // A port that cannot be bound stops the stream gracefully and fails the command:
+            // probes that never answer would only show as restarts by the orchestrator.
+            services.append(.init(service: server, failureTerminationBehavior: .gracefullyShutdownGroup))
         }
         services.append(
             .init(
@@ -107,7 +109,9 @@ struct StreamCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
-            if pipelines.contains(where: { $0.report == nil }) { throw CommandFailure("\(error)") }
+            if error is ListenError || pipelines.contains(where: { $0.report == nil }) {
+                throw CommandFailure("\(error)")
+            }
         }
         let reports = pipelines.compactMap(\.report)
         guard reports.count == pipelines.count else { throw CommandFailure("the stream ended without a report") }

@@ -241,7 +241,8 @@ public final class StreamPipeline: Service, Sendable {
             let reason = await withTaskGroup(of: String?.self) { loops in
                 loops.addTask {
                     await self.intakeLoop()
-                    return "the consumer stopped delivering records"
+                    // Cancelled: the service group stopped (another service failed), not Kafka.
+                    return Task.isCancelled ? "cancelled" : "the consumer stopped delivering records"
                 }
                 loops.addTask {
                     await self.commitLoop()

@@ -8,6 +8,7 @@ import ServiceLifecycle
 /// A `Service`: run it in the same service group as the job, so it stops with it.
 public struct MetricsServer: Service {
     private let application: Application<RouterResponder<BasicRequestContext>>
+    private let listen: ListenState
 
     /// `onBound` receives the port actually bound (useful with port 0).
     public init(
@@ -28,11 +29,14 @@ public struct MetricsServer: Service {
         var serverLogger = logger
         serverLogger.logLevel = max(logger.logLevel, .notice)  // no per-request logs
         let address = configuration.address
+        let listen = ListenState(purpose: "metrics and health", address: address, port: configuration.port)
+        self.listen = listen
         application = Application(
             router: router,
             configuration: .init(address: .hostname(address, port: configuration.port), serverName: "vigil"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? configuration.port
+                listen.markListening()
                 logger.info("metrics and health on http://\(address):\(bound)/metrics, /healthz, /readyz")
                 onBound(bound)
             },
@@ -40,8 +44,10 @@ public struct MetricsServer: Service {
         )
     }
 
-    /// Serves until the service group shuts down.
-    public func run() async throws { try await application.run() }
+    /// Serves until the service group shuts down. Throws ``ListenError`` when it cannot listen
+    /// (the port taken, the address not local): the caller decides whether the job goes on
+    /// without it — `vigil stream` and `vigil alert` do not.
+    public func run() async throws { try await listen.run { try await application.run() } }
 
     private static func response(_ probe: ProbeResult) -> Response {
         var buffer = ByteBuffer()

@@ -3,6 +3,7 @@ import Testing
 import VigilAnalysis
 import VigilDetection
 import VigilKafka
+import VigilServers
 import VigilSimulation
 import VigilTesting
 
@@ -209,6 +210,51 @@ struct CommandTests {
             #expect(run.status == 64, "\(property): \(run.errors)")
             #expect(run.errors.contains("not configurable"), "\(run.errors)")
         }
+    }
+
+    /// A stream whose metrics port was taken used to stop at once as if asked to, exit 0 and
+    /// say nothing (a CI run then waited on the port's other owner for 40 minutes).
+    @Test(
+        "a server port already in use is named and the command fails (exit 1): serve, stream and alert",
+        arguments: ["serve", "stream", "alert"])
+    func portInUse(command: String) async throws {
+        let dir = directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let taken = PortListener.onFreePort()
+        defer { taken.close() }
+        let port = String(taken.port)
+        let arguments: [String]
+        switch command {
+        case "serve":
+            arguments = ["serve", "--port", port]
+        case "stream":
+            let topics = try await StreamHarness.freshTopics(partitions: 1)
+            arguments =
+                ["stream"]
+                + StreamHarness.streamArguments(
+                    input: topics.input, output: topics.output, dlq: topics.dlq, group: topics.group, stateDir: "none",
+                    stateTopic: "none", metricsPort: taken.port)
+        default:
+            let topic = StreamHarness.unique("anomalies")
+            try await StreamHarness.createTopics([topic: 1])
+            try """
+            brokers: \(StreamHarness.brokers)
+            metrics_port: \(port)
+            group_id: \(StreamHarness.unique("g"))
+            input_topic: \(topic)
+            consumer:
+              session.timeout.ms: "6000"
+            sinks:
+              - type: webhook
+                name: soc
+                url: http://127.0.0.1:9/hooks
+                secret: whsec_dGVzdC1vbmx5LXNlY3JldA==
+            """.write(toFile: "\(dir)/alerts.yml", atomically: true, encoding: .utf8)
+            arguments = ["alert", "--config", "\(dir)/alerts.yml"]
+        }
+        let (status, output) = try await ChildProcess.run(try VigilCommand.path(), arguments, timeout: .seconds(90))
+        #expect(status == 1, "\(command): exit \(status)\n\(output.suffix(2000))")
+        #expect(output.contains("on 127.0.0.1:\(port): Address already in use"), "\(command):\n\(output.suffix(2000))")
     }
 }
 
