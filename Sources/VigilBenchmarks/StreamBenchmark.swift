@@ -5,6 +5,7 @@ import Logging
 import VigilDetection
 import VigilKafka
 import VigilPipeline
+import VigilServers
 import VigilSimulation
 
 /// `vigil-bench stream` (`make bench-stream`): end-to-end throughput and latency of
@@ -504,7 +505,7 @@ struct StreamBenchmark: AsyncParsableCommand {
         brokers: String, input: String, output: String, dlq: String, group: String, lines: [[UInt8]],
         rate: Int, partitions: Int, repartitioned: Bool, observer: KafkaClientObserver
     ) async throws -> [Int64] {
-        let port = 30_000 + Int.random(in: 0..<20_000)
+        let port = FreePort.next()
         let extra = try await repartitionArguments(
             repartitioned, group: group, partitions: partitions, observer: observer)
         let process = try startStream(

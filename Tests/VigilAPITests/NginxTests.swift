@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilServers
 import VigilTesting
 
 @testable import VigilAPI
@@ -44,7 +45,7 @@ struct NginxTests {
         return "\(dir)/nginx.conf"
     }
 
-    static func freePort() -> Int { Int.random(in: 30_000..<60_000) }
+    static func freePort() -> Int { FreePort.next() }
 
     /// curl through nginx, verifying its certificate: (status, body). `expectConnection: false`
     /// while waiting for nginx to listen — a refused connection then is not a failure.

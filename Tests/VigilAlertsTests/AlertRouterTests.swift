@@ -3,6 +3,7 @@ import Logging
 import Testing
 import VigilDetection
 import VigilKafka
+import VigilServers
 import VigilTesting
 
 @testable import VigilAlerts
@@ -77,7 +78,7 @@ struct AlertRouterTests {
         let dir = StreamHarness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = "\(dir)/alerts.yml"
-        let metricsPort = Int.random(in: 30_000..<60_000)
+        let metricsPort = FreePort.next()
         try Self.config(
             brokers: StreamHarness.brokers, input: input, undelivered: undelivered, group: group, healthy: healthy,
             broken: broken, metricsPort: metricsPort

@@ -3,6 +3,7 @@ import Testing
 import VigilDetection
 import VigilKafka
 import VigilSimulation
+import VigilServers
 import VigilTesting
 
 /// `vigil stream --topology repartitioned` as a real process on the real local broker: input
@@ -62,7 +63,7 @@ struct RepartitionedStreamTests {
         try await StreamHarness.produce(input, topic: topics.input)
 
         // One process (`stages: all`), or the route and detect stages as two deployments.
-        let ports = (20_000 + Int.random(in: 0..<10_000), 30_000 + Int.random(in: 0..<10_000))
+        let ports = (FreePort.next(), FreePort.next())
         let processes =
             try stages == "all"
             ? [
@@ -206,7 +207,7 @@ struct RepartitionedStreamTests {
         // The reference: one instance reads everything.
         let reference = try await Topics.fresh(partitions: 4)
         try await StreamHarness.produce(input, topic: reference.input)
-        let port = 20_000 + Int.random(in: 0..<20_000)
+        let port = FreePort.next()
         let single = try StreamHarness.StreamProcess(
             arguments: reference.arguments(stateDir: "\(dir)/reference", metricsPort: port),
             logPath: "\(dir)/reference.log")

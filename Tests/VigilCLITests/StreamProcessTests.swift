@@ -6,6 +6,7 @@ import VigilKafka
 import VigilKafkaTesting
 import VigilSettings
 import VigilSimulation
+import VigilServers
 import VigilTesting
 
 /// `vigil stream` as a real process against the real local broker, its output read by an
@@ -39,7 +40,7 @@ struct StreamProcessTests {
         #expect(expected.count > 20)
         try await StreamHarness.produce(input, topic: inTopic)
         let dir = StreamHarness.temporaryDirectory()
-        let port = 20_000 + Int.random(in: 0..<20_000)
+        let port = FreePort.next()
         let stream = try StreamHarness.StreamProcess(
             arguments: StreamHarness.streamArguments(
                 input: inTopic, output: outTopic, dlq: dlq, group: group,
@@ -133,7 +134,7 @@ struct StreamProcessTests {
         try ModelDirectory.save(model, to: modelDir, vigilVersion: "test")
         let halves = StreamHarness.waves(input, count: 2)
         try await StreamHarness.produce(halves[0], topic: inTopic)
-        let port = 20_000 + Int.random(in: 0..<20_000)
+        let port = FreePort.next()
         let stream = try StreamHarness.StreamProcess(
             arguments: StreamHarness.streamArguments(
                 input: inTopic, output: outTopic, dlq: dlq, group: group,
@@ -141,7 +142,7 @@ struct StreamProcessTests {
             logPath: "\(dir)/stream.log")
         // Signals only once the stream runs (its handlers are installed by then).
         var ready = false
-        for _ in 0..<300 where !ready {
+        for _ in 0..<300 where !ready && stream.isRunning {
             ready = await StreamHarness.httpGet(port: port, path: "/readyz")?.0 == 200
             if !ready { try await Task.sleep(for: .milliseconds(100)) }
         }
@@ -515,14 +516,14 @@ struct StreamFailureTests {
         let aStarted = try await StreamHarness.waitUntilCommitted(
             group: group, topic: inTopic, input: parts[0], timeout: .seconds(120))
         #expect(aStarted, "a never committed the first part: \(first)")
-        let port = 20_000 + Int.random(in: 0..<20_000)
+        let port = FreePort.next()
         let b = try StreamHarness.StreamProcess(
             arguments: StreamHarness.streamArguments(
                 input: inTopic, output: outTopic, dlq: dlq, group: group, stateDir: "\(dir)/state", metricsPort: port,
                 extra: ["--batch-size", "200"]),
             logPath: "\(dir)/b.log")
         // Cooperative rebalancing takes two rounds (revoke, then assign) of a few seconds each.
-        for _ in 0..<120 where !b.log.contains("partitions assigned: \(inTopic)") {
+        for _ in 0..<120 where !b.log.contains("partitions assigned: \(inTopic)") && b.isRunning {
             try await Task.sleep(for: .milliseconds(500))
         }
         #expect(
@@ -530,14 +531,14 @@ struct StreamFailureTests {
             "b never got partitions:\n\(b.log.suffix(2000))\na:\n\(a.log.suffix(3000))")
         // b continues from a's state (a left a snapshot on revoke; reading the changelog takes
         // a moment after the assignment is logged) …
-        for _ in 0..<60 where !b.log.contains("restored detector state") {
+        for _ in 0..<60 where !b.log.contains("restored detector state") && b.isRunning {
             try await Task.sleep(for: .milliseconds(500))
         }
         #expect(b.log.contains("restored detector state"), "b did not restore a's state:\n\(b.log.suffix(2000))")
         try await StreamHarness.produce(parts[1], topic: inTopic)
         // … and processes records (waited for, not slept for).
         var consumed = 0
-        for _ in 0..<240 where consumed == 0 {
+        for _ in 0..<240 where consumed == 0 && b.isRunning {
             if let (_, body) = await StreamHarness.httpGet(port: port, path: "/metrics") {
                 consumed =
                     body.split(separator: "\n").first { $0.hasPrefix("vigil_events_consumed_total") }
@@ -581,7 +582,7 @@ struct StreamFailureTests {
         try await StreamHarness.produce(input, topic: "in", bootstrap: cluster.bootstrapServers)
         cluster.pushRequestErrors(.produce, Array(repeating: .topicAuthorizationFailed, count: 100_000))
         let dir = StreamHarness.temporaryDirectory()
-        let port = 20_000 + Int.random(in: 0..<20_000)
+        let port = FreePort.next()
         let stream = try StreamHarness.StreamProcess(
             arguments: StreamHarness.streamArguments(
                 input: "in", output: "out", dlq: "dlq", group: StreamHarness.unique("g"),
@@ -592,7 +593,7 @@ struct StreamFailureTests {
         var ready: (Int, String)? = nil
         for _ in 0..<240 {
             ready = await StreamHarness.httpGet(port: port, path: "/readyz")
-            if ready?.1.contains("delivery_problem") == true { break }
+            if ready?.1.contains("delivery_problem") == true || !stream.isRunning { break }
             try await Task.sleep(for: .milliseconds(250))
         }
         #expect(ready?.0 == 503, "readyz: \(String(describing: ready))\n\(stream.log.suffix(2000))")

@@ -254,6 +254,8 @@ public enum StreamHarness {
         }
 
         public var pid: Int32 { process.processIdentifier }
+        /// For wait loops: a process that exited will not become ready, however long one waits.
+        public var isRunning: Bool { process.isRunning }
         public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
         public func terminate() { kill(pid, SIGTERM) }
