@@ -50,6 +50,7 @@ struct AlertCommand: AsyncParsableCommand {
         }
         let sinks: [any AlertSink]
         do { sinks = try settings.makeSinks(producer: producer) } catch {
+            producer.close(timeout: .zero)  // nothing was sent yet
             throw ValidationError("\(path): \(error)")
         }
         let router = AlertRouter(
@@ -66,7 +67,8 @@ struct AlertCommand: AsyncParsableCommand {
                             router.isRouting
                                 ? ProbeResult(healthy: true, body: #"{"status":"routing"}"#)
                                 : ProbeResult(healthy: false, body: #"{"status":"not routing"}"#)
-                        }, logger: logger)))
+                        }, logger: logger),
+                    failureTerminationBehavior: .gracefullyShutdownGroup))
         }
         var group = ServiceGroupConfiguration(services: services, logger: logger)
         group.gracefulShutdownSignals = [.sigterm, .sigint]

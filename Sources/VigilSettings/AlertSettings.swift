@@ -274,15 +274,20 @@ extension AlertSettings {
     /// The configured sinks; the Kafka sinks write with `producer`.
     public func makeSinks(producer: KafkaProducer?) throws(SinkConfigurationError) -> [any AlertSink] {
         var made: [any AlertSink] = []
-        for sink in sinks {
-            switch sink {
-            case .webhook(let c): made.append(try WebhookSink(c))
-            case .slack(let c): made.append(try SlackSink(c))
-            case .splunk(let c): made.append(try SplunkHECSink(c))
-            case .elasticsearch(let c): made.append(try ElasticsearchSink(c))
-            case .kafka(let name, let topic, let filter):
-                guard let producer else { throw SinkConfigurationError("\(name): a Kafka sink needs brokers") }
-                made.append(KafkaSink(name: name, topic: topic, producer: producer, filter: filter))
+        for (index, sink) in sinks.enumerated() {
+            // Named as the file names it: which of several webhooks has the bad secret.
+            do throws(SinkConfigurationError) {
+                switch sink {
+                case .webhook(let c): made.append(try WebhookSink(c))
+                case .slack(let c): made.append(try SlackSink(c))
+                case .splunk(let c): made.append(try SplunkHECSink(c))
+                case .elasticsearch(let c): made.append(try ElasticsearchSink(c))
+                case .kafka(let name, let topic, let filter):
+                    guard let producer else { throw SinkConfigurationError("\(name): a Kafka sink needs brokers") }
+                    made.append(KafkaSink(name: name, topic: topic, producer: producer, filter: filter))
+                }
+            } catch {
+                throw SinkConfigurationError("sinks[\(index)]: \(error.description)")
             }
         }
         return made

@@ -91,4 +91,32 @@ struct AlertSettingsTests {
             #expect(text.contains(message), "\(text)")
         }
     }
+
+    @Test("a sink that reads well but cannot be built (secret not base64, URL not http) is named by its place in the list")
+    func unbuildableSinks() throws {
+        let yaml = """
+            sinks:
+              - type: webhook
+                name: soar
+                url: https://soar/hook
+                secret: whsec_c2VjcmV0
+              - type: webhook
+                name: pager
+                url: https://pager/hook
+                secret: not base64!
+              - type: slack
+                url: hooks.slack.com/services/T/B/x
+            """
+        var settings = try AlertSettings.parse(yaml, file: "alerts.yml", environment: [:])
+        #expect(throws: SinkConfigurationError("sinks[1]: webhook secret must be whsec_ followed by base64")) {
+            try settings.makeSinks(producer: nil)
+        }
+        settings.sinks.remove(at: 1)
+        #expect(
+            throws: SinkConfigurationError(
+                "sinks[1]: slack url must be http(s)://…, got \"hooks.slack.com/services/T/B/x\"")
+        ) {
+            try settings.makeSinks(producer: nil)
+        }
+    }
 }
