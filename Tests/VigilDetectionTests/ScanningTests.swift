@@ -154,6 +154,36 @@ struct ScanningTests {
         #expect(RateBaseline.of(history: [UInt32.max, 0]) == RateBaseline.of([Int(UInt32.max), 0]))
     }
 
+    @Test("A volume history kept as a ring holds what the oldest-first array held, through limit changes and snapshots")
+    func volumeHistoryRing() throws {
+        var rng = SeededRandom(seed: 37)
+        var ring = VolumeState()
+        var reference: [UInt32] = []  // the definition: append, pad with zeros, keep the newest
+        for step in 0..<5_000 {
+            // Mostly the default 24 buckets; now and then a configuration with another limit.
+            let limit = step % 1_000 < 900 ? 24 : [1, 6, 30][step % 3]
+            let value = UInt32(truncatingIfNeeded: rng.next() % 3 == 0 ? 0 : rng.next() % 20)
+            let zeros = rng.next() % 5 == 0 ? Int(rng.next() % 40) : 0
+            ring.record(value, thenZeros: min(zeros, limit), limit: limit)
+            reference.append(value)
+            reference += repeatElement(0, count: min(zeros, limit))
+            reference = Array(reference.suffix(limit))
+            #expect(ring.orderedHistory == reference, "step \(step)")
+            #expect(ring.activeBuckets == reference.filter { $0 > 0 }.count, "step \(step)")
+            #expect(RateBaseline.of(history: ring.history) == RateBaseline.of(history: reference))
+            if step % 97 == 0 {
+                var writer = BinaryWriter()
+                ring.encode(to: &writer)
+                var reader = BinaryReader(writer.data)
+                let restored = try VolumeState.decode(from: &reader)
+                #expect(restored.orderedHistory == reference && restored.activeBuckets == ring.activeBuckets)
+                var again = BinaryWriter()
+                restored.encode(to: &again)
+                #expect(again.data == writer.data, "a restored ring encodes as the ring did")
+            }
+        }
+    }
+
     @Test("A KeySet holds what a Set<UInt64> holds, whatever the order of insertion and the keys")
     func keySet() {
         var rng = SeededRandom(seed: 31)

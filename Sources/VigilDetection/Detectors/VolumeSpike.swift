@@ -69,15 +69,8 @@ extension DetectionEngine {
                             (Double(volume.count) - Double(volume.baseline.median))
                                 / max(1.0, 1.4826 * Double(volume.baseline.mad)))
                     }
-                    volume.history.append(UInt32(clamping: volume.count))
-                    if volume.count > 0 { volume.activeBuckets += 1 }
-                    let gap = min(Int(bucket - volume.bucket - 1), rule.historyBuckets)
-                    if gap > 0 { volume.history.append(contentsOf: repeatElement(0, count: gap)) }
-                    if volume.history.count > rule.historyBuckets {
-                        let excess = volume.history.count - rule.historyBuckets
-                        volume.activeBuckets -= volume.history.prefix(excess).filter { $0 > 0 }.count
-                        volume.history.removeFirst(excess)
-                    }
+                    let gap = min(bucket - volume.bucket - 1, Int64(rule.historyBuckets))
+                    volume.record(UInt32(clamping: volume.count), thenZeros: Int(gap), limit: rule.historyBuckets)
                 }
                 volume.bucket = bucket
                 volume.count = 0

@@ -211,7 +211,8 @@ extension VolumeState: SnapshotValue {
         writer.u8(alerted ? 1 : 0)
         writer.u32(UInt32(activeBuckets))
         writer.u32(UInt32(history.count))
-        for count in history { writer.u32(count) }
+        for count in history[oldest...] { writer.u32(count) }
+        for count in history[..<oldest] { writer.u32(count) }
     }
 
     static func decode(from reader: inout BinaryReader) throws(ModelError) -> VolumeState {
@@ -223,7 +224,9 @@ extension VolumeState: SnapshotValue {
         volume.baseline = try reader.rate()
         volume.alerted = try reader.u8() == 1
         volume.activeBuckets = Int(try reader.u32())
-        for _ in 0..<(try reader.count(max: 100_000)) { volume.history.append(try reader.u32()) }
+        var history: [UInt32] = []
+        for _ in 0..<(try reader.count(max: 100_000)) { history.append(try reader.u32()) }
+        volume.restoreHistory(history)
         return volume
     }
 }
