@@ -337,6 +337,45 @@ struct RareVolumeTravelTests {
         #expect(Dictionary(uniqueKeysWithValues: a.evidence)["threshold"] == .int(50))
     }
 
+    @Test(
+        "an entity's own baseline, computed once its count reaches the floor, gives the threshold and the crossing event that computing it when the bucket opens gives"
+    )
+    func ownBaselineComputedLate() throws {
+        // Two hours of a busy service account: 30–50 logins in each 5-minute bucket…
+        var rng = SeededRandom(seed: 5)
+        var events: [LogEvent] = []
+        var history: [UInt32] = []
+        for bucket in 0..<24 {
+            let n = 30 + Int(rng.next() % 21)
+            history.append(UInt32(n))
+            for i in 0..<n {
+                events.append(success("svc", from: "10.9.9.9", at: t0 + Int64(bucket) * 300_000 + Int64(i) * 5_000))
+            }
+        }
+        // …then 400 in the next.
+        let burst = t0 + 24 * 300_000
+        for i in 0..<400 { events.append(success("svc", from: "10.9.9.9", at: burst + Int64(i) * 700)) }
+        var lazy = DetectionEngine()
+        let found = lazy.run(events)
+        // Snapshotted and restored after every event, no baseline is ever pending (a snapshot
+        // holds them computed): what computing each at its bucket's opening finds.
+        var eager = DetectionEngine()
+        var again: [Anomaly] = []
+        for event in events {
+            again += eager.process(event)
+            let bytes = eager.snapshot()
+            eager = DetectionEngine()
+            try eager.restore(bytes)
+        }
+        #expect(found.map(AnomalyJSON.encode) == again.map(AnomalyJSON.encode))
+        #expect(lazy.snapshot() == eager.snapshot())
+        let threshold = RateBaseline.of(history: history).threshold(k: 8, floor: 50)
+        #expect(threshold > 50, "the account's own baseline, not the floor")
+        let spike = try #require(found.of(.volumeSpike).first { $0.entity.kind == .user })
+        #expect(Dictionary(uniqueKeysWithValues: spike.evidence)["threshold"] == .int(threshold))
+        #expect(spike.eventTime == burst + Int64(threshold - 1) * 700, "found at the event that crossed it")
+    }
+
     @Test("two far-apart places faster than 1,000 km/h is impossible travel; a plausible trip is not")
     func travel() throws {
         var engine = DetectionEngine()

@@ -63,6 +63,7 @@ extension DetectionEngine {
         map.update(key, time: time, make: VolumeState.init) { volume -> (Int, Int, Bool, RateBaseline) in
             if bucket > volume.bucket {
                 if volume.bucket != .min {
+                    if collect { volume.settle(rule) }
                     if collect, volume.threshold != Int.max {
                         // How far the finished bucket was from its baseline, for calibrating k.
                         observation.volumeZ.append(
@@ -75,14 +76,15 @@ extension DetectionEngine {
                 volume.bucket = bucket
                 volume.count = 0
                 volume.alerted = false
-                // The baseline is fixed when the bucket opens: the entity's own recent history
-                // once it has one, else the trained baseline.
-                let own =
-                    volume.history.count >= rule.minHistoryBuckets && volume.activeBuckets >= 2
-                    ? RateBaseline.of(history: volume.history) : nil
-                if let baseline = own ?? fallback {
-                    volume.baseline = baseline
-                    volume.threshold = baseline.threshold(k: rule.k, floor: rule.minCount)
+                // The baseline is chosen when the bucket opens: the entity's own recent history
+                // once it has one (computed when the count reaches the floor), else the trained
+                // baseline.
+                volume.ownBaselinePending = volume.history.count >= rule.minHistoryBuckets && volume.activeBuckets >= 2
+                if volume.ownBaselinePending {
+                    // settle(_:) computes it.
+                } else if let fallback {
+                    volume.baseline = fallback
+                    volume.threshold = fallback.threshold(k: rule.k, floor: rule.minCount)
                 } else {
                     volume.threshold = Int.max
                 }
@@ -91,6 +93,11 @@ extension DetectionEngine {
             }
             let before = volume.count
             volume.count = volume.count.addingSaturated(weight)
+            if volume.ownBaselinePending {
+                // Every threshold is at least the floor: none is crossed below it.
+                guard volume.count >= rule.minCount else { return (volume.count, Int.max, false, volume.baseline) }
+                volume.settle(rule)
+            }
             let crossed = !volume.alerted && before < volume.threshold && volume.count >= volume.threshold
             if crossed { volume.alerted = true }
             return (volume.count, volume.threshold, crossed, volume.baseline)

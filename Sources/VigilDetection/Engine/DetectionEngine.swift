@@ -189,7 +189,7 @@ public struct DetectionEngine: Sendable {
     /// The engine's complete state as bytes. An engine with the same configuration and model
     /// that ``restore(_:)``s these bytes continues exactly as this one would (recency order
     /// and all), which is what makes crash recovery reproduce the same anomalies.
-    public func snapshot() -> [UInt8] { SnapshotCodec.encode(state, statistics: statistics) }
+    public func snapshot() -> [UInt8] { SnapshotCodec.encode(state, statistics: statistics, config: config) }
 
     /// Replaces this engine's state with a snapshot's. The engine keeps its configuration and
     /// model; on any error it is left unchanged.

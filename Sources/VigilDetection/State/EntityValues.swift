@@ -14,6 +14,26 @@ struct VolumeState: Sendable {
     var alerted = false
     /// Non-zero buckets in the history (an entity needs a real history to have a baseline).
     var activeBuckets = 0
+    /// The bucket's baseline is the entity's own history (decided when the bucket opened) but
+    /// `baseline` and `threshold` are not computed yet: below the rule's floor no threshold can
+    /// be crossed, and most buckets never reach it (see ``settle(_:)``).
+    var ownBaselinePending = false
+
+    /// Computes a pending own baseline and its threshold (the history does not change while
+    /// the bucket is open, so this is what computing it at the opening gave).
+    mutating func settle(_ rule: DetectionConfig.VolumeSpike) {
+        guard ownBaselinePending else { return }
+        (threshold, baseline) = settled(rule)
+        ownBaselinePending = false
+    }
+
+    /// The threshold and baseline of the open bucket, pending or not, without computing them
+    /// into the state (for snapshots, which hold them computed).
+    func settled(_ rule: DetectionConfig.VolumeSpike) -> (threshold: Int, baseline: RateBaseline) {
+        guard ownBaselinePending else { return (threshold, baseline) }
+        let own = RateBaseline.of(history: history)
+        return (own.threshold(k: rule.k, floor: rule.minCount), own)
+    }
 
     /// The history, oldest first (as snapshots hold it).
     var orderedHistory: [UInt32] { oldest == 0 ? history : Array(history[oldest...] + history[..<oldest]) }

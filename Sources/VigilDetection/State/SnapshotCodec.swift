@@ -15,8 +15,9 @@ enum SnapshotCodec {
     static let version: UInt32 = 4
     private static let end: [UInt8] = Array("END.".utf8)
 
-    static func encode(_ state: EngineState, statistics: EngineStatistics) -> [UInt8] {
+    static func encode(_ state: EngineState, statistics: EngineStatistics, config: DetectionConfig) -> [UInt8] {
         var writer = BinaryWriter()
+        writer.volumeRule = config.volumeSpike
         writer.bytes(magic)
         writer.u32(version)
         writer.i64(state.watermark)
@@ -206,6 +207,8 @@ extension VolumeState: SnapshotValue {
     func encode(to writer: inout BinaryWriter) {
         writer.i64(bucket)
         writer.i64(Int64(count))
+        // A pending baseline is written computed: a snapshot reads the same whenever taken.
+        let (threshold, baseline) = writer.volumeRule.map(settled) ?? (self.threshold, self.baseline)
         writer.i64(Int64(threshold == Int.max ? -1 : threshold))
         writer.rate(baseline)
         writer.u8(alerted ? 1 : 0)

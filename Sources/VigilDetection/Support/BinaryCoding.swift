@@ -1,6 +1,9 @@
 /// Little-endian binary output for models and snapshots.
 struct BinaryWriter {
     var data: [UInt8] = []
+    /// Snapshots: the rule that computes a volume baseline still pending in the state
+    /// (``VolumeState/settled(_:)``), so the bytes do not depend on when it is computed.
+    var volumeRule: DetectionConfig.VolumeSpike? = nil
     mutating func bytes(_ b: [UInt8]) { data.append(contentsOf: b) }
     mutating func u8(_ v: UInt8) { data.append(v) }
     mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
