@@ -24,7 +24,9 @@ extension DetectionEngine {
             }
             if success {
                 online.profile.successes &+= 1
-                if let source = event.sourceIP, let sourceKey {
+                // A known address's network went in with it (the sets only grow): neither is
+                // hashed or inserted again on every login from it.
+                if let source = event.sourceIP, let sourceKey, !online.profile.sources.contains(sourceKey) {
                     online.profile.addSource(sourceKey, prefix: EntityKey.prefix(source))
                 }
             }
