@@ -7,8 +7,8 @@ struct VolumeState: Sendable {
     /// in place instead of shifting the others down. ``orderedHistory`` reads it oldest first.
     private(set) var history: [UInt32] = []
     private(set) var oldest = 0
-    /// The spike threshold for the current bucket and the baseline behind it (fixed when the
-    /// bucket opens).
+    /// The spike threshold for the current bucket and the baseline behind it (chosen when the
+    /// bucket opens; an own baseline is computed later, see ``ownBaselinePending``).
     var threshold = Int.max
     var baseline = RateBaseline()
     var alerted = false
