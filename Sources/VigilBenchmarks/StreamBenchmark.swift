@@ -42,6 +42,11 @@ struct StreamBenchmark: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds of live traffic for each latency run.") var latencySeconds = 15
     @Option(name: .long, help: "The vigil executable to benchmark (default: next to vigil-bench).") var vigil: String?
     @Option(name: .long, help: "Kafka bootstrap servers.") var brokers = "127.0.0.1:9092"
+    @Option(
+        name: .long, parsing: .unconditionalSingleValue,
+        help: "An argument added to every `vigil stream` run (repeat for more), e.g. --stream-argument --batch-linger-ms=5: to measure a setting."
+    )
+    var streamArgument: [String] = []
     @Option(name: .long, help: "Distinct sources in the state-restore run (0 skips it).") var restoreEntities =
         1_000_000
 
@@ -388,7 +393,7 @@ struct StreamBenchmark: AsyncParsableCommand {
                 "stream", "--brokers", brokers, "--input-topic", input, "--output-topic", output, "--dlq-topic", dlq,
                 "--group-id", group, "--state-dir", "none", "--state-topic", "none", "--metrics-port", String(port),
                 "--consumer-property", "session.timeout.ms=6000", "--log-level", "warning",
-            ] + extra
+            ] + extra + streamArgument
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
