@@ -214,8 +214,7 @@ extension VolumeState: SnapshotValue {
         writer.u8(alerted ? 1 : 0)
         writer.u32(UInt32(activeBuckets))
         writer.u32(UInt32(history.count))
-        for count in history[oldest...] { writer.u32(count) }
-        for count in history[..<oldest] { writer.u32(count) }
+        for count in orderedHistory { writer.u32(count) }
     }
 
     static func decode(from reader: inout BinaryReader) throws(ModelError) -> VolumeState {
