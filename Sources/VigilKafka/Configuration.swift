@@ -115,8 +115,11 @@ public struct ConsumerConfiguration: KafkaClientSettings {
     public var fetchWaitMax: Duration = .milliseconds(10)
     /// Most records in one batch handed to the application.
     public var maxBatchSize: Int = 2_000
-    /// How long the poll thread waits to fill a batch before handing over what it has.
-    public var batchLinger: Duration = .milliseconds(20)
+    /// How long the poll thread waits to fill a batch before handing over what it has. Zero
+    /// (the default) hands over what is queued as soon as there is a record; batches still grow
+    /// to `maxBatchSize` when records arrive faster than the application takes them. A linger
+    /// adds up to its length to every record's latency.
+    public var batchLinger: Duration = .zero
     /// Most batches waiting for the application; when full, records wait in librdkafka's
     /// bounded prefetch queue (and fetching stops by itself).
     public var maxBufferedBatches: Int = 8

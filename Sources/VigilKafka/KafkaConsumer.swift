@@ -31,7 +31,8 @@ public struct ConsumerHealth: Sendable {
 
 /// A group consumer on librdkafka that hands the application *batches* of records.
 ///
-/// A dedicated poll thread fills batches (up to `maxBatchSize` records or `batchLinger`) and
+/// A dedicated poll thread hands over what librdkafka has queued (up to `maxBatchSize` records,
+/// or with a `batchLinger`, a batch filled for that long) and
 /// queues at most `maxBufferedBatches` of them; when the application falls behind, records wait
 /// in librdkafka's bounded prefetch queue while the poll thread keeps serving rebalances. Offsets are never stored automatically: the
 /// application ``store(_:)``s what it has finished and ``commit(timeout:)``s, or lets the
@@ -78,7 +79,7 @@ public final class KafkaConsumer: Sendable {
         self.batches = ConsumerBatches(buffer: buffer)
         self.logger = observer.logger
         self.poll = poll
-        let linger = Int32(clamping: max(1, configuration.batchLinger.wholeMilliseconds))
+        let linger = Int32(clamping: max(0, configuration.batchLinger.wholeMilliseconds))
         pollThread = PollThread(name: "vigil-consumer-poll") {
             core.pollOnce(handle.rk, linger: linger)
         }
@@ -407,10 +408,25 @@ final class ConsumerCore: RebalanceHandling {
         // Rebalance callbacks run inside this call; records that reached the event queue before
         // their partition was redirected come back too and are delivered first.
         deliver(rd_kafka_consume_batch_queue(events, 0, poll.messages, poll.capacity))
-        if buffer.hasRoom || buffer.waitForRoom(timeout: .milliseconds(100)) {
+        guard buffer.hasRoom || buffer.waitForRoom(timeout: .milliseconds(100)) else { return }
+        if linger > 0 {
+            // Waits until the batch is full or the linger has passed.
             deliver(rd_kafka_consume_batch_queue(records, linger, poll.messages, poll.capacity))
+            return
         }
+        // Wait for one record only, then take what else is queued: a record is handed over as
+        // soon as it arrives, and batches grow by themselves when records arrive faster than the
+        // application takes them (a fill-the-batch linger added its whole length to latency at
+        // moderate rates).
+        let first = rd_kafka_consume_batch_queue(records, Self.idleWait, poll.messages, 1)
+        guard first > 0 else { return deliver(first) }
+        let rest = rd_kafka_consume_batch_queue(records, 0, poll.messages + 1, poll.capacity - 1)
+        if rest < 0 { logger.error("consume failed: \(KafkaError(rd_kafka_last_error()))") }
+        deliver(first + max(0, rest))
     }
+
+    /// How long a poll with nothing queued waits for a record before serving events again.
+    static let idleWait: Int32 = 20
 
     private func deliver(_ count: Int) {
         guard count > 0 else {

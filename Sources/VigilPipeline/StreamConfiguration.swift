@@ -31,9 +31,10 @@ public struct StreamConfiguration: Sendable, Equatable {
     /// best snapshot found so far (or the local one). The consumer does not poll meanwhile, so
     /// this stays well under `max.poll.interval.ms` (300 s).
     public var restoreTimeoutMs = 120_000
-    /// Records handed over per consumer batch, and how long to wait to fill one.
+    /// Most records handed over per consumer batch, and how long to wait to fill one (0: hand
+    /// over what is queued as soon as there is a record).
     public var batchSize = 2_000
-    public var batchLingerMs = 20
+    public var batchLingerMs = 0
     /// Caps on records (and their bytes) read but not yet finished (processed and, with their
     /// anomalies, acknowledged by the broker). Reading stops at the cap.
     public var maxInFlightEvents = 50_000

@@ -68,8 +68,8 @@ public struct StreamSettings: Sendable, Equatable {
         .integer(
             "batch_size", \.stream.batchSize, in: 1...100_000, default: "2000", help: "Records per consumer batch."),
         .integer(
-            "batch_linger_ms", \.stream.batchLingerMs, in: 1...60_000, default: "20",
-            help: "How long to wait to fill a batch, in milliseconds."),
+            "batch_linger_ms", \.stream.batchLingerMs, in: 0...60_000, default: "0",
+            help: "How long to wait to fill a batch, in milliseconds; 0 hands records over as they arrive."),
         .integer(
             "max_inflight_events", \.stream.maxInFlightEvents, in: 1...100_000_000, default: "50000",
             help: "Most records read but not finished; intake stops at the cap."),

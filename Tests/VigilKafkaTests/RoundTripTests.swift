@@ -53,4 +53,37 @@ struct RoundTripTests {
         #expect(mismatches == 0)
         #expect(seen.count == total)
     }
+
+    @Test("without a linger, records already queued come in batches up to the batch size, each once and in order")
+    func batchesGrowWithoutLinger() async throws {
+        let topic = TestBroker.unique("nolinger")
+        try await TestBroker.createTopic(topic, partitions: 1)
+        let producer = try TestBroker.producer()
+        let total = 5_000
+        let results = await producer.send(
+            (0..<total).map { ProducerMessage(topic: topic, value: Array("record \($0)".utf8)) })
+        #expect(results.allSatisfy { if case .success = $0 { true } else { false } })
+        #expect(producer.close(timeout: .seconds(10)) == 0)
+
+        var config = TestBroker.consumerConfig(TestBroker.unique("g"))
+        #expect(config.batchLinger == .zero)  // the default: hand over what is queued
+        config.maxBatchSize = 1_000
+        let consumer = try KafkaConsumer(configuration: config, observer: TestBroker.observer)
+        try consumer.subscribe([topic])
+        var sizes: [Int] = []
+        var values: [String] = []
+        let deadline = ContinuousClock.now + .seconds(60)
+        while values.count < total, ContinuousClock.now < deadline {
+            guard let batch = await consumer.nextBatch(timeout: deadline - .now) else { break }
+            sizes.append(batch.count)
+            for record in batch { values.append(String(decoding: record.value ?? [], as: UTF8.self)) }
+        }
+        try await consumer.close()
+        // Every record once, in offset order, across the wait-for-one-then-take-the-rest split.
+        #expect(values == (0..<total).map { "record \($0)" })
+        #expect(sizes.allSatisfy { $0 <= 1_000 })
+        // The records were on the broker before the consumer started, so a fetch brings many at
+        // once: batches are not handed over one record at a time.
+        #expect(sizes.max() == 1_000, "batch sizes \(sizes)")
+    }
 }
