@@ -23,8 +23,9 @@ struct StreamBenchmark: AsyncParsableCommand {
             topologies (repartitioned through fresh repartition topics; single stage), and the hand-rolled Python \
             loop (bench/pyloop.py: confluent-kafka, Wazuh's brute-force rule, commit after the alerts are \
             acknowledged), with CPU time per record and peak RSS. Then live sshd lines at 100,000 records/s and at \
-            80% of each topology's maximum, measuring event → anomaly latency (the anomaly's Kafka timestamp \
-            minus its event's time); last, a state restore of --restore-entities sources from the changelog.
+            80% of each topology's maximum, measuring event → anomaly latency from the event's time to the \
+            anomaly's Kafka timestamp (stamped as Vigil produces it) and to when a consumer reading the anomaly \
+            topic during the run receives it; last, a state restore of --restore-entities sources from the changelog.
             """
     )
 
@@ -128,12 +129,13 @@ struct StreamBenchmark: AsyncParsableCommand {
                         timeout: .seconds(15))
                     log("latency, \(topology): \(rate) records/s of live traffic for \(latencySeconds) s")
                     let latencies = try await latencyRun(
-                        brokers: brokers, input: live, output: output, dlq: dlq, group: "\(live)-g",
-                        lines: sshd.lines, rate: rate, partitions: widest.partitions,
-                        repartitioned: topology == "repartitioned", observer: observer)
+                        brokers: brokers, input: live, group: "\(live)-g", lines: sshd.lines, rate: rate,
+                        partitions: widest.partitions, repartitioned: topology == "repartitioned", admin: admin,
+                        observer: observer)
                     let note = rate > Int(maximum * 0.8) ? " (above 80% of its maximum)" : ""
                     latencyRows.append(
-                        "| \(topology) | \(rate.formatted())/s\(note) | \(Self.quantiles(latencies)) |")
+                        "| \(topology) | \(rate.formatted())/s\(note) | \(Self.quantiles(latencies.produced)) | \(Self.quantiles(latencies.read)) | \(latencies.rawInput.flatMap { $0.count > 0 ? "\($0.p50) ms / \($0.p99) ms (\($0.count) records)" : nil } ?? "–") |"
+                    )
                 }
             }
         }
@@ -214,9 +216,15 @@ struct StreamBenchmark: AsyncParsableCommand {
         }
         if !latency.isEmpty {
             lines += [
-                "", "| topology | live sshd lines | event → anomaly latency p50 / p99 |", "|---|---:|---:|",
+                "",
+                "| topology | live sshd lines | event → anomaly produced, p50 / p99 | event → anomaly read by a consumer, p50 / p99 | floor: event → input record read by a plain librdkafka consumer, p50 / p99 |",
+                "|---|---:|---:|---:|---:|",
             ]
             lines += latency
+            lines += [
+                "",
+                "Latency of the traffic after its first \(warmUpMilliseconds / 1000) s (start-up not counted); the floor is what the broker and the machine give a consumer that does nothing, in the same run.",
+            ]
         }
         return lines.joined(separator: "\n")
     }
@@ -504,13 +512,34 @@ struct StreamBenchmark: AsyncParsableCommand {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    /// Live traffic at `rate`: records stamped with the current time; returns each anomaly's
-    /// latency in milliseconds (its Kafka timestamp minus its event time).
+    /// Each anomaly's latency in milliseconds from its event's time: to its Kafka timestamp
+    /// (stamped when Vigil hands it to its producer) and to when a consumer read it (after
+    /// Vigil's producer sent it and the broker stored it: what a SIEM waits).
+    struct Latencies {
+        var produced: [Int64] = []
+        var read: [Int64] = []
+        /// The floor: a plain librdkafka consumer reading the input as it is produced, its
+        /// records counted, median and p99 receipt minus event time (ms).
+        var rawInput: (count: Int, p50: Int, p99: Int)?
+    }
+
+    /// Live traffic of the first seconds is not counted: it measures the stream and the readers
+    /// starting their fetches, not the stream at that rate.
+    static let warmUpMilliseconds: Int64 = 2_000
+
+    /// Live traffic at `rate`: records stamped with the current time, the anomalies written to a
+    /// fresh topic that a consumer reads while the traffic runs.
     private func latencyRun(
-        brokers: String, input: String, output: String, dlq: String, group: String, lines: [[UInt8]],
-        rate: Int, partitions: Int, repartitioned: Bool, observer: KafkaClientObserver
-    ) async throws -> [Int64] {
+        brokers: String, input: String, group: String, lines: [[UInt8]], rate: Int, partitions: Int,
+        repartitioned: Bool, admin: KafkaAdmin, observer: KafkaClientObserver
+    ) async throws -> Latencies {
         let port = FreePort.next()
+        let (output, dlq) = ("\(input)-out", "\(input)-dlq")
+        _ = try await admin.createTopics(
+            [
+                TopicSpecification(name: output, partitions: Self.outputPartitions, replicationFactor: 1),
+                TopicSpecification(name: dlq, partitions: 1, replicationFactor: 1),
+            ], timeout: .seconds(15))
         let extra = try await repartitionArguments(
             repartitioned, group: group, partitions: partitions, observer: observer)
         let process = try startStream(
@@ -525,11 +554,66 @@ struct StreamBenchmark: AsyncParsableCommand {
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
-        let startMs = Int64(Date().timeIntervalSince1970 * 1000)
         var config = ProducerConfiguration(bootstrapServers: brokers)
         config.linger = .milliseconds(1)
         let producer = try KafkaProducer(configuration: config, observer: observer)
+        // The reader: assigned from the start of the fresh topic, it sees only this run's
+        // anomalies. A marker in every partition, read before the traffic starts, shows it is
+        // fetching all of them: its own start is not counted as the stream's latency.
+        var readerConfig = ConsumerConfiguration(bootstrapServers: brokers, groupID: "\(group)-reader")
+        readerConfig.clientID = "vigil-bench"
+        // Hand over each record as it arrives: the reader's own batching is not the stream's latency.
+        readerConfig.batchLinger = .milliseconds(1)
+        let reader = try KafkaConsumer(configuration: readerConfig, observer: observer)
+        try reader.assign((0..<Self.outputPartitions).map { TopicPartitionOffset(output, Int32($0), offset: -2) })
+        for result in await producer.send(
+            (0..<Self.outputPartitions).map { ProducerMessage(topic: output, partition: Int32($0), value: []) })
+        {
+            if case .failure(let error) = result { throw BenchmarkFailure("marker not delivered: \(error)") }
+        }
+        var marked = Set<Int32>()
+        let markerDeadline = ContinuousClock.now + .seconds(30)
+        while marked.count < Self.outputPartitions, ContinuousClock.now < markerDeadline {
+            guard let batch = await reader.nextBatch(timeout: .seconds(1)) else { continue }
+            for record in batch { marked.insert(record.partition) }
+        }
+        guard marked.count == Self.outputPartitions else {
+            throw BenchmarkFailure("the anomaly reader saw markers in \(marked.count) of \(Self.outputPartitions) partitions")
+        }
         let started = ContinuousClock.now
+        let counted = Int64(Date().timeIntervalSince1970 * 1000) + Self.warmUpMilliseconds
+        let trafficEnds = started + .seconds(latencySeconds + 1)
+        let raw = Process()
+        raw.executableURL = URL(fileURLWithPath: rawConsumer)
+        raw.arguments = [
+            brokers, input, String(rate * latencySeconds), "--latency", String(partitions), String(counted),
+        ]
+        let rawOutput = Pipe()
+        raw.standardOutput = rawOutput
+        try raw.run()
+        defer { if raw.isRunning { raw.terminate() } }
+        let reading = Task { () -> Latencies in
+            var latencies = Latencies()
+            var quiet = 0
+            // Until the traffic has stopped and nothing has come for 3 s.
+            while ContinuousClock.now < trafficEnds || quiet < 3 {
+                guard let batch = await reader.nextBatch(timeout: .seconds(1)) else {
+                    if ContinuousClock.now >= trafficEnds { quiet += 1 }
+                    continue
+                }
+                quiet = 0
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                for record in batch {
+                    guard let timestamp = record.timestamp, let value = record.value,
+                        let object = try? JSONSerialization.jsonObject(with: Data(value)) as? [String: Any],
+                        let eventTime = (object["event_time"] as? String).flatMap(UTC.parse), eventTime >= counted
+                    else { continue }
+                    latencies.produced.append(max(0, timestamp - eventTime))
+                    latencies.read.append(max(0, now - eventTime))
+                }
+            }
+            return latencies
+        }
         var sent = 0
         var index = 0
         while ContinuousClock.now - started < .seconds(latencySeconds) {
@@ -553,25 +637,14 @@ struct StreamBenchmark: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(5))
         }
         producer.close(timeout: .seconds(10))
-        try await Task.sleep(for: .seconds(3))
+        var latencies = await reading.value
+        let rawText = String(decoding: rawOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        raw.waitUntilExit()
+        let parts = rawText.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+        if parts.count == 3 { latencies.rawInput = (parts[0], parts[1], parts[2]) }
         process.terminate()
         process.waitUntilExit()
-        // Read the anomalies of this run back.
-        var consumerConfig = ConsumerConfiguration(bootstrapServers: brokers, groupID: "\(group)-reader")
-        consumerConfig.clientID = "vigil-bench"
-        let consumer = try KafkaConsumer(configuration: consumerConfig, observer: observer)
-        try consumer.assign((0..<Self.outputPartitions).map { TopicPartitionOffset(output, Int32($0), offset: -2) })
-        var latencies: [Int64] = []
-        while let batch = await consumer.nextBatch(timeout: .seconds(3)) {
-            for record in batch {
-                guard let timestamp = record.timestamp, timestamp >= startMs, let value = record.value,
-                    let object = try? JSONSerialization.jsonObject(with: Data(value)) as? [String: Any],
-                    let eventTime = (object["event_time"] as? String).flatMap(UTC.parse), eventTime >= startMs
-                else { continue }
-                latencies.append(max(0, timestamp - eventTime))
-            }
-        }
-        try? await consumer.close(timeout: .seconds(2))
+        try? await reader.close(timeout: .seconds(2))
         return latencies
     }
 
