@@ -41,6 +41,10 @@ struct StreamBenchmark: AsyncParsableCommand {
     var inputs: [String] = ["json", "sshd"]
     @Option(name: .long) var runs = 3
     @Option(name: .long, help: "Seconds of live traffic for each latency run.") var latencySeconds = 15
+    @Option(
+        name: .long,
+        help: "Partitions of the live latency topics (default: the widest of --partitions, whose maximum rates set 80%).")
+    var latencyPartitions: Int?
     @Option(name: .long, help: "The vigil executable to benchmark (default: next to vigil-bench).") var vigil: String?
     @Option(name: .long, help: "Kafka bootstrap servers.") var brokers = "127.0.0.1:9092"
     @Option(
@@ -119,22 +123,23 @@ struct StreamBenchmark: AsyncParsableCommand {
         if let sshd = matrix.first(where: { $0.format == "sshd" }),
             let widest = cells.filter({ $0.input == sshd.name }).max(by: { $0.partitions < $1.partitions })
         {
+            let livePartitions = latencyPartitions ?? widest.partitions
             for (topology, maximum) in [
                 ("repartitioned", widest.repartitioned.rate), ("single", widest.single.rate),
             ] {
                 for rate in [100_000, Int(maximum * 0.8)] where rate <= Int(maximum * 0.8) || rate == 100_000 {
                     let live = "bench-\(id)-live-\(topology)-\(rate)"
                     _ = try await admin.createTopics(
-                        [TopicSpecification(name: live, partitions: widest.partitions, replicationFactor: 1)],
+                        [TopicSpecification(name: live, partitions: livePartitions, replicationFactor: 1)],
                         timeout: .seconds(15))
                     log("latency, \(topology): \(rate) records/s of live traffic for \(latencySeconds) s")
                     let latencies = try await latencyRun(
                         brokers: brokers, input: live, group: "\(live)-g", lines: sshd.lines, rate: rate,
-                        partitions: widest.partitions, repartitioned: topology == "repartitioned", admin: admin,
+                        partitions: livePartitions, repartitioned: topology == "repartitioned", admin: admin,
                         observer: observer)
                     let note = rate > Int(maximum * 0.8) ? " (above 80% of its maximum)" : ""
                     latencyRows.append(
-                        "| \(topology) | \(rate.formatted())/s\(note) | \(Self.quantiles(latencies.produced)) | \(Self.quantiles(latencies.read)) | \(latencies.rawInput.flatMap { $0.count > 0 ? "\($0.p50) ms / \($0.p99) ms (\($0.count) records)" : nil } ?? "–") |"
+                        "| \(topology) | \(rate.formatted())/s on \(livePartitions) partition\(livePartitions == 1 ? "" : "s")\(note) | \(Self.quantiles(latencies.produced)) | \(Self.quantiles(latencies.read)) | \(latencies.rawInput.flatMap { $0.count > 0 ? "\($0.p50) ms / \($0.p99) ms (\($0.count) records)" : nil } ?? "–") |"
                     )
                 }
             }
