@@ -25,7 +25,8 @@ struct StreamBenchmark: AsyncParsableCommand {
             acknowledged), with CPU time per record and peak RSS. Then live sshd lines at 100,000 records/s and at \
             80% of each topology's maximum, measuring event → anomaly latency from the event's time to the \
             anomaly's Kafka timestamp (stamped as Vigil produces it) and to when a consumer reading the anomaly \
-            topic during the run receives it; last, a state restore of --restore-entities sources from the changelog.
+            topic during the run receives it, beside a floor: the raw consumer reading the live input \
+            (--latency-partitions sets the live topics' partitions); last, a state restore of --restore-entities sources from the changelog.
             """
     )
 
@@ -567,8 +568,6 @@ struct StreamBenchmark: AsyncParsableCommand {
         // fetching all of them: its own start is not counted as the stream's latency.
         var readerConfig = ConsumerConfiguration(bootstrapServers: brokers, groupID: "\(group)-reader")
         readerConfig.clientID = "vigil-bench"
-        // Hand over each record as it arrives: the reader's own batching is not the stream's latency.
-        readerConfig.batchLinger = .milliseconds(1)
         let reader = try KafkaConsumer(configuration: readerConfig, observer: observer)
         try reader.assign((0..<Self.outputPartitions).map { TopicPartitionOffset(output, Int32($0), offset: -2) })
         for result in await producer.send(
