@@ -117,6 +117,7 @@ struct StreamBenchmark: AsyncParsableCommand {
                 cells.append(
                     try await cell(input, topic: topic, partitions: count, output: output, dlq: dlq, observer: observer)
                 )
+                await dropTopics(of: id, keeping: [output, dlq], admin: admin)
             }
         }
         // Latency: sshd lines live, at 100k records/s and at 80% of each topology's maximum.
@@ -138,6 +139,7 @@ struct StreamBenchmark: AsyncParsableCommand {
                         brokers: brokers, input: live, group: "\(live)-g", lines: sshd.lines, rate: rate,
                         partitions: livePartitions, repartitioned: topology == "repartitioned", admin: admin,
                         observer: observer)
+                    await dropTopics(of: id, keeping: [output, dlq], admin: admin)
                     let note = rate > Int(maximum * 0.8) ? " (above 80% of its maximum)" : ""
                     latencyRows.append(
                         "| \(topology) | \(rate.formatted())/s on \(livePartitions) partition\(livePartitions == 1 ? "" : "s")\(note) | \(Self.quantiles(latencies.produced)) | \(Self.quantiles(latencies.read)) | \(latencies.rawInput.flatMap { $0.count > 0 ? "\($0.p50) ms / \($0.p99) ms (\($0.count) records)" : nil } ?? "–") |"
@@ -146,8 +148,22 @@ struct StreamBenchmark: AsyncParsableCommand {
             }
         }
         let restore = restoreEntities > 0 ? try await restoreRun(id: String(id), observer: observer) : nil
+        await dropTopics(of: id, keeping: [], admin: admin)
         print(Self.tables(cells, runs: runs, latency: latencyRows))
         if let restore { print(restore) }
+    }
+
+    /// Deletes the topics this run created (named `bench-<id>-…`) but `keep`. A broker may hold
+    /// every record in memory (Tansu does: 19 GB after a day of runs), and the records of
+    /// finished measurements slowed the later ones — latency, the floor included, doubled.
+    private func dropTopics(of id: String, keeping keep: Set<String>, admin: KafkaAdmin) async {
+        guard let names = try? await admin.listTopics(timeout: .seconds(15)) else { return }
+        let finished = names.filter { $0.hasPrefix("bench-\(id)-") && !keep.contains($0) }
+        guard !finished.isEmpty else { return }
+        let results = try? await admin.deleteTopics(finished, timeout: .seconds(30))
+        for (name, result) in results ?? [:] {
+            if case .failure(let error) = result { log("could not delete \(name): \(error)") }
+        }
     }
 
     /// Every measurement of one input on one partition count, medians of `runs`.

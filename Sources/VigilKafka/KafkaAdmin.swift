@@ -38,7 +38,7 @@ public struct TopicConfigEntry: Sendable, Hashable {
     public var isDefault: Bool
 }
 
-/// Cluster administration: create topics, list and describe them.
+/// Cluster administration: create and delete topics, list and describe them.
 public final class KafkaAdmin: Sendable {
     private let handle: RdKafkaHandle
 
@@ -89,24 +89,51 @@ public final class KafkaAdmin: Sendable {
         return withAdminRequest(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout: timeout) { options, queue in
             rd_kafka_CreateTopics(rk, &newTopics, newTopics.count, options, queue)
         } result: { event in
-            var results: [String: Result<Void, KafkaError>] = [:]
             var count = 0
-            guard let result = rd_kafka_event_CreateTopics_result(event),
-                let topicResults = rd_kafka_CreateTopics_result_topics(result, &count)
-            else { return results }
-            for index in 0..<count {
-                guard let topicResult = topicResults[index] else { continue }
-                let name = String(cString: rd_kafka_topic_result_name(topicResult))
-                let err = rd_kafka_topic_result_error(topicResult)
-                if err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                    results[name] = .success(())
-                } else {
-                    let message = rd_kafka_topic_result_error_string(topicResult).map { String(cString: $0) }
-                    results[name] = .failure(KafkaError(err, message: message))
-                }
-            }
-            return results
+            guard let result = rd_kafka_event_CreateTopics_result(event) else { return [:] }
+            return topicResults(rd_kafka_CreateTopics_result_topics(result, &count), count: count)
         }
+    }
+
+    /// Deletes topics (and, on the broker, their records). Returns one result per topic:
+    /// success, or the broker's error (for example `UNKNOWN_TOPIC_OR_PART`). Throws when the
+    /// request itself fails or times out.
+    public func deleteTopics(
+        _ names: [String], timeout: Duration
+    ) async throws(KafkaError) -> [String: Result<Void, KafkaError>] {
+        let rk = SendablePointer(handle.rk)
+        let result = await runBlocking { () -> Result<[String: Result<Void, KafkaError>], KafkaError> in
+            var topics: [OpaquePointer?] = names.map { rd_kafka_DeleteTopic_new($0) }
+            defer { for topic in topics { rd_kafka_DeleteTopic_destroy(topic) } }
+            return Self.withAdminRequest(rk.value, RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout: timeout) { options, queue in
+                rd_kafka_DeleteTopics(rk.value, &topics, topics.count, options, queue)
+            } result: { event in
+                var count = 0
+                guard let result = rd_kafka_event_DeleteTopics_result(event) else { return [:] }
+                return Self.topicResults(rd_kafka_DeleteTopics_result_topics(result, &count), count: count)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Per-topic outcomes of a create or delete request.
+    private static func topicResults(
+        _ topicResults: UnsafeMutablePointer<OpaquePointer?>?, count: Int
+    ) -> [String: Result<Void, KafkaError>] {
+        var results: [String: Result<Void, KafkaError>] = [:]
+        guard let topicResults else { return results }
+        for index in 0..<count {
+            guard let topicResult = topicResults[index] else { continue }
+            let name = String(cString: rd_kafka_topic_result_name(topicResult))
+            let err = rd_kafka_topic_result_error(topicResult)
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                results[name] = .success(())
+            } else {
+                let message = rd_kafka_topic_result_error_string(topicResult).map { String(cString: $0) }
+                results[name] = .failure(KafkaError(err, message: message))
+            }
+        }
+        return results
     }
 
     /// Names of all topics, internal ones (`__consumer_offsets`…) excluded.

@@ -99,6 +99,21 @@ struct ClientTests {
         #expect(described.first?.replicationFactor == 1)
     }
 
+    @Test("admin deletes topics; deleting one that does not exist reports that topic's error, not the others'")
+    func deleteTopics() async throws {
+        let admin = try KafkaAdmin(
+            configuration: AdminConfiguration(bootstrapServers: TestBroker.address),
+            observer: TestBroker.observer)
+        let name = TestBroker.unique("doomed")
+        try await TestBroker.createTopic(name, partitions: 2)
+        #expect(try await admin.listTopics(timeout: .seconds(10)).contains(name))
+        let missing = TestBroker.unique("never-created")
+        let deleted = try await admin.deleteTopics([name, missing], timeout: .seconds(10))
+        #expect((try? deleted[name]?.get()) != nil)
+        #expect(throws: KafkaError.self) { try deleted[missing]?.get() }
+        #expect(try await admin.listTopics(timeout: .seconds(10)).contains(name) == false)
+    }
+
     @Test("keys and headers survive: null, empty and binary")
     func keysAndHeaders() async throws {
         let topic = TestBroker.unique("headers")
