@@ -448,11 +448,11 @@ struct StreamBenchmark: AsyncParsableCommand {
         brokers: String, input: String, output: String, dlq: String, group: String,
         count: Int, partitions: Int, repartitioned: Bool, observer: KafkaClientObserver
     ) async throws -> StreamRun {
-        let port = 30_000 + Int.random(in: 0..<10_000)
+        let port = FreePort.next()
         let extra = try await repartitionArguments(
             repartitioned, group: group, partitions: partitions, observer: observer)
         var detect: Process? = nil
-        let detectPort = port + 10_000
+        let detectPort = FreePort.next()
         if repartitioned {
             detect = try startStream(
                 brokers: brokers, input: input, output: output, dlq: dlq, group: group, port: detectPort,

@@ -82,9 +82,7 @@ struct ClientTests {
 
     @Test("admin creates, lists and describes topics; a second create reports TOPIC_ALREADY_EXISTS")
     func admin() async throws {
-        let admin = try KafkaAdmin(
-            configuration: AdminConfiguration(bootstrapServers: TestBroker.address),
-            observer: TestBroker.observer)
+        let admin = try TestBroker.admin()
         let name = TestBroker.unique("admin")
         let spec = TopicSpecification(
             name: name, partitions: 3, replicationFactor: 1, configs: ["retention.ms": "3600000"])
@@ -101,9 +99,7 @@ struct ClientTests {
 
     @Test("admin deletes topics; deleting one that does not exist reports that topic's error, not the others'")
     func deleteTopics() async throws {
-        let admin = try KafkaAdmin(
-            configuration: AdminConfiguration(bootstrapServers: TestBroker.address),
-            observer: TestBroker.observer)
+        let admin = try TestBroker.admin()
         let name = TestBroker.unique("doomed")
         try await TestBroker.createTopic(name, partitions: 2)
         #expect(try await admin.listTopics(timeout: .seconds(10)).contains(name))

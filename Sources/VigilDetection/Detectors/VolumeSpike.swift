@@ -80,11 +80,13 @@ extension DetectionEngine {
                 // once it has one (computed when the count reaches the floor), else the trained
                 // baseline.
                 volume.ownBaselinePending = volume.history.count >= rule.minHistoryBuckets && volume.activeBuckets >= 2
-                if !volume.ownBaselinePending, let fallback {
-                    volume.baseline = fallback
-                    volume.threshold = fallback.threshold(k: rule.k, floor: rule.minCount)
-                } else if !volume.ownBaselinePending {
-                    volume.threshold = Int.max  // no baseline at all: no spike
+                if !volume.ownBaselinePending {
+                    if let fallback {
+                        volume.baseline = fallback
+                        volume.threshold = fallback.threshold(k: rule.k, floor: rule.minCount)
+                    } else {
+                        volume.threshold = Int.max  // no baseline at all: no spike
+                    }
                 }
             } else if bucket < volume.bucket {
                 return (0, volume.threshold, false, volume.baseline)  // a late event for a closed bucket

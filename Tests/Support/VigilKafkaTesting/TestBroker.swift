@@ -23,9 +23,14 @@ public enum TestBroker {
         "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
+    /// An admin client of the test broker.
+    public static func admin(bootstrap: String = address) throws -> KafkaAdmin {
+        try KafkaAdmin(configuration: AdminConfiguration(bootstrapServers: bootstrap), observer: observer)
+    }
+
     /// Creates a topic and fails the test if that does not work.
     public static func createTopic(_ name: String, partitions: Int, bootstrap: String = address) async throws {
-        let admin = try KafkaAdmin(configuration: AdminConfiguration(bootstrapServers: bootstrap), observer: observer)
+        let admin = try admin(bootstrap: bootstrap)
         let results = try await admin.createTopics(
             [TopicSpecification(name: name, partitions: partitions, replicationFactor: 1)], timeout: .seconds(10))
         guard let result = results[name] else { throw TestSupportError("no result for \(name)") }
