@@ -48,7 +48,7 @@ let package = Package(
             dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
         // The detection engine: parsing, detectors, models. Pure: no I/O, deterministic.
-        .target(name: "VigilDetection", swiftSettings: swiftSettings),
+        .target(name: "VigilDetection", dependencies: ["CVigilSupport"], swiftSettings: swiftSettings),
         // Synthetic logs with injected attacks (seedable), and scoring against them.
         .target(name: "VigilSimulation", dependencies: ["VigilDetection"], swiftSettings: swiftSettings),
         // The analysis library: inputs (bytes, files, folders, gzip) and a model in, anomalies

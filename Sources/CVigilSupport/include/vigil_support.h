@@ -8,4 +8,9 @@
 /// each would map and unmap pages, paying page faults every time. No-op off glibc.
 void vigil_keep_large_blocks_on_heap(int bytes, int trim);
 
+/// Asks the CPU to start loading the cache line at `address` (a hint: no fault, no effect on
+/// results). Swift has no prefetch of its own; the detection engine uses it to request the
+/// state an event needs from every map at once instead of missing the cache map by map.
+static inline void vigil_prefetch(const void *address) { __builtin_prefetch(address, 1, 3); }
+
 #endif

@@ -1,3 +1,5 @@
+import CVigilSupport
+
 /// Open-addressing hash index from 64-bit keys (already well-mixed hashes) to slot numbers.
 /// Cheaper than `Dictionary` on the engine's hot path: no re-hashing through `Hasher`, linear
 /// probing, deletion by backward shift (no tombstones), growth by doubling.
@@ -30,6 +32,14 @@ struct SlotIndex: Sendable {
             if entry.slot < 0 { return nil }
             if entry.key == key { return entry.slot }
             i = (i + 1) & mask
+        }
+    }
+
+    /// Requests the line `key`'s probe starts at from memory (a hint; see ``LRUMap/prefetch(_:)``).
+    @inline(__always)
+    func prefetch(_ key: UInt64) {
+        entries.withUnsafeBufferPointer { entries in
+            if let base = entries.baseAddress { vigil_prefetch(base + home(key)) }
         }
     }
 
