@@ -1,3 +1,5 @@
+import CVigilSupport
+
 /// The detection engine: feed it events in (roughly) event-time order and it returns the
 /// anomalies each one completes.
 ///
@@ -210,6 +212,17 @@ public struct DetectionEngine: Sendable {
             if failed { state.sourceUsers.prefetchEntry(sourceKey) }
         }
         if let pairKey { state.pairFailures.prefetchEntry(pairKey) }
+        // Then what the entries point to: the profile's hour counts and its lookup of this
+        // source, the volume rings. Reading the pointers waits for the entries above, which
+        // are in flight together by now.
+        if let userKey {
+            state.profiles.peek(userKey) { online in
+                online.profile.hours.withUnsafeBufferPointer { if let base = $0.baseAddress { vigil_prefetch(base) } }
+                if let sourceKey { online.profile.sources.prefetch(sourceKey) }
+            }
+            state.userVolume.peek(userKey) { $0.prefetchHistory() }
+        }
+        if let sourceKey { state.sourceVolume.peek(sourceKey) { $0.prefetchHistory() } }
     }
 
     /// The earliest time any window still needs.

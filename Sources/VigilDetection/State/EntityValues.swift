@@ -1,3 +1,5 @@
+import CVigilSupport
+
 /// Event counts per time bucket for one entity, with a short history for an online baseline.
 struct VolumeState: Sendable {
     var bucket: Int64 = .min
@@ -33,6 +35,14 @@ struct VolumeState: Sendable {
         guard ownBaselinePending else { return (threshold, baseline) }
         let own = RateBaseline.of(history: history)
         return (own.threshold(k: rule.k, floor: rule.minCount), own)
+    }
+
+    /// Requests the ring's next slot (the one a bucket opening overwrites) from memory; a hint.
+    @inline(__always)
+    func prefetchHistory() {
+        history.withUnsafeBufferPointer { ring in
+            if let base = ring.baseAddress { vigil_prefetch(base + oldest) }
+        }
     }
 
     /// The history, oldest first (as snapshots hold it).

@@ -1,3 +1,5 @@
+import CVigilSupport
+
 /// A set of entity keys — 64-bit ``StableHash`` values, already well mixed — kept in one
 /// open-addressing array.
 ///
@@ -26,6 +28,15 @@ public struct KeySet: Sendable, Hashable, Sequence, ExpressibleByArrayLiteral {
     private static func home(_ key: UInt64, mask: Int) -> Int {
         // Fold the high bits in, as ``SlotIndex`` does: some keys are combinations of two hashes.
         Int(truncatingIfNeeded: key ^ (key >> 29)) & mask
+    }
+
+    /// Requests the line a lookup of `key` starts at from memory (a hint; see
+    /// `DetectionEngine.prefetchState`).
+    @inline(__always)
+    func prefetch(_ key: UInt64) {
+        slots.withUnsafeBufferPointer { slots in
+            if let base = slots.baseAddress { vigil_prefetch(base + Self.home(key, mask: slots.count - 1)) }
+        }
     }
 
     public func contains(_ key: UInt64) -> Bool {
