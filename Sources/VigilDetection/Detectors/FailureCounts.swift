@@ -49,7 +49,8 @@ extension DetectionEngine {
         var pairFirst: Int64? = nil
         if let pair {
             (pairCount, pairFirst) = Self.addFailure(
-                StableHash.combine(pair.sourceKey, pair.userKey), in: &state.pairFailures, at: time, weight: weight,
+                EntityKey.pair(source: pair.sourceKey, user: pair.userKey), in: &state.pairFailures, at: time,
+                weight: weight,
                 cutoff: cutoff(window: rule.windowMs), windowMs: rule.windowMs, threshold: rule.failures)
         }
         observation.pairFailures = pairCount

@@ -183,11 +183,12 @@ public struct DetectionEngine: Sendable {
     /// account's profile, volume and failures, its source's volume and failures; for a failed
     /// attempt also the pair's failures and the distinct-count windows). Each is a cache miss
     /// or three in a large state, and taken one detector after another they were most of the
-    /// detection time; in flight together they overlap. Index lines first, then the entries
-    /// they point to. Hints only: nothing changes.
+    /// detection time; in flight together they overlap. Three rounds: index lines, the entries
+    /// they point to, what the entries point to. Hints only: nothing changes.
     @inline(__always)
     private func prefetchState(userKey: UInt64?, sourceKey: UInt64?, failed: Bool) {
-        let pairKey = failed ? userKey.flatMap { user in sourceKey.map { StableHash.combine($0, user) } } : nil
+        let pairKey =
+            failed ? userKey.flatMap { user in sourceKey.map { EntityKey.pair(source: $0, user: user) } } : nil
         if let userKey {
             state.profiles.prefetchIndex(userKey)
             state.userVolume.prefetchIndex(userKey)

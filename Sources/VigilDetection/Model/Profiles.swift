@@ -145,6 +145,8 @@ enum EntityKey {
     static func user(_ name: String) -> UInt64 { StableHash.hash(name, seed: 0x7573_6572) }
     static func source(_ address: String) -> UInt64 { StableHash.hash(address, seed: 0x7372_6370) }
     static func template(_ template: String) -> UInt64 { StableHash.hash(template, seed: 0x746D_706C) }
+    /// A (source, account) pair's failures (brute force against one account).
+    static func pair(source: UInt64, user: UInt64) -> UInt64 { StableHash.combine(source, user) }
 
     /// The /24 of an IPv4 address, the /64 of an IPv6 one, else the address itself.
     static func prefix(_ address: String) -> UInt64 {
