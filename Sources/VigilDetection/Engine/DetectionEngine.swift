@@ -189,30 +189,23 @@ public struct DetectionEngine: Sendable {
     private func prefetchState(userKey: UInt64?, sourceKey: UInt64?, failed: Bool) {
         let pairKey =
             failed ? userKey.flatMap { user in sourceKey.map { EntityKey.pair(source: $0, user: user) } } : nil
-        if let userKey {
-            state.profiles.prefetchIndex(userKey)
-            state.userVolume.prefetchIndex(userKey)
-            state.userFailures.prefetchIndex(userKey)
-            if failed { state.userSources.prefetchIndex(userKey) }
+        // Index lines first, then the entries they point to.
+        @inline(__always) func request(_ round: PrefetchRound) {
+            if let userKey {
+                state.profiles.prefetch(userKey, round)
+                state.userVolume.prefetch(userKey, round)
+                state.userFailures.prefetch(userKey, round)
+                if failed { state.userSources.prefetch(userKey, round) }
+            }
+            if let sourceKey {
+                state.sourceVolume.prefetch(sourceKey, round)
+                state.sourceFailures.prefetch(sourceKey, round)
+                if failed { state.sourceUsers.prefetch(sourceKey, round) }
+            }
+            if let pairKey { state.pairFailures.prefetch(pairKey, round) }
         }
-        if let sourceKey {
-            state.sourceVolume.prefetchIndex(sourceKey)
-            state.sourceFailures.prefetchIndex(sourceKey)
-            if failed { state.sourceUsers.prefetchIndex(sourceKey) }
-        }
-        if let pairKey { state.pairFailures.prefetchIndex(pairKey) }
-        if let userKey {
-            state.profiles.prefetchEntry(userKey)
-            state.userVolume.prefetchEntry(userKey)
-            state.userFailures.prefetchEntry(userKey)
-            if failed { state.userSources.prefetchEntry(userKey) }
-        }
-        if let sourceKey {
-            state.sourceVolume.prefetchEntry(sourceKey)
-            state.sourceFailures.prefetchEntry(sourceKey)
-            if failed { state.sourceUsers.prefetchEntry(sourceKey) }
-        }
-        if let pairKey { state.pairFailures.prefetchEntry(pairKey) }
+        request(.index)
+        request(.entry)
         // Then what the entries point to: the profile's hour counts and its lookup of this
         // source, the volume rings. Reading the pointers waits for the entries above, which
         // are in flight together by now.

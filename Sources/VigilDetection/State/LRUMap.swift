@@ -41,17 +41,19 @@ struct LRUMap<Value> {
         return values[Int(slot)].map(body)
     }
 
-    /// Requests `key`'s index line from memory, so that a ``prefetchEntry(_:)`` soon after, and
-    /// those of other maps, overlap their cache misses instead of taking them one by one.
+    /// Requests part of `key`'s entry from memory, so that the requests of several maps overlap
+    /// their cache misses instead of taking them one by one: its index line (`.index`), then,
+    /// once that is on its way, the entry's links and value (`.entry`). A hint only.
     @inline(__always)
-    func prefetchIndex(_ key: UInt64) { index.prefetch(key) }
-
-    /// Requests `key`'s entry (links and value) from memory, if it has one; a hint only.
-    @inline(__always)
-    func prefetchEntry(_ key: UInt64) {
-        guard let slot = index.find(key) else { return }
-        nodes.withUnsafeBufferPointer { if let base = $0.baseAddress { vigil_prefetch(base + Int(slot)) } }
-        values.withUnsafeBufferPointer { if let base = $0.baseAddress { vigil_prefetch(base + Int(slot)) } }
+    func prefetch(_ key: UInt64, _ round: PrefetchRound) {
+        switch round {
+        case .index:
+            index.prefetch(key)
+        case .entry:
+            guard let slot = index.find(key) else { return }
+            nodes.withUnsafeBufferPointer { if let base = $0.baseAddress { vigil_prefetch(base + Int(slot)) } }
+            values.withUnsafeBufferPointer { if let base = $0.baseAddress { vigil_prefetch(base + Int(slot)) } }
+        }
     }
 
     /// Mutates the value for `key` (created by `make` if absent), marks it used at `time`.
@@ -165,3 +167,10 @@ struct LRUMap<Value> {
 }
 
 extension LRUMap: Sendable where Value: Sendable {}
+
+/// The part of an entry ``LRUMap/prefetch(_:_:)`` requests: its index line, or the entry the
+/// index points to (read from the index line, so requested after it).
+enum PrefetchRound {
+    case index
+    case entry
+}

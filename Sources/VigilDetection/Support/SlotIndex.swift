@@ -35,7 +35,7 @@ struct SlotIndex: Sendable {
         }
     }
 
-    /// Requests the line `key`'s probe starts at from memory (a hint; see ``LRUMap/prefetchIndex(_:)``).
+    /// Requests the line `key`'s probe starts at from memory (a hint; see ``LRUMap/prefetch(_:_:)``).
     @inline(__always)
     func prefetch(_ key: UInt64) {
         entries.withUnsafeBufferPointer { entries in
