@@ -3,7 +3,8 @@ import PackageDescription
 
 // libFuzzer targets for the detection engine (`make fuzz`; README "Fuzzing"). A package of
 // its own, so the sanitizer flags reach only the engine: `Sources/VigilDetection` is a link
-// to the main package's module, which has no dependencies.
+// to the main package's module, and `Sources/CVigilSupport` to the C helpers it depends on
+// (prefetch hints) — its only dependency.
 //
 //   swift build --package-path Fuzz -c release -Xswiftc -sanitize=fuzzer,address
 //
@@ -18,7 +19,8 @@ let package = Package(
     name: "vigil-fuzz",
     platforms: [.macOS(.v15)],
     targets: [
-        .target(name: "VigilDetection", swiftSettings: swiftSettings),
+        .target(name: "CVigilSupport"),
+        .target(name: "VigilDetection", dependencies: ["CVigilSupport"], swiftSettings: swiftSettings),
         .target(name: "FuzzSupport", swiftSettings: swiftSettings),
     ] + ["FuzzJSON", "FuzzParse", "FuzzDetect", "FuzzSnapshot"].map {
         .executableTarget(
