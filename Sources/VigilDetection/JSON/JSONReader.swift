@@ -47,18 +47,41 @@ public struct JSONReader: ~Copyable {
 
     private var pathBytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: path, count: pathCount) }
 
-    private mutating func appendToPath(_ bytes: UnsafeBufferPointer<UInt8>) {
-        if pathCount + bytes.count > pathCapacity {
-            var capacity = pathCapacity * 2
-            while capacity < pathCount + bytes.count { capacity *= 2 }
-            let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
-            grown.update(from: path, count: pathCount)
-            path.deallocate()
-            path = grown
-            pathCapacity = capacity
+    @inline(__always) private mutating func appendToPath(_ bytes: UnsafeBufferPointer<UInt8>) {
+        reservePath(bytes.count + 16)
+        guard let base = bytes.baseAddress else { return }
+        // Keys are a few bytes: two word moves, not a call to memmove for each, when the 16
+        // bytes read lie inside the input (the bytes copied past the key's end are scratch:
+        // the count excludes them, and the path has room for them).
+        if bytes.count <= 16, let end = p.baseAddress.map({ $0 + p.count }), end - base >= 16 {
+            let from = UnsafeRawPointer(base)
+            let to = UnsafeMutableRawPointer(path + pathCount)
+            to.storeBytes(of: from.loadUnaligned(as: UInt64.self), as: UInt64.self)
+            to.storeBytes(of: from.loadUnaligned(fromByteOffset: 8, as: UInt64.self), toByteOffset: 8, as: UInt64.self)
+        } else {
+            (path + pathCount).update(from: base, count: bytes.count)
         }
-        if let base = bytes.baseAddress { (path + pathCount).update(from: base, count: bytes.count) }
         pathCount += bytes.count
+    }
+
+    @inline(__always) private mutating func appendToPath(_ byte: UInt8) {
+        reservePath(1)
+        path[pathCount] = byte
+        pathCount += 1
+    }
+
+    @inline(__always) private mutating func reservePath(_ count: Int) {
+        if pathCount + count > pathCapacity { growPath(pathCount + count) }
+    }
+
+    private mutating func growPath(_ needed: Int) {
+        var capacity = pathCapacity * 2
+        while capacity < needed { capacity *= 2 }
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        grown.update(from: path, count: pathCount)
+        path.deallocate()
+        path = grown
+        pathCapacity = capacity
     }
 
     /// Reads a key (at `"`) onto the path.
@@ -140,7 +163,6 @@ public struct JSONReader: ~Copyable {
         return out
     }
 
-    private static var dot: UnsafeBufferPointer<UInt8> { bytes(".") }
     private static var index0: UnsafeBufferPointer<UInt8> { bytes("[0]") }
     private static var index1: UnsafeBufferPointer<UInt8> { bytes("[1]") }
 
@@ -155,6 +177,8 @@ public struct JSONReader: ~Copyable {
     }
 
     @inline(__always) private mutating func skipWhitespace() {
+        // Compact JSON has none: one comparison settles the common case.
+        guard i < p.count, p[i] <= 0x20 else { return }
         while i < p.count {
             let c = p[i]
             guard c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 else { return }
@@ -184,12 +208,18 @@ public struct JSONReader: ~Copyable {
                     throw i < p.count
                         ? error("expected a key string, found \(describe(p[i]))") : error("unterminated object")
                 }
-                if base > 0 { appendToPath(Self.dot) }
+                if base > 0 { appendToPath(UInt8(ascii: ".")) }
                 try appendKeyToPath()
                 skipWhitespace()
                 guard i < p.count, p[i] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
                 i += 1
-                try readValue(depth: depth + 1, visit)
+                skipWhitespace()
+                // Most members are strings without escapes: read here, not in a call per member.
+                if i < p.count, p[i] == UInt8(ascii: "\""), let direct = try Self.readStringDirect(p, &i) {
+                    visit(pathBytes, .string(direct))
+                } else {
+                    try readValue(depth: depth + 1, visit)
+                }
                 pathCount = base
                 skipWhitespace()
                 guard i < p.count else { throw error("unterminated object") }
@@ -252,10 +282,10 @@ public struct JSONReader: ~Copyable {
                 pathCount = base
             }
         case UInt8(ascii: "\""):
-            scratch.removeAll(keepingCapacity: true)
             if let direct = try Self.readStringDirect(p, &i) {
                 visit(pathBytes, .string(direct))
             } else {
+                scratch.removeAll(keepingCapacity: true)
                 try Self.appendString(p, &i, to: &scratch)
                 let key = pathBytes
                 scratch.withUnsafeBufferPointer { visit(key, .string($0)) }
@@ -307,7 +337,7 @@ public struct JSONReader: ~Copyable {
     ///
     /// Scans eight bytes at a time: a word with no quote, backslash, control or non-ASCII byte
     /// is skipped whole (the common case for log fields).
-    private static func readStringDirect(
+    @inline(__always) private static func readStringDirect(
         _ p: UnsafeBufferPointer<UInt8>, _ i: inout Int
     ) throws(JSONSyntaxError) -> UnsafeBufferPointer<UInt8>? {
         let start = i + 1

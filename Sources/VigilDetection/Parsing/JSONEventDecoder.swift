@@ -235,8 +235,8 @@ public enum JSONEventDecoder {
                     default:
                         failure = .invalidField(path, "expected a date-time string or an epoch number")
                     }
-                case .user: event.user = nonEmpty(value.text)
-                case .sourceIP: event.sourceIP = nonEmpty(value.text)
+                case .user: event.user = nonEmpty(value)
+                case .sourceIP: event.sourceIP = nonEmpty(value)
                 case .eventType: eventType = value.text
                 case .action: event.action = value.text
                 case .outcome, .success:
@@ -246,10 +246,10 @@ public enum JSONEventDecoder {
                     case .null: break
                     }
                 case .message: event.message = value.text
-                case .host: event.host = nonEmpty(value.text)
-                case .service: event.service = nonEmpty(value.text)
-                case .destinationIP: event.destinationIP = nonEmpty(value.text)
-                case .country: event.country = nonEmpty(value.text)
+                case .host: event.host = nonEmpty(value)
+                case .service: event.service = nonEmpty(value)
+                case .destinationIP: event.destinationIP = nonEmpty(value)
+                case .country: event.country = nonEmpty(value)
                 case .latitude, .geoLat:
                     guard let v = value.double, (-90...90).contains(v) else {
                         failure = .invalidField(path, "latitude must be a number in -90…90")
@@ -264,7 +264,7 @@ public enum JSONEventDecoder {
                     event.longitude = v
                 case .userAgent: event.userAgent = value.text
                 case .sessionID: event.sessionID = value.text
-                case .targetUser: event.targetUser = nonEmpty(value.text)
+                case .targetUser: event.targetUser = nonEmpty(value)
                 case .command: event.command = value.text
                 case .authMethod: event.authMethod = value.text
                 case .sourcePort:
@@ -283,7 +283,7 @@ public enum JSONEventDecoder {
                     if let pid = value.double ?? value.text.flatMap(Double.init), pid >= 0, pid <= 4_194_304 {
                         event.processID = Int(pid)
                     }
-                case .command_name: extras.commandName = nonEmpty(value.text)
+                case .command_name: extras.commandName = nonEmpty(value)
                 case .eventCode:
                     extras.eventCode =
                         extras.eventCode
@@ -362,6 +362,17 @@ public enum JSONEventDecoder {
     static func lowercasedASCII(_ text: String?) -> String? {
         guard let text else { return nil }
         return text.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) ? text.lowercased() : text
+    }
+
+    /// The value as text, unless it is empty or `-`: decided on the bytes, before a string is
+    /// made (most fields go through here).
+    private static func nonEmpty(_ value: JSONScalar) -> String? {
+        switch value {
+        case .string(let bytes), .number(let bytes):
+            guard !bytes.isEmpty, bytes.count != 1 || bytes[0] != UInt8(ascii: "-") else { return nil }
+            return String(decoding: bytes, as: UTF8.self)
+        case .bool, .null: return nonEmpty(value.text)
+        }
     }
 
     private static func nonEmpty(_ text: String?) -> String? {

@@ -288,22 +288,21 @@ public struct LineParser: Sendable {
         _ object: UnsafeBufferPointer<UInt8>, index: Int, line lineNumber: Int, wholeRecord: Bool,
         into result: inout ParsedInput
     ) -> Bool {
-        // Decoded into a local and moved into the array: appending a new event straight away
-        // made the compiler copy it (a retain per field) and destroy the original.
-        var event = LogEvent(timestamp: 0, kind: .unknown)
+        let slot = Self.appendBlank(&result)
         var sawNewline = false
         let failure = JSONEventDecoder.decode(
-            object, into: &event, fallbackTime: options.fallbackTime ?? lastTimestamp, templates: &result.templates,
-            sawNewline: &sawNewline)
+            object, into: &result.events[slot], fallbackTime: options.fallbackTime ?? lastTimestamp,
+            templates: &result.templates, sawNewline: &sawNewline)
         // A failed read may have stopped before the line break (NDJSON: at the second object).
         if wholeRecord && (sawNewline || (failure != nil && LogParser.hasInnerNewline(object, from: 0))) {
+            result.events.removeLast()
             return false
         }
         result.records += 1
         if let failure {
+            result.events.removeLast()
             result.errors.append(RecordError(index: index, line: lineNumber, reason: failure.description))
         } else {
-            result.events.append(consume event)
             accept(object, index: index, line: lineNumber, into: &result)
         }
         return true
@@ -335,15 +334,25 @@ public struct LineParser: Sendable {
     private mutating func decodeObject(
         _ bytes: UnsafeBufferPointer<UInt8>, index: Int, line: Int?, into result: inout ParsedInput
     ) {
-        var event = LogEvent(timestamp: 0, kind: .unknown)
+        let slot = Self.appendBlank(&result)
         if let failure = JSONEventDecoder.decode(
-            bytes, into: &event, fallbackTime: options.fallbackTime, templates: &result.templates)
+            bytes, into: &result.events[slot], fallbackTime: options.fallbackTime, templates: &result.templates)
         {
+            result.events.removeLast()
             result.errors.append(RecordError(index: index, line: line, reason: failure.description))
         } else {
-            result.events.append(consume event)
             accept(bytes, index: index, line: line, into: &result)
         }
+    }
+
+    /// Appends a blank event for a parser to fill where it lies, returning its index (the caller
+    /// removes it again if parsing fails). Filling a local and appending it made the compiler
+    /// copy the event (a retain per text field) and destroy the local: ~600 instructions a JSON
+    /// event.
+    @inline(__always)
+    private static func appendBlank(_ result: inout ParsedInput) -> Int {
+        result.events.append(LogEvent(timestamp: 0, kind: .unknown))
+        return result.events.count - 1
     }
 
     /// Finishes the event just parsed into the last slot of `result.events` from `record`: it
@@ -354,7 +363,9 @@ public struct LineParser: Sendable {
         into result: inout ParsedInput
     ) {
         let slot = result.events.count - 1
-        let time = result.events[slot].timestamp
+        // Through the buffer: `result.events[slot].timestamp` copied the whole event (a retain
+        // per text field) to read one integer, and destroyed the copy.
+        let time = result.events.withUnsafeBufferPointer { $0[slot].timestamp }
         if let latest = options.latestTime, time > latest {
             result.events.removeLast()
             result.futureEvents += 1
