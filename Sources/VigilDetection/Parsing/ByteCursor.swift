@@ -60,16 +60,20 @@ struct ByteCursor {
         let count = literal.utf8CodeUnitCount
         guard count > 0, bytes.count >= count else { return nil }
         let needle = literal.utf8Start
-        let first = needle[0]
+        // Candidates are found a word at a time (ByteScan), by a byte of the needle that is not
+        // a space when there is one among its first two: spaces are everywhere in a log line,
+        // and a byte loop over them was most of an sshd line's `… from IP` search.
+        let anchor = count > 1 && needle[0] == 0x20 ? 1 : 0
         var j = start
         let last = bytes.count - count
         while j <= last {
-            if bytes[j] == first {
-                var k = 1
-                while k < count, bytes[j + k] == needle[k] { k += 1 }
-                if k == count { return j }
-            }
-            j += 1
+            guard let at = ByteScan.firstIndex(of: needle[anchor], in: bytes, from: j + anchor) else { return nil }
+            let candidate = at - anchor
+            guard candidate <= last else { return nil }
+            var k = 0
+            while k < count, bytes[candidate + k] == needle[k] { k += 1 }
+            if k == count { return candidate }
+            j = candidate + 1
         }
         return nil
     }

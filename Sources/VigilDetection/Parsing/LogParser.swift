@@ -247,30 +247,30 @@ public struct LineParser: Sendable {
             return
         }
         result.records += 1
-        var event = LogEvent(timestamp: 0, kind: .unknown)
+        let slot = Self.appendBlank(&result)
         switch SyslogParser.parse(
             line, referenceTime: options.fallbackTime ?? options.referenceTime, latestTime: options.latestTime,
-            into: &event)
+            into: &result.events[slot])
         {
         case nil:
-            result.events.append(consume event)
             accept(line, index: index, line: lineNumber, into: &result)
         case .noTimestamp:
             // Not syslog-dated: a continuation or free-form line. Still an event, dated by
             // the record or the line before it.
             guard let time = options.fallbackTime ?? lastTimestamp else {
+                result.events.removeLast()
                 result.errors.append(
                     RecordError(
                         index: index, line: lineNumber,
                         reason: "no timestamp at the start of the line and no earlier line to date it by"))
                 return
             }
-            event = LogEvent(timestamp: time, kind: .unknown)
-            SyslogParser.classify(UnsafeBufferPointer(rebasing: line[k...]), program: .other, into: &event)
-            result.events.append(consume event)
+            result.events[slot] = LogEvent(timestamp: time, kind: .unknown)
+            SyslogParser.classify(
+                UnsafeBufferPointer(rebasing: line[k...]), program: .other, into: &result.events[slot])
             accept(line, index: index, line: lineNumber, keepTime: false, into: &result)
         case .empty:
-            break
+            result.events.removeLast()
         }
     }
 
@@ -351,9 +351,11 @@ public struct LineParser: Sendable {
     /// event.
     @inline(__always)
     private static func appendBlank(_ result: inout ParsedInput) -> Int {
-        result.events.append(LogEvent(timestamp: 0, kind: .unknown))
+        result.events.append(blankEvent)
         return result.events.count - 1
     }
+
+    private static let blankEvent = LogEvent(timestamp: 0, kind: .unknown)
 
     /// Finishes the event just parsed into the last slot of `result.events` from `record`: it
     /// is refused if dated after ``ParseOptions/latestTime``, else fingerprinted by its bytes
