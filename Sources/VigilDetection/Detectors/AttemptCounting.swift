@@ -44,7 +44,7 @@ struct AttemptCount {
 
 extension DetectionEngine {
     /// How many new failed attempts `event` reports, and under which source and account.
-    mutating func countAttempts(_ event: LogEvent) -> AttemptCount {
+    mutating func countAttempts(_ event: inout LogEvent) -> AttemptCount {
         var count = AttemptCount(weight: 0, source: event.sourceIP, user: event.user)
         // An event made by hand (not by a parser) that says it is a failed attempt is one.
         guard let report = event.failureReport ?? (event.isFailedAttempt ? .attempt : nil) else { return count }

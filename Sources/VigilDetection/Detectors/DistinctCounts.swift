@@ -21,7 +21,7 @@ extension DetectionEngine {
     }
 
     mutating func spraying(
-        _ event: LogEvent, _ pair: FailedPair, into found: inout [Anomaly],
+        _ event: inout LogEvent, _ pair: FailedPair, into found: inout [Anomaly],
         _ observation: inout Observation
     ) {
         let rule = config.passwordSpraying
@@ -47,7 +47,7 @@ extension DetectionEngine {
     }
 
     mutating func stuffing(
-        _ event: LogEvent, _ pair: FailedPair, into found: inout [Anomaly],
+        _ event: inout LogEvent, _ pair: FailedPair, into found: inout [Anomaly],
         _ observation: inout Observation
     ) {
         let rule = config.credentialStuffing
@@ -73,7 +73,7 @@ extension DetectionEngine {
     }
 
     mutating func enumeration(
-        _ event: LogEvent, user: String, source: String, sourceKey: UInt64,
+        _ event: inout LogEvent, user: String, source: String, sourceKey: UInt64,
         into found: inout [Anomaly], _ observation: inout Observation
     ) {
         let rule = config.accountEnumeration

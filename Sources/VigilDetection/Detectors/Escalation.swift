@@ -1,7 +1,7 @@
 /// su and sudo to a privileged account: refusals (T1548.003) and a first escalation by someone
 /// whose profile never escalated (T1548).
 extension DetectionEngine {
-    mutating func escalation(_ event: LogEvent, user: String, userKey: UInt64, into found: inout [Anomaly]) {
+    mutating func escalation(_ event: inout LogEvent, user: String, userKey: UInt64, into found: inout [Anomaly]) {
         let rule = config.privileged
         guard rule.enabled else { return }
         let target = event.targetUser ?? (event.kind == .sudo ? "root" : nil)

@@ -3,7 +3,7 @@
 extension DetectionEngine {
     /// Counts a failed attempt for its source and its account (read by success-after-failures
     /// and the outlier features).
-    mutating func countFailure(_ event: LogEvent, userKey: UInt64?, sourceKey: UInt64?, weight: Int) {
+    mutating func countFailure(_ event: inout LogEvent, userKey: UInt64?, sourceKey: UInt64?, weight: Int) {
         let cutoff = windowCutoff
         let time = event.timestamp
         if let sourceKey {
@@ -40,7 +40,7 @@ extension DetectionEngine {
     /// per-account one when an account reached its threshold), and a medium one only when no
     /// high one is in force; a high one may follow a medium one.
     mutating func bruteForce(
-        _ event: LogEvent, source: String, sourceKey: UInt64, pair: FailedPair?, weight: Int,
+        _ event: inout LogEvent, source: String, sourceKey: UInt64, pair: FailedPair?, weight: Int,
         into found: inout [Anomaly], _ observation: inout Observation
     ) {
         let rule = config.bruteForce
@@ -81,7 +81,7 @@ extension DetectionEngine {
             } else {
                 found.append(
                     sourceBruteForce(
-                        event, source: source, sourceKey: sourceKey, count: sourceCount, first: sourceFirst,
+                        &event, source: source, sourceKey: sourceKey, count: sourceCount, first: sourceFirst,
                         threshold: rule.sourceFailures, windowMs: rule.windowMs, severity: .high, rule: "source"))
             }
             return
@@ -93,7 +93,7 @@ extension DetectionEngine {
         else { return }
         found.append(
             sourceBruteForce(
-                event, source: source, sourceKey: sourceKey, count: slowCount, first: slowFirst,
+                &event, source: source, sourceKey: sourceKey, count: slowCount, first: slowFirst,
                 threshold: rule.slowFailures, windowMs: rule.slowWindowMs, severity: .medium, rule: "source_slow"))
     }
 
@@ -104,7 +104,7 @@ extension DetectionEngine {
 
     /// The per-source alert: the failures, and the accounts they were against.
     private func sourceBruteForce(
-        _ event: LogEvent, source: String, sourceKey: UInt64, count: Int, first: Int64?, threshold: Int,
+        _ event: inout LogEvent, source: String, sourceKey: UInt64, count: Int, first: Int64?, threshold: Int,
         windowMs: Int64, severity: Severity, rule: String
     ) -> Anomaly {
         var accounts =
@@ -128,7 +128,7 @@ extension DetectionEngine {
     }
 
     mutating func privilegedFailures(
-        _ event: LogEvent, _ pair: FailedPair, weight: Int, into found: inout [Anomaly],
+        _ event: inout LogEvent, _ pair: FailedPair, weight: Int, into found: inout [Anomaly],
         _ observation: inout Observation
     ) {
         let rule = config.privileged

@@ -2,7 +2,7 @@
 /// Elastic's "rare source IP for a user").
 extension DetectionEngine {
     mutating func newSource(
-        _ event: LogEvent, user: String, userKey: UInt64, sourceKey: UInt64?, into found: inout [Anomaly]
+        _ event: inout LogEvent, user: String, userKey: UInt64, sourceKey: UInt64?, into found: inout [Anomaly]
     ) {
         let rule = config.newSource
         guard rule.enabled, let source = event.sourceIP, let sourceKey else { return }

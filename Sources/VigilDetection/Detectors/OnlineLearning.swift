@@ -8,7 +8,7 @@ extension DetectionEngine {
     }
 
     /// Updates the online profile after the detectors ran, so an event never vouches for itself.
-    mutating func learn(_ event: LogEvent, userKey: UInt64?, sourceKey: UInt64?) {
+    mutating func learn(_ event: inout LogEvent, userKey: UInt64?, sourceKey: UInt64?) {
         guard let userKey else { return }
         let activity = isActivity(event)
         let success = event.isSuccessfulLogin

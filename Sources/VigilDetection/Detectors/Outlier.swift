@@ -7,7 +7,7 @@
 /// Unusual combinations of per-event features, scored by the model's isolation forest.
 extension DetectionEngine {
     /// The event's features, each scaled to [0, 1] (see ``FeatureVector/names``).
-    func featureVector(_ event: LogEvent, userKey: UInt64?, sourceKey: UInt64?) -> FeatureVector {
+    func featureVector(_ event: inout LogEvent, userKey: UInt64?, sourceKey: UInt64?) -> FeatureVector {
         var features = FeatureVector()
         let time = event.timestamp
         if let userKey {
@@ -47,7 +47,7 @@ extension DetectionEngine {
         return features
     }
 
-    mutating func outlier(_ event: LogEvent, _ features: FeatureVector, into found: inout [Anomaly]) {
+    mutating func outlier(_ event: inout LogEvent, _ features: FeatureVector, into found: inout [Anomaly]) {
         guard config.outlier.enabled, let model, !model.forest.isEmpty else { return }
         let score = model.forest.score(features)
         guard score >= config.outlier.threshold else { return }

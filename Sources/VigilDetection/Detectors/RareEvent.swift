@@ -3,7 +3,7 @@ extension DetectionEngine {
     /// The detector's name hashed once, not for every event.
     private static let rareEventKindHash = StableHash.hash(DetectorKind.rareEvent.rawValue)
 
-    mutating func rareEvent(_ event: LogEvent, into found: inout [Anomaly]) {
+    mutating func rareEvent(_ event: inout LogEvent, into found: inout [Anomaly]) {
         let rule = config.rareEvent
         let key = EntityKey.template(event.template)
         // Counted and read in one lookup: the count before this event.

@@ -2,7 +2,7 @@
 /// (T1078): the guess that worked.
 extension DetectionEngine {
     mutating func successAfterFailures(
-        _ event: LogEvent, user: String, userKey: UInt64, sourceKey: UInt64?,
+        _ event: inout LogEvent, user: String, userKey: UInt64, sourceKey: UInt64?,
         into found: inout [Anomaly], _ observation: inout Observation
     ) {
         let rule = config.successAfterFailures

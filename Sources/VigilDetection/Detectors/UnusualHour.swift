@@ -1,7 +1,7 @@
 /// Activity at an hour the user's profile makes rare (T1078; Elastic's "rare hour for a user").
 extension DetectionEngine {
     mutating func unusualHour(
-        _ event: LogEvent, user: String, userKey: UInt64, into found: inout [Anomaly],
+        _ event: inout LogEvent, user: String, userKey: UInt64, into found: inout [Anomaly],
         _ observation: inout Observation
     ) {
         let rule = config.unusualHour

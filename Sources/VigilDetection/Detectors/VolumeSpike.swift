@@ -1,24 +1,24 @@
 /// An entity's event rate far above its own baseline (median + k·MAD), per user and per source.
 extension DetectionEngine {
     mutating func volume(
-        _ event: LogEvent, userKey: UInt64?, sourceKey: UInt64?, weight: Int, collect: Bool,
+        _ event: inout LogEvent, userKey: UInt64?, sourceKey: UInt64?, weight: Int, collect: Bool,
         into found: inout [Anomaly], _ observation: inout Observation
     ) {
         let bucket = event.timestamp.floorDiv(config.volumeSpike.bucketMs)
         if let userKey {
             volume(
-                event, kind: .user, key: userKey, bucket: bucket, weight: weight, collect: collect,
+                &event, kind: .user, key: userKey, bucket: bucket, weight: weight, collect: collect,
                 into: &found, &observation)
         }
         if let sourceKey {
             volume(
-                event, kind: .sourceIP, key: sourceKey, bucket: bucket, weight: weight, collect: collect,
+                &event, kind: .sourceIP, key: sourceKey, bucket: bucket, weight: weight, collect: collect,
                 into: &found, &observation)
         }
     }
 
     private mutating func volume(
-        _ event: LogEvent, kind: Entity.Kind, key: UInt64, bucket: Int64, weight: Int,
+        _ event: inout LogEvent, kind: Entity.Kind, key: UInt64, bucket: Int64, weight: Int,
         collect: Bool, into found: inout [Anomaly], _ observation: inout Observation
     ) {
         let rule = config.volumeSpike

@@ -10,7 +10,9 @@ import CVigilSupport
 /// `maxEntities` per kind of state.
 ///
 /// The detectors live in `Detectors/`, one file per family, as extensions of this type; their
-/// state is ``EngineState``.
+/// state is ``EngineState``. They take the event `inout` although none of them changes it:
+/// taken by value, each one copied the whole event (over 300 bytes) onto its stack on entry,
+/// ~4% of an sshd line's instructions; `inout` hands on the caller's address instead.
 public struct DetectionEngine: Sendable {
     /// The configuration in force: the given one, with a model's calibrated thresholds applied.
     public private(set) var config: DetectionConfig
@@ -108,20 +110,20 @@ public struct DetectionEngine: Sendable {
         if late { statistics.lateEvents += 1 }
         if statistics.events & 1023 == 0 { expireIdleState() }
         guard !late, event.failureReport != nil || event.isFailedAttempt else {
-            return detect(event, attempts: 0, late: late, observing: &observation, collectFeatures: collectFeatures)
+            return detect(&event, attempts: 0, late: late, observing: &observation, collectFeatures: collectFeatures)
         }
-        let attempts = countAttempts(event)
+        let attempts = countAttempts(&event)
         // The line itself may not name its source or account (or names the source by a host
         // name its connection tied to an address): detect on the event as its connection says.
         if attempts.source != event.sourceIP { event.sourceIP = attempts.source }
         if attempts.user != event.user { event.user = attempts.user }
         return detect(
-            event, attempts: attempts.weight, late: late, observing: &observation, collectFeatures: collectFeatures)
+            &event, attempts: attempts.weight, late: late, observing: &observation, collectFeatures: collectFeatures)
     }
 
     /// Runs the detectors on one event; `attempts` is how many new failed attempts it reports.
     private mutating func detect(
-        _ event: LogEvent, attempts: Int, late: Bool, observing observation: inout Observation, collectFeatures: Bool
+        _ event: inout LogEvent, attempts: Int, late: Bool, observing observation: inout Observation, collectFeatures: Bool
     ) -> [Anomaly] {
         var found: [Anomaly] = []
         let userKey = event.user.map(EntityKey.user)
@@ -131,50 +133,50 @@ public struct DetectionEngine: Sendable {
 
         // Failed attempts: brute force, spraying, stuffing, privileged failures.
         if attempts > 0 && !late {
-            countFailure(event, userKey: userKey, sourceKey: sourceKey, weight: attempts)
+            countFailure(&event, userKey: userKey, sourceKey: sourceKey, weight: attempts)
             if let source = event.sourceIP, let sourceKey {
                 let pair = event.user.flatMap { user in
                     userKey.map { FailedPair(user: user, source: source, userKey: $0, sourceKey: sourceKey) }
                 }
                 bruteForce(
-                    event, source: source, sourceKey: sourceKey, pair: pair, weight: attempts,
+                    &event, source: source, sourceKey: sourceKey, pair: pair, weight: attempts,
                     into: &found, &observation)
                 if let pair {
-                    spraying(event, pair, into: &found, &observation)
-                    stuffing(event, pair, into: &found, &observation)
+                    spraying(&event, pair, into: &found, &observation)
+                    stuffing(&event, pair, into: &found, &observation)
                     if privilegedKeys.contains(pair.userKey) {
-                        privilegedFailures(event, pair, weight: attempts, into: &found, &observation)
+                        privilegedFailures(&event, pair, weight: attempts, into: &found, &observation)
                     }
                 }
             }
         }
         if event.accountUnknown, let user = event.user, let source = event.sourceIP, let sourceKey, !late {
-            enumeration(event, user: user, source: source, sourceKey: sourceKey, into: &found, &observation)
+            enumeration(&event, user: user, source: source, sourceKey: sourceKey, into: &found, &observation)
         }
         // Successful logins: what came before them, where from, when.
         if event.isSuccessfulLogin, let user = event.user, let userKey {
-            successAfterFailures(event, user: user, userKey: userKey, sourceKey: sourceKey, into: &found, &observation)
-            newSource(event, user: user, userKey: userKey, sourceKey: sourceKey, into: &found)
+            successAfterFailures(&event, user: user, userKey: userKey, sourceKey: sourceKey, into: &found, &observation)
+            newSource(&event, user: user, userKey: userKey, sourceKey: sourceKey, into: &found)
         }
         if let user = event.user, let userKey, isActivity(event) {
-            unusualHour(event, user: user, userKey: userKey, into: &found, &observation)
-            impossibleTravel(event, user: user, userKey: userKey, into: &found)
+            unusualHour(&event, user: user, userKey: userKey, into: &found, &observation)
+            impossibleTravel(&event, user: user, userKey: userKey, into: &found)
         }
         if event.kind == .sudo || event.kind == .su, let user = event.user, let userKey {
-            escalation(event, user: user, userKey: userKey, into: &found)
+            escalation(&event, user: user, userKey: userKey, into: &found)
         }
-        rareEvent(event, into: &found)
+        rareEvent(&event, into: &found)
         if !late {
             volume(
-                event, userKey: userKey, sourceKey: sourceKey, weight: weight, collect: collectFeatures,
+                &event, userKey: userKey, sourceKey: sourceKey, weight: weight, collect: collectFeatures,
                 into: &found, &observation)
         }
         if event.isAttempt && (collectFeatures || model?.forest.isEmpty == false) {
-            let features = featureVector(event, userKey: userKey, sourceKey: sourceKey)
+            let features = featureVector(&event, userKey: userKey, sourceKey: sourceKey)
             observation.features = features
-            outlier(event, features, into: &found)
+            outlier(&event, features, into: &found)
         }
-        learn(event, userKey: userKey, sourceKey: sourceKey)
+        learn(&event, userKey: userKey, sourceKey: sourceKey)
         for anomaly in found { statistics.anomalies[anomaly.detector, default: 0] += 1 }
         return found
     }

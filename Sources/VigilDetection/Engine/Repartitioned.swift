@@ -122,7 +122,7 @@ extension DetectionEngine {
             statistics.evictions = state.evictions
         }
         guard !late, event.failureReport != nil || event.isFailedAttempt else { return state.watermark }
-        let attempts = countAttempts(event)
+        let attempts = countAttempts(&event)
         if attempts.source != event.sourceIP { event.sourceIP = attempts.source }
         if attempts.user != event.user { event.user = attempts.user }
         return state.watermark
