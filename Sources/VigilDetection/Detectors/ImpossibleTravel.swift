@@ -1,6 +1,7 @@
 /// The same user in far-apart places faster than anyone can travel (T1078).
 extension DetectionEngine {
-    mutating func impossibleTravel(_ event: inout LogEvent, user: String, userKey: UInt64, into found: inout [Anomaly]) {
+    mutating func impossibleTravel(_ event: inout LogEvent, user: String, userKey: UInt64, into found: inout [Anomaly])
+    {
         let rule = config.impossibleTravel
         guard let here = Geography.location(of: event) else { return }
         let time = event.timestamp

@@ -123,7 +123,8 @@ public struct DetectionEngine: Sendable {
 
     /// Runs the detectors on one event; `attempts` is how many new failed attempts it reports.
     private mutating func detect(
-        _ event: inout LogEvent, attempts: Int, late: Bool, observing observation: inout Observation, collectFeatures: Bool
+        _ event: inout LogEvent, attempts: Int, late: Bool, observing observation: inout Observation,
+        collectFeatures: Bool
     ) -> [Anomaly] {
         var found: [Anomaly] = []
         let userKey = event.user.map(EntityKey.user)
