@@ -52,8 +52,9 @@ public struct JSONReader: ~Copyable {
         guard let base = bytes.baseAddress else { return }
         // Keys are a few bytes: two word moves, not a call to memmove for each, when the 16
         // bytes read lie inside the input (the bytes copied past the key's end are scratch:
-        // the count excludes them, and the path has room for them).
-        if bytes.count <= 16, let end = p.baseAddress.map({ $0 + p.count }), end - base >= 16 {
+        // the count excludes them, and the path has room for them). Keys from elsewhere (an
+        // unescaped copy, the `[0]` literals) are copied exactly.
+        if bytes.count <= 16, let start = p.baseAddress, base >= start, start + p.count - base >= 16 {
             let from = UnsafeRawPointer(base)
             let to = UnsafeMutableRawPointer(path + pathCount)
             to.storeBytes(of: from.loadUnaligned(as: UInt64.self), as: UInt64.self)
