@@ -346,9 +346,9 @@ public struct LineParser: Sendable {
     }
 
     /// Appends a blank event for a parser to fill where it lies, returning its index (the caller
-    /// removes it again if parsing fails). Filling a local and appending it made the compiler
-    /// copy the event (a retain per text field) and destroy the local: ~600 instructions a JSON
-    /// event.
+    /// removes it again if parsing fails). Building a fresh event per record, filling it and
+    /// appending it made the compiler copy it (a retain per text field) and destroy the
+    /// original: this way costs ~380 instructions less a record (callgrind, JSON and sshd).
     @inline(__always)
     private static func appendBlank(_ result: inout ParsedInput) -> Int {
         result.events.append(blankEvent)
@@ -365,8 +365,7 @@ public struct LineParser: Sendable {
         into result: inout ParsedInput
     ) {
         let slot = result.events.count - 1
-        // Through the buffer: `result.events[slot].timestamp` copied the whole event (a retain
-        // per text field) to read one integer, and destroyed the copy.
+        // Through the buffer: ~30 instructions less than the array's subscript here.
         let time = result.events.withUnsafeBufferPointer { $0[slot].timestamp }
         if let latest = options.latestTime, time > latest {
             result.events.removeLast()
