@@ -47,21 +47,9 @@ public struct JSONReader: ~Copyable {
 
     private var pathBytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: path, count: pathCount) }
 
-    @inline(__always) private mutating func appendToPath(_ bytes: UnsafeBufferPointer<UInt8>) {
-        reservePath(bytes.count + 16)
-        guard let base = bytes.baseAddress else { return }
-        // Keys are a few bytes: two word moves, not a call to memmove for each, when the 16
-        // bytes read lie inside the input (the bytes copied past the key's end are scratch:
-        // the count excludes them, and the path has room for them). Keys from elsewhere (an
-        // unescaped copy, the `[0]` literals) are copied exactly.
-        if bytes.count <= 16, let start = p.baseAddress, base >= start, start + p.count - base >= 16 {
-            let from = UnsafeRawPointer(base)
-            let to = UnsafeMutableRawPointer(path + pathCount)
-            to.storeBytes(of: from.loadUnaligned(as: UInt64.self), as: UInt64.self)
-            to.storeBytes(of: from.loadUnaligned(fromByteOffset: 8, as: UInt64.self), toByteOffset: 8, as: UInt64.self)
-        } else {
-            (path + pathCount).update(from: base, count: bytes.count)
-        }
+    private mutating func appendToPath(_ bytes: UnsafeBufferPointer<UInt8>) {
+        reservePath(bytes.count)
+        if let base = bytes.baseAddress { (path + pathCount).update(from: base, count: bytes.count) }
         pathCount += bytes.count
     }
 
@@ -88,7 +76,22 @@ public struct JSONReader: ~Copyable {
     /// Reads a key (at `"`) onto the path.
     private mutating func appendKeyToPath() throws(JSONSyntaxError) {
         if let direct = try Self.readStringDirect(p, &i) {
-            appendToPath(direct)
+            // A key in the input: when 16 bytes from its start lie in the input too, it is
+            // copied as two word moves instead of a call to memmove (keys are a few bytes). The
+            // bytes moved past its end are scratch: the count leaves them out, and the path
+            // has room for them.
+            guard let key = direct.baseAddress, let input = p.baseAddress, direct.count <= 16,
+                input + p.count - key >= 16
+            else {
+                appendToPath(direct)
+                return
+            }
+            reservePath(16)
+            let to = UnsafeMutableRawPointer(path + pathCount)
+            let from = UnsafeRawPointer(key)
+            to.storeBytes(of: from.loadUnaligned(as: UInt64.self), as: UInt64.self)
+            to.storeBytes(of: from.loadUnaligned(fromByteOffset: 8, as: UInt64.self), toByteOffset: 8, as: UInt64.self)
+            pathCount += direct.count
         } else {
             scratch.removeAll(keepingCapacity: true)
             try Self.appendString(p, &i, to: &scratch)

@@ -371,13 +371,8 @@ public enum JSONEventDecoder {
         case .string(let bytes), .number(let bytes):
             guard !bytes.isEmpty, bytes.count != 1 || bytes[0] != UInt8(ascii: "-") else { return nil }
             return String(decoding: bytes, as: UTF8.self)
-        case .bool, .null: return nonEmpty(value.text)
+        case .bool, .null: return value.text
         }
-    }
-
-    private static func nonEmpty(_ text: String?) -> String? {
-        guard let text, !text.isEmpty, text != "-" else { return nil }
-        return text
     }
 
     static func outcome(_ text: String?) -> Outcome {

@@ -365,8 +365,7 @@ public struct LineParser: Sendable {
         into result: inout ParsedInput
     ) {
         let slot = result.events.count - 1
-        // Through the buffer: ~30 instructions less than the array's subscript here.
-        let time = result.events.withUnsafeBufferPointer { $0[slot].timestamp }
+        let time = result.events[slot].timestamp
         if let latest = options.latestTime, time > latest {
             result.events.removeLast()
             result.futureEvents += 1
