@@ -68,6 +68,21 @@ struct EngineBenchmark: ParsableCommand {
             print("\(records.count) records in \(measured.seconds) s, \(measured.anomalies) anomalies")
             return
         }
+        if let scenario, scenario.hasPrefix("detect-stage:"), let index = Int(scenario.dropFirst(13)),
+            Shape.matrix.indices.contains(index)
+        {
+            // Profiling aid: a repartitioned stream's detect stage without Kafka (see
+            // Bench.callgrindScopeDetectStage); callgrind counts only that.
+            let all = Shape.matrix[index].records(count: callgrindWarmup + events)
+            var stage = Bench.DetectStage()
+            stage.feed(Bench.DetectStage.route(all.prefix(callgrindWarmup)))
+            let routed = Bench.DetectStage.route(all.dropFirst(callgrindWarmup), after: callgrindWarmup)
+            let measured = Bench.callgrindScopeDetectStage(routed, stage: &stage)
+            print(
+                "\(routed.count) events in \(measured.seconds) s, \(measured.anomalies) anomalies, digest \(String(stage.digest, radix: 16))"
+            )
+            return
+        }
         if let scenario, scenario.hasPrefix("print-shape:"), let index = Int(scenario.dropFirst(12)),
             Shape.matrix.indices.contains(index)
         {
@@ -280,6 +295,86 @@ enum Bench {
         let p50 = Double(latencies[latencies.count / 2]) / 1000
         let p99 = Double(latencies[min(latencies.count - 1, latencies.count * 99 / 100)]) / 1000
         return (seconds, p50, p99, anomalies)
+    }
+
+    /// A repartitioned stream's second stage without Kafka: the source-scope engine receives
+    /// every event's encoding, the account-scope engine those naming an account, each
+    /// processing them as they arrive (one input partition, so nothing waits for event-time order).
+    struct DetectStage {
+        var sources = DetectionEngine(config: DetectionConfig.default.scoped(to: .sources))
+        var accounts = DetectionEngine(config: DetectionConfig.default.scoped(to: .accounts))
+        var anomalies = 0
+        /// A digest of the published anomalies' JSON, in order (to compare builds).
+        var digest: UInt64 = 0
+
+        /// An event as the route stage sends it: its encoding, origin, and whether it names an account.
+        struct Routed {
+            var encoded: [UInt8]
+            var origin: EventOrigin
+            var hasAccount: Bool
+        }
+
+        /// Parses and resolves `records` as the route stage does (one input partition), their
+        /// offsets counted from `after`.
+        static func route(_ records: some Collection<[UInt8]>, after: Int = 0) -> [Routed] {
+            var router = DetectionEngine()
+            var parsed = ParsedInput()
+            var routed: [Routed] = []
+            for (n, record) in records.enumerated() {
+                Bench.parse(record, reference: 0, into: &parsed)
+                for k in parsed.events.indices {
+                    var event = parsed.events[k]
+                    let watermark = router.resolve(&event)
+                    let origin = EventOrigin(
+                        stream: 1, streams: 1, offset: Int64(after + n), index: UInt32(k), watermark: watermark)
+                    routed.append(Routed(encoded: EventCodec.encode(event), origin: origin, hasAccount: event.user != nil))
+                }
+            }
+            return routed
+        }
+
+        mutating func feed(_ routed: [Routed]) {
+            for event in routed { receive(event) }
+        }
+
+        @inline(__always)
+        mutating func receive(_ event: Routed) {
+            event.encoded.withUnsafeBytes { raw in
+                _ = try? sources.receive(encoded: raw, from: event.origin)
+                if event.hasAccount { _ = try? accounts.receive(encoded: raw, from: event.origin) }
+            }
+            // The anomalies each scope's stage publishes (the stream's filter), and their ids.
+            var found = 0
+            var ids = digest
+            sources.release { anomaly, _ in
+                if anomaly.entity.kind != .user {
+                    found += 1
+                    ids = StableHash.combine(ids, StableHash.hash(AnomalyJSON.encode(anomaly)))
+                }
+            }
+            if event.hasAccount {
+                accounts.release { anomaly, _ in
+                    if anomaly.entity.kind == .user {
+                        found += 1
+                        ids = StableHash.combine(ids, StableHash.hash(AnomalyJSON.encode(anomaly)))
+                    }
+                }
+            }
+            anomalies += found
+            digest = ids
+        }
+    }
+
+    /// The detect stage's work on `routed` (decode, detect; the measured part under callgrind,
+    /// hence never inlined: callgrind finds it by name).
+    @inline(never)
+    static func callgrindScopeDetectStage(_ routed: [DetectStage.Routed], stage: inout DetectStage) -> (
+        seconds: Double, anomalies: Int
+    ) {
+        let before = stage.anomalies
+        let start = now()
+        stage.feed(routed)
+        return (Double(now() - start) / 1e9, stage.anomalies - before)
     }
 
     /// Parses one record into `parsed` (emptied first, kept for its capacity), as the stream does.

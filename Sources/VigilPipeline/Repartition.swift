@@ -45,32 +45,15 @@ enum RepartitionScope: Sendable {
     /// an account.
     case user
 
+    /// The engines' entity scope: which side's anomalies this scope's engines report.
+    var entities: DetectionConfig.EntityScope { self == .user ? .accounts : .sources }
+
     /// Whether this scope reports `anomaly` (the other scope's engine sees the rest of the
     /// entity's events and reports it).
-    func keeps(_ anomaly: Anomaly) -> Bool {
-        (anomaly.entity.kind == .user) == (self == .user)
-    }
+    func keeps(_ anomaly: Anomaly) -> Bool { entities.reports(anomaly.entity.kind) }
 
-    /// The detection configuration with the other scope's rule-only detectors off: they
-    /// would be filtered out anyway, and skipping them saves their work. Detectors that
-    /// report under both kinds of entity (volume, privileged, outlier) stay on.
-    func configuration(_ base: DetectionConfig) -> DetectionConfig {
-        var config = base
-        switch self {
-        case .source:
-            config.credentialStuffing.enabled = false
-            config.successAfterFailures.enabled = false
-            config.newSource.enabled = false
-            config.unusualHour.enabled = false
-            config.impossibleTravel.enabled = false
-        case .user:
-            config.bruteForce.enabled = false
-            config.passwordSpraying.enabled = false
-            config.accountEnumeration.enabled = false
-            config.rareEvent.enabled = false
-        }
-        return config
-    }
+    /// The detection configuration of this scope's engines (see ``DetectionConfig/scoped(to:)``).
+    func configuration(_ base: DetectionConfig) -> DetectionConfig { base.scoped(to: entities) }
 }
 
 /// The repartition topics and what routing needs to know about them.

@@ -83,16 +83,11 @@ struct RepartitionTests {
         var duplicates = 0
         for (q, perStream) in queues.enumerated() {
             let byUser = q >= partitions
-            var config = DetectionConfig()
-            if byUser {
-                config.bruteForce.enabled = false
-                config.passwordSpraying.enabled = false
-                config.accountEnumeration.enabled = false
-                config.rareEvent.enabled = false
-            }
-            var engine = DetectionEngine(config: config)
+            // Each scope's engine as the stream's detect stage makes it.
+            let scope: DetectionConfig.EntityScope = byUser ? .accounts : .sources
+            var engine = DetectionEngine(config: DetectionConfig().scoped(to: scope))
             func keep(_ anomaly: Anomaly, _ origin: EventOrigin) {
-                if (anomaly.entity.kind == .user) == byUser { found.append(anomaly) }
+                if scope.reports(anomaly.entity.kind) { found.append(anomaly) }
             }
             for (stream, share) in perStream.enumerated() {
                 // A replay: the first half of partition 0's share arrives twice.

@@ -45,6 +45,17 @@ struct OriginClock: Sendable, Hashable {
     /// The route stage said the partition has nothing more to read: its clock does not hold
     /// the others back until it sends again.
     var idle = false
+
+    /// Takes `origin`'s position and watermark, unless the event is at or before the latest
+    /// one received (a replay): then returns false and changes nothing.
+    mutating func accept(_ origin: EventOrigin) -> Bool {
+        guard (origin.offset, origin.index) > (offset, index) else { return false }
+        watermark = max(watermark, origin.watermark)
+        offset = origin.offset
+        index = origin.index
+        idle = false
+        return true
+    }
 }
 
 /// One input partition's received events, oldest first, kept in their ``EventCodec``
@@ -82,16 +93,18 @@ struct OriginQueue: Sendable, Hashable {
         }
     }
 
-    /// Removes the oldest event: its origin and the event, or the reason it does not decode.
-    mutating func removeFirst() -> (origin: EventOrigin, event: Result<LogEvent, EventCodec.DecodeError>) {
+    /// Removes the oldest event, decoded into `event` (replaced whole; unspecified when it does
+    /// not decode): its origin, and whether it decoded.
+    mutating func removeFirst(into event: inout LogEvent) -> (origin: EventOrigin, decoded: Bool) {
         let entry = entries[head]
-        let event = withEncoding(entry) { raw in
-            Result { () throws(EventCodec.DecodeError) in try EventCodec.decode(raw).event }
-        }
+        let decoded = withEncoding(entry) { raw in (try? EventCodec.decode(raw, into: &event)) != nil }
         head += 1
         if head == entries.count {
-            entries.removeAll(keepingCapacity: true)
-            bytes.removeAll(keepingCapacity: true)
+            // Emptied: kept for its capacity (the engine keeps an empty queue per input
+            // partition rather than making one per event), unless a backlog grew it large.
+            let large = bytes.capacity > Self.keptCapacity
+            entries.removeAll(keepingCapacity: !large)
+            bytes.removeAll(keepingCapacity: !large)
             head = 0
         } else if head >= 1024 && head * 2 >= entries.count {
             // Drop what was consumed (amortised: at most as much as is still queued).
@@ -101,8 +114,11 @@ struct OriginQueue: Sendable, Hashable {
             for k in entries.indices { entries[k].start -= cut }
             head = 0
         }
-        return (entry.origin, event)
+        return (entry.origin, decoded)
     }
+
+    /// Encoding bytes an emptied queue keeps allocated (a backlog's are freed).
+    static let keptCapacity = 256 << 10
 }
 
 extension DetectionEngine {
@@ -151,16 +167,19 @@ extension DetectionEngine {
         -> Bool
     {
         let timestamp = try EventCodec.timestamp(encoded)
-        var known = state.origins[origin.stream] ?? OriginClock()
-        guard (origin.offset, origin.index) > (known.offset, known.index) else {
+        // One hash lookup per event (this runs for every event of the stage).
+        let accepted: Bool
+        if let known = state.origins.index(forKey: origin.stream) {
+            accepted = state.origins.values[known].accept(origin)
+        } else {
+            var clock = OriginClock()
+            accepted = clock.accept(origin)
+            if accepted { state.origins[origin.stream] = clock }
+        }
+        guard accepted else {
             statistics.duplicates += 1
             return false
         }
-        known.watermark = max(known.watermark, origin.watermark)
-        known.offset = origin.offset
-        known.index = origin.index
-        known.idle = false
-        state.origins[origin.stream] = known
         if origin.streams > state.originStreams { state.originStreams = origin.streams }
         state.queues[origin.stream, default: OriginQueue()].append(encoded, timestamp: timestamp, origin: origin)
         state.queued += 1
@@ -187,11 +206,12 @@ extension DetectionEngine {
     /// ``DetectionConfig/reorderCapacity`` queued events the oldest are processed anyway
     /// (memory stays bounded; a partition far behind then arrives late, as in one stream).
     public mutating func release(_ found: (Anomaly, EventOrigin) -> Void) {
+        // One event decoded into again and again (see EventCodec.decode(_:into:)).
+        var event = LogEvent(timestamp: 0, kind: .unknown)
         while let next = nextReleasable() {
-            guard let (origin, decoded) = state.queues[next]?.removeFirst() else { break }
+            guard let (origin, decoded) = state.queues[next]?.removeFirst(into: &event) else { break }
             state.queued -= 1
-            if state.queues[next]?.isEmpty == true { state.queues[next] = nil }
-            guard case .success(var event) = decoded else {
+            guard decoded else {
                 // Checked for version and time on arrival; damage past that is counted, and
                 // the event skipped (its record was accepted long ago).
                 statistics.malformed += 1

@@ -99,6 +99,17 @@ public enum EventCodec {
     /// Decodes an event from the start of `bytes`; returns it and how many bytes it used.
     /// Damaged or foreign bytes fail with a ``DecodeError`` naming the byte, never a crash.
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> (event: LogEvent, length: Int) {
+        var event = LogEvent(timestamp: 0, kind: .unknown)
+        let length = try decode(bytes, into: &event)
+        return (event, length)
+    }
+
+    /// ``decode(_:)`` into an existing event (replaced whole; on a throw left unspecified):
+    /// returning a new event through a tuple or a `Result` copied it — a retain and a release
+    /// per text field — on the repartitioned stream's hot path. Returns the bytes used.
+    public static func decode(
+        _ bytes: UnsafeRawBufferPointer, into event: inout LogEvent
+    ) throws(DecodeError) -> Int {
         var cursor = Cursor(bytes: bytes)
         let found = try cursor.byte()
         guard found == version else {
@@ -113,7 +124,7 @@ public enum EventCodec {
         guard kindIndex < kinds.count, outcomeIndex < outcomes.count else {
             throw DecodeError(description: "unknown event kind \(kindIndex) or outcome \(outcomeIndex)")
         }
-        var event = LogEvent(timestamp: timestamp, kind: kinds[kindIndex], outcome: outcomes[outcomeIndex])
+        event = LogEvent(timestamp: timestamp, kind: kinds[kindIndex], outcome: outcomes[outcomeIndex])
         let flags = try cursor.byte()
         event.isAttempt = flags & attemptFlag != 0
         event.accountUnknown = flags & unknownAccountFlag != 0
@@ -152,7 +163,7 @@ public enum EventCodec {
         if mask & (1 << 11) != 0 { event.action = try cursor.text() }
         if mask & (1 << 12) != 0 { event.message = try cursor.text() }
         if mask & (1 << 13) != 0 { event.template = try cursor.text() }
-        return (event, cursor.offset)
+        return cursor.offset
     }
 
     /// The time of the encoded event at the start of `bytes`, without decoding the rest (its

@@ -149,8 +149,61 @@ public struct DetectionConfig: Sendable, Hashable {
     /// gone past them, to process them in event-time order; past this many held events the
     /// oldest are processed anyway, so memory stays bounded when one partition lags far behind.
     public var reorderCapacity = 20_000
+    /// Which entities the engine reports anomalies about (see ``EntityScope``); set through
+    /// ``scoped(to:)``.
+    public private(set) var entityScope: EntityScope = .all
 
     public init() {}
+
+    /// The entities an engine reports anomalies about. A repartitioned stream's second stage
+    /// runs one engine over events keyed by source and another over events keyed by account,
+    /// each reporting one side; an engine that knows which side it reports skips the
+    /// detectors and the state only the other side's anomalies need.
+    public enum EntityScope: String, Sendable, Hashable {
+        /// Every entity (one engine seeing all events).
+        case all
+        /// Everything but accounts: sources (brute force, spraying, enumeration, privileged
+        /// failures, source volume, outlier scores of events without an account), source–account
+        /// pairs, and message templates (rare messages).
+        case sources
+        /// Accounts: stuffing, success after failures, new source, unusual hour, impossible
+        /// travel, escalation, account volume, and the outlier scores of events with an account.
+        case accounts
+
+        /// Whether an engine of this scope reports anomalies about `kind`.
+        public func reports(_ kind: Entity.Kind) -> Bool {
+            switch self {
+            case .all: true
+            case .sources: kind != .user
+            case .accounts: kind == .user
+            }
+        }
+    }
+
+    /// This configuration for an engine that reports only `scope`'s entities: the other
+    /// side's rule-only detectors off (their anomalies would be dropped anyway). Detectors
+    /// that report under both kinds of entity (volume, privileged accounts, outliers) stay on;
+    /// the engine skips their work for the other side (see ``EntityScope``).
+    public func scoped(to scope: EntityScope) -> DetectionConfig {
+        var config = self
+        config.entityScope = scope
+        switch scope {
+        case .all:
+            break
+        case .sources:
+            config.credentialStuffing.enabled = false
+            config.successAfterFailures.enabled = false
+            config.newSource.enabled = false
+            config.unusualHour.enabled = false
+            config.impossibleTravel.enabled = false
+        case .accounts:
+            config.bruteForce.enabled = false
+            config.passwordSpraying.enabled = false
+            config.accountEnumeration.enabled = false
+            config.rareEvent.enabled = false
+        }
+        return config
+    }
 
     public static let `default` = DetectionConfig()
 }
