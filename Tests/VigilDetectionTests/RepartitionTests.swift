@@ -25,6 +25,17 @@ struct RepartitionTests {
             let bytes = EventCodec.encode(event)
             #expect(try EventCodec.decode(bytes) == event)
         }
+        // Decoded into one reused event (as the detect stage does), each over a different one:
+        // no field of the one before may survive.
+        var reused = LogEvent(timestamp: 0, kind: .unknown)
+        for event in events + events.reversed() {
+            let bytes = EventCodec.encode(event)
+            let used = try bytes.withUnsafeBytes { raw throws(EventCodec.DecodeError) in
+                try EventCodec.decode(raw, into: &reused)
+            }
+            #expect(used == bytes.count)
+            #expect(reused == event)
+        }
         #expect(events.contains { $0.latitude != nil && $0.country != nil && $0.userAgent != nil })
         #expect(events.contains { $0.repeatCount == 5 && $0.processID == 4211 })
     }

@@ -124,12 +124,19 @@ public enum EventCodec {
         guard kindIndex < kinds.count, outcomeIndex < outcomes.count else {
             throw DecodeError(description: "unknown event kind \(kindIndex) or outcome \(outcomeIndex)")
         }
-        event = LogEvent(timestamp: timestamp, kind: kinds[kindIndex], outcome: outcomes[outcomeIndex])
+        // Every field assigned in place (a new LogEvent assigned whole was built, copied and
+        // destroyed): a field added to LogEvent must be added here too — the codec tests
+        // decode events into one reused event and compare each with its original.
+        event.timestamp = timestamp
+        event.kind = kinds[kindIndex]
+        event.outcome = outcomes[outcomeIndex]
         let flags = try cursor.byte()
         event.isAttempt = flags & attemptFlag != 0
         event.accountUnknown = flags & unknownAccountFlag != 0
         let report = try cursor.byte()
-        if report != noReport {
+        if report == noReport {
+            event.failureReport = nil
+        } else {
             guard let value = FailureReport(rawValue: report) else {
                 throw DecodeError(description: "unknown failure report \(report)")
             }
@@ -137,8 +144,9 @@ public enum EventCodec {
         }
         event.repeatCount = Int(try cursor.u32())
         event.fingerprint = try cursor.u64()
-        if flags & processFlag != 0 { event.processID = Int(truncatingIfNeeded: Int64(bitPattern: try cursor.u64())) }
-        if flags & portFlag != 0 { event.sourcePort = Int(truncatingIfNeeded: Int64(bitPattern: try cursor.u64())) }
+        event.processID =
+            flags & processFlag != 0 ? Int(truncatingIfNeeded: Int64(bitPattern: try cursor.u64())) : nil
+        event.sourcePort = flags & portFlag != 0 ? Int(truncatingIfNeeded: Int64(bitPattern: try cursor.u64())) : nil
         if flags & locationFlag != 0 {
             let latitude = Double(bitPattern: try cursor.u64())
             let longitude = Double(bitPattern: try cursor.u64())
@@ -147,22 +155,25 @@ public enum EventCodec {
             }
             event.latitude = latitude
             event.longitude = longitude
+        } else {
+            event.latitude = nil
+            event.longitude = nil
         }
         let mask = UInt16(try cursor.byte()) | UInt16(try cursor.byte()) << 8
-        if mask & (1 << 0) != 0 { event.user = try cursor.text() }
-        if mask & (1 << 1) != 0 { event.sourceIP = try cursor.text() }
-        if mask & (1 << 2) != 0 { event.host = try cursor.text() }
-        if mask & (1 << 3) != 0 { event.service = try cursor.text() }
-        if mask & (1 << 4) != 0 { event.destinationIP = try cursor.text() }
-        if mask & (1 << 5) != 0 { event.country = try cursor.text() }
-        if mask & (1 << 6) != 0 { event.userAgent = try cursor.text() }
-        if mask & (1 << 7) != 0 { event.sessionID = try cursor.text() }
-        if mask & (1 << 8) != 0 { event.targetUser = try cursor.text() }
-        if mask & (1 << 9) != 0 { event.command = try cursor.text() }
-        if mask & (1 << 10) != 0 { event.authMethod = try cursor.text() }
-        if mask & (1 << 11) != 0 { event.action = try cursor.text() }
-        if mask & (1 << 12) != 0 { event.message = try cursor.text() }
-        if mask & (1 << 13) != 0 { event.template = try cursor.text() }
+        event.user = mask & (1 << 0) != 0 ? try cursor.text() : nil
+        event.sourceIP = mask & (1 << 1) != 0 ? try cursor.text() : nil
+        event.host = mask & (1 << 2) != 0 ? try cursor.text() : nil
+        event.service = mask & (1 << 3) != 0 ? try cursor.text() : nil
+        event.destinationIP = mask & (1 << 4) != 0 ? try cursor.text() : nil
+        event.country = mask & (1 << 5) != 0 ? try cursor.text() : nil
+        event.userAgent = mask & (1 << 6) != 0 ? try cursor.text() : nil
+        event.sessionID = mask & (1 << 7) != 0 ? try cursor.text() : nil
+        event.targetUser = mask & (1 << 8) != 0 ? try cursor.text() : nil
+        event.command = mask & (1 << 9) != 0 ? try cursor.text() : nil
+        event.authMethod = mask & (1 << 10) != 0 ? try cursor.text() : nil
+        event.action = mask & (1 << 11) != 0 ? try cursor.text() : nil
+        event.message = mask & (1 << 12) != 0 ? try cursor.text() : nil
+        event.template = mask & (1 << 13) != 0 ? try cursor.text() : ""
         return cursor.offset
     }
 
