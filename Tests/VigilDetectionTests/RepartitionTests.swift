@@ -171,6 +171,28 @@ struct RepartitionTests {
         #expect(result.duplicates == 0)
     }
 
+    @Test(
+        "an engine scoped to sources or to accounts reports exactly that side's anomalies of an unscoped engine, with a model and without"
+    )
+    func scopedEngines() {
+        let logs: [(events: [LogEvent], model: DetectionModel?)] = [
+            (Fixture.history + Fixture.test, Fixture.model), (parsed(), nil), (Fixture.history + Fixture.test, nil),
+        ]
+        for (events, model) in logs {
+            var all = DetectionEngine(model: model)
+            let expected = events.flatMap { all.process($0) }
+            #expect(expected.contains { $0.entity.kind == .user } && expected.contains { $0.entity.kind != .user })
+            // With a model, outlier scores are among them (their entity is the account if any).
+            if model != nil { #expect(expected.contains { $0.detector == .outlier }) }
+            for scope in [DetectionConfig.EntityScope.sources, .accounts] {
+                var scoped = DetectionEngine(config: DetectionConfig().scoped(to: scope), model: model)
+                let found = events.flatMap { scoped.process($0) }.filter { scope.reports($0.entity.kind) }
+                let wanted = expected.filter { scope.reports($0.entity.kind) }
+                #expect(found.map(AnomalyJSON.encode) == wanted.map(AnomalyJSON.encode), "\(scope), model: \(model != nil)")
+            }
+        }
+    }
+
     @Test("a replay of the first stage is skipped, not counted twice")
     func replaySkipped() {
         let events = parsed()

@@ -130,22 +130,32 @@ public struct DetectionEngine: Sendable {
         let userKey = event.user.map(EntityKey.user)
         let sourceKey = event.sourceIP.map(EntityKey.source)
         let weight = max(1, event.repeatCount)
+        // An engine that reports one side only (see DetectionConfig.EntityScope) skips the
+        // detectors and the state only the other side's anomalies read: for `sources` the
+        // account's failures, volume, profile, distinct sources and escalations, and the
+        // outlier scores of events with an account; for `accounts` the pair's failures, the
+        // source's volume and privileged failures, and the outlier scores of events without one.
+        let scope = config.entityScope
+        let accountState = scope == .sources ? nil : userKey
         prefetchState(userKey: userKey, sourceKey: sourceKey, failed: attempts > 0 && !late)
 
         // Failed attempts: brute force, spraying, stuffing, privileged failures.
         if attempts > 0 && !late {
-            countFailure(&event, userKey: userKey, sourceKey: sourceKey, weight: attempts)
+            countFailure(&event, userKey: accountState, sourceKey: sourceKey, weight: attempts)
             if let source = event.sourceIP, let sourceKey {
                 let pair = event.user.flatMap { user in
                     userKey.map { FailedPair(user: user, source: source, userKey: $0, sourceKey: sourceKey) }
                 }
-                bruteForce(
-                    &event, source: source, sourceKey: sourceKey, pair: pair, weight: attempts,
-                    into: &found, &observation)
+                // Off, brute force and stuffing still count into state only they read.
+                if scope != .accounts {
+                    bruteForce(
+                        &event, source: source, sourceKey: sourceKey, pair: pair, weight: attempts,
+                        into: &found, &observation)
+                }
                 if let pair {
                     spraying(&event, pair, into: &found, &observation)
-                    stuffing(&event, pair, into: &found, &observation)
-                    if privilegedKeys.contains(pair.userKey) {
+                    if scope != .sources { stuffing(&event, pair, into: &found, &observation) }
+                    if privilegedKeys.contains(pair.userKey) && scope != .accounts {
                         privilegedFailures(&event, pair, weight: attempts, into: &found, &observation)
                     }
                 }
@@ -163,21 +173,24 @@ public struct DetectionEngine: Sendable {
             unusualHour(&event, user: user, userKey: userKey, into: &found, &observation)
             impossibleTravel(&event, user: user, userKey: userKey, into: &found)
         }
-        if event.kind == .sudo || event.kind == .su, let user = event.user, let userKey {
+        if event.kind == .sudo || event.kind == .su, let user = event.user, let userKey = accountState {
             escalation(&event, user: user, userKey: userKey, into: &found)
         }
         rareEvent(&event, into: &found)
         if !late {
             volume(
-                &event, userKey: userKey, sourceKey: sourceKey, weight: weight, collect: collectFeatures,
-                into: &found, &observation)
+                &event, userKey: accountState, sourceKey: scope == .accounts ? nil : sourceKey, weight: weight,
+                collect: collectFeatures, into: &found, &observation)
         }
-        if event.isAttempt && (collectFeatures || model?.forest.isEmpty == false) {
+        // The outlier score is about the account when the event names one, else the source.
+        if event.isAttempt && (collectFeatures || model?.forest.isEmpty == false)
+            && scope.reports(event.user != nil ? .user : .sourceIP)
+        {
             let features = featureVector(&event, userKey: userKey, sourceKey: sourceKey)
             observation.features = features
             outlier(&event, features, into: &found)
         }
-        learn(&event, userKey: userKey, sourceKey: sourceKey)
+        if let accountState { learn(&event, userKey: accountState, sourceKey: sourceKey) }
         for anomaly in found { statistics.anomalies[anomaly.detector, default: 0] += 1 }
         return found
     }
@@ -190,20 +203,24 @@ public struct DetectionEngine: Sendable {
     /// they point to, what the entries point to. Hints only: nothing changes.
     @inline(__always)
     private func prefetchState(userKey: UInt64?, sourceKey: UInt64?, failed: Bool) {
+        // Only what this engine's scope reads (see detect).
+        let sources = config.entityScope != .accounts
+        let accountKey = config.entityScope == .sources ? nil : userKey
         let pairKey =
-            failed ? userKey.flatMap { user in sourceKey.map { EntityKey.pair(source: $0, user: user) } } : nil
+            failed && sources
+            ? userKey.flatMap { user in sourceKey.map { EntityKey.pair(source: $0, user: user) } } : nil
         // Index lines first, then the entries they point to.
         @inline(__always) func request(_ round: PrefetchRound) {
-            if let userKey {
-                state.profiles.prefetch(userKey, round)
-                state.userVolume.prefetch(userKey, round)
-                state.userFailures.prefetch(userKey, round)
-                if failed { state.userSources.prefetch(userKey, round) }
+            if let accountKey {
+                state.profiles.prefetch(accountKey, round)
+                state.userVolume.prefetch(accountKey, round)
+                state.userFailures.prefetch(accountKey, round)
+                if failed { state.userSources.prefetch(accountKey, round) }
             }
             if let sourceKey {
-                state.sourceVolume.prefetch(sourceKey, round)
+                if sources { state.sourceVolume.prefetch(sourceKey, round) }
                 state.sourceFailures.prefetch(sourceKey, round)
-                if failed { state.sourceUsers.prefetch(sourceKey, round) }
+                if failed && sources { state.sourceUsers.prefetch(sourceKey, round) }
             }
             if let pairKey { state.pairFailures.prefetch(pairKey, round) }
         }
@@ -212,14 +229,14 @@ public struct DetectionEngine: Sendable {
         // Then what the entries point to: the profile's hour counts and its lookup of this
         // source, the volume rings. Reading the pointers waits for the entries above, which
         // are in flight together by now.
-        if let userKey {
-            state.profiles.peek(userKey) { online in
+        if let accountKey {
+            state.profiles.peek(accountKey) { online in
                 online.profile.hours.withUnsafeBufferPointer { if let base = $0.baseAddress { vigil_prefetch(base) } }
                 if let sourceKey { online.profile.sources.prefetch(sourceKey) }
             }
-            state.userVolume.peek(userKey) { $0.prefetchHistory() }
+            state.userVolume.peek(accountKey) { $0.prefetchHistory() }
         }
-        if let sourceKey { state.sourceVolume.peek(sourceKey) { $0.prefetchHistory() } }
+        if let sourceKey, sources { state.sourceVolume.peek(sourceKey) { $0.prefetchHistory() } }
     }
 
     /// The earliest time any window still needs.
