@@ -114,7 +114,8 @@ enum RepartitionRecord {
             entry.bytes.append(contentsOf: encoded)
             entry.count += 1
             if entry.bytes.count >= RepartitionRecord.targetBytes {
-                closed.append((destination, seal(entry.bytes, count: entry.count, watermark: watermark)))
+                Self.seal(&entry.bytes, count: entry.count, watermark: watermark)
+                closed.append((destination, entry.bytes))
             } else {
                 buffers[destination] = entry
             }
@@ -129,15 +130,21 @@ enum RepartitionRecord {
             partition: Int32, bytes: [UInt8]
         )] {
             var records = closed
-            for (destination, entry) in buffers.sorted(by: { $0.key < $1.key }) {
-                records.append((destination, seal(entry.bytes, count: entry.count, watermark: watermark)))
+            closed.removeAll()
+            // Taken out of `buffers` first: sealed in place, each record's only owner is `open`
+            // (sealing one `buffers` still held copied it whole).
+            var open = buffers.sorted(by: { $0.key < $1.key })
+            buffers.removeAll()
+            for k in open.indices {
+                Self.seal(&open[k].value.bytes, count: open[k].value.count, watermark: watermark)
+                records.append((open[k].key, open[k].value.bytes))
             }
             let sent = Set(records.map(\.partition))
             for destination in heartbeats where !sent.contains(destination) {
-                records.append((destination, seal(header(), count: 0, watermark: watermark)))
+                var bytes = header()
+                Self.seal(&bytes, count: 0, watermark: watermark)
+                records.append((destination, bytes))
             }
-            buffers.removeAll()
-            closed.removeAll()
             return records
         }
 
@@ -147,15 +154,14 @@ enum RepartitionRecord {
             return bytes
         }
 
-        private func seal(_ bytes: [UInt8], count: Int, watermark: Int64) -> [UInt8] {
-            var bytes = bytes
+        /// Writes the record's watermark and event count into its header.
+        private static func seal(_ bytes: inout [UInt8], count: Int, watermark: Int64) {
             withUnsafeBytes(of: UInt64(bitPattern: watermark).littleEndian) { raw in
                 for k in 0..<8 { bytes[20 + k] = raw[k] }
             }
             withUnsafeBytes(of: UInt32(count).littleEndian) { raw in
                 for k in 0..<4 { bytes[28 + k] = raw[k] }
             }
-            return bytes
         }
     }
 
