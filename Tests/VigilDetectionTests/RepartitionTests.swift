@@ -35,6 +35,15 @@ struct RepartitionTests {
             }
             #expect(used == bytes.count)
             #expect(reused == event)
+            // The message deferred (as the detect stage decodes): the rest equal, the message
+            // made from the deferred bytes equal.
+            var deferred = EventCodec.DeferredText()
+            _ = try bytes.withUnsafeBytes { raw throws(EventCodec.DecodeError) in
+                try EventCodec.decode(raw, into: &reused, deferringMessageTo: &deferred)
+            }
+            #expect(reused.message == nil && deferred.text == event.message)
+            reused.message = deferred.text
+            #expect(reused == event)
         }
         #expect(events.contains { $0.latitude != nil && $0.country != nil && $0.userAgent != nil })
         #expect(events.contains { $0.repeatCount == 5 && $0.processID == 4211 })

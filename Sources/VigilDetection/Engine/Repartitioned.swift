@@ -94,10 +94,15 @@ struct OriginQueue: Sendable, Hashable {
     }
 
     /// Removes the oldest event, decoded into `event` (replaced whole; unspecified when it does
-    /// not decode): its origin, and whether it decoded.
-    mutating func removeFirst(into event: inout LogEvent) -> (origin: EventOrigin, decoded: Bool) {
+    /// not decode) but for its message, whose bytes go to `message`: its origin, and whether
+    /// it decoded.
+    mutating func removeFirst(
+        into event: inout LogEvent, message: inout EventCodec.DeferredText
+    ) -> (origin: EventOrigin, decoded: Bool) {
         let entry = entries[head]
-        let decoded = withEncoding(entry) { raw in (try? EventCodec.decode(raw, into: &event)) != nil }
+        let decoded = withEncoding(entry) { raw in
+            (try? EventCodec.decode(raw, into: &event, deferringMessageTo: &message)) != nil
+        }
         head += 1
         if head == entries.count {
             // Emptied: kept for its capacity (the engine keeps an empty queue per input
@@ -206,10 +211,14 @@ extension DetectionEngine {
     /// ``DetectionConfig/reorderCapacity`` queued events the oldest are processed anyway
     /// (memory stays bounded; a partition far behind then arrives late, as in one stream).
     public mutating func release(_ found: (Anomaly, EventOrigin) -> Void) {
-        // One event decoded into again and again (see EventCodec.decode(_:into:)).
+        // One event decoded into again and again (see EventCodec.decode(_:into:)); its message
+        // made only for the anomalies that report it.
         var event = LogEvent(timestamp: 0, kind: .unknown)
+        var message = EventCodec.DeferredText()
         while let next = nextReleasable() {
-            guard let (origin, decoded) = state.queues[next]?.removeFirst(into: &event) else { break }
+            guard let (origin, decoded) = state.queues[next]?.removeFirst(into: &event, message: &message) else {
+                break
+            }
             state.queued -= 1
             guard decoded else {
                 // Checked for version and time on arrival; damage past that is counted, and
@@ -221,7 +230,12 @@ extension DetectionEngine {
             var observation = Observation()
             let late = event.timestamp < origin.watermark.subtractingSaturated(config.latenessMs)
             let anomalies = process(&event, late: late, observing: &observation, collectFeatures: false)
-            for anomaly in anomalies { found(anomaly, origin) }
+            guard !anomalies.isEmpty else { continue }
+            let text = message.text
+            for var anomaly in anomalies {
+                anomaly.event.message = text
+                found(anomaly, origin)
+            }
         }
     }
 
