@@ -283,9 +283,13 @@ struct Router {
         /// Destination partitions (by user: -1 for an event without an account).
         var source: Int32
         var user: Int32
-        /// An event whose source is a host name, kept to be resolved at the end of the batch.
-        var hostNamed: LogEvent?
+        /// An event whose source is a host name, kept to be resolved at the end of the batch:
+        /// its place in ``hostNamed`` (-1: none). Not the event itself: an item holding an
+        /// optional event was over 300 bytes, copied in and out for every event.
+        var hostNamed: Int32
     }
+
+    private var hostNamed: [LogEvent] = []
 
     init(_ topics: RepartitionTopics, partition: TopicPartition) {
         self.topics = topics
@@ -299,11 +303,15 @@ struct Router {
     mutating func add(_ event: borrowing LogEvent, offset: Int64, index: UInt32, watermark: Int64) {
         let start = encoded.count
         EventCodec.encode(event, into: &encoded)
-        let hostNamed = event.sourceIP.map { !LogEvent.isAddress($0) } ?? false
+        var named: Int32 = -1
+        if let source = event.sourceIP, !LogEvent.isAddress(source) {
+            named = Int32(hostNamed.count)
+            hostNamed.append(copy event)
+        }
         items.append(
             Item(
                 offset: offset, index: index, watermark: watermark, start: start, length: encoded.count - start,
-                source: sourcePartition(event), user: userPartition(event), hostNamed: hostNamed ? copy event : nil))
+                source: sourcePartition(event), user: userPartition(event), hostNamed: named))
     }
 
     private func sourcePartition(_ event: borrowing LogEvent) -> Int32 {
@@ -323,7 +331,8 @@ struct Router {
     mutating func finish(watermark: Int64, heartbeat: Bool, engine: borrowing DetectionEngine) -> [ProducerMessage] {
         encoded.withUnsafeBytes { all in
             for item in items {
-                if var event = item.hostNamed, let address = engine.address(for: event) {
+                if item.hostNamed >= 0, let address = engine.address(for: hostNamed[Int(item.hostNamed)]) {
+                    var event = hostNamed[Int(item.hostNamed)]
                     event.sourceIP = address
                     let bytes = EventCodec.encode(event)
                     bytes.withUnsafeBytes { route(item, $0, source: sourcePartition(event)) }
@@ -336,6 +345,7 @@ struct Router {
         }
         encoded.removeAll(keepingCapacity: true)
         items.removeAll(keepingCapacity: true)
+        hostNamed.removeAll(keepingCapacity: true)
         func messages(
             _ builder: inout RepartitionRecord.Builder, _ topic: String, _ partitions: Int32
         )
