@@ -13,7 +13,9 @@ struct EngineBenchmark: ParsableCommand {
             Runs a matrix of data shapes that are not our generator's (ECS and flat JSON, sshd lines; 100 to 100,000 \
             users and sources; 1% to 30% failures; quiet and with attack bursts; short and long records), then our \
             generator's JSON and sshd lines, each with events/s on one core, per-event latency and — counted by \
-            valgrind's callgrind, repeatable on a noisy machine — instructions per event. Baselines in the same run: \
+            valgrind's callgrind, repeatable on a noisy machine — instructions per event. Then the repartitioned \
+            stream's detect stage (its two scoped engines decoding and detecting routed events, without Kafka) on \
+            ECS JSON and sshd lines. Baselines in the same run: \
             Foundation's JSONSerialization and one NSRegularExpression. Last, peak memory while a million distinct \
             source addresses stream through the bounded state (in a child process, so its peak is its own).
             """
@@ -22,7 +24,9 @@ struct EngineBenchmark: ParsableCommand {
     @Option(name: .long, help: "Events per workload (at least).") var events = 1_000_000
     @Option(
         name: .long,
-        help: "Only this scenario (json, syslog, shapes, distinct-ips, shape:N); internal use for child processes.")
+        help:
+            "Only this scenario (json, syslog, shapes, detect-stage, distinct-ips; shape:N, detect-stage:N for child processes)."
+    )
     var scenario: String?
     @Option(name: .long, help: "Distinct source addresses for the memory scenario.") var distinctSources = 1_000_000
     @Option(
@@ -114,9 +118,24 @@ struct EngineBenchmark: ParsableCommand {
         let counted = (events: callgrindEvents, warmup: callgrindWarmup)
         if scenario == nil || scenario == "json" { rows += Bench.json(atLeast: events, callgrind: counted) }
         if scenario == nil || scenario == "syslog" { rows += Bench.syslog(atLeast: events, callgrind: counted) }
+        if scenario == nil || scenario == "detect-stage" {
+            // The repartitioned topology's second stage: what its engines cost per record.
+            for index in Self.detectStageShapes {
+                rows.append(
+                    Bench.detectStage(
+                        Shape.matrix[index], count: events,
+                        instructions: callgrindEvents > 0
+                            ? Bench.instructions(
+                                scenario: "detect-stage:\(index)", events: callgrindEvents, warmup: callgrindWarmup)
+                            : nil))
+            }
+        }
         if scenario == nil { rows.append(try memoryRow()) }
         print(Bench.table(rows))
     }
+
+    /// Shapes the detect stage is measured on: ECS JSON and sshd lines, 5k users.
+    static let detectStageShapes = [0, 6]
 
     private func memoryRow() throws -> Bench.Row {
         let process = Process()
@@ -176,6 +195,17 @@ enum Bench {
             workload: shape.name, events: records.count, seconds: measured.seconds, p50: measured.p50,
             p99: measured.p99, parseRate: Double(records.count) / parseSeconds, anomalies: measured.anomalies,
             instructions: instructions)
+    }
+
+    /// The repartitioned stream's detect stage on one shape (see ``DetectStage``): records/s on
+    /// one core of decoding and detecting, the parsing and routing before it not timed.
+    static func detectStage(_ shape: Shape, count: Int, instructions: Double?) -> Row {
+        let routed = DetectStage.route(shape.records(count: count))
+        var stage = DetectStage()
+        let measured = callgrindScopeDetectStage(routed, stage: &stage)
+        return Row(
+            workload: "repartitioned detect stage (two scoped engines; decode + detect, no Kafka): \(shape.name)",
+            events: count, seconds: measured.seconds, anomalies: measured.anomalies, instructions: instructions)
     }
 
     /// Instructions per event of parse + detect, counted by callgrind in child processes that
