@@ -261,23 +261,27 @@ public enum EventCodec {
         }
     }
 
-    /// Bounds-checked reading (every read names the byte it failed at).
+    /// Bounds-checked reading (every read names the byte it failed at). Inlined: called a few
+    /// dozen times per event on the detect stage's hot path.
     private struct Cursor {
         let bytes: UnsafeRawBufferPointer
         var offset = 0
 
+        @inline(__always)
         mutating func byte() throws(DecodeError) -> UInt8 {
             guard offset < bytes.count else { throw truncated }
             defer { offset += 1 }
             return bytes[offset]
         }
 
+        @inline(__always)
         mutating func u32() throws(DecodeError) -> UInt32 {
             guard bytes.count - offset >= 4 else { throw truncated }
             defer { offset += 4 }
             return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
         }
 
+        @inline(__always)
         mutating func u64() throws(DecodeError) -> UInt64 {
             guard bytes.count - offset >= 8 else { throw truncated }
             defer { offset += 8 }
@@ -289,6 +293,7 @@ public enum EventCodec {
         }
 
         /// A text field's bytes, not made into a `String`.
+        @inline(__always)
         mutating func textBytes() throws(DecodeError) -> UnsafeRawBufferPointer {
             var length = 0
             var shift = 0
