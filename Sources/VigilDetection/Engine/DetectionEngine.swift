@@ -131,10 +131,11 @@ public struct DetectionEngine: Sendable {
         let sourceKey = event.sourceIP.map(EntityKey.source)
         let weight = max(1, event.repeatCount)
         // An engine that reports one side only (see DetectionConfig.EntityScope) skips the
-        // detectors and the state only the other side's anomalies read: for `sources` the
-        // account's failures, volume, profile, distinct sources and escalations, and the
-        // outlier scores of events with an account; for `accounts` the pair's failures, the
-        // source's volume and privileged failures, and the outlier scores of events without one.
+        // detectors and the state only the other side's anomalies read (off, some detectors
+        // still count into state only they read): for `sources` every account detector and the
+        // account's failures, volume, profile and distinct sources, and the outlier scores of
+        // events with an account; for `accounts` brute force, enumeration, privileged failures,
+        // the source's volume, and the outlier scores of events without an account.
         let scope = config.entityScope
         let accountState = scope == .sources ? nil : userKey
         prefetchState(userKey: userKey, sourceKey: sourceKey, failed: attempts > 0 && !late)
@@ -146,7 +147,6 @@ public struct DetectionEngine: Sendable {
                 let pair = event.user.flatMap { user in
                     userKey.map { FailedPair(user: user, source: source, userKey: $0, sourceKey: sourceKey) }
                 }
-                // Off, brute force and stuffing still count into state only they read.
                 if scope != .accounts {
                     bruteForce(
                         &event, source: source, sourceKey: sourceKey, pair: pair, weight: attempts,
@@ -161,15 +161,17 @@ public struct DetectionEngine: Sendable {
                 }
             }
         }
-        if event.accountUnknown, let user = event.user, let source = event.sourceIP, let sourceKey, !late {
+        if event.accountUnknown, let user = event.user, let source = event.sourceIP, let sourceKey, !late,
+            scope != .accounts
+        {
             enumeration(&event, user: user, source: source, sourceKey: sourceKey, into: &found, &observation)
         }
         // Successful logins: what came before them, where from, when.
-        if event.isSuccessfulLogin, let user = event.user, let userKey {
+        if event.isSuccessfulLogin, let user = event.user, let userKey = accountState {
             successAfterFailures(&event, user: user, userKey: userKey, sourceKey: sourceKey, into: &found, &observation)
             newSource(&event, user: user, userKey: userKey, sourceKey: sourceKey, into: &found)
         }
-        if let user = event.user, let userKey, isActivity(event) {
+        if let user = event.user, let userKey = accountState, isActivity(event) {
             unusualHour(&event, user: user, userKey: userKey, into: &found, &observation)
             impossibleTravel(&event, user: user, userKey: userKey, into: &found)
         }
