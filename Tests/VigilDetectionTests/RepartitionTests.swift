@@ -49,6 +49,20 @@ struct RepartitionTests {
         #expect(events.contains { $0.repeatCount == 5 && $0.processID == 4211 })
     }
 
+    @Test("interned texts are what decoding the bytes makes: repeated, replaced in their slot, invalid UTF-8")
+    func internedTexts() {
+        var texts = TextInterner()
+        var samples: [[UInt8]] = (0..<5000).map { Array("srv-\($0 % 700).dc\($0 % 3).example.com".utf8) }
+        samples += [
+            Array("short".utf8), [0x66, 0x6F, 0xFF, 0xFE] + Array(repeating: 0x61, count: 20),
+            Array("Failed password for <*> from <IP> port <NUM> ssh2".utf8), Array(repeating: 0x62, count: 16),
+        ]
+        for bytes in samples + samples.reversed() {
+            let made = bytes.withUnsafeBytes { texts.text($0) }
+            #expect(made == String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
     @Test("damaged encodings are refused with a reason, never a crash")
     func damaged() throws {
         var text = multiHostAuthLog().prefix(50).joined(separator: "\n")

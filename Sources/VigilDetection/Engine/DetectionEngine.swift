@@ -20,6 +20,8 @@ public struct DetectionEngine: Sendable {
     public internal(set) var statistics = EngineStatistics()
 
     var state: EngineState
+    /// Texts a repartitioned engine's decoded events share (not state: never in a snapshot).
+    var decodedTexts: TextInterner? = TextInterner()
     let privilegedKeys: KeySet
     let longestWindow: Int64
 

@@ -97,11 +97,11 @@ struct OriginQueue: Sendable, Hashable {
     /// not decode) but for its message, whose bytes go to `message`: its origin, and whether
     /// it decoded.
     mutating func removeFirst(
-        into event: inout LogEvent, message: inout EventCodec.DeferredText
+        into event: inout LogEvent, message: inout EventCodec.DeferredText, texts: inout TextInterner?
     ) -> (origin: EventOrigin, decoded: Bool) {
         let entry = entries[head]
         let decoded = withEncoding(entry) { raw in
-            (try? EventCodec.decode(raw, into: &event, deferringMessageTo: &message)) != nil
+            (try? EventCodec.decode(raw, into: &event, deferringMessageTo: &message, interning: &texts)) != nil
         }
         head += 1
         if head == entries.count {
@@ -216,7 +216,10 @@ extension DetectionEngine {
         var event = LogEvent(timestamp: 0, kind: .unknown)
         var message = EventCodec.DeferredText()
         while let next = nextReleasable() {
-            guard let (origin, decoded) = state.queues[next]?.removeFirst(into: &event, message: &message) else {
+            guard
+                let (origin, decoded) = state.queues[next]?.removeFirst(
+                    into: &event, message: &message, texts: &decodedTexts)
+            else {
                 break
             }
             state.queued -= 1

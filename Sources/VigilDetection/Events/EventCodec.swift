@@ -111,7 +111,8 @@ public enum EventCodec {
         _ bytes: UnsafeRawBufferPointer, into event: inout LogEvent
     ) throws(DecodeError) -> Int {
         var none = DeferredText()
-        return try decode(bytes, into: &event, deferring: false, message: &none)
+        var texts: TextInterner? = nil
+        return try decode(bytes, into: &event, deferring: false, message: &none, texts: &texts)
     }
 
     /// The bytes of a text field left undecoded (see
@@ -136,14 +137,27 @@ public enum EventCodec {
     /// `message`, for the caller to make a `String` of only if it needs one. No detector reads
     /// the message — only an anomaly reports it — and making it was a third of the cost of
     /// decoding an sshd line's event.
+    /// With `texts`, the fields that recur from event to event (host, service, destination,
+    /// country, user agent, target user, authentication method, action, template) are taken
+    /// from it when they were decoded before.
+    static func decode(
+        _ bytes: UnsafeRawBufferPointer, into event: inout LogEvent, deferringMessageTo message: inout DeferredText,
+        interning texts: inout TextInterner?
+    ) throws(DecodeError) -> Int {
+        try decode(bytes, into: &event, deferring: true, message: &message, texts: &texts)
+    }
+
+    /// ``decode(_:into:deferringMessageTo:interning:)`` without interning.
     public static func decode(
         _ bytes: UnsafeRawBufferPointer, into event: inout LogEvent, deferringMessageTo message: inout DeferredText
     ) throws(DecodeError) -> Int {
-        try decode(bytes, into: &event, deferring: true, message: &message)
+        var texts: TextInterner? = nil
+        return try decode(bytes, into: &event, deferring: true, message: &message, texts: &texts)
     }
 
     private static func decode(
-        _ bytes: UnsafeRawBufferPointer, into event: inout LogEvent, deferring: Bool, message: inout DeferredText
+        _ bytes: UnsafeRawBufferPointer, into event: inout LogEvent, deferring: Bool, message: inout DeferredText,
+        texts: inout TextInterner?
     ) throws(DecodeError) -> Int {
         var cursor = Cursor(bytes: bytes)
         let found = try cursor.byte()
@@ -197,23 +211,23 @@ public enum EventCodec {
         let mask = UInt16(try cursor.byte()) | UInt16(try cursor.byte()) << 8
         event.user = mask & (1 << 0) != 0 ? try cursor.text() : nil
         event.sourceIP = mask & (1 << 1) != 0 ? try cursor.text() : nil
-        event.host = mask & (1 << 2) != 0 ? try cursor.text() : nil
-        event.service = mask & (1 << 3) != 0 ? try cursor.text() : nil
-        event.destinationIP = mask & (1 << 4) != 0 ? try cursor.text() : nil
-        event.country = mask & (1 << 5) != 0 ? try cursor.text() : nil
-        event.userAgent = mask & (1 << 6) != 0 ? try cursor.text() : nil
+        event.host = mask & (1 << 2) != 0 ? try cursor.text(&texts) : nil
+        event.service = mask & (1 << 3) != 0 ? try cursor.text(&texts) : nil
+        event.destinationIP = mask & (1 << 4) != 0 ? try cursor.text(&texts) : nil
+        event.country = mask & (1 << 5) != 0 ? try cursor.text(&texts) : nil
+        event.userAgent = mask & (1 << 6) != 0 ? try cursor.text(&texts) : nil
         event.sessionID = mask & (1 << 7) != 0 ? try cursor.text() : nil
-        event.targetUser = mask & (1 << 8) != 0 ? try cursor.text() : nil
+        event.targetUser = mask & (1 << 8) != 0 ? try cursor.text(&texts) : nil
         event.command = mask & (1 << 9) != 0 ? try cursor.text() : nil
-        event.authMethod = mask & (1 << 10) != 0 ? try cursor.text() : nil
-        event.action = mask & (1 << 11) != 0 ? try cursor.text() : nil
+        event.authMethod = mask & (1 << 10) != 0 ? try cursor.text(&texts) : nil
+        event.action = mask & (1 << 11) != 0 ? try cursor.text(&texts) : nil
         if deferring {
             message.set(mask & (1 << 12) != 0 ? try cursor.textBytes() : nil)
             event.message = nil
         } else {
             event.message = mask & (1 << 12) != 0 ? try cursor.text() : nil
         }
-        event.template = mask & (1 << 13) != 0 ? try cursor.text() : ""
+        event.template = mask & (1 << 13) != 0 ? try cursor.text(&texts) : ""
         return cursor.offset
     }
 
@@ -290,6 +304,14 @@ public enum EventCodec {
 
         mutating func text() throws(DecodeError) -> String {
             String(decoding: try textBytes(), as: UTF8.self)
+        }
+
+        /// A text field that recurs: through `texts`, if there is one.
+        @inline(__always)
+        mutating func text(_ texts: inout TextInterner?) throws(DecodeError) -> String {
+            let bytes = try textBytes()
+            guard texts != nil else { return String(decoding: bytes, as: UTF8.self) }
+            return texts!.text(bytes)
         }
 
         /// A text field's bytes, not made into a `String`.
