@@ -386,23 +386,19 @@ enum Bench {
                 }
                 accountEvents = accountEvents || event.hasAccount
             }
-            // The anomalies each scope's stage publishes (the stream's filter), and their ids.
+            // The anomalies each scope's stage publishes (the stream's filter), and a digest of them.
             var found = 0
             var ids = digest
-            sources.release { anomaly, _ in
-                if anomaly.entity.kind != .user {
+            func publish(_ engine: inout DetectionEngine) {
+                let scope = engine.config.entityScope
+                engine.release { anomaly, _ in
+                    guard scope.reports(anomaly.entity.kind) else { return }
                     found += 1
                     ids &+= StableHash.hash(AnomalyJSON.encode(anomaly))
                 }
             }
-            if accountEvents {
-                accounts.release { anomaly, _ in
-                    if anomaly.entity.kind == .user {
-                        found += 1
-                        ids &+= StableHash.hash(AnomalyJSON.encode(anomaly))
-                    }
-                }
-            }
+            publish(&sources)
+            if accountEvents { publish(&accounts) }
             anomalies += found
             digest = ids
         }

@@ -28,6 +28,7 @@ struct RepartitionTests {
         // Decoded into one reused event (as the detect stage does), each over a different one:
         // no field of the one before may survive.
         var reused = LogEvent(timestamp: 0, kind: .unknown)
+        var texts = TextInterner()
         for event in events + events.reversed() {
             let bytes = EventCodec.encode(event)
             let used = try bytes.withUnsafeBytes { raw throws(EventCodec.DecodeError) in
@@ -35,11 +36,11 @@ struct RepartitionTests {
             }
             #expect(used == bytes.count)
             #expect(reused == event)
-            // The message deferred (as the detect stage decodes): the rest equal, the message
+            // The message deferred, recurring texts interned (as the detect stage decodes): the rest equal, the message
             // made from the deferred bytes equal.
             var deferred = EventCodec.DeferredText()
             _ = try bytes.withUnsafeBytes { raw throws(EventCodec.DecodeError) in
-                try EventCodec.decode(raw, into: &reused, deferringMessageTo: &deferred)
+                try EventCodec.decode(raw, into: &reused, deferringMessageTo: &deferred, interning: &texts)
             }
             #expect(reused.message == nil && deferred.text == event.message)
             reused.message = deferred.text

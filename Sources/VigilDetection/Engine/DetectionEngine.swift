@@ -21,7 +21,7 @@ public struct DetectionEngine: Sendable {
 
     var state: EngineState
     /// Texts a repartitioned engine's decoded events share (not state: never in a snapshot).
-    var decodedTexts: TextInterner? = TextInterner()
+    var decodedTexts = TextInterner()
     let privilegedKeys: KeySet
     let longestWindow: Int64
 

@@ -97,7 +97,7 @@ struct OriginQueue: Sendable, Hashable {
     /// not decode) but for its message, whose bytes go to `message`: its origin, and whether
     /// it decoded.
     mutating func removeFirst(
-        into event: inout LogEvent, message: inout EventCodec.DeferredText, texts: inout TextInterner?
+        into event: inout LogEvent, message: inout EventCodec.DeferredText, texts: inout TextInterner
     ) -> (origin: EventOrigin, decoded: Bool) {
         let entry = entries[head]
         let decoded = withEncoding(entry) { raw in

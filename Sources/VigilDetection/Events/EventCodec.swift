@@ -111,12 +111,12 @@ public enum EventCodec {
         _ bytes: UnsafeRawBufferPointer, into event: inout LogEvent
     ) throws(DecodeError) -> Int {
         var none = DeferredText()
-        var texts: TextInterner? = nil
+        var texts = TextInterner.none
         return try decode(bytes, into: &event, deferring: false, message: &none, texts: &texts)
     }
 
     /// The bytes of a text field left undecoded (see
-    /// ``decode(_:into:deferringMessageTo:)``): a buffer reused from event to event.
+    /// ``decode(_:into:deferringMessageTo:interning:)``): a buffer reused from event to event.
     public struct DeferredText: Sendable {
         public private(set) var bytes: [UInt8] = []
         public private(set) var present = false
@@ -133,31 +133,16 @@ public enum EventCodec {
         }
     }
 
-    /// ``decode(_:into:)`` leaving the message out (`event.message` nil): its bytes go to
-    /// `message`, for the caller to make a `String` of only if it needs one. No detector reads
-    /// the message — only an anomaly reports it — and making it was a third of the cost of
-    /// decoding an sshd line's event.
-    /// With `texts`, the fields that recur from event to event (host, service, destination,
-    /// country, user agent, target user, authentication method, action, template) are taken
-    /// from it when they were decoded before.
     static func decode(
         _ bytes: UnsafeRawBufferPointer, into event: inout LogEvent, deferringMessageTo message: inout DeferredText,
-        interning texts: inout TextInterner?
+        interning texts: inout TextInterner
     ) throws(DecodeError) -> Int {
         try decode(bytes, into: &event, deferring: true, message: &message, texts: &texts)
     }
 
-    /// ``decode(_:into:deferringMessageTo:interning:)`` without interning.
-    public static func decode(
-        _ bytes: UnsafeRawBufferPointer, into event: inout LogEvent, deferringMessageTo message: inout DeferredText
-    ) throws(DecodeError) -> Int {
-        var texts: TextInterner? = nil
-        return try decode(bytes, into: &event, deferring: true, message: &message, texts: &texts)
-    }
-
     private static func decode(
         _ bytes: UnsafeRawBufferPointer, into event: inout LogEvent, deferring: Bool, message: inout DeferredText,
-        texts: inout TextInterner?
+        texts: inout TextInterner
     ) throws(DecodeError) -> Int {
         var cursor = Cursor(bytes: bytes)
         let found = try cursor.byte()
@@ -306,12 +291,10 @@ public enum EventCodec {
             String(decoding: try textBytes(), as: UTF8.self)
         }
 
-        /// A text field that recurs: through `texts`, if there is one.
+        /// A text field that recurs: through `texts`.
         @inline(__always)
-        mutating func text(_ texts: inout TextInterner?) throws(DecodeError) -> String {
-            let bytes = try textBytes()
-            guard texts != nil else { return String(decoding: bytes, as: UTF8.self) }
-            return texts!.text(bytes)
+        mutating func text(_ texts: inout TextInterner) throws(DecodeError) -> String {
+            texts.text(try textBytes())
         }
 
         /// A text field's bytes, not made into a `String`.

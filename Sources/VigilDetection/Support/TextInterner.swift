@@ -10,19 +10,27 @@
 struct TextInterner: Sendable {
     private var hashes: [UInt64] = []
     private var texts: [String] = []
-    /// Slots; a power of two.
-    static let slots = 1024
+    /// Slots, a power of two; 0 keeps nothing (every text made anew).
+    let slots: Int
+
+    init(slots: Int = 1024) {
+        precondition(slots >= 0 && slots & (slots &- 1) == 0, "slots must be 0 or a power of two")
+        self.slots = slots
+    }
+
+    /// One that keeps nothing: decoding without interning.
+    static var none: TextInterner { TextInterner(slots: 0) }
 
     /// The text `bytes` decode to (`String(decoding:as: UTF8.self)`).
     mutating func text(_ bytes: UnsafeRawBufferPointer) -> String {
-        guard bytes.count > 15 else { return String(decoding: bytes, as: UTF8.self) }
+        guard bytes.count > 15, slots > 0 else { return String(decoding: bytes, as: UTF8.self) }
         if texts.isEmpty {
             // Made on first use: engines that never decode (most) keep nothing.
-            hashes = Array(repeating: 0, count: Self.slots)
-            texts = Array(repeating: "", count: Self.slots)
+            hashes = Array(repeating: 0, count: slots)
+            texts = Array(repeating: "", count: slots)
         }
         let hash = StableHash.hash(bytes)
-        let slot = Int(truncatingIfNeeded: hash) & (Self.slots - 1)
+        let slot = Int(truncatingIfNeeded: hash) & (slots - 1)
         if hashes[slot] == hash {
             var kept = texts[slot]
             // Bytes compared, not only hashes; a text repaired from invalid UTF-8 never matches
